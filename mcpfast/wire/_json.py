@@ -342,10 +342,6 @@ def recover_dumps(obj: Any, exc: BaseException | None = None) -> bytes:
     raise EncodeError(f"Cannot encode: {exc}" if exc is not None else "Cannot encode value")
 
 
-def _default(obj: Any) -> Any:
-    raise TypeError  # orjson calls this for unsupported types; recover_dumps names them
-
-
 # --------------------------------------------------------------------------------------------
 # Backends
 
@@ -355,13 +351,15 @@ def _make_orjson() -> tuple[Callable[[Any], Any], Callable[[Any], bytes], Callab
 
     o_loads = orjson.loads
     o_dumps = orjson.dumps
+    global ORJSON_OPTIONS
     # datetime and dataclass instances would be serialised natively by orjson but not by the
-    # other backends; pass them to _default so every backend refuses them alike.
-    opt = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+    # other backends; these options make orjson refuse them too.
+    opt = ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
     def dumps(obj: Any) -> bytes:
         try:
-            out = o_dumps(obj, default=_default, option=opt)
+            # no default: orjson raises TypeError for unsupported types, recover_dumps names them
+            out = o_dumps(obj, None, opt)
         except TypeError as exc:
             return recover_dumps(obj, exc)
         # orjson writes NaN and Infinity as null; only then can a null hide one.
@@ -409,11 +407,39 @@ def _make_ujson() -> tuple[Callable[[Any], Any], Callable[[Any], bytes], Callabl
     def dumps(obj: Any) -> bytes:
         # ujson converts non-str keys and big ints where orjson refuses: check first.
         check_encodable(obj)
-        return u_dumps(
-            obj, ensure_ascii=False, escape_forward_slashes=False, allow_nan=False, reject_bytes=True
+        return _float_layout(
+            u_dumps(obj, ensure_ascii=False, escape_forward_slashes=False, allow_nan=False, reject_bytes=True)
         ).encode("utf-8")
 
     return loads, dumps, loads, dumps
+
+
+# Floats: all backends write the shortest repr that round-trips, but lay it out differently.
+# orjson's layout is the reference: decimal for exponents -5..15, else "d.ddde+N"/"d.ddde-N"
+# without zero padding. Python's repr pads ("1.5e-07") and switches to an exponent at -5; ujson
+# does not pad but also switches at -5. Number tokens with an exponent are rewritten; strings
+# are matched whole first so that their contents are never touched.
+_EXP_NUMBER = re.compile(r'"(?:[^"\\]|\\.)*"|-?[0-9]+(?:\.[0-9]+)?e[+-]?[0-9]+')
+
+
+def _orjson_float_layout(m: re.Match[str]) -> str:
+    token = m.group(0)
+    if token[0] == '"':
+        return token
+    mantissa, _, exp = repr(float(token)).partition("e")
+    if not exp:
+        return mantissa
+    e = int(exp)
+    if e == -5:
+        sign = "-" if mantissa[0] == "-" else ""
+        return f"{sign}0.0000{mantissa.lstrip('-').replace('.', '')}"
+    return f"{mantissa}e{'+' if e > 0 else '-'}{abs(e)}"
+
+
+def _float_layout(out: str) -> str:
+    if "e-" in out or "e+" in out:
+        return _EXP_NUMBER.sub(_orjson_float_layout, out)
+    return out
 
 
 def _make_json() -> tuple[Callable[[Any], Any], Callable[[Any], bytes], Callable[[Any], Any], Callable[[Any], bytes]]:
@@ -421,7 +447,7 @@ def _make_json() -> tuple[Callable[[Any], Any], Callable[[Any], bytes], Callable
 
     def dumps(obj: Any) -> bytes:
         check_encodable(obj)
-        return encode(obj).encode("utf-8")
+        return _float_layout(encode(obj)).encode("utf-8")
 
     return strict_loads, dumps, strict_loads, dumps
 
@@ -429,6 +455,8 @@ def _make_json() -> tuple[Callable[[Any], Any], Callable[[Any], bytes], Callable
 _FACTORIES = {"orjson": _make_orjson, "ujson": _make_ujson, "json": _make_json}
 
 BACKEND: str
+#: the option bits the orjson backend passes to orjson.dumps (the compiled codec calls it directly)
+ORJSON_OPTIONS: int = 0
 fast_loads: Callable[[Any], Any]
 fast_dumps: Callable[[Any], bytes]
 loads: Callable[[Any], Any]

@@ -1,0 +1,450 @@
+"""JSON-RPC 2.0 envelope codec, compiled twin of ``_jsonrpc_py.py`` (the specification: read
+its docstrings for the rules).
+
+The fast path checks a decoded envelope with borrowed dict look-ups and builds the typed
+record through the freelisted C constructor. Whenever the fast path sees anything wrong it
+hands the value to the pure twin's checker, which raises the error: error texts therefore
+come from one place and cannot drift between the twins.
+"""
+
+cimport cython
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.dict cimport PyDict_GetItem
+from cpython.object cimport PyObject
+from libc.string cimport memcmp, memcpy
+
+from ..errors import InvalidRequest, JSONRPCError
+from . import _json
+from . import _jsonrpc_py as _spec
+
+cdef extern from "string.h" nogil:
+    # GNU and BSD libc both have it; the build targets those
+    void *memmem(const void *haystack, size_t haystacklen, const void *needle, size_t needlelen)
+
+__all__ = [
+    "Request",
+    "Notification",
+    "Response",
+    "ErrorResponse",
+    "Batch",
+    "decode",
+    "decode_all",
+    "validate",
+    "encode_request",
+    "encode_notification",
+    "encode_result",
+    "encode_error",
+    "encode_message",
+]
+
+# bound once (uvloop's stdlib.pxi habit): these are called per message
+cdef object _fast_loads = _json.fast_loads
+cdef object _recover_loads = _json.recover_loads
+cdef object _recover_dumps = _json.recover_dumps
+cdef object _check_encodable = _json.check_encodable
+cdef object _dumps = _json.dumps
+cdef object _spec_check = _spec._check
+cdef object _spec_validate = _spec.validate
+cdef object _spec_check_id = _spec._check_id
+cdef bint _ORJSON = _json.BACKEND == "orjson"
+cdef object _odumps = None
+cdef object _oopt = _json.ORJSON_OPTIONS
+if _ORJSON:
+    import orjson
+    _odumps = orjson.dumps
+
+Batch = _spec.Batch
+
+
+@cython.final
+@cython.freelist(256)
+cdef class Request:
+    """A JSON-RPC request: it must get exactly one response with the same ``id``."""
+
+    cdef public object id
+    cdef public object method
+    cdef public object params
+
+    def __init__(self, id, method, params=None):
+        self.id = id
+        self.method = method
+        self.params = params
+
+    def as_dict(self):
+        d = {"jsonrpc": "2.0", "id": self.id, "method": self.method}
+        if self.params is not None:
+            d["params"] = self.params
+        return d
+
+    def __eq__(self, other):
+        if type(other) is not Request:
+            return NotImplemented
+        return self.as_dict() == other.as_dict()
+
+    def __repr__(self):
+        return f"Request(id={self.id!r}, method={self.method!r}, params={self.params!r})"
+
+
+@cython.final
+@cython.freelist(64)
+cdef class Notification:
+    """A JSON-RPC notification: never answered."""
+
+    cdef public object method
+    cdef public object params
+
+    def __init__(self, method, params=None):
+        self.method = method
+        self.params = params
+
+    def as_dict(self):
+        d = {"jsonrpc": "2.0", "method": self.method}
+        if self.params is not None:
+            d["params"] = self.params
+        return d
+
+    def __eq__(self, other):
+        if type(other) is not Notification:
+            return NotImplemented
+        return self.as_dict() == other.as_dict()
+
+    def __repr__(self):
+        return f"Notification(method={self.method!r}, params={self.params!r})"
+
+
+@cython.final
+@cython.freelist(256)
+cdef class Response:
+    """A successful JSON-RPC response (``result`` is any JSON value; MCP sends objects)."""
+
+    cdef public object id
+    cdef public object result
+
+    def __init__(self, id, result):
+        self.id = id
+        self.result = result
+
+    def as_dict(self):
+        return {"jsonrpc": "2.0", "id": self.id, "result": self.result}
+
+    def __eq__(self, other):
+        if type(other) is not Response:
+            return NotImplemented
+        return self.as_dict() == other.as_dict()
+
+    def __repr__(self):
+        return f"Response(id={self.id!r}, result={self.result!r})"
+
+
+@cython.final
+@cython.freelist(64)
+cdef class ErrorResponse:
+    """A JSON-RPC error response. ``id`` is None when the failing message's id was unreadable."""
+
+    cdef public object id
+    cdef public object code
+    cdef public object message
+    cdef public object data
+
+    def __init__(self, id, code, message, data=None):
+        self.id = id
+        self.code = code
+        self.message = message
+        self.data = data
+
+    def as_dict(self):
+        err = {"code": self.code, "message": self.message}
+        if self.data is not None:
+            err["data"] = self.data
+        return {"jsonrpc": "2.0", "id": self.id, "error": err}
+
+    def to_exception(self):
+        """The error as an ``McpError`` (what a caller awaiting the request gets raised)."""
+        from ..errors import McpError
+
+        return McpError(self.message, self.data, code=self.code, id=self.id)
+
+    def __eq__(self, other):
+        if type(other) is not ErrorResponse:
+            return NotImplemented
+        return self.as_dict() == other.as_dict()
+
+    def __repr__(self):
+        return (
+            f"ErrorResponse(id={self.id!r}, code={self.code!r}, message={self.message!r},"
+            f" data={self.data!r})"
+        )
+
+
+# ---------------------------------------------------------------------------------- decoding
+
+cdef inline bint _is_id(object v) noexcept:
+    # exact types: bool is an int subclass and True would alias id 1
+    return type(v) is str or type(v) is int
+
+
+cdef extern from "Python.h":
+    bint PyUnicode_IS_COMPACT_ASCII(object)
+    Py_ssize_t PyUnicode_GET_LENGTH(object)
+    const char* PyUnicode_1BYTE_DATA(object)
+    bint PyDict_Next(object d, Py_ssize_t* pos, PyObject** key, PyObject** value)
+
+# member slots filled by one PyDict_Next walk (one walk beats a look-up per member: measured
+# 4 look-ups ~ 85 ns, the walk ~ 40 ns on a tools/call envelope)
+cdef enum:
+    M_JSONRPC = 0
+    M_ID = 1
+    M_METHOD = 2
+    M_PARAMS = 3
+    M_RESULT = 4
+    M_ERROR = 5
+    M_COUNT = 6
+
+
+cdef inline int _member(PyObject* key) noexcept:
+    """Which JSON-RPC member a key names, or -1. Keys decoded from JSON are always str."""
+    cdef object k = <object>key
+    if not PyUnicode_IS_COMPACT_ASCII(k):
+        return -1
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(k)
+    cdef const char* c = PyUnicode_1BYTE_DATA(k)
+    if n == 7:
+        return M_JSONRPC if memcmp(c, b"jsonrpc", 7) == 0 else -1
+    if n == 2:
+        return M_ID if c[0] == b"i" and c[1] == b"d" else -1
+    if n == 6:
+        if memcmp(c, b"method", 6) == 0:
+            return M_METHOD
+        if memcmp(c, b"params", 6) == 0:
+            return M_PARAMS
+        if memcmp(c, b"result", 6) == 0:
+            return M_RESULT
+        return -1
+    if n == 5:
+        return M_ERROR if memcmp(c, b"error", 5) == 0 else -1
+    return -1
+
+
+cdef object _check_fast(dict d):
+    """The typed record for a valid envelope, or None (then the spec checker words the error)."""
+    cdef PyObject* m[M_COUNT]
+    cdef PyObject* key
+    cdef PyObject* value
+    cdef PyObject* pp
+    cdef Py_ssize_t pos = 0
+    cdef int which
+    cdef Request req
+    cdef Notification note
+    cdef Response resp
+    cdef ErrorResponse eresp
+    m[0] = m[1] = m[2] = m[3] = m[4] = m[5] = NULL
+    while PyDict_Next(d, &pos, &key, &value):
+        which = _member(key)
+        if which >= 0:
+            m[which] = value
+    if m[M_JSONRPC] is NULL or type(<object>m[M_JSONRPC]) is not str or not (<str>m[M_JSONRPC] == "2.0"):
+        return None
+    if m[M_METHOD] is not NULL:
+        if type(<object>m[M_METHOD]) is not str:
+            return None
+        pp = m[M_PARAMS]
+        if pp is not NULL and type(<object>pp) is not dict and type(<object>pp) is not list:
+            return None  # null params included: JSON-RPC allows omission, not null
+        params = <object>pp if pp is not NULL else None
+        if m[M_ID] is NULL:
+            note = Notification.__new__(Notification)
+            note.method = <object>m[M_METHOD]
+            note.params = params
+            return note
+        if not _is_id(<object>m[M_ID]):
+            return None
+        req = Request.__new__(Request)
+        req.id = <object>m[M_ID]
+        req.method = <object>m[M_METHOD]
+        req.params = params
+        return req
+    if m[M_RESULT] is not NULL:
+        if m[M_ERROR] is not NULL or m[M_ID] is NULL or not _is_id(<object>m[M_ID]):
+            return None
+        resp = Response.__new__(Response)
+        resp.id = <object>m[M_ID]
+        resp.result = <object>m[M_RESULT]
+        return resp
+    value = m[M_ERROR]
+    if value is NULL or type(<object>value) is not dict:
+        return None
+    if m[M_ID] is not NULL and <object>m[M_ID] is not None and not _is_id(<object>m[M_ID]):
+        return None
+    pp = PyDict_GetItem(<dict>value, "code")
+    if pp is NULL or type(<object>pp) is not int:
+        return None
+    code = <object>pp
+    pp = PyDict_GetItem(<dict>value, "message")
+    if pp is NULL or type(<object>pp) is not str:
+        return None
+    eresp = ErrorResponse.__new__(ErrorResponse)
+    eresp.code = code
+    eresp.message = <object>pp
+    eresp.id = <object>m[M_ID] if m[M_ID] is not NULL else None
+    pp = PyDict_GetItem(<dict>value, "data")
+    eresp.data = <object>pp if pp is not NULL else None
+    return eresp
+
+
+cdef inline object _check(object obj, str where):
+    cdef object msg
+    if type(obj) is dict:
+        msg = _check_fast(<dict>obj)
+        if msg is not None:
+            return msg
+    _spec_check(obj, where)  # raises InvalidRequest with the canonical text
+    raise AssertionError(f"twins disagree on the validity of {obj!r}")  # pragma: no cover
+
+
+cdef object _validate(object obj):
+    cdef Py_ssize_t i
+    if type(obj) is list:
+        if not obj:
+            return _spec_validate(obj)  # raises
+        items = []
+        for i in range(len(<list>obj)):
+            item = (<list>obj)[i]
+            msg = _check_fast(<dict>item) if type(item) is dict else None
+            if msg is None:
+                try:
+                    _spec_check(item, f"$[{i}]")
+                except InvalidRequest as exc:
+                    msg = exc
+            items.append(msg)
+        return Batch(items)
+    return _check(obj, "$")
+
+
+def validate(obj):
+    """Validate an already decoded JSON value as a message or a batch (see ``decode``)."""
+    return _validate(obj)
+
+
+def decode(data):
+    """Decode and validate one JSON-RPC message (or batch) from its UTF-8 bytes.
+
+    Raises ``ParseError`` (-32700) for bytes that are not JSON and ``InvalidRequest``
+    (-32600, ``.id`` recovered when usable) for JSON that is not a JSON-RPC 2.0 message.
+    """
+    try:
+        obj = _fast_loads(data)
+    except Exception as exc:
+        obj = _recover_loads(data, exc)
+    return _validate(obj)
+
+
+def decode_all(list frames):
+    """Decode many frames in one call; a frame that fails gives its error object in place."""
+    cdef list out = []
+    for frame in frames:
+        try:
+            obj = _fast_loads(frame)
+        except Exception as exc:
+            try:
+                obj = _recover_loads(frame, exc)
+            except JSONRPCError as err:
+                out.append(err)
+                continue
+        try:
+            out.append(_validate(obj))
+        except JSONRPCError as err:
+            out.append(err)
+    return out
+
+
+# ---------------------------------------------------------------------------------- encoding
+
+cdef object _encode(object obj):
+    """``_json.dumps`` with the orjson call inlined and its NaN check done by memmem."""
+    cdef bytes out
+    if not _ORJSON:
+        return _dumps(obj)
+    try:
+        out = _odumps(obj, None, _oopt)
+    except TypeError as exc:
+        return _recover_dumps(obj, exc)
+    # orjson writes NaN and Infinity as null; only then can a null hide one
+    if memmem(PyBytes_AS_STRING(out), <size_t>PyBytes_GET_SIZE(out), b"null", 4) != NULL:
+        _check_encodable(obj)
+    return out
+
+
+def encode_request(id, method, params=None):
+    """``{"jsonrpc":"2.0","id":..,"method":..,"params":..}`` (params omitted when None)."""
+    if not _is_id(id):
+        _spec_check_id(id)
+    if type(method) is not str:
+        raise TypeError(f"Expected a str method, got {type(method).__name__}")
+    if params is None:
+        return _encode({"jsonrpc": "2.0", "id": id, "method": method})
+    return _encode({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+
+
+def encode_notification(method, params=None):
+    """``{"jsonrpc":"2.0","method":..,"params":..}`` (params omitted when None)."""
+    if type(method) is not str:
+        raise TypeError(f"Expected a str method, got {type(method).__name__}")
+    if params is None:
+        return _encode({"jsonrpc": "2.0", "method": method})
+    return _encode({"jsonrpc": "2.0", "method": method, "params": params})
+
+
+cdef bytes _join_raw(bytes idb, const unsigned char[:] raw):
+    # '{"jsonrpc":"2.0","id":' + id + ',"result":' + raw + '}' in one allocation
+    cdef const char* head = b'{"jsonrpc":"2.0","id":'
+    cdef const char* mid = b',"result":'
+    cdef Py_ssize_t nhead = 22, nmid = 10, nid = PyBytes_GET_SIZE(idb), nraw = raw.shape[0]
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, nhead + nid + nmid + nraw + 1)
+    cdef char* w = PyBytes_AS_STRING(out)
+    memcpy(w, head, nhead)
+    w += nhead
+    memcpy(w, PyBytes_AS_STRING(idb), nid)
+    w += nid
+    memcpy(w, mid, nmid)
+    w += nmid
+    if nraw:
+        memcpy(w, &raw[0], nraw)
+    w[nraw] = b"}"
+    return out
+
+
+def encode_result(id, result):
+    """``{"jsonrpc":"2.0","id":..,"result":..}``; bytes-like ``result`` is passed through as
+    already-encoded JSON (see the pure twin)."""
+    if not _is_id(id):
+        _spec_check_id(id)
+    if isinstance(result, (bytes, bytearray, memoryview)):
+        return _join_raw(_encode(id), result)
+    return _encode({"jsonrpc": "2.0", "id": id, "result": result})
+
+
+def encode_error(id, code, message, data=None):
+    """``{"jsonrpc":"2.0","id":..,"error":{"code":..,"message":..,"data":..}}``."""
+    if id is not None and not _is_id(id):
+        _spec_check_id(id)
+    if type(code) is not int:
+        raise TypeError(f"Expected an int error code, got {type(code).__name__}")
+    if data is None:
+        err = {"code": code, "message": message}
+    else:
+        err = {"code": code, "message": message, "data": data}
+    return _encode({"jsonrpc": "2.0", "id": id, "error": err})
+
+
+def encode_message(msg):
+    """Encode a message object (any of the four classes of this module)."""
+    t = type(msg)
+    if t is Request:
+        return encode_request(msg.id, msg.method, msg.params)
+    if t is Notification:
+        return encode_notification(msg.method, msg.params)
+    if t is Response:
+        return encode_result(msg.id, msg.result)
+    if t is ErrorResponse:
+        return encode_error(msg.id, msg.code, msg.message, msg.data)
+    raise TypeError(f"Expected a Request, Notification, Response or ErrorResponse, got {t.__name__}")
