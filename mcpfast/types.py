@@ -1,0 +1,21 @@
+"""Protocol constants shared by every layer: JSON-RPC version, MCP protocol revisions.
+
+Message shapes and method names join this module as the protocol engine needs them.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+JSONRPC_VERSION: Final = "2.0"
+
+#: every MCP revision mcpfast speaks, oldest first
+PROTOCOL_VERSIONS: Final = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28")
+#: revisions negotiated with the ``initialize`` handshake (sessions)
+HANDSHAKE_PROTOCOL_VERSIONS: Final = PROTOCOL_VERSIONS[:4]
+#: stateless revisions: per-request ``_meta``, no handshake
+MODERN_PROTOCOL_VERSIONS: Final = ("2026-07-28",)
+LATEST_PROTOCOL_VERSION: Final = "2026-07-28"
+LATEST_HANDSHAKE_VERSION: Final = "2025-11-25"
+#: the only revision that allows JSON-RPC batches (added 2025-03-26, removed 2025-06-18)
+BATCH_PROTOCOL_VERSIONS: Final = ("2025-03-26",)
