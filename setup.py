@@ -43,7 +43,6 @@ def extensions() -> list[Extension]:
     directives = {
         "language_level": 3,
         "embedsignature": True,
-        "freethreading_compatible": True,
         "boundscheck": False,
         "wraparound": False,
         "cdivision": True,

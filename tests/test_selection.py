@@ -13,18 +13,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = ("framing", "jsonrpc", "pool", "counters")
+# one name per module whose defining module tells which twin is active
+PROBES = {"framing": "LineSplitter", "jsonrpc": "decode", "pool": "ObjectPool", "counters": "Counter"}
 
 PROBE = """
 import importlib, sys
 import mcpfast
 names = {}
-for mod in %r:
+for mod, name in %r.items():
     sel = importlib.import_module("mcpfast.wire." + mod)
-    # the module that defines the selector's first public name is the active twin
-    first = sel.__all__[0]
-    names[mod] = getattr(sel, first).__module__
+    names[mod] = getattr(sel, name).__module__
 print(mcpfast.EXTENSIONS, names)
-""" % (MODULES,)
+""" % (PROBES,)
 
 
 def run_probe(**env: str) -> str:
