@@ -1,0 +1,777 @@
+"""Counters, gauges, latency histograms and label families (compiled twin).
+
+Twin of ``mcpfast/wire/_counters_py.py``, which is the specification (docstrings, edge cases,
+export conventions); this module has the same names, signatures, results, exception classes
+and texts, and renders byte-identical snapshots and Prometheus text.
+
+What makes it faster, per hot operation:
+
+* ``Counter.inc`` / ``Gauge.inc``: the value is a C ``long long`` while it is an int (and a C
+  ``double`` once a float came); an exact-int increment is an overflow-checked C add, with no
+  Python int created. Past 64 bits the value moves to a Python int, as Python's would grow.
+* ``Histogram.observe``: a fixed C array of ``uint64_t`` counts; the bucket is found from the
+  top bits of the double through a 432-byte table and one compare (no search); no Python
+  object is made or touched per observation.
+* ``Family.labels``: one dict lookup, keyed by the label value itself for one-label families
+  (no tuple hash and compare); no method or attribute lookups.
+
+Snapshots and exposition are not hot; they run the twin's formatting code, copied, on C fields.
+
+Thread safety: one event-loop thread; not atomic under free-threading (see the twin).
+"""
+
+cimport cython
+from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_AsDouble, PyFloat_CheckExact
+from cpython.long cimport PyLong_AsDouble, PyLong_AsLongLongAndOverflow, PyLong_CheckExact
+from cpython.number cimport PyNumber_Index
+from cpython.pyport cimport PY_SSIZE_T_MAX
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
+from libc.stdint cimport uint64_t
+from libc.string cimport memcpy
+
+import math
+import re
+from bisect import bisect_left as _bisect_left
+from types import GenericAlias
+
+__all__ = [
+    "BUCKET_BOUNDS_US",
+    "OVERFLOW_LABEL",
+    "Counter",
+    "Family",
+    "Gauge",
+    "Histogram",
+    "Registry",
+]
+
+cdef extern from *:
+    """
+    /* Overflow-checked 64-bit add/sub: 1 when the result does not fit (then *r is unusable).
+       The builtins compile to an add and a jump-on-overflow; the fallback is portable C. */
+    static inline int mcpfast_add_i64(long long a, long long b, long long *r) {
+    #if defined(__GNUC__) || defined(__clang__)
+        return __builtin_add_overflow(a, b, r);
+    #else
+        if ((b > 0 && a > LLONG_MAX - b) || (b < 0 && a < LLONG_MIN - b)) return 1;
+        *r = a + b;
+        return 0;
+    #endif
+    }
+    static inline int mcpfast_sub_i64(long long a, long long b, long long *r) {
+    #if defined(__GNUC__) || defined(__clang__)
+        return __builtin_sub_overflow(a, b, r);
+    #else
+        if ((b < 0 && a > LLONG_MAX + b) || (b > 0 && a < LLONG_MIN + b)) return 1;
+        *r = a - b;
+        return 0;
+    #endif
+    }
+    """
+    bint mcpfast_add_i64(long long a, long long b, long long *r) noexcept nogil
+    bint mcpfast_sub_i64(long long a, long long b, long long *r) noexcept nogil
+
+
+BUCKET_BOUNDS_US = tuple(float(k * 10**d) for d in range(8) for k in range(1, 10)) + (math.inf,)
+OVERFLOW_LABEL = "__overflow__"
+
+cdef enum:
+    N_BUCKETS = 73           # 8 decades x 9 bounds + the +Inf bucket
+    LAST_BUCKET = 72         # the +Inf bucket
+
+# The same bounds as C doubles, filled from the tuple at import so both agree by construction.
+cdef double _BOUNDS[N_BUCKETS]
+for _i in range(N_BUCKETS):
+    _BOUNDS[_i] = BUCKET_BOUNDS_US[_i]
+# The table of _bucket_index: for each slice key (e << 4 | j) the first bound >= the slice
+# start 2^e (1 + j/16), found by bisect on the same tuple as the twin uses.
+cdef unsigned char _FIRST_BOUND[27 * 16]
+for _i in range(27 * 16):
+    _FIRST_BOUND[_i] = _bisect_left(BUCKET_BOUNDS_US, math.ldexp(1.0 + (_i & 15) / 16.0, _i >> 4))
+del _i
+
+cdef tuple _BUCKET_KEYS = tuple(str(int(b)) for b in BUCKET_BOUNDS_US[:LAST_BUCKET]) + ("+Inf",)
+cdef tuple _EXPORT_LE = tuple(
+    (9 * d + k - 1, repr(k * 10**d / 1e6)) for d in range(8) for k in (1, 2, 5)
+)
+cdef object _NAME_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+cdef object _LABEL_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+cdef tuple _KINDS = ("counter", "gauge", "histogram")
+cdef object _INF = math.inf
+cdef object _NINF = -math.inf
+
+# Representations of a Counter/Gauge value; the Python-visible value is the same in each.
+cdef enum:
+    NUM_INT = 0     # _i holds it (the start: value 0)
+    NUM_FLOAT = 1   # _f holds it (after the first float, as int + float is a float)
+    NUM_OBJ = 2     # _o holds it (an int beyond 64 bits, and whatever it became after)
+
+cdef enum:
+    KIND_COUNTER = 0
+    KIND_GAUGE = 1
+    KIND_HISTOGRAM = 2
+
+
+# ----------------------------------------------------------------------------------------------
+# Validation and formatting: copies of the twin's helpers, same texts.
+
+
+cdef str _check_name(object name):
+    if not isinstance(name, str):
+        raise TypeError(f"metric name must be a str, got {type(name).__name__}")
+    if _NAME_RE.fullmatch(name) is None:
+        raise ValueError(f"invalid metric name {name!r}: must match [a-zA-Z_:][a-zA-Z0-9_:]*")
+    return name
+
+
+cdef str _check_help(object help):
+    if not isinstance(help, str):
+        raise TypeError(f"help must be a str, got {type(help).__name__}")
+    return help
+
+
+cdef object _number(object n, str owner, str name, str method):
+    if isinstance(n, int):
+        return int(n)
+    if isinstance(n, float):
+        return float(n)
+    raise TypeError(f"{owner} {name!r}: {method}() takes an int or float, got {type(n).__name__}")
+
+
+cdef str _format_value(object v):
+    if type(v) is int:
+        return repr(v)
+    if v != v:
+        return "NaN"
+    if v == _INF:
+        return "+Inf"
+    if v == _NINF:
+        return "-Inf"
+    return repr(v)
+
+
+cdef str _escape_label(str value):
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+cdef str _escape_help(str text):
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+cdef inline Py_ssize_t _bucket_index(double v) noexcept nogil:
+    # The first i with _BOUNDS[i] >= v (what bisect_left gives the twin), looked up rather than
+    # searched: a binary search over 73 doubles is a chain of seven dependent loads and cost
+    # more than the rest of observe(). Precondition: v >= 0 and not NaN.
+    #
+    # For 1 < v <= 9e7 the top 16 bits of the double (exponent e in 0..26 and 4 mantissa bits)
+    # name a slice [2^e (1 + j/16), 2^e (1 + (j+1)/16)) of width ratio <= 17/16; consecutive
+    # bounds are at least 10/9 apart, so a slice holds at most one bound. _FIRST_BOUND[slice]
+    # is the first bound >= the slice start, and one exact compare settles which side v is.
+    cdef uint64_t bits
+    cdef Py_ssize_t i
+    if v <= 1.0:
+        return 0
+    if v > _BOUNDS[LAST_BUCKET - 1]:
+        return LAST_BUCKET
+    memcpy(&bits, &v, sizeof(double))
+    i = _FIRST_BOUND[<Py_ssize_t>(bits >> 48) - (1023 << 4)]
+    return i + (v > _BOUNDS[i])
+
+
+# ----------------------------------------------------------------------------------------------
+# Counter and Gauge
+
+
+cdef class _Scalar:
+    """The value store shared by Counter and Gauge (private base class)."""
+
+    cdef readonly str name
+    cdef readonly str help
+    cdef int _mode          # NUM_INT / NUM_FLOAT / NUM_OBJ: which field below holds the value
+    cdef long long _i       # NUM_INT
+    cdef double _f          # NUM_FLOAT
+    cdef object _o          # NUM_OBJ; None otherwise, so a big int is not kept alive
+
+    @property
+    def value(self):
+        """The current value (an int until a float is added)."""
+        if self._mode == NUM_INT:
+            return self._i
+        if self._mode == NUM_FLOAT:
+            return self._f
+        return self._o
+
+
+cdef int _scalar_add(_Scalar s, object n, bint sub, bint counter, str method) except -1:
+    # The general case of inc/dec: normalise n, check it, then add exactly as Python's += / -=
+    # on the Python-visible value would. The callers have fast paths for the usual cases.
+    cdef long long v
+    cdef long long r
+    cdef int overflow = 0
+    cdef bint ovf
+    cdef double d
+    if not (PyLong_CheckExact(n) or PyFloat_CheckExact(n)):
+        n = _number(n, "Counter" if counter else "Gauge", s.name, method)
+    if counter and not n >= 0:
+        raise ValueError(f"Counter {s.name!r} can only increase, got inc({n!r})")
+    if s._mode == NUM_INT:
+        if PyLong_CheckExact(n):
+            v = PyLong_AsLongLongAndOverflow(n, &overflow)
+            if overflow == 0:
+                ovf = mcpfast_sub_i64(s._i, v, &r) if sub else mcpfast_add_i64(s._i, v, &r)
+                if not ovf:
+                    s._i = r
+                    return 0
+            # Beyond 64 bits: continue with Python ints (exact, like the twin's value).
+            s._o = (s._i - n) if sub else (s._i + n)
+            s._mode = NUM_OBJ
+        else:
+            # int op float is float(int) op float in Python; (double)long long rounds the same
+            # way (to nearest, ties to even) as PyLong_AsDouble.
+            d = PyFloat_AS_DOUBLE(n)
+            s._f = (<double>s._i - d) if sub else (<double>s._i + d)
+            s._mode = NUM_FLOAT
+    elif s._mode == NUM_FLOAT:
+        # For an int n this is PyLong_AsDouble, raising the OverflowError that float + int
+        # raises for ints beyond the float range; the value is then unchanged.
+        d = PyFloat_AsDouble(n)
+        s._f = (s._f - d) if sub else (s._f + d)
+    else:
+        s._o = (s._o - n) if sub else (s._o + n)
+    return 0
+
+
+@cython.final
+cdef class Counter(_Scalar):
+    """A number that only goes up (see ``_counters_py.Counter``)."""
+
+    kind = "counter"
+
+    def __init__(self, name, help=""):
+        self.name = _check_name(name)
+        self.help = _check_help(help)
+
+    def inc(self, n=1):
+        """Add ``n`` >= 0."""
+        cdef long long v
+        cdef long long r
+        cdef int overflow = 0
+        cdef double d
+        if self._mode == NUM_INT:
+            if PyLong_CheckExact(n):
+                v = PyLong_AsLongLongAndOverflow(n, &overflow)
+                if overflow == 0 and v >= 0 and not mcpfast_add_i64(self._i, v, &r):
+                    self._i = r
+                    return
+        elif self._mode == NUM_FLOAT and PyFloat_CheckExact(n):
+            d = PyFloat_AS_DOUBLE(n)
+            if d >= 0.0:  # false for NaN too, which the slow path reports
+                self._f += d
+                return
+        _scalar_add(self, n, False, True, "inc")
+
+    def snapshot(self):
+        """``{"kind": "counter", "help": ..., "value": ...}``."""
+        return {"kind": "counter", "help": self.help, "value": self.value}
+
+    def __repr__(self):
+        return f"<Counter {self.name!r} value={self.value!r}>"
+
+
+@cython.final
+cdef class Gauge(_Scalar):
+    """A number that goes up and down (see ``_counters_py.Gauge``)."""
+
+    kind = "gauge"
+
+    def __init__(self, name, help=""):
+        self.name = _check_name(name)
+        self.help = _check_help(help)
+
+    def set(self, v):
+        """Make the value ``v`` (any int or float, NaN and infinities included)."""
+        cdef long long i
+        cdef int overflow = 0
+        if PyFloat_CheckExact(v):
+            self._f = PyFloat_AS_DOUBLE(v)
+            self._mode = NUM_FLOAT
+            self._o = None
+            return
+        if not PyLong_CheckExact(v):
+            v = _number(v, "Gauge", self.name, "set")
+            if PyFloat_CheckExact(v):
+                self._f = PyFloat_AS_DOUBLE(v)
+                self._mode = NUM_FLOAT
+                self._o = None
+                return
+        i = PyLong_AsLongLongAndOverflow(v, &overflow)
+        if overflow == 0:
+            self._i = i
+            self._mode = NUM_INT
+            self._o = None
+        else:
+            self._o = v
+            self._mode = NUM_OBJ
+
+    def inc(self, n=1):
+        """Add ``n`` (may be negative)."""
+        cdef long long v
+        cdef long long r
+        cdef int overflow = 0
+        if self._mode == NUM_INT:
+            if PyLong_CheckExact(n):
+                v = PyLong_AsLongLongAndOverflow(n, &overflow)
+                if overflow == 0 and not mcpfast_add_i64(self._i, v, &r):
+                    self._i = r
+                    return
+        elif self._mode == NUM_FLOAT and PyFloat_CheckExact(n):
+            self._f += PyFloat_AS_DOUBLE(n)
+            return
+        _scalar_add(self, n, False, False, "inc")
+
+    def dec(self, n=1):
+        """Subtract ``n`` (may be negative)."""
+        cdef long long v
+        cdef long long r
+        cdef int overflow = 0
+        if self._mode == NUM_INT:
+            if PyLong_CheckExact(n):
+                v = PyLong_AsLongLongAndOverflow(n, &overflow)
+                if overflow == 0 and not mcpfast_sub_i64(self._i, v, &r):
+                    self._i = r
+                    return
+        elif self._mode == NUM_FLOAT and PyFloat_CheckExact(n):
+            self._f -= PyFloat_AS_DOUBLE(n)
+            return
+        _scalar_add(self, n, True, False, "dec")
+
+    def snapshot(self):
+        """``{"kind": "gauge", "help": ..., "value": ...}``."""
+        return {"kind": "gauge", "help": self.help, "value": self.value}
+
+    def __repr__(self):
+        return f"<Gauge {self.name!r} value={self.value!r}>"
+
+
+# ----------------------------------------------------------------------------------------------
+# Histogram
+
+
+@cython.final
+cdef class Histogram:
+    """Latencies in microseconds in fixed buckets (see ``_counters_py.Histogram``)."""
+
+    cdef readonly str name
+    cdef readonly str help
+    cdef uint64_t _counts[N_BUCKETS]   # per bucket, not cumulative; zeroed by tp_alloc
+    cdef uint64_t _count               # == sum of _counts, kept to answer .count in O(1)
+    cdef double _sum                   # microseconds, after clamping
+
+    kind = "histogram"
+
+    def __init__(self, name, help=""):
+        self.name = _check_name(name)
+        self.help = _check_help(help)
+
+    def observe(self, us):
+        """Count one observation of ``us`` microseconds."""
+        cdef double d
+        if PyFloat_CheckExact(us):
+            d = PyFloat_AS_DOUBLE(us)
+        elif PyLong_CheckExact(us):
+            d = PyLong_AsDouble(us)  # float(int): the same OverflowError past the float range
+        elif isinstance(us, (int, float)):
+            d = float(us)
+        else:
+            raise TypeError(
+                f"Histogram {self.name!r}: observe() takes an int or float, "
+                f"got {type(us).__name__}"
+            )
+        if not d >= 0.0:
+            if d != d:
+                raise ValueError(f"Histogram {self.name!r} cannot observe nan")
+            d = 0.0
+        self._counts[_bucket_index(d)] += 1
+        self._count += 1
+        self._sum += d
+
+    @property
+    def count(self):
+        """Observations so far."""
+        return self._count
+
+    @property
+    def sum(self):
+        """Sum of the observations, in microseconds."""
+        return self._sum
+
+    @property
+    def bucket_bounds(self):
+        """``BUCKET_BOUNDS_US``."""
+        return BUCKET_BOUNDS_US
+
+    def buckets(self):
+        """Per-bucket (not cumulative) counts, one per ``BUCKET_BOUNDS_US`` entry."""
+        return tuple([self._counts[i] for i in range(N_BUCKETS)])
+
+    def percentile(self, q):
+        """Estimate the ``q``-quantile (0 < q <= 1) in microseconds; 0.0 when empty."""
+        if not PyFloat_CheckExact(q):
+            if not isinstance(q, (int, float)):
+                raise TypeError(f"percentile q must be a float, got {type(q).__name__}")
+            q = float(q)
+        if not 0.0 < q <= 1.0:
+            raise ValueError(f"percentile q must be in (0, 1], got {q!r}")
+        return _percentile(self, q)
+
+    def snapshot(self):
+        """``kind``, ``help``, ``count``, ``sum``, ``p50``/``p90``/``p99``, non-empty ``buckets``."""
+        cdef Py_ssize_t i
+        buckets = {}
+        for i in range(N_BUCKETS):
+            if self._counts[i]:
+                buckets[_BUCKET_KEYS[i]] = self._counts[i]
+        return {
+            "kind": "histogram",
+            "help": self.help,
+            "count": self._count,
+            "sum": self._sum,
+            "p50": _percentile(self, 0.5),
+            "p90": _percentile(self, 0.9),
+            "p99": _percentile(self, 0.99),
+            "buckets": buckets,
+        }
+
+    def __repr__(self):
+        return f"<Histogram {self.name!r} count={self._count} sum={self._sum!r}>"
+
+
+cdef object _percentile(Histogram h, object q):
+    # The bucket search runs in C; the interpolation is done on Python floats on purpose: C
+    # compilers may fuse "lower + width * frac" into one FMA instruction (GCC does on aarch64),
+    # rounding differently from Python, and the twins must return the same float.
+    cdef uint64_t count = h._count
+    cdef uint64_t cum = 0
+    cdef uint64_t n = 0
+    cdef double rank
+    cdef Py_ssize_t i
+    cdef object lower
+    cdef object upper
+    if count == 0:
+        return 0.0
+    rank = PyFloat_AS_DOUBLE(q) * <double>count  # a product used only in compares: no fusing
+    for i in range(N_BUCKETS):
+        n = h._counts[i]
+        if n and <double>(cum + n) >= rank:
+            break
+        cum += n
+    lower = 0.0 if i == 0 else BUCKET_BOUNDS_US[i - 1]
+    if i == LAST_BUCKET:
+        return lower
+    upper = BUCKET_BOUNDS_US[i]
+    return lower + (upper - lower) * ((q * count - cum) / n)
+
+
+# ----------------------------------------------------------------------------------------------
+# Family
+
+
+cdef object _new_metric(int kind, str name, str help):
+    # A child of a family: the name was validated when the family was made, so the fields are
+    # set directly instead of going through __init__.
+    cdef _Scalar s
+    cdef Histogram h
+    if kind == KIND_HISTOGRAM:
+        h = Histogram.__new__(Histogram)
+        h.name = name
+        h.help = help
+        return h
+    s = Counter.__new__(Counter) if kind == KIND_COUNTER else Gauge.__new__(Gauge)
+    s.name = name
+    s.help = help
+    return s
+
+
+cdef str _kind_name(object kind):
+    if isinstance(kind, str):
+        if kind in _KINDS:
+            return kind
+    elif kind is Counter or kind is Gauge or kind is Histogram:
+        return kind.kind
+    raise ValueError(f"kind must be 'counter', 'gauge' or 'histogram', got {kind!r}")
+
+
+cdef tuple _check_labelnames(object labelnames, str kind):
+    if isinstance(labelnames, str):
+        raise TypeError("labelnames must be a tuple of str, got str")
+    cdef tuple names = tuple(labelnames)
+    for ln in names:
+        if not isinstance(ln, str):
+            raise TypeError(f"label names must be str, got {type(ln).__name__}")
+        if _LABEL_RE.fullmatch(ln) is None or ln.startswith("__"):
+            raise ValueError(
+                f"invalid label name {ln!r}: must match [a-zA-Z_][a-zA-Z0-9_]* "
+                "and not start with '__'"
+            )
+        if ln == "le" and kind == "histogram":
+            raise ValueError("label name 'le' is reserved for histogram buckets")
+    if len(set(names)) != len(names):
+        raise ValueError(f"duplicate label names in {names!r}")
+    return names
+
+
+@cython.final
+cdef class Family:
+    """A metric with labels and a bounded number of series (see ``_counters_py.Family``)."""
+
+    cdef readonly str kind
+    cdef readonly str name
+    cdef readonly str help
+    cdef readonly tuple labelnames
+    cdef int _kind                   # KIND_*: which class the children are
+    cdef dict _children              # label values tuple -> child, creation order
+    cdef dict _by_value              # one-label families: the value itself -> child (a str
+                                     # hash is cached and compares by identity; a tuple's is not)
+    cdef bint _one_label             # len(labelnames) == 1: labels() looks in _by_value
+    cdef object _max_series_obj      # as given, for .max_series and snapshots
+    cdef Py_ssize_t _max_series      # the same, saturated for the C compare
+    cdef object _overflow            # the overflow child once needed, else None
+    cdef tuple _overflow_values      # ("__overflow__",) * len(labelnames)
+    cdef uint64_t _dropped
+
+    __class_getitem__ = classmethod(GenericAlias)
+
+    def __init__(self, kind, name, help="", labelnames=(), max_series=1000):
+        self.kind = _kind_name(kind)
+        self._kind = _KINDS.index(self.kind)
+        self.name = _check_name(name)
+        self.help = _check_help(help)
+        self.labelnames = _check_labelnames(labelnames, self.kind)
+        max_series = PyNumber_Index(max_series)
+        if max_series < 0:
+            raise ValueError(f"max_series must be >= 0, got {max_series}")
+        self._max_series_obj = max_series
+        # saturate the C copy: a dict cannot hold more than PY_SSIZE_T_MAX entries anyway
+        if max_series > PY_SSIZE_T_MAX:
+            self._max_series = PY_SSIZE_T_MAX
+        else:
+            self._max_series = max_series
+        self._children = {}
+        self._by_value = {}
+        self._one_label = len(self.labelnames) == 1
+        self._overflow = None
+        self._overflow_values = (OVERFLOW_LABEL,) * len(self.labelnames)
+        self._dropped = 0
+
+    @cython.binding(False)  # a plain method descriptor: with binding, CPython builds the args
+    def labels(self, *values):  # tuple with self in it and Cython slices it off (2 tuples)
+        """The child for these label values (created on first use, or the overflow child)."""
+        if self._one_label and PyTuple_GET_SIZE(values) == 1:
+            child = self._by_value.get(<object>PyTuple_GET_ITEM(values, 0))
+        else:
+            child = self._children.get(values)
+        if child is None:
+            return self._new_child(values)
+        return child
+
+    cdef object _new_child(self, tuple values):
+        if len(values) != len(self.labelnames):
+            raise ValueError(
+                f"Family {self.name!r} has label names {self.labelnames!r}, "
+                f"got {len(values)} values for {len(self.labelnames)}"
+            )
+        for v in values:
+            if not isinstance(v, str):
+                raise TypeError(f"label values must be str, got {type(v).__name__}")
+        if values == self._overflow_values:
+            return self._get_overflow()
+        if len(self._children) >= self._max_series:
+            self._dropped += 1
+            return self._get_overflow()
+        child = _new_metric(self._kind, self.name, self.help)
+        self._children[values] = child
+        if self._one_label:
+            self._by_value[values[0]] = child
+        return child
+
+    cdef object _get_overflow(self):
+        if self._overflow is None:
+            self._overflow = _new_metric(self._kind, self.name, self.help)
+        return self._overflow
+
+    def series(self):
+        """``(label values, child)`` pairs in creation order, the overflow child (if any) last."""
+        out = list(self._children.items())
+        if self._overflow is not None:
+            out.append((self._overflow_values, self._overflow))
+        return out
+
+    @property
+    def max_series(self):
+        """Distinct label combinations kept before the overflow child takes over."""
+        return self._max_series_obj
+
+    @property
+    def dropped(self):
+        """Calls to ``labels()`` with a new combination that went to the overflow child."""
+        return self._dropped
+
+    def __len__(self):
+        return len(self._children)
+
+    def snapshot(self):
+        """``kind``, ``help``, ``labelnames``, ``max_series``, ``dropped`` and ``series``."""
+        labelnames = self.labelnames
+        series = []
+        for values, child in self.series():
+            entry = {"labels": dict(zip(labelnames, values))}
+            snap = child.snapshot()
+            del snap["kind"], snap["help"]
+            entry.update(snap)
+            series.append(entry)
+        return {
+            "kind": self.kind,
+            "help": self.help,
+            "labelnames": list(labelnames),
+            "max_series": self._max_series_obj,
+            "dropped": self._dropped,
+            "series": series,
+        }
+
+    def __repr__(self):
+        return (
+            f"<Family {self.kind} {self.name!r} labelnames={self.labelnames!r} "
+            f"series={len(self._children)} dropped={self._dropped}>"
+        )
+
+
+# ----------------------------------------------------------------------------------------------
+# Exposition
+
+
+cdef int _render_histogram(list out, str name, str lbl, Histogram h) except -1:
+    # Cumulative counts at the exported bounds (1, 2, 5 x 10^d), summed in C from the fine ones.
+    cdef str prefix = f"{lbl}," if lbl else ""
+    cdef str braces = f"{{{lbl}}}" if lbl else ""
+    cdef uint64_t cum = 0
+    cdef Py_ssize_t j = 0
+    cdef Py_ssize_t i
+    for i, le in _EXPORT_LE:
+        while j <= i:
+            cum += h._counts[j]
+            j += 1
+        out.append(f'{name}_bucket{{{prefix}le="{le}"}} {cum}\n')
+    out.append(f'{name}_bucket{{{prefix}le="+Inf"}} {h._count}\n')
+    out.append(f"{name}_sum{braces} {_format_value(h._sum / 1e6)}\n")
+    out.append(f"{name}_count{braces} {h._count}\n")
+    return 0
+
+
+cdef int _render(list out, str name, str help, str kind, list series) except -1:
+    if help:
+        out.append(f"# HELP {name} {_escape_help(help)}\n")
+    out.append(f"# TYPE {name} {kind}\n")
+    for lbl, m in series:
+        if kind == "histogram":
+            _render_histogram(out, name, lbl, <Histogram>m)
+        else:
+            braces = f"{{{lbl}}}" if lbl else ""
+            out.append(f"{name}{braces} {_format_value((<_Scalar>m).value)}\n")
+    return 0
+
+
+cdef str _render_labels(tuple labelnames, tuple values):
+    return ",".join([f'{ln}="{_escape_label(v)}"' for ln, v in zip(labelnames, values)])
+
+
+cdef str _describe(object m):
+    return f"{m.kind} family" if type(m) is Family else m.kind
+
+
+@cython.final
+cdef class Registry:
+    """Metrics by name, in creation order (see ``_counters_py.Registry``)."""
+
+    cdef dict _metrics   # name -> Counter | Gauge | Histogram | Family, creation order
+
+    def __init__(self):
+        self._metrics = {}
+
+    def counter(self, name, help=""):
+        """The counter ``name``, created on first call."""
+        return self._get_or_add(Counter, name, help)
+
+    def gauge(self, name, help=""):
+        """The gauge ``name``, created on first call."""
+        return self._get_or_add(Gauge, name, help)
+
+    def histogram(self, name, help=""):
+        """The histogram ``name`` (microseconds; exported in seconds), created on first call."""
+        return self._get_or_add(Histogram, name, help)
+
+    cdef object _get_or_add(self, type cls, object name, object help):
+        _check_name(name)
+        existing = self._metrics.get(name)
+        if existing is None:
+            metric = cls(name, help)
+            self._metrics[name] = metric
+            return metric
+        if type(existing) is not cls:
+            raise ValueError(
+                f"metric {name!r} is already registered as a {_describe(existing)}, "
+                f"not a {cls.kind}"
+            )
+        return existing
+
+    def family(self, kind, name, help="", labelnames=(), max_series=1000):
+        """The labelled family ``name``, created on first call (see ``Family``)."""
+        _check_name(name)
+        existing = self._metrics.get(name)
+        if existing is None:
+            fam = Family(kind, name, help, labelnames, max_series)
+            self._metrics[name] = fam
+            return fam
+        kind_name = _kind_name(kind)
+        if type(existing) is not Family or (<Family>existing).kind != kind_name:
+            raise ValueError(
+                f"metric {name!r} is already registered as a {_describe(existing)}, "
+                f"not a {kind_name} family"
+            )
+        names = _check_labelnames(labelnames, kind_name)
+        if names != (<Family>existing).labelnames:
+            raise ValueError(
+                f"metric {name!r} is already registered with label names "
+                f"{(<Family>existing).labelnames!r}, not {names!r}"
+            )
+        return existing
+
+    def get(self, name):
+        """The metric registered as ``name``, or None."""
+        return self._metrics.get(name)
+
+    def __contains__(self, name):
+        return name in self._metrics
+
+    def __len__(self):
+        return len(self._metrics)
+
+    def snapshot(self):
+        """Every metric's ``snapshot()`` by name: plain dicts, lists, str, int and float."""
+        return {name: m.snapshot() for name, m in self._metrics.items()}
+
+    def prometheus_text(self):
+        """The text exposition format 0.0.4 (``Content-Type: text/plain; version=0.0.4``)."""
+        cdef list out = []
+        cdef Family fam
+        for name, m in self._metrics.items():
+            if type(m) is Family:
+                fam = <Family>m
+                series = [
+                    (_render_labels(fam.labelnames, values), child) for values, child in fam.series()
+                ]
+                _render(out, name, fam.help, fam.kind, series)
+            else:
+                _render(out, name, m.help, m.kind, [("", m)])
+        return "".join(out)
+
+    def __repr__(self):
+        return f"<Registry metrics={len(self._metrics)}>"

@@ -1,0 +1,716 @@
+"""Counters, gauges, latency histograms and label families, with a snapshot and Prometheus text
+(pure-Python twin).
+
+This module is the specification of ``mcpfast.wire.counters``: the compiled twin
+``_counters.pyx`` has the same names, signatures, results, exception classes and message texts,
+and renders byte-identical Prometheus text.
+
+* ``Counter`` only goes up, ``Gauge`` goes anywhere. Their value is an ``int`` while only ints
+  were added and becomes a ``float`` at the first float, exactly as Python's ``+=`` would
+  (a value never switches back to int except through ``Gauge.set``). Increments must be
+  ``int`` or ``float`` (subclasses such as ``bool`` or ``IntEnum`` are converted first).
+* ``Histogram`` counts latencies in microseconds into fixed log-linear buckets: upper bounds
+  1, 2, ..., 9 x 10^d for d in 0..7 (1 us .. 90 s) and +Inf, ``BUCKET_BOUNDS_US``. A bucket
+  holds the observations ``v`` with ``bound[i-1] < v <= bound[i]`` (Prometheus ``le``).
+  Fixed buckets mean one array increment per observation and no allocation; the price is
+  resolution: a percentile is exact to within its bucket (at worst 1/1 .. 1/9 of a decade wide).
+* ``Family`` is a metric with labels, e.g. requests by method. The number of series is bounded
+  (``max_series``): past it, new label combinations share one overflow child whose label values
+  are all ``"__overflow__"``, and ``dropped`` counts the calls that landed there, so a client
+  sending random method names cannot grow the process without bound.
+* ``Registry`` owns metrics by name; ``snapshot()`` gives a plain dict and ``prometheus_text()``
+  the text exposition format 0.0.4.
+
+Prometheus export conventions: histograms record microseconds, but are exported in seconds
+(the Prometheus base unit): ``le`` bounds and ``_sum`` are divided by 10^6, so name histograms
+``..._seconds``. Only the bounds 1, 2 and 5 x 10^d are exported (24 buckets plus +Inf rather
+than 72); their cumulative counts are exact, since they are a subset of the fine bounds.
+Counter names should end in ``_total``; this is not enforced. Numbers are written with
+``repr`` (ints as digits, floats as Python's shortest round-trip form), non-finite floats as
+``+Inf``, ``-Inf`` and ``NaN``. Metrics and series come out in creation order.
+
+Thread safety: metrics are meant to be updated from one event-loop thread. Under free-threaded
+CPython neither twin is atomic (an increment is a read-modify-write): concurrent updates from
+several threads may be lost. Keep one registry per thread, or update under a lock.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from bisect import bisect_left
+from collections.abc import Iterable
+from operator import index
+from typing import Any, ClassVar, Generic, Literal, TypeVar, overload
+
+__all__ = [
+    "BUCKET_BOUNDS_US",
+    "OVERFLOW_LABEL",
+    "Counter",
+    "Family",
+    "Gauge",
+    "Histogram",
+    "Registry",
+]
+
+BUCKET_BOUNDS_US: tuple[float, ...] = tuple(
+    float(k * 10**d) for d in range(8) for k in range(1, 10)
+) + (math.inf,)
+"""Upper bounds of the histogram buckets in microseconds: 1, 2, ..., 9, 10, 20, ..., 9e7, +Inf."""
+
+OVERFLOW_LABEL = "__overflow__"
+"""The label value of a family's overflow child (every label has it)."""
+
+_N_BUCKETS = len(BUCKET_BOUNDS_US)  # 73
+_TOP_FINITE = BUCKET_BOUNDS_US[-2]  # 9e7: what a percentile in the +Inf bucket reports
+# Snapshot keys of the buckets: the bound in whole microseconds, "+Inf" for the last.
+_BUCKET_KEYS: tuple[str, ...] = tuple(str(int(b)) for b in BUCKET_BOUNDS_US[:-1]) + ("+Inf",)
+# Exported Prometheus buckets: (fine bucket index, le in seconds) for the bounds 1, 2, 5 x 10^d.
+_EXPORT_LE: tuple[tuple[int, str], ...] = tuple(
+    (9 * d + k - 1, repr(k * 10**d / 1e6)) for d in range(8) for k in (1, 2, 5)
+)
+
+_NAME_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_LABEL_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+_KINDS = ("counter", "gauge", "histogram")
+
+Number = int | float
+
+
+# ----------------------------------------------------------------------------------------------
+# Validation and formatting, shared by every class below (the compiled twin has copies).
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"metric name must be a str, got {type(name).__name__}")
+    if _NAME_RE.fullmatch(name) is None:
+        raise ValueError(f"invalid metric name {name!r}: must match [a-zA-Z_:][a-zA-Z0-9_:]*")
+    return name
+
+
+def _check_help(help: str) -> str:
+    if not isinstance(help, str):
+        raise TypeError(f"help must be a str, got {type(help).__name__}")
+    return help
+
+
+def _number(n: Any, owner: str, name: str, method: str) -> Number:
+    """``n`` as an exact int or float; TypeError for anything else.
+
+    Subclasses are converted (``True`` -> 1, an IntEnum -> its int) so that the stored value
+    is always a plain number, whatever was passed.
+    """
+    if isinstance(n, int):
+        return int(n)
+    if isinstance(n, float):
+        return float(n)
+    raise TypeError(f"{owner} {name!r}: {method}() takes an int or float, got {type(n).__name__}")
+
+
+def _format_value(v: Number) -> str:
+    """A sample value as the exposition format writes it (Python repr; Prometheus infinities)."""
+    if type(v) is int:
+        return repr(v)
+    if math.isnan(v):
+        return "NaN"
+    if v == math.inf:
+        return "+Inf"
+    if v == -math.inf:
+        return "-Inf"
+    return repr(v)
+
+
+def _escape_label(value: str) -> str:
+    # Exposition format 0.0.4: in label values, backslash, double quote and line feed are escaped.
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _escape_help(text: str) -> str:
+    # Exposition format 0.0.4: in HELP text, backslash and line feed are escaped (quotes are not).
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+# ----------------------------------------------------------------------------------------------
+# Metrics
+
+
+class Counter:
+    """A number that only goes up: requests served, bytes received.
+
+    ``inc(n)`` adds ``n`` (default 1); a negative or NaN ``n`` is a ValueError and leaves the
+    value unchanged.
+    """
+
+    __slots__ = ("_help", "_name", "_value")
+    kind: ClassVar[str] = "counter"
+
+    def __init__(self, name: str, help: str = "") -> None:
+        self._name = _check_name(name)
+        self._help = _check_help(help)
+        self._value: Number = 0
+
+    def inc(self, n: Number = 1) -> None:
+        """Add ``n`` >= 0."""
+        if type(n) is not int and type(n) is not float:
+            n = _number(n, "Counter", self._name, "inc")
+        if not n >= 0:  # catches NaN too
+            raise ValueError(f"Counter {self._name!r} can only increase, got inc({n!r})")
+        self._value += n
+
+    @property
+    def value(self) -> Number:
+        """The total so far (an int until a float is added)."""
+        return self._value
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def help(self) -> str:
+        return self._help
+
+    def snapshot(self) -> dict[str, Any]:
+        """``{"kind": "counter", "help": ..., "value": ...}``."""
+        return {"kind": "counter", "help": self._help, "value": self._value}
+
+    def __repr__(self) -> str:
+        return f"<Counter {self._name!r} value={self._value!r}>"
+
+
+class Gauge:
+    """A number that goes up and down: connections open, requests in flight."""
+
+    __slots__ = ("_help", "_name", "_value")
+    kind: ClassVar[str] = "gauge"
+
+    def __init__(self, name: str, help: str = "") -> None:
+        self._name = _check_name(name)
+        self._help = _check_help(help)
+        self._value: Number = 0
+
+    def set(self, v: Number) -> None:
+        """Make the value ``v`` (any int or float, NaN and infinities included)."""
+        if type(v) is not int and type(v) is not float:
+            v = _number(v, "Gauge", self._name, "set")
+        self._value = v
+
+    def inc(self, n: Number = 1) -> None:
+        """Add ``n`` (may be negative)."""
+        if type(n) is not int and type(n) is not float:
+            n = _number(n, "Gauge", self._name, "inc")
+        self._value += n
+
+    def dec(self, n: Number = 1) -> None:
+        """Subtract ``n`` (may be negative)."""
+        if type(n) is not int and type(n) is not float:
+            n = _number(n, "Gauge", self._name, "dec")
+        self._value -= n
+
+    @property
+    def value(self) -> Number:
+        """The current value."""
+        return self._value
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def help(self) -> str:
+        return self._help
+
+    def snapshot(self) -> dict[str, Any]:
+        """``{"kind": "gauge", "help": ..., "value": ...}``."""
+        return {"kind": "gauge", "help": self._help, "value": self._value}
+
+    def __repr__(self) -> str:
+        return f"<Gauge {self._name!r} value={self._value!r}>"
+
+
+class Histogram:
+    """Latencies in microseconds, counted in the fixed buckets ``BUCKET_BOUNDS_US``.
+
+    ``observe(us)`` takes an int or float; a negative value counts as 0 (clocks can step back),
+    NaN is a ValueError, +Inf lands in the +Inf bucket. ``count`` and ``sum`` are the number and
+    the (float) sum of the observations after clamping.
+    """
+
+    __slots__ = ("_count", "_counts", "_help", "_name", "_sum")
+    kind: ClassVar[str] = "histogram"
+
+    def __init__(self, name: str, help: str = "") -> None:
+        self._name = _check_name(name)
+        self._help = _check_help(help)
+        self._counts = [0] * _N_BUCKETS
+        self._count = 0
+        self._sum = 0.0
+
+    def observe(self, us: float) -> None:
+        """Count one observation of ``us`` microseconds."""
+        if type(us) is not float:
+            if not isinstance(us, (int, float)):
+                raise TypeError(
+                    f"Histogram {self._name!r}: observe() takes an int or float, "
+                    f"got {type(us).__name__}"
+                )
+            us = float(us)  # OverflowError for an int beyond the float range, as float() says
+        if not us >= 0.0:
+            if math.isnan(us):
+                raise ValueError(f"Histogram {self._name!r} cannot observe nan")
+            us = 0.0
+        # bisect_left: the first bound >= us, i.e. the bucket with bound[i-1] < us <= bound[i].
+        self._counts[bisect_left(BUCKET_BOUNDS_US, us)] += 1
+        self._count += 1
+        self._sum += us
+
+    @property
+    def count(self) -> int:
+        """Observations so far."""
+        return self._count
+
+    @property
+    def sum(self) -> float:
+        """Sum of the observations, in microseconds."""
+        return self._sum
+
+    @property
+    def bucket_bounds(self) -> tuple[float, ...]:
+        """``BUCKET_BOUNDS_US``."""
+        return BUCKET_BOUNDS_US
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def help(self) -> str:
+        return self._help
+
+    def buckets(self) -> tuple[int, ...]:
+        """Per-bucket (not cumulative) counts, one per ``BUCKET_BOUNDS_US`` entry."""
+        return tuple(self._counts)
+
+    def percentile(self, q: float) -> float:
+        """Estimate the ``q``-quantile (0 < q <= 1) in microseconds; 0.0 when empty.
+
+        The rank ``q * count`` is located in the cumulative counts and the value interpolated
+        linearly inside its bucket, as Prometheus' ``histogram_quantile`` does: the first
+        bucket spans [0, 1], and a rank in the +Inf bucket reports the top finite bound
+        (9e7). The true quantile lies in the same bucket as the estimate.
+        """
+        if type(q) is not float:
+            if not isinstance(q, (int, float)):
+                raise TypeError(f"percentile q must be a float, got {type(q).__name__}")
+            q = float(q)
+        if not 0.0 < q <= 1.0:
+            raise ValueError(f"percentile q must be in (0, 1], got {q!r}")
+        count = self._count
+        if count == 0:
+            return 0.0
+        rank = q * count  # 0 < rank <= count, so the loop below always stops at a bucket
+        cum = 0
+        counts = self._counts
+        i = 0
+        for i in range(_N_BUCKETS):
+            n = counts[i]
+            if n and cum + n >= rank:
+                break
+            cum += n
+        lower = 0.0 if i == 0 else BUCKET_BOUNDS_US[i - 1]
+        if i == _N_BUCKETS - 1:
+            return lower
+        upper = BUCKET_BOUNDS_US[i]
+        return lower + (upper - lower) * ((rank - cum) / counts[i])
+
+    def snapshot(self) -> dict[str, Any]:
+        """``kind``, ``help``, ``count``, ``sum``, ``p50``/``p90``/``p99`` and the non-empty
+        ``buckets`` keyed by their bound in microseconds (``"+Inf"`` for the last)."""
+        return {
+            "kind": "histogram",
+            "help": self._help,
+            "count": self._count,
+            "sum": self._sum,
+            "p50": self.percentile(0.5),
+            "p90": self.percentile(0.9),
+            "p99": self.percentile(0.99),
+            "buckets": {_BUCKET_KEYS[i]: n for i, n in enumerate(self._counts) if n},
+        }
+
+    def __repr__(self) -> str:
+        return f"<Histogram {self._name!r} count={self._count} sum={self._sum!r}>"
+
+
+Metric = Counter | Gauge | Histogram
+M = TypeVar("M", Counter, Gauge, Histogram)
+_CLASSES: dict[str, type[Metric]] = {"counter": Counter, "gauge": Gauge, "histogram": Histogram}
+
+
+def _kind_name(kind: Any) -> str:
+    if isinstance(kind, str):
+        if kind in _KINDS:
+            return kind
+    elif kind is Counter or kind is Gauge or kind is Histogram:
+        return kind.kind
+    raise ValueError(f"kind must be 'counter', 'gauge' or 'histogram', got {kind!r}")
+
+
+def _check_labelnames(labelnames: Iterable[str], kind: str) -> tuple[str, ...]:
+    if isinstance(labelnames, str):
+        # ("method") is a str, not a 1-tuple: a classic slip that would give one label per letter
+        raise TypeError("labelnames must be a tuple of str, got str")
+    names = tuple(labelnames)
+    for ln in names:
+        if not isinstance(ln, str):
+            raise TypeError(f"label names must be str, got {type(ln).__name__}")
+        if _LABEL_RE.fullmatch(ln) is None or ln.startswith("__"):
+            raise ValueError(
+                f"invalid label name {ln!r}: must match [a-zA-Z_][a-zA-Z0-9_]* "
+                "and not start with '__'"
+            )
+        if ln == "le" and kind == "histogram":
+            raise ValueError("label name 'le' is reserved for histogram buckets")
+    if len(set(names)) != len(names):
+        raise ValueError(f"duplicate label names in {names!r}")
+    return names
+
+
+class Family(Generic[M]):
+    """A metric with labels: one child ``Counter``/``Gauge``/``Histogram`` per label values.
+
+    ``labels(*values)`` returns the child for those values (the same object every time: keep
+    it to skip even the dict lookup). Values are str, one per label name; a wrong number is a
+    ValueError. Past ``max_series`` distinct combinations, new ones all get the overflow child
+    (label values ``"__overflow__"``) and ``dropped`` grows by one per such call; a
+    combination seen before the limit keeps its own child for ever. ``max_series=0`` sends
+    everything to the overflow child.
+    """
+
+    __slots__ = (
+        "_children",
+        "_cls",
+        "_dropped",
+        "_help",
+        "_kind",
+        "_labelnames",
+        "_max_series",
+        "_name",
+        "_overflow",
+        "_overflow_values",
+    )
+
+    @overload
+    def __init__(
+        self: Family[Counter],
+        kind: type[Counter] | Literal["counter"],
+        name: str,
+        help: str = "",
+        labelnames: Iterable[str] = (),
+        max_series: int = 1000,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: Family[Gauge],
+        kind: type[Gauge] | Literal["gauge"],
+        name: str,
+        help: str = "",
+        labelnames: Iterable[str] = (),
+        max_series: int = 1000,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: Family[Histogram],
+        kind: type[Histogram] | Literal["histogram"],
+        name: str,
+        help: str = "",
+        labelnames: Iterable[str] = (),
+        max_series: int = 1000,
+    ) -> None: ...
+    def __init__(
+        self,
+        kind: type[Metric] | str,
+        name: str,
+        help: str = "",
+        labelnames: Iterable[str] = (),
+        max_series: int = 1000,
+    ) -> None:
+        self._kind = _kind_name(kind)
+        self._cls = _CLASSES[self._kind]
+        self._name = _check_name(name)
+        self._help = _check_help(help)
+        self._labelnames = _check_labelnames(labelnames, self._kind)
+        max_series = index(max_series)
+        if max_series < 0:
+            raise ValueError(f"max_series must be >= 0, got {max_series}")
+        self._max_series = max_series
+        self._children: dict[tuple[str, ...], M] = {}
+        self._overflow: M | None = None
+        self._overflow_values = (OVERFLOW_LABEL,) * len(self._labelnames)
+        self._dropped = 0
+
+    def labels(self, *values: str) -> M:
+        """The child for these label values (created on first use, or the overflow child)."""
+        child = self._children.get(values)
+        if child is None:
+            child = self._new_child(values)
+        return child
+
+    def _new_child(self, values: tuple[str, ...]) -> M:
+        # The slow path of labels(): only reached for combinations not seen (or not stored).
+        if len(values) != len(self._labelnames):
+            raise ValueError(
+                f"Family {self._name!r} has label names {self._labelnames!r}, "
+                f"got {len(values)} values for {len(self._labelnames)}"
+            )
+        for v in values:
+            if not isinstance(v, str):
+                raise TypeError(f"label values must be str, got {type(v).__name__}")
+        if values == self._overflow_values:
+            # Asked for by name: the overflow child itself, not a second series with its labels.
+            return self._get_overflow()
+        if len(self._children) >= self._max_series:
+            self._dropped += 1
+            return self._get_overflow()
+        child: M = self._cls(self._name, self._help)  # type: ignore[assignment]
+        self._children[values] = child
+        return child
+
+    def _get_overflow(self) -> M:
+        if self._overflow is None:
+            self._overflow = self._cls(self._name, self._help)  # type: ignore[assignment]
+        return self._overflow  # type: ignore[return-value]
+
+    def series(self) -> list[tuple[tuple[str, ...], M]]:
+        """``(label values, child)`` pairs in creation order, the overflow child (if any) last."""
+        out = list(self._children.items())
+        if self._overflow is not None:
+            out.append((self._overflow_values, self._overflow))
+        return out
+
+    @property
+    def kind(self) -> str:
+        """``"counter"``, ``"gauge"`` or ``"histogram"``."""
+        return self._kind
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def help(self) -> str:
+        return self._help
+
+    @property
+    def labelnames(self) -> tuple[str, ...]:
+        return self._labelnames
+
+    @property
+    def max_series(self) -> int:
+        """Distinct label combinations kept before the overflow child takes over."""
+        return self._max_series
+
+    @property
+    def dropped(self) -> int:
+        """Calls to ``labels()`` with a new combination that went to the overflow child."""
+        return self._dropped
+
+    def __len__(self) -> int:
+        """Distinct series kept, not counting the overflow child."""
+        return len(self._children)
+
+    def snapshot(self) -> dict[str, Any]:
+        """``kind``, ``help``, ``labelnames``, ``max_series``, ``dropped`` and ``series``: a list
+        of ``{"labels": {name: value}, ...the child's snapshot without kind and help}``."""
+        labelnames = self._labelnames
+        series = []
+        for values, child in self.series():
+            entry: dict[str, Any] = {"labels": dict(zip(labelnames, values))}
+            snap = child.snapshot()
+            del snap["kind"], snap["help"]
+            entry.update(snap)
+            series.append(entry)
+        return {
+            "kind": self._kind,
+            "help": self._help,
+            "labelnames": list(labelnames),
+            "max_series": self._max_series,
+            "dropped": self._dropped,
+            "series": series,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"<Family {self._kind} {self._name!r} labelnames={self._labelnames!r} "
+            f"series={len(self._children)} dropped={self._dropped}>"
+        )
+
+
+# ----------------------------------------------------------------------------------------------
+# Exposition
+
+
+def _render(out: list[str], name: str, help: str, kind: str, series: list[tuple[str, Any]]) -> None:
+    """Append the exposition lines of one metric; ``series`` pairs a rendered label set
+    (``a="x",b="y"`` or "") with a Counter/Gauge/Histogram."""
+    if help:
+        out.append(f"# HELP {name} {_escape_help(help)}\n")
+    out.append(f"# TYPE {name} {kind}\n")
+    for lbl, m in series:
+        if kind != "histogram":
+            braces = f"{{{lbl}}}" if lbl else ""
+            out.append(f"{name}{braces} {_format_value(m.value)}\n")
+            continue
+        prefix = f"{lbl}," if lbl else ""
+        braces = f"{{{lbl}}}" if lbl else ""
+        counts = m.buckets()
+        cum = 0
+        j = 0
+        for i, le in _EXPORT_LE:
+            while j <= i:
+                cum += counts[j]
+                j += 1
+            out.append(f'{name}_bucket{{{prefix}le="{le}"}} {cum}\n')
+        out.append(f'{name}_bucket{{{prefix}le="+Inf"}} {m.count}\n')
+        out.append(f"{name}_sum{braces} {_format_value(m.sum / 1e6)}\n")
+        out.append(f"{name}_count{braces} {m.count}\n")
+
+
+def _render_labels(labelnames: tuple[str, ...], values: tuple[str, ...]) -> str:
+    return ",".join(f'{ln}="{_escape_label(v)}"' for ln, v in zip(labelnames, values))
+
+
+class Registry:
+    """Metrics by name, in creation order.
+
+    ``counter``/``gauge``/``histogram``/``family`` create and register a metric, or return the
+    one already registered under that name when it is of the same kind (a family: same kind
+    and label names; its help and max_series are those of the first registration). Another
+    kind under a taken name is a ValueError.
+    """
+
+    __slots__ = ("_metrics",)
+
+    def __init__(self) -> None:
+        self._metrics: dict[str, Metric | Family[Any]] = {}
+
+    def counter(self, name: str, help: str = "") -> Counter:
+        """The counter ``name``, created on first call."""
+        return self._get_or_add(Counter, name, help)  # type: ignore[return-value]
+
+    def gauge(self, name: str, help: str = "") -> Gauge:
+        """The gauge ``name``, created on first call."""
+        return self._get_or_add(Gauge, name, help)  # type: ignore[return-value]
+
+    def histogram(self, name: str, help: str = "") -> Histogram:
+        """The histogram ``name`` (microseconds; exported in seconds), created on first call."""
+        return self._get_or_add(Histogram, name, help)  # type: ignore[return-value]
+
+    def _get_or_add(self, cls: type[Metric], name: str, help: str) -> Metric:
+        _check_name(name)
+        existing = self._metrics.get(name)
+        if existing is None:
+            metric = cls(name, help)
+            self._metrics[name] = metric
+            return metric
+        if type(existing) is not cls:
+            raise ValueError(
+                f"metric {name!r} is already registered as a {_describe(existing)}, "
+                f"not a {cls.kind}"
+            )
+        return existing
+
+    @overload
+    def family(
+        self,
+        kind: type[Counter] | Literal["counter"],
+        name: str,
+        help: str = "",
+        labelnames: Iterable[str] = (),
+        max_series: int = 1000,
+    ) -> Family[Counter]: ...
+    @overload
+    def family(
+        self,
+        kind: type[Gauge] | Literal["gauge"],
+        name: str,
+        help: str = "",
+        labelnames: Iterable[str] = (),
+        max_series: int = 1000,
+    ) -> Family[Gauge]: ...
+    @overload
+    def family(
+        self,
+        kind: type[Histogram] | Literal["histogram"],
+        name: str,
+        help: str = "",
+        labelnames: Iterable[str] = (),
+        max_series: int = 1000,
+    ) -> Family[Histogram]: ...
+    def family(
+        self,
+        kind: type[Metric] | str,
+        name: str,
+        help: str = "",
+        labelnames: Iterable[str] = (),
+        max_series: int = 1000,
+    ) -> Family[Any]:
+        """The labelled family ``name``, created on first call (see ``Family``)."""
+        _check_name(name)
+        existing = self._metrics.get(name)
+        if existing is None:
+            # The overloads of Family want a literal kind; here it is only known at run time.
+            make: Any = Family
+            fam: Family[Any] = make(kind, name, help, labelnames, max_series)
+            self._metrics[name] = fam
+            return fam
+        kind_name = _kind_name(kind)
+        if type(existing) is not Family or existing.kind != kind_name:
+            raise ValueError(
+                f"metric {name!r} is already registered as a {_describe(existing)}, "
+                f"not a {kind_name} family"
+            )
+        names = _check_labelnames(labelnames, kind_name)
+        if names != existing.labelnames:
+            raise ValueError(
+                f"metric {name!r} is already registered with label names "
+                f"{existing.labelnames!r}, not {names!r}"
+            )
+        return existing
+
+    def get(self, name: str) -> Metric | Family[Any] | None:
+        """The metric registered as ``name``, or None."""
+        return self._metrics.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._metrics
+
+    def __len__(self) -> int:
+        return len(self._metrics)
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        """Every metric's ``snapshot()`` by name: plain dicts, lists, str, int and float.
+
+        It is JSON-serialisable as long as no value is infinite or NaN (a gauge set so, or
+        an observed +Inf); those stay Python floats, which strict JSON encoders refuse.
+        """
+        return {name: m.snapshot() for name, m in self._metrics.items()}
+
+    def prometheus_text(self) -> str:
+        """The text exposition format 0.0.4 (``Content-Type: text/plain; version=0.0.4``)."""
+        out: list[str] = []
+        for name, m in self._metrics.items():
+            if type(m) is Family:
+                ln = m.labelnames
+                series = [(_render_labels(ln, values), child) for values, child in m.series()]
+                _render(out, name, m.help, m.kind, series)
+            else:
+                _render(out, name, m.help, m.kind, [("", m)])
+        return "".join(out)
+
+    def __repr__(self) -> str:
+        return f"<Registry metrics={len(self._metrics)}>"
+
+
+def _describe(m: Any) -> str:
+    return f"{m.kind} family" if type(m) is Family else m.kind

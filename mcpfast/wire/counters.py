@@ -1,0 +1,52 @@
+"""Counters, gauges, latency histograms and label families; picks the compiled or pure twin.
+
+See ``_counters_py.py`` for the specification; ``NO_EXTENSIONS`` (``_compat.py``) forces it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._compat import NO_EXTENSIONS
+
+if TYPE_CHECKING or NO_EXTENSIONS:
+    from ._counters_py import (
+        BUCKET_BOUNDS_US,
+        OVERFLOW_LABEL,
+        Counter,
+        Family,
+        Gauge,
+        Histogram,
+        Registry,
+    )
+else:
+    try:
+        from ._counters import (
+            BUCKET_BOUNDS_US,
+            OVERFLOW_LABEL,
+            Counter,
+            Family,
+            Gauge,
+            Histogram,
+            Registry,
+        )
+    except ImportError:  # pragma: no cover
+        from ._counters_py import (
+            BUCKET_BOUNDS_US,
+            OVERFLOW_LABEL,
+            Counter,
+            Family,
+            Gauge,
+            Histogram,
+            Registry,
+        )
+
+__all__ = [
+    "BUCKET_BOUNDS_US",
+    "OVERFLOW_LABEL",
+    "Counter",
+    "Family",
+    "Gauge",
+    "Histogram",
+    "Registry",
+]
