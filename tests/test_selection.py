@@ -67,7 +67,8 @@ def test_import_is_light() -> None:
         "bad = [m for m in ('pydantic', 'ujson', 'asyncio', 'uvicorn', 'httptools', 'prometheus_client')"
         " if m in sys.modules]; print(bad)"
     )
-    out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MCPFAST_")}  # default backend
+    out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "[]"
 
 

@@ -382,6 +382,8 @@ def _make_orjson() -> tuple[Callable[[Any], Any], Callable[[Any], bytes], Callab
 _UJSON_SUSPECT = re.compile(
     rb"[\x00-\x1f\xed\x7f]|\\u[dD][89a-fA-F]|\d{19}|[eE][+-]?\d{3}|NaN|Infinity"
     rb"|(?:^|[\[:,\s])-?0\d|^\xef\xbb\xbf"
+    # ujson reads "-" as 0 and "1." / "-.5" as numbers
+    rb"|(?:^|[\[:,])\s*-(?![0-9])|[0-9]\.(?![0-9])"
 )
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any, Union
 
-from ..errors import InvalidRequest, JSONRPCError
+from ..errors import EncodeError, InvalidRequest, JSONRPCError
 from . import _json
 
 __all__ = [
@@ -332,20 +332,23 @@ def encode_notification(method: str, params: Any = None) -> bytes:
     return _dumps({"jsonrpc": "2.0", "method": method, "params": params})
 
 
-def _id_bytes(id: str | int) -> bytes:
-    return _dumps(id)
-
-
 def encode_result(id: str | int, result: Any) -> bytes:
     """``{"jsonrpc":"2.0","id":..,"result":..}``.
 
     A ``result`` given as bytes, bytearray or memoryview is taken as already-encoded JSON and
     copied in as it is, without a decode/encode round trip (the caller vouches for it).
+    The envelope is spliced around the encoded result rather than encoded as a dict: building
+    and freeing that dict cost more than the encoding itself on a 100 B result.
     """
     _check_id(id)
-    if isinstance(result, (bytes, bytearray, memoryview)):
-        return b"".join((b'{"jsonrpc":"2.0","id":', _id_bytes(id), b',"result":', result, b"}"))
-    return _dumps({"jsonrpc": "2.0", "id": id, "result": result})
+    if not isinstance(result, (bytes, bytearray, memoryview)):
+        try:
+            result = _dumps(result)
+        except EncodeError:
+            # re-check the whole envelope so the error names the path from the message root
+            _json.recover_dumps({"jsonrpc": "2.0", "id": id, "result": result})
+            raise  # pragma: no cover - recover_dumps always raises
+    return b"".join((b'{"jsonrpc":"2.0","id":', _dumps(id), b',"result":', result, b"}"))
 
 
 def encode_error(id: str | int | None, code: int, message: str, data: Any = None) -> bytes:

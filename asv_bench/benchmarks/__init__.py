@@ -1,0 +1,1 @@
+"""asv benchmarks of mcpfast's wire core: framing, jsonrpc, pool, counters, import time."""

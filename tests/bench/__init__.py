@@ -1,0 +1,1 @@
+"""pytest-benchmark suites of the wire core (compiled and pure twins side by side)."""
