@@ -1,0 +1,512 @@
+"""The transport-neutral JSON-RPC peer: one class for server and client use.
+
+It owns request ids, pending futures, dispatch of incoming requests and notifications,
+cancellation, timeouts, the in-flight limit and the rule that every request gets exactly one
+answer. It knows JSON-RPC but no MCP method: what a request means is the dispatcher's business
+(``mcpfast.server`` and ``mcpfast.client`` supply dispatchers).
+
+Transports hand it decoded messages in batches (``feed``) and give it a ``send`` callable that
+takes a list of encoded messages; everything the peer produces while handling one batch leaves
+in one ``send`` call, and replies finished later in the same loop iteration are coalesced too.
+
+Handlers run eagerly: a request handler is called on the reader path, and if it returns a plain
+value, or a coroutine that finishes without suspending, the reply is encoded at once, without
+a task or a trip through the event loop. Only a coroutine that really suspends is wrapped in a
+task (with its context kept) and tracked for cancellation and timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import types
+from collections.abc import Callable, Coroutine, Generator
+from typing import Any, Protocol
+
+from .errors import (
+    CONNECTION_CLOSED,
+    INTERNAL_ERROR,
+    INVALID_REQUEST,
+    REQUEST_TIMEOUT,
+    SERVER_OVERLOADED,
+    ConnectionClosed,
+    JSONRPCError,
+    McpError,
+)
+from .wire import jsonrpc
+from .wire.jsonrpc import ErrorResponse, Notification, Request, Response
+
+__all__ = ["Dispatcher", "JSONRPCPeer", "RequestCancelled", "DEFAULT_MAX_IN_FLIGHT"]
+
+log = logging.getLogger("mcpfast.peer")
+
+DEFAULT_MAX_IN_FLIGHT = 1024
+
+_CoroutineType = types.CoroutineType
+_encode_result = jsonrpc.encode_result
+_encode_error = jsonrpc.encode_error
+_encode_request = jsonrpc.encode_request
+_encode_notification = jsonrpc.encode_notification
+
+
+class RequestCancelled(Exception):
+    """Raised to a caller awaiting ``request()`` when the request was cancelled locally."""
+
+
+class Dispatcher(Protocol):
+    """What a peer calls. Server and client cores implement it; it knows the methods."""
+
+    def on_request(self, peer: JSONRPCPeer, request: Any) -> Any:
+        """Answer ``request`` (a ``jsonrpc.Request``): return the result (a dict, a JSON value,
+        or ``bytes`` already encoded), or a coroutine that returns it; raise a JSONRPCError
+        for an error response. Any other exception becomes -32603 with no details leaked."""
+
+    def on_notification(self, peer: JSONRPCPeer, notification: Any) -> Any:
+        """Handle a notification; may return a coroutine (run as a task). Never answered."""
+
+    def on_batch(self, peer: JSONRPCPeer, batch: Any) -> bool:
+        """Whether a JSON-RPC batch is acceptable now (MCP allows them only at 2025-03-26)."""
+
+    def on_close(self, peer: JSONRPCPeer, exc: BaseException | None) -> None:
+        """The connection is gone (``exc`` is the reason, or None)."""
+
+
+class _Resume:
+    """Continue a coroutine that suspended during its eager first step, inside a Task.
+
+    The coroutine already yielded ``first`` (a future with its blocking flag set, or None for a
+    bare yield); re-yielding it lets the Task wait on it, then values and exceptions are passed
+    on exactly as ``yield from`` would.
+    """
+
+    __slots__ = ("_coro", "_first")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], first: Any) -> None:
+        self._coro = coro
+        self._first = first
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro = self._coro
+        pending = self._first
+        self._first = None
+        while True:
+            try:
+                value = yield pending
+            except BaseException as exc:  # noqa: BLE001 - cancellation and throw() pass through
+                try:
+                    pending = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    pending = coro.send(value)
+                except StopIteration as stop:
+                    return stop.value
+
+
+async def _continue(coro: Coroutine[Any, Any, Any], first: Any) -> Any:
+    return await _Resume(coro, first)
+
+
+class _InFlight:
+    """An incoming request whose handler suspended: its task and timers."""
+
+    __slots__ = ("task", "timer", "cancelled_by_peer")
+
+    def __init__(self, task: asyncio.Task[Any]) -> None:
+        self.task = task
+        self.timer: asyncio.TimerHandle | None = None
+        self.cancelled_by_peer = False
+
+
+class JSONRPCPeer:
+    """One side of a JSON-RPC connection (see the module docstring).
+
+    ``send(list_of_bytes)`` must write the messages in order; the transport frames them (a
+    newline per message on stdio/TCP, one SSE event or HTTP body on HTTP).
+    ``request_timeout`` (seconds, None for none) bounds every incoming request's handler: on
+    expiry the handler is cancelled and the request answered with -32001. ``max_in_flight``
+    bounds the suspended handlers: past it a request is answered at once with -32005.
+    """
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        send: Callable[[list[bytes]], None],
+        *,
+        request_timeout: float | None = None,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        if max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be at least 1, got {max_in_flight}")
+        self.dispatcher = dispatcher
+        self._send = send
+        self.request_timeout = request_timeout
+        self.max_in_flight = max_in_flight
+        self._loop = loop
+        self._out: list[bytes] = []
+        self._flush_scheduled = False
+        self._batching = 0
+        self._in_flight: dict[Any, _InFlight] = {}
+        self._pending: dict[Any, asyncio.Future[Any]] = {}
+        self._progress: dict[Any, Callable[[dict[str, Any]], Any]] = {}
+        self._next_id = 0
+        self._closed: BaseException | None | bool = False
+        #: per-connection state owned by the dispatcher (a legacy MCP session, for example)
+        self.state: Any = None
+        #: called with the number of suspended handlers whenever it changes (read back-pressure)
+        self.on_in_flight_change: Callable[[int], None] | None = None
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop
+
+    @property
+    def in_flight(self) -> int:
+        """Incoming requests whose handlers are still running."""
+        return len(self._in_flight)
+
+    @property
+    def pending(self) -> int:
+        """Outgoing requests waiting for their response."""
+        return len(self._pending)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed is not False
+
+    # ------------------------------------------------------------------ output
+
+    def _queue(self, data: bytes) -> None:
+        if self._closed is not False:
+            return
+        self._out.append(data)
+        if not self._batching and not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self._out and self._closed is False:
+            out, self._out = self._out, []
+            self._send(out)
+
+    def notify(self, method: str, params: Any = None) -> None:
+        """Send a notification (queued; leaves with the next flush, in order)."""
+        self._queue(_encode_notification(method, params))
+
+    # ------------------------------------------------------------------ input
+
+    def feed(self, messages: list[Any]) -> None:
+        """Handle a batch of decoded messages (``jsonrpc.decode_all`` output: messages,
+        ``Batch`` objects and ``JSONRPCError`` instances for frames that failed to decode).
+        Replies produced while handling them leave together in one ``send``."""
+        self._batching += 1
+        try:
+            for msg in messages:
+                t = type(msg)
+                if t is Request:
+                    self._on_request(msg)
+                elif t is Notification:
+                    self._on_notification(msg)
+                elif t is Response or t is ErrorResponse:
+                    self._on_response(msg)
+                elif isinstance(msg, JSONRPCError):
+                    self._queue(_encode_error(msg.id, msg.code, msg.message, msg.data))
+                elif isinstance(msg, list):
+                    self._on_batch(msg)
+                else:  # pragma: no cover - decode_all gives nothing else
+                    raise TypeError(f"cannot handle {t.__name__}")
+        finally:
+            self._batching -= 1
+            if not self._batching and self._out:
+                self._flush()
+
+    def _on_batch(self, batch: list[Any]) -> None:
+        if not self.dispatcher.on_batch(self, batch):
+            self._queue(
+                _encode_error(
+                    None, INVALID_REQUEST, "Batches are not supported by this protocol version"
+                    " (JSON-RPC batches exist only in MCP 2025-03-26) - at $"
+                )
+            )
+            return
+        # JSON-RPC 2.0 §6: the answers to a batch go back as an array
+        sink: list[bytes] = []
+        saved = self._out
+        self._out = sink
+        try:
+            self.feed(list(batch))
+        finally:
+            self._out = saved
+        # Requests that suspended answer later, on their own (an array cannot wait for them
+        # without holding the others back); the immediate ones leave as one array.
+        if sink:
+            self._queue(b"[" + b",".join(sink) + b"]")
+
+    def _on_request(self, req: Request) -> None:
+        rid = req.id
+        in_flight = self._in_flight
+        if in_flight:
+            if rid in in_flight:
+                self._queue(
+                    _encode_error(rid, INVALID_REQUEST, f"Request id {rid!r} is already in use by a request in flight")
+                )
+                return
+            if len(in_flight) >= self.max_in_flight:
+                # refuse before running anything: a handler stopped half-way may leave side effects
+                self._queue(
+                    _encode_error(
+                        rid, SERVER_OVERLOADED,
+                        f"Server overloaded: {len(in_flight)} requests in flight on this connection"
+                        f" (limit {self.max_in_flight}); retry later",
+                    )
+                )
+                return
+        try:
+            result = self.dispatcher.on_request(self, req)
+        except BaseException as exc:  # noqa: BLE001
+            self._reply_exception(rid, exc)
+            return
+        if type(result) is not _CoroutineType:
+            self._reply(rid, result)
+            return
+        self._drive(rid, result)
+
+    def _drive(self, rid: Any, coro: Coroutine[Any, Any, Any]) -> None:
+        # The eager first step: most handlers finish here without suspending.
+        ctx = contextvars.copy_context()
+        try:
+            first = ctx.run(coro.send, None)
+        except StopIteration as stop:
+            self._reply(rid, stop.value)
+            return
+        except BaseException as exc:  # noqa: BLE001
+            self._reply_exception(rid, exc)
+            return
+        task = self.loop.create_task(_continue(coro, first), context=ctx)
+        entry = _InFlight(task)
+        self._in_flight[rid] = entry
+        if self.request_timeout is not None:
+            entry.timer = self.loop.call_later(self.request_timeout, self._on_timeout, rid)
+        task.add_done_callback(lambda t, rid=rid, entry=entry: self._on_task_done(rid, entry, t))
+        if self.on_in_flight_change is not None:
+            self.on_in_flight_change(len(self._in_flight))
+
+    def _on_task_done(self, rid: Any, entry: _InFlight, task: asyncio.Task[Any]) -> None:
+        if self._in_flight.get(rid) is entry:
+            del self._in_flight[rid]
+        if entry.timer is not None:
+            entry.timer.cancel()
+        if self.on_in_flight_change is not None:
+            self.on_in_flight_change(len(self._in_flight))
+        if task.cancelled():
+            if entry.cancelled_by_peer:
+                return  # the requester cancelled: MCP says answer nothing
+            if isinstance(entry.timer, _Expired):
+                self._queue(
+                    _encode_error(
+                        rid, REQUEST_TIMEOUT,
+                        f"Request timed out after {self.request_timeout:g} s (server request_timeout)",
+                    )
+                )
+                return
+            self._queue(_encode_error(rid, CONNECTION_CLOSED, "Request cancelled: the server is shutting down"))
+            return
+        exc = task.exception()
+        if exc is not None:
+            self._reply_exception(rid, exc)
+        else:
+            self._reply(rid, task.result())
+
+    def _on_timeout(self, rid: Any) -> None:
+        entry = self._in_flight.get(rid)
+        if entry is not None:
+            entry.timer = _EXPIRED
+            entry.task.cancel()
+
+    def cancel_request(self, rid: Any) -> bool:
+        """Cancel an incoming request's handler at the requester's wish (``notifications/
+        cancelled``): no answer is sent. Unknown or finished ids are ignored (races are normal)."""
+        entry = self._in_flight.get(rid)
+        if entry is None:
+            return False
+        entry.cancelled_by_peer = True
+        entry.task.cancel()
+        return True
+
+    def _reply(self, rid: Any, result: Any) -> None:
+        try:
+            data = _encode_result(rid, result)
+        except Exception as exc:  # noqa: BLE001 - an unencodable result is a server fault
+            log.error("result of request %r cannot be encoded: %s", rid, exc)
+            data = _encode_error(rid, INTERNAL_ERROR, "Internal error: the result could not be encoded as JSON")
+        self._queue(data)
+
+    def _reply_exception(self, rid: Any, exc: BaseException) -> None:
+        if isinstance(exc, JSONRPCError):
+            try:
+                data = _encode_error(rid, exc.code, exc.message, exc.data)
+            except Exception:  # noqa: BLE001 - unencodable error data
+                data = _encode_error(rid, exc.code, exc.message)
+            self._queue(data)
+            return
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            self._queue(_encode_error(rid, INTERNAL_ERROR, "Internal error"))
+            raise exc
+        if isinstance(exc, asyncio.CancelledError):
+            self._queue(_encode_error(rid, CONNECTION_CLOSED, "Request cancelled"))
+            return
+        # Never leak a traceback or exception text to the peer: log it here instead.
+        log.error("handler of request %r failed", rid, exc_info=exc)
+        self._queue(_encode_error(rid, INTERNAL_ERROR, "Internal error"))
+
+    def _on_notification(self, note: Notification) -> None:
+        try:
+            result = self.dispatcher.on_notification(self, note)
+        except Exception:  # noqa: BLE001 - a notification has nobody to answer
+            log.exception("handler of notification %r failed", note.method)
+            return
+        if type(result) is _CoroutineType:
+            ctx = contextvars.copy_context()
+            try:
+                first = ctx.run(result.send, None)
+            except StopIteration:
+                return
+            except Exception:  # noqa: BLE001
+                log.exception("handler of notification %r failed", note.method)
+                return
+            task = self.loop.create_task(_continue(result, first), context=ctx)
+            task.add_done_callback(_log_notification_failure)
+
+    def _on_response(self, msg: Response | ErrorResponse) -> None:
+        fut = self._pending.pop(msg.id, None)
+        if fut is None or fut.done():
+            # a late answer to a request we gave up on (timeout, cancel): races are normal
+            return
+        self._progress.pop(msg.id, None)
+        if type(msg) is Response:
+            fut.set_result(msg.result)
+        else:
+            fut.set_exception(msg.to_exception())  # type: ignore[union-attr]
+
+    # ------------------------------------------------------------------ outgoing requests
+
+    def next_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    async def request(
+        self,
+        method: str,
+        params: Any = None,
+        *,
+        timeout: float | None = None,
+        on_progress: Callable[[dict[str, Any]], Any] | None = None,
+    ) -> Any:
+        """Send a request and wait for its result; an error response raises ``McpError``.
+
+        On timeout a ``notifications/cancelled`` goes to the peer and ``McpError`` (-32001) is
+        raised; if the awaiting task is cancelled the peer is told too. ``on_progress`` gets
+        the params of each ``notifications/progress`` for this request (its progress token is
+        added to ``params._meta`` here).
+        """
+        if self._closed is not False:
+            raise ConnectionClosed("the connection is closed")
+        rid = self.next_id()
+        if on_progress is not None:
+            params = dict(params or {})
+            meta = dict(params.get("_meta") or {})
+            meta["progressToken"] = rid
+            params["_meta"] = meta
+            self._progress[rid] = on_progress
+        fut: asyncio.Future[Any] = self.loop.create_future()
+        self._pending[rid] = fut
+        self._queue(_encode_request(rid, method, params))
+        try:
+            if timeout is None:
+                return await fut
+            return await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError:
+            self._forget(rid, f"timed out after {timeout:g} s")
+            raise McpError(f"Request {method!r} timed out after {timeout:g} s", code=REQUEST_TIMEOUT) from None
+        except asyncio.CancelledError:
+            self._forget(rid, "cancelled by the requester")
+            raise
+        finally:
+            self._pending.pop(rid, None)
+            self._progress.pop(rid, None)
+
+    def _forget(self, rid: Any, reason: str) -> None:
+        if self._pending.pop(rid, None) is not None and self._closed is False:
+            self.notify("notifications/cancelled", {"requestId": rid, "reason": reason})
+
+    def on_progress(self, params: dict[str, Any]) -> bool:
+        """Route a received ``notifications/progress`` to the request that asked for it."""
+        cb = self._progress.get(params.get("progressToken"))
+        if cb is None:
+            return False
+        try:
+            res = cb(params)
+            if type(res) is _CoroutineType:
+                self.loop.create_task(res).add_done_callback(_log_notification_failure)
+        except Exception:  # noqa: BLE001
+            log.exception("progress callback failed")
+        return True
+
+    # ------------------------------------------------------------------ shutdown
+
+    async def drain(self, grace: float) -> None:
+        """Let handlers in flight finish for up to ``grace`` seconds, then cancel the rest
+        (each still gets an answer: -32000, the server is shutting down)."""
+        if self._in_flight:
+            tasks = [e.task for e in self._in_flight.values()]
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        self._flush()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        """The transport is gone: fail outgoing requests, cancel handlers (nobody to answer)."""
+        if self._closed is not False:
+            return
+        self._closed = exc if exc is not None else True
+        self._out.clear()
+        for entry in list(self._in_flight.values()):
+            entry.cancelled_by_peer = True  # no answer can be delivered
+            entry.task.cancel()
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(ConnectionClosed("the connection closed before the response arrived"))
+        self._pending.clear()
+        self._progress.clear()
+        try:
+            self.dispatcher.on_close(self, exc)
+        except Exception:  # noqa: BLE001
+            log.exception("dispatcher on_close failed")
+
+
+class _Expired:
+    """Marker left in ``_InFlight.timer`` once the timeout fired (then cancel() is a no-op)."""
+
+    __slots__ = ()
+
+    def cancel(self) -> None:
+        pass
+
+
+_EXPIRED: Any = _Expired()
+
+
+def _log_notification_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("notification handler failed", exc_info=task.exception())
+
