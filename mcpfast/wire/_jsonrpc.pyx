@@ -19,11 +19,23 @@ from . import _jsonrpc_py as _spec
 
 
 
+cdef extern from "string.h" nogil:
+    # GNU and BSD libc both have it; the build targets those
+    void *memmem(const void *haystack, size_t haystacklen, const void *needle, size_t needlelen)
+
+
 cdef inline bint _has_null(bytes out) noexcept:
-    """Whether encoded JSON contains the token ``null`` (memchr for the "n", then 3 bytes:
-    glibc's memmem sets up a two-way search per call and cost more than the encoding)."""
+    """Whether encoded JSON contains the token ``null``.
+
+    Short outputs: memchr for the "n", then 3 bytes (glibc's memmem sets up a two-way search
+    per call, which cost more than encoding a 100 B result). Long ones: memmem, whose set-up
+    is then paid once, while text full of "n" would stop the memchr loop every few bytes.
+    """
     cdef const char* p = PyBytes_AS_STRING(out)
-    cdef const char* end = p + PyBytes_GET_SIZE(out)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(out)
+    cdef const char* end = p + n
+    if n > 512:
+        return memmem(p, <size_t>n, b"null", 4) != NULL
     while True:
         p = <const char*>memchr(p, b"n", <size_t>(end - p))
         if p == NULL or end - p < 4:
@@ -236,6 +248,16 @@ cdef inline int _member(PyObject* key) noexcept:
     return -1
 
 
+cdef inline bint _is_v2(object v) noexcept:
+    # exactly the str "2.0" (a str subclass never comes out of a JSON decoder)
+    return (
+        type(v) is str
+        and PyUnicode_IS_COMPACT_ASCII(v)
+        and PyUnicode_GET_LENGTH(v) == 3
+        and memcmp(PyUnicode_1BYTE_DATA(v), b"2.0", 3) == 0
+    )
+
+
 cdef object _check_fast(dict d):
     """The typed record for a valid envelope, or None (then the spec checker words the error)."""
     cdef PyObject* m[M_COUNT]
@@ -253,7 +275,7 @@ cdef object _check_fast(dict d):
         which = _member(key)
         if which >= 0:
             m[which] = value
-    if m[M_JSONRPC] is NULL or type(<object>m[M_JSONRPC]) is not str or not (<str>m[M_JSONRPC] == "2.0"):
+    if m[M_JSONRPC] is NULL or not _is_v2(<object>m[M_JSONRPC]):
         return None
     if m[M_METHOD] is not NULL:
         if type(<object>m[M_METHOD]) is not str:

@@ -348,7 +348,9 @@ def encode_result(id: str | int, result: Any) -> bytes:
             # re-check the whole envelope so the error names the path from the message root
             _json.recover_dumps({"jsonrpc": "2.0", "id": id, "result": result})
             raise  # pragma: no cover - recover_dumps always raises
-    return b"".join((b'{"jsonrpc":"2.0","id":', _dumps(id), b',"result":', result, b"}"))
+    # an int's JSON text is its decimal repr on every backend; strings need the encoder
+    idb = str(id).encode() if type(id) is int else _dumps(id)
+    return b"".join((b'{"jsonrpc":"2.0","id":', idb, b',"result":', result, b"}"))
 
 
 def encode_error(id: str | int | None, code: int, message: str, data: Any = None) -> bytes:
