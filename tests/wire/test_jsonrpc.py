@@ -262,3 +262,44 @@ def test_large_message(jsonrpc: Any) -> None:
     data = jsonrpc.encode_result(1, {"text": big})
     assert len(data) > 16 * 1024 * 1024
     assert jsonrpc.decode(data).result["text"] == big
+
+
+@pytest.mark.parametrize(
+    ("value", "path"),
+    [
+        ({"a": (1.0, [float("inf")])}, r"\$\.result\.a\[1\]\[0\]"),
+        ([{"deep": {"x": [1, 2, -float("inf")]}}], r"\$\.result\[0\]\.deep\.x\[2\]"),
+        (float("nan"), r"\$\.result"),
+    ],
+)
+def test_nonfinite_floats_are_found_anywhere(jsonrpc: Any, value: Any, path: str) -> None:
+    with pytest.raises(EncodeError, match=path):
+        jsonrpc.encode_result(7, value)
+
+
+def test_nonfinite_in_container_subclasses(jsonrpc: Any) -> None:
+    from collections import OrderedDict
+
+    class L(list):  # type: ignore[type-arg]
+        pass
+
+    with pytest.raises(EncodeError):
+        jsonrpc.encode_result(1, OrderedDict(x=L([float("nan")])))
+    with pytest.raises(EncodeError):
+        jsonrpc.encode_notification("n", {"p": float("nan")})
+
+
+def test_null_and_text_null_are_fine(jsonrpc: Any) -> None:
+    out = jsonrpc.encode_result(1, {"a": None, "t": "null nan NaN Infinity", "f": [0.5, -1e300]})
+    assert jsonrpc.decode(out).result == {"a": None, "t": "null nan NaN Infinity", "f": [0.5, -1e300]}
+
+
+def test_nonfinite_found_in_large_results(jsonrpc: Any) -> None:
+    # past 512 encoded bytes the compiled twin walks the value instead of scanning the output
+    big = {"text": "n" * 2000, "items": [{"v": i * 0.5} for i in range(50)]}
+    assert jsonrpc.decode(jsonrpc.encode_result(1, big)).result == big
+    big["items"][40]["v"] = float("nan")
+    with pytest.raises(EncodeError, match=r"\$\.result\.items\[40\]\.v"):
+        jsonrpc.encode_result(1, big)
+    with pytest.raises(EncodeError, match=r"\$\.params\.items\[40\]\.v"):
+        jsonrpc.encode_request(1, "m", big)
