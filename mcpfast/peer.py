@@ -18,6 +18,7 @@ task (with its context kept) and tracked for cancellation and timeout.
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 import contextvars
 import logging
 import types
@@ -44,6 +45,10 @@ log = logging.getLogger("mcpfast.peer")
 DEFAULT_MAX_IN_FLIGHT = 1024
 
 _CoroutineType = types.CoroutineType
+_current_task = asyncio.current_task
+# asyncio's own bookkeeping of the running task (private, present in 3.8-3.13); see feed()
+_enter_task = asyncio.tasks._enter_task
+_leave_task = asyncio.tasks._leave_task
 _encode_result = jsonrpc.encode_result
 _encode_error = jsonrpc.encode_error
 _encode_request = jsonrpc.encode_request
@@ -60,7 +65,13 @@ class Dispatcher(Protocol):
     def on_request(self, peer: JSONRPCPeer, request: Any) -> Any:
         """Answer ``request`` (a ``jsonrpc.Request``): return the result (a dict, a JSON value,
         or ``bytes`` already encoded), or a coroutine that returns it; raise a JSONRPCError
-        for an error response. Any other exception becomes -32603 with no details leaked."""
+        for an error response. Any other exception becomes -32603 with no details leaked.
+
+        A coroutine's first step runs eagerly, outside any task: ``asyncio.current_task()`` is
+        None there, so code that needs a task before its first suspension (``asyncio.timeout``,
+        anyio, sniffio, hence httpx) fails in it. For such handlers return a task instead
+        (``asyncio.ensure_future(coro)``): an ``asyncio.Future`` is tracked like a suspended
+        handler (timeout, cancellation, in-flight limit)."""
 
     def on_notification(self, peer: JSONRPCPeer, notification: Any) -> Any:
         """Handle a notification; may return a coroutine (run as a task). Never answered."""
@@ -72,12 +83,20 @@ class Dispatcher(Protocol):
         """The connection is gone (``exc`` is the reason, or None)."""
 
 
-class _Resume:
+_NOTHING: Any = object()
+_PASSED_ON = frozenset(("__name__", "__qualname__", "cr_code", "cr_frame", "cr_running", "cr_await"))
+
+
+class _Resume(collections.abc.Coroutine):  # type: ignore[type-arg]
     """Continue a coroutine that suspended during its eager first step, inside a Task.
 
     The coroutine already yielded ``first`` (a future with its blocking flag set, or None for a
-    bare yield); re-yielding it lets the Task wait on it, then values and exceptions are passed
-    on exactly as ``yield from`` would.
+    bare yield); the Task's first step gets it back so it waits on it, then values and
+    exceptions go straight to the coroutine, exactly as ``yield from`` would. This object is
+    given to the Task itself (not wrapped in another coroutine) so that a Task cancelled before
+    its first step throws CancelledError into the handler at its await, where its ``except``
+    and ``finally`` blocks run normally: a wrapper coroutine that never started would swallow
+    the throw and leave the handler to be closed by the garbage collector.
     """
 
     __slots__ = ("_coro", "_first")
@@ -86,27 +105,47 @@ class _Resume:
         self._coro = coro
         self._first = first
 
+    def send(self, value: Any) -> Any:
+        first = self._first
+        if first is not _NOTHING:
+            self._first = _NOTHING
+            return first
+        return self._coro.send(value)
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        self._first = _NOTHING
+        if val is None and tb is None:
+            return self._coro.throw(typ)
+        return self._coro.throw(typ, val, tb)  # pragma: no cover - asyncio throws instances
+
+    def close(self) -> None:
+        self._first = _NOTHING
+        self._coro.close()
+
+    def __getattr__(self, name: str) -> Any:
+        # Task repr, get_stack() and debuggers look for these: show the handler, not the shim
+        if name in _PASSED_ON:
+            return getattr(self._coro, name)
+        raise AttributeError(name)
+
     def __await__(self) -> Generator[Any, Any, Any]:
-        coro = self._coro
-        pending = self._first
-        self._first = None
+        # awaited directly rather than run as a Task: the same steps, as ``yield from`` would
+        arg: Any = None
+        exc: BaseException | None = None
         while True:
             try:
-                value = yield pending
-            except BaseException as exc:  # noqa: BLE001 - cancellation and throw() pass through
-                try:
-                    pending = coro.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-            else:
-                try:
-                    pending = coro.send(value)
-                except StopIteration as stop:
-                    return stop.value
+                pending = self.send(arg) if exc is None else self.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+            arg = exc = None
+            try:
+                arg = yield pending
+            except BaseException as e:  # noqa: BLE001 - cancellation and throw() pass through
+                exc = e
 
 
-async def _continue(coro: Coroutine[Any, Any, Any], first: Any) -> Any:
-    return await _Resume(coro, first)
+def _continue(coro: Coroutine[Any, Any, Any], first: Any) -> Any:
+    return _Resume(coro, first)
 
 
 class _InFlight:
@@ -114,7 +153,7 @@ class _InFlight:
 
     __slots__ = ("task", "timer", "cancelled_by_peer")
 
-    def __init__(self, task: asyncio.Task[Any]) -> None:
+    def __init__(self, task: asyncio.Future[Any]) -> None:
         self.task = task
         self.timer: asyncio.TimerHandle | None = None
         self.cancelled_by_peer = False
@@ -207,6 +246,13 @@ class JSONRPCPeer:
         """Handle a batch of decoded messages (``jsonrpc.decode_all`` output: messages,
         ``Batch`` objects and ``JSONRPCError`` instances for frames that failed to decode).
         Replies produced while handling them leave together in one ``send``."""
+        # Handlers' eager first steps run here, outside any task, as they do when a protocol's
+        # data_received calls us. Called from inside a task (a transport that reads in a task,
+        # a test), that task must not pass for the handler's own: asyncio.timeout() or anyio
+        # in a handler would capture it and later cancel the caller instead of the handler.
+        outer = _current_task(self.loop) if not self._batching else None
+        if outer is not None:
+            _leave_task(self.loop, outer)
         self._batching += 1
         try:
             for msg in messages:
@@ -225,6 +271,8 @@ class JSONRPCPeer:
                     raise TypeError(f"cannot handle {t.__name__}")
         finally:
             self._batching -= 1
+            if outer is not None:
+                _enter_task(self.loop, outer)
             if not self._batching and self._out:
                 self._flush()
 
@@ -275,9 +323,25 @@ class JSONRPCPeer:
             self._reply_exception(rid, exc)
             return
         if type(result) is not _CoroutineType:
+            if isinstance(result, asyncio.Future):
+                if result.done():  # an eager task (Python 3.12+) that finished at once
+                    self._settle(rid, result)
+                else:
+                    self._track(rid, result)
+                return
             self._reply(rid, result)
             return
         self._drive(rid, result)
+
+    def _settle(self, rid: Any, fut: asyncio.Future[Any]) -> None:
+        if fut.cancelled():
+            self._reply_exception(rid, asyncio.CancelledError())
+            return
+        exc = fut.exception()
+        if exc is not None:
+            self._reply_exception(rid, exc)
+        else:
+            self._reply(rid, fut.result())
 
     def _drive(self, rid: Any, coro: Coroutine[Any, Any, Any]) -> None:
         # The eager first step: most handlers finish here without suspending.
@@ -290,16 +354,23 @@ class JSONRPCPeer:
         except BaseException as exc:  # noqa: BLE001
             self._reply_exception(rid, exc)
             return
-        task = self.loop.create_task(_continue(coro, first), context=ctx)
+        self._track(rid, self.loop.create_task(_continue(coro, first), context=ctx))
+
+    def _track(self, rid: Any, task: asyncio.Future[Any]) -> None:
+        # A suspended handler (or a task/future the dispatcher started): in flight until done.
         entry = _InFlight(task)
         self._in_flight[rid] = entry
         if self.request_timeout is not None:
             entry.timer = self.loop.call_later(self.request_timeout, self._on_timeout, rid)
-        task.add_done_callback(lambda t, rid=rid, entry=entry: self._on_task_done(rid, entry, t))
+
+        def done(t: asyncio.Future[Any], rid: Any = rid, entry: _InFlight = entry) -> None:
+            self._on_task_done(rid, entry, t)
+
+        task.add_done_callback(done)
         if self.on_in_flight_change is not None:
             self.on_in_flight_change(len(self._in_flight))
 
-    def _on_task_done(self, rid: Any, entry: _InFlight, task: asyncio.Task[Any]) -> None:
+    def _on_task_done(self, rid: Any, entry: _InFlight, task: asyncio.Future[Any]) -> None:
         if self._in_flight.get(rid) is entry:
             del self._in_flight[rid]
         if entry.timer is not None:

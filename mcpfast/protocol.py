@@ -74,6 +74,7 @@ class JSONRPCStreamProtocol(asyncio.Protocol):
         self._read_paused = False
         self._writable: asyncio.Event | None = None
         self._closed: asyncio.Future[None] | None = None
+        self._drain_task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ asyncio callbacks
 
@@ -100,7 +101,7 @@ class JSONRPCStreamProtocol(asyncio.Protocol):
         except FrameError as exc:
             # The oversized frame is dropped (the splitter resumes at the next newline); its
             # id is unreadable, so the error goes out with a null id. Good frames go on.
-            frames = exc.frames
+            frames = exc.frames  # type: ignore[attr-defined]
             self._send(
                 [encode_error(None, PARSE_ERROR, f"Message too large: {exc} (max_message_size)")]
             )
@@ -110,12 +111,14 @@ class JSONRPCStreamProtocol(asyncio.Protocol):
     def eof_received(self) -> bool | None:
         # The reader is done (stdio: the client closed stdin). Answer what is in flight, then
         # close; keeping the transport open is the subclass's choice (close_on_eof=False).
-        self.state = ConnectionState.CLOSING
         if self._splitter.pending:
-            self._splitter.feed(b"\n")  # a last line without its newline still counts
+            # a last line without its newline still counts: it goes to the peer like any other
+            self.data_received(b"\n")
+        self.state = ConnectionState.CLOSING
         self._on_eof()
-        if self.close_on_eof:
-            asyncio.get_running_loop().create_task(self._close_after_drain(grace=None))
+        if self.close_on_eof and self._drain_task is None:
+            # keep a reference: the loop holds tasks only weakly
+            self._drain_task = asyncio.get_running_loop().create_task(self._close_after_drain(grace=None))
         return True  # we close the transport ourselves once the answers are written
 
     def connection_lost(self, exc: Exception | None) -> None:
