@@ -1,0 +1,926 @@
+"""The MCP server core: a ``Dispatcher`` for ``JSONRPCPeer`` that serves both eras at once.
+
+* **Modern (2026-07-28, stateless).** A request whose ``params._meta`` carries
+  ``io.modelcontextprotocol/protocolVersion`` is served on its own: its version and client
+  capabilities come from its envelope, nothing from the connection. Results carry
+  ``resultType`` and ``_meta["io.modelcontextprotocol/serverInfo"]``; cacheable ones ``ttlMs``
+  and ``cacheScope``.
+* **Legacy (2024-11-05 ... 2025-11-25, sessions).** ``initialize`` opens a session kept on
+  ``peer.state`` (``LegacySession``); later requests without the modern envelope are served
+  under it. A request with neither (other than ``initialize``/``ping``) gets -32602 naming the
+  missing ``_meta`` key.
+
+Hot path (``tools/call``): one dict lookup for the era, one for the method, one for the tool, the
+precompiled argument check, the call. A sync handler's result is returned as a plain value (the
+peer encodes it at once); an ``async def`` handler's coroutine is returned unawaited (the peer
+runs it eagerly and makes a task only if it suspends). List results are encoded once per
+registry change and sent as bytes. The per-request ``Context`` is built only for handlers that
+asked for one (``context_kwarg=``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import base64
+import binascii
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import (
+    RESOURCE_NOT_FOUND,
+    UNSUPPORTED_PROTOCOL_VERSION,
+    InternalError,
+    InvalidParams,
+    InvalidRequest,
+    JSONRPCError,
+    McpError,
+    MethodNotFound,
+    ToolError,
+)
+from ..types import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
+from ..wire import _json
+from ..wire.jsonrpc import Request
+from .context import Context, MissingClientCapability
+from .mrtr import InputRequired, RequestStateSigner, request_digest
+from .registry import Prompt, Resource, ResourceTemplate, Tool, ToolResult
+from .session import LOG_LEVELS, LegacySession
+
+__all__ = [
+    "ServerCore",
+    "PROTOCOL_VERSION_KEY",
+    "CLIENT_CAPABILITIES_KEY",
+    "CLIENT_INFO_KEY",
+    "SERVER_INFO_KEY",
+    "SUBSCRIPTION_ID_KEY",
+    "LEGACY_ONLY_METHODS",
+]
+
+log = logging.getLogger("mcpfast.server")
+
+PROTOCOL_VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
+CLIENT_CAPABILITIES_KEY = "io.modelcontextprotocol/clientCapabilities"
+CLIENT_INFO_KEY = "io.modelcontextprotocol/clientInfo"
+SERVER_INFO_KEY = "io.modelcontextprotocol/serverInfo"
+SUBSCRIPTION_ID_KEY = "io.modelcontextprotocol/subscriptionId"
+
+#: methods 2026-07-28 removed: sent with the modern envelope they get -32601
+LEGACY_ONLY_METHODS = frozenset({
+    "initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe",
+    "tasks/get", "tasks/result", "tasks/list", "tasks/cancel",
+})
+
+_EMPTY: dict[str, Any] = {}
+_dumps = _json.dumps
+_LIST_KEYS = {"tools": "tools", "prompts": "prompts", "resources": "resources", "templates": "resourceTemplates"}
+_FILTER_FLAGS = {"tools": "toolsListChanged", "prompts": "promptsListChanged", "resources": "resourcesListChanged"}
+
+
+def _text(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text}
+
+
+def _b64e(s: str) -> str:
+    return base64.urlsafe_b64encode(s.encode()).rstrip(b"=").decode("ascii")
+
+
+_EAGER_TASKS = sys.version_info >= (3, 12)
+
+
+class _Listener:
+    """A ``subscriptions/listen`` request in flight: who, its id, what it honours."""
+
+    __slots__ = ("peer", "id", "honoured", "uris", "done")
+
+    def __init__(self, peer: Any, rid: Any, honoured: dict[str, Any]) -> None:
+        self.peer = peer
+        self.id = rid
+        self.honoured = honoured
+        self.uris = frozenset(honoured.get("resourceSubscriptions") or ())
+        self.done: asyncio.Future[None] | None = None
+
+
+class ServerCore:
+    """The dispatcher (``on_request``, ``on_notification``, ``on_batch``, ``on_close``) and the
+    low-level registration API the decorator API (``MCPServer``) sits on.
+
+    ``page_size`` (None: one page) applies to every list method; ``ttl_ms``/``cache_scope`` are
+    the caching hints of ``server/discover`` and the list results (2026-07-28); the default
+    scope is ``"private"`` (never shared across authorization contexts: safe when a list may
+    depend on who asks). ``state_secret`` signs MRTR requestState (random per process unless
+    given; give the same one to every process behind one endpoint).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        version: str,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        website_url: str | None = None,
+        icons: list[dict[str, Any]] | None = None,
+        instructions: str | None = None,
+        page_size: int | None = None,
+        ttl_ms: int = 60_000,
+        cache_scope: str = "private",
+        resource_ttl_ms: int = 0,
+        state_secret: bytes | str | None = None,
+        state_ttl: float = 600.0,
+        capabilities: dict[str, Any] | None = None,
+        eager_async_handlers: bool = False,
+    ) -> None:
+        if page_size is not None and page_size < 1:
+            raise ValueError(f"page_size must be at least 1, got {page_size}")
+        if cache_scope not in ("public", "private"):
+            raise ValueError(f'cache_scope must be "public" or "private", got {cache_scope!r}')
+        info: dict[str, Any] = {"name": name, "version": version}
+        if title is not None:
+            info["title"] = title
+        if description is not None:
+            info["description"] = description
+        if website_url is not None:
+            info["websiteUrl"] = website_url
+        if icons is not None:
+            info["icons"] = icons
+        self.server_info = info
+        self.instructions = instructions
+        self.page_size = page_size
+        self.ttl_ms = ttl_ms
+        self.cache_scope = cache_scope
+        self.resource_ttl_ms = resource_ttl_ms
+        self.extra_capabilities = capabilities or {}
+        #: step ``async def`` handlers with no task on Python 3.11 (see ``_start``)
+        self.eager_async_handlers = eager_async_handlers
+        self.modern_versions: tuple[str, ...] = tuple(MODERN_PROTOCOL_VERSIONS)
+        self.signer = RequestStateSigner(state_secret, state_ttl)
+        #: called with (peer, params) on ``notifications/roots/list_changed`` (legacy)
+        self.on_roots_list_changed: Callable[[Any, Any], Any] | None = None
+
+        self._tools: dict[str, Tool] = {}
+        self._resources: dict[str, Resource] = {}
+        self._templates: dict[str, ResourceTemplate] = {}
+        self._prompts: dict[str, Prompt] = {}
+        self._completion: Callable[..., Any] | None = None
+        self._sessions: set[Any] = set()
+        self._listeners: dict[tuple[Any, Any], _Listener] = {}
+        self._pages: dict[tuple[str, bool], list[bytes]] = {}
+        self._discover: bytes | None = None
+        self._meta = {SERVER_INFO_KEY: info}  # shared by every modern result (never mutated)
+
+        self._legacy: dict[str, Callable[..., Any]] = {
+            "ping": self._handle_ping,
+            "logging/setLevel": self._handle_set_level,
+            "resources/subscribe": self._handle_subscribe,
+            "resources/unsubscribe": self._handle_unsubscribe,
+        }
+        self._modern: dict[str, Callable[..., Any]] = {
+            "server/discover": self._handle_discover,
+            "subscriptions/listen": self._handle_listen,
+        }
+        for method, h in (
+            ("tools/list", self._handle_tools_list),
+            ("tools/call", self._handle_tools_call),
+            ("resources/list", self._handle_resources_list),
+            ("resources/templates/list", self._handle_templates_list),
+            ("resources/read", self._handle_resources_read),
+            ("prompts/list", self._handle_prompts_list),
+            ("prompts/get", self._handle_prompts_get),
+            ("completion/complete", self._handle_complete),
+        ):
+            self._legacy[method] = h
+            self._modern[method] = h
+
+    # ================================================================== registration
+
+    def add_tool(
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        *,
+        input_schema: dict[str, Any],
+        output_schema: dict[str, Any] | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: dict[str, Any] | None = None,
+        icons: list[dict[str, Any]] | None = None,
+        meta: dict[str, Any] | None = None,
+        context_kwarg: str | None = None,
+        required_capabilities: dict[str, Any] | None = None,
+        convert: Callable[[Any], dict[str, Any]] | None = None,
+        blocking: bool = False,
+    ) -> Tool:
+        """Register (or replace) a tool; ``fn(**arguments)`` runs it.
+
+        ``fn`` may be ``async def`` (awaited) or plain (called inline; ``blocking=True`` is
+        recorded for the thread-pool runner, not acted on yet). With ``context_kwarg`` the
+        handler gets a ``Context`` under that keyword. Arguments are checked against
+        ``input_schema`` (required, property types, enum, additionalProperties: false)
+        before the call; a failure is -32602 naming the argument. ``required_capabilities``
+        (``{"sampling": {}}``...) are checked before the call (-32021).
+
+        The return value becomes the result: a ``ToolResult`` as it is; ``str`` -> one text
+        block; ``None`` -> no content; a list of content blocks -> that content; anything else
+        -> its JSON as a text block. With an ``output_schema`` the value (other than a
+        ``ToolResult``) is also sent as ``structuredContent``. ``convert`` replaces all this.
+        A ``ToolError`` becomes ``isError: true`` with its message verbatim; any other
+        exception becomes ``isError: true`` with ``"Error executing tool <name>: <message>"``
+        (logged with its traceback); so does an error the client answered to a server->client
+        request (``McpError``). Other ``JSONRPCError`` subclasses (``InvalidParams``,
+        ``MissingClientCapability``...) propagate as protocol errors.
+        """
+        tool = Tool(name, fn, input_schema=input_schema, output_schema=output_schema, title=title,
+                    description=description, annotations=annotations, icons=icons, meta=meta,
+                    context_kwarg=context_kwarg, required_capabilities=required_capabilities,
+                    convert=convert, blocking=blocking)
+        self._tools[name] = tool
+        self._changed("tools")
+        return tool
+
+    def remove_tool(self, name: str) -> None:
+        """Remove a tool (KeyError if unknown); sessions and listeners hear list_changed."""
+        del self._tools[name]
+        self._changed("tools")
+
+    def add_resource(self, uri: str, fn: Callable[..., Any], *, name: str, **kw: Any) -> Resource:
+        """Register a resource read by ``fn()`` (keywords: title, description, mime_type,
+        size, annotations, icons, meta, context_kwarg, ttl_ms, blocking). ``fn`` returns
+        ``str`` (text), ``bytes`` (blob), a contents dict, or a list of them."""
+        r = Resource(uri, fn, name=name, **kw)
+        self._resources[uri] = r
+        self._changed("resources")
+        return r
+
+    def remove_resource(self, uri: str) -> None:
+        del self._resources[uri]
+        self._changed("resources")
+
+    def add_resource_template(self, uri_template: str, fn: Callable[..., Any], *, name: str,
+                              **kw: Any) -> ResourceTemplate:
+        """Register a resource template (RFC 6570); ``fn(**variables)`` reads a matching URI.
+        Templates are tried in registration order, after the exact resources."""
+        t = ResourceTemplate(uri_template, fn, name=name, **kw)
+        self._templates[uri_template] = t
+        self._changed("resources")
+        return t
+
+    def remove_resource_template(self, uri_template: str) -> None:
+        del self._templates[uri_template]
+        self._changed("resources")
+
+    def add_prompt(self, name: str, fn: Callable[..., Any], **kw: Any) -> Prompt:
+        """Register a prompt; ``fn(**arguments)`` returns a str (one user message), a list of
+        messages (dicts with role/content, or str), or a full ``GetPromptResult`` dict.
+        Keywords: title, description, arguments ([{name, description?, required?}]), icons,
+        meta, context_kwarg, blocking."""
+        p = Prompt(name, fn, **kw)
+        self._prompts[name] = p
+        self._changed("prompts")
+        return p
+
+    def remove_prompt(self, name: str) -> None:
+        del self._prompts[name]
+        self._changed("prompts")
+
+    def set_completion_handler(self, fn: Callable[..., Any] | None) -> None:
+        """``fn(ref, argument, context_arguments)`` (sync or async) for ``completion/complete``;
+        it returns a list of str (at most 100 are sent, ``hasMore`` set past that), a
+        ``{"values", "total"?, "hasMore"?}`` dict, or None. None removes it."""
+        self._completion = fn
+        self._discover = None
+
+    @property
+    def tools(self) -> dict[str, Tool]:
+        return self._tools
+
+    # ================================================================== change signals
+
+    def _changed(self, kind: str) -> None:
+        self._pages.clear()
+        self._discover = None
+        method = f"notifications/{kind}/list_changed"
+        for peer in self._sessions:
+            if peer.state.initialized and not peer.closed:
+                peer.notify(method)
+        flag = _FILTER_FLAGS[kind]
+        for lst in self._listeners.values():
+            if lst.honoured.get(flag):
+                lst.peer.notify(method, {"_meta": {SUBSCRIPTION_ID_KEY: lst.id}})
+
+    def notify_resource_updated(self, uri: str) -> None:
+        """Tell who subscribed (legacy ``resources/subscribe``, or a listen stream's
+        ``resourceSubscriptions``) that ``uri`` changed."""
+        for peer in self._sessions:
+            if uri in peer.state.subscriptions and not peer.closed:
+                peer.notify("notifications/resources/updated", {"uri": uri})
+        for lst in self._listeners.values():
+            if uri in lst.uris:
+                lst.peer.notify("notifications/resources/updated", {"uri": uri, "_meta": {SUBSCRIPTION_ID_KEY: lst.id}})
+
+    def close_listeners(self) -> None:
+        """End every listen stream gracefully (each gets its final result); for shutdown."""
+        for lst in list(self._listeners.values()):
+            if lst.done is not None and not lst.done.done():
+                lst.done.set_result(None)
+
+    # ================================================================== capabilities
+
+    def capabilities(self) -> dict[str, Any]:
+        """``ServerCapabilities`` from what is registered (plus ``capabilities=``)."""
+        caps: dict[str, Any] = {"tools": {"listChanged": True}, "logging": {}}
+        if self._resources or self._templates:
+            caps["resources"] = {"subscribe": True, "listChanged": True}
+        if self._prompts:
+            caps["prompts"] = {"listChanged": True}
+        if self._completion is not None:
+            caps["completions"] = {}
+        caps.update(self.extra_capabilities)
+        return caps
+
+    # ================================================================== Dispatcher
+
+    def on_request(self, peer: Any, request: Request) -> Any:
+        params = request.params
+        if type(params) is dict:
+            meta = params.get("_meta")
+            if meta is not None and type(meta) is dict and PROTOCOL_VERSION_KEY in meta:
+                return self._modern_request(peer, request, params, meta)
+        elif params is None:
+            params = _EMPTY
+        else:
+            raise InvalidParams(f"Expected params to be an object, got {type(params).__name__} - at $.params")
+        session = peer.state
+        if session is not None:
+            handler = self._legacy.get(request.method)
+            if handler is None:
+                if request.method == "initialize":
+                    raise InvalidRequest("The session is already initialized (initialize was sent twice)")
+                raise MethodNotFound(f"Method not found: {request.method}")
+            return handler(peer, request, params, session, None)
+        method = request.method
+        if method == "initialize":
+            return self._handle_initialize(peer, request, params)
+        if method == "ping":
+            return {}  # allowed before initialization (lifecycle)
+        # neither the modern envelope nor a session (a modern envelope without its version
+        # key lands here too: the version is what is missing)
+        raise InvalidParams(
+            f'Missing params._meta["{PROTOCOL_VERSION_KEY}"]: send the 2026-07-28 per-request envelope'
+            " or open a session with initialize", {"missing": [PROTOCOL_VERSION_KEY]})
+
+    def _modern_request(self, peer: Any, request: Request, params: dict[str, Any], meta: dict[str, Any]) -> Any:
+        version = meta[PROTOCOL_VERSION_KEY]
+        if CLIENT_CAPABILITIES_KEY not in meta:
+            raise InvalidParams(f'Missing params._meta["{CLIENT_CAPABILITIES_KEY}"] (required on every'
+                                " 2026-07-28 request; {} declares none)", {"missing": [CLIENT_CAPABILITIES_KEY]})
+        if version not in self.modern_versions:
+            raise JSONRPCError(
+                f"Unsupported protocol version {version!r}; this server supports {', '.join(self.modern_versions)}",
+                {"supported": list(self.modern_versions), "requested": version},
+                code=UNSUPPORTED_PROTOCOL_VERSION)
+        if type(meta[CLIENT_CAPABILITIES_KEY]) is not dict:
+            raise InvalidParams(f'Expected an object at params._meta["{CLIENT_CAPABILITIES_KEY}"]')
+        handler = self._modern.get(request.method)
+        if handler is None:
+            if request.method in LEGACY_ONLY_METHODS:
+                raise MethodNotFound(f"Method not found: {request.method} does not exist in MCP {version}"
+                                     " (legacy sessions only)")
+            raise MethodNotFound(f"Method not found: {request.method}")
+        return handler(peer, request, params, None, meta)
+
+    def on_notification(self, peer: Any, notification: Any) -> Any:
+        method = notification.method
+        params = notification.params if type(notification.params) is dict else _EMPTY
+        if method == "notifications/cancelled":
+            peer.cancel_request(params.get("requestId"))
+        elif method == "notifications/initialized":
+            session = peer.state
+            if session is not None:
+                session.initialized = True
+        elif method == "notifications/progress":
+            peer.on_progress(params)
+        elif method == "notifications/roots/list_changed":
+            if self.on_roots_list_changed is not None:
+                return self.on_roots_list_changed(peer, params)
+        return None
+
+    def on_batch(self, peer: Any, batch: Any) -> bool:
+        session = peer.state
+        return type(session) is LegacySession and session.protocol_version == "2025-03-26"
+
+    def on_close(self, peer: Any, exc: BaseException | None) -> None:
+        self._sessions.discard(peer)
+        for key in [k for k, lst in self._listeners.items() if lst.peer is peer]:
+            del self._listeners[key]
+
+    # ================================================================== lifecycle (legacy)
+
+    def _handle_initialize(self, peer: Any, request: Request, params: dict[str, Any]) -> Any:
+        requested = params.get("protocolVersion")
+        if type(requested) is not str:
+            raise InvalidParams("Expected a string at params.protocolVersion")
+        caps = params.get("capabilities")
+        if caps is None:
+            caps = {}
+        elif type(caps) is not dict:
+            raise InvalidParams("Expected an object at params.capabilities")
+        # echo the client's version when we speak it, else offer our latest handshake version
+        version = requested if requested in HANDSHAKE_PROTOCOL_VERSIONS else LATEST_HANDSHAKE_VERSION
+        peer.state = LegacySession(version, caps, params.get("clientInfo"))
+        self._sessions.add(peer)
+        result: dict[str, Any] = {
+            "protocolVersion": version, "capabilities": self.capabilities(), "serverInfo": self.server_info,
+        }
+        if self.instructions is not None:
+            result["instructions"] = self.instructions
+        return result
+
+    def _handle_ping(self, peer: Any, request: Request, params: dict[str, Any], session: Any, meta: Any) -> Any:
+        return {}
+
+    def _handle_set_level(self, peer: Any, request: Request, params: dict[str, Any], session: Any, meta: Any) -> Any:
+        level = params.get("level")
+        rank = LOG_LEVELS.get(level) if type(level) is str else None
+        if rank is None:
+            raise InvalidParams(f"Invalid log level {level!r}; expected one of {', '.join(LOG_LEVELS)}"
+                                " - at params.level")
+        session.log_level = rank
+        return {}
+
+    def _uri(self, params: dict[str, Any]) -> str:
+        uri = params.get("uri")
+        if type(uri) is not str:
+            raise InvalidParams("Expected a string at params.uri")
+        return uri
+
+    def _handle_subscribe(self, peer: Any, request: Request, params: dict[str, Any], session: Any, meta: Any) -> Any:
+        session.subscriptions.add(self._uri(params))
+        return {}
+
+    def _handle_unsubscribe(self, peer: Any, request: Request, params: dict[str, Any], session: Any, meta: Any) -> Any:
+        session.subscriptions.discard(self._uri(params))
+        return {}
+
+    # ================================================================== discovery (modern)
+
+    def _handle_discover(self, peer: Any, request: Request, params: dict[str, Any], session: Any, meta: Any) -> Any:
+        data = self._discover
+        if data is None:
+            res: dict[str, Any] = {
+                "resultType": "complete", "supportedVersions": list(self.modern_versions),
+                "capabilities": self.capabilities(),
+            }
+            if self.instructions is not None:
+                res["instructions"] = self.instructions
+            res["ttlMs"] = self.ttl_ms
+            res["cacheScope"] = self.cache_scope
+            res["_meta"] = self._meta
+            data = self._discover = _dumps(res)
+        return data
+
+    # ================================================================== lists
+
+    def _items(self, kind: str) -> list[dict[str, Any]]:
+        if kind == "tools":
+            return [t.entry for t in self._tools.values()]
+        if kind == "prompts":
+            return [p.entry for p in self._prompts.values()]
+        if kind == "resources":
+            return [r.entry for r in self._resources.values()]
+        return [t.entry for t in self._templates.values()]
+
+    def _build_pages(self, kind: str, modern: bool) -> list[bytes]:
+        items = self._items(kind)
+        size = self.page_size or max(len(items), 1)
+        chunks = [items[i:i + size] for i in range(0, len(items), size)] or [[]]
+        key = _LIST_KEYS[kind]
+        pages = []
+        for i, chunk in enumerate(chunks):
+            res: dict[str, Any] = {key: chunk}
+            if i + 1 < len(chunks):
+                res["nextCursor"] = _b64e(f"{kind}:{i + 1}")
+            if modern:
+                res["resultType"] = "complete"
+                res["ttlMs"] = self.ttl_ms
+                res["cacheScope"] = self.cache_scope
+                res["_meta"] = self._meta
+            pages.append(_dumps(res))
+        self._pages[(kind, modern)] = pages
+        return pages
+
+    def _list(self, kind: str, params: dict[str, Any], modern: bool) -> bytes:
+        pages = self._pages.get((kind, modern))
+        if pages is None:
+            pages = self._build_pages(kind, modern)
+        cursor = params.get("cursor")
+        if cursor is None:
+            return pages[0]
+        index = -1
+        if type(cursor) is str:
+            try:
+                k, _, n = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().partition(":")
+                if k == kind and n.isdigit():
+                    index = int(n)
+            except (ValueError, binascii.Error, UnicodeDecodeError):
+                pass
+        if not 0 <= index < len(pages):
+            raise InvalidParams(f"Invalid cursor {cursor!r} (unknown, or the list changed) - at params.cursor")
+        return pages[index]
+
+    def _handle_tools_list(self, peer: Any, request: Request, params: dict[str, Any], session: Any, meta: Any) -> Any:
+        return self._list("tools", params, session is None)
+
+    def _handle_prompts_list(self, peer: Any, request: Request, params: dict[str, Any], session: Any, meta: Any) -> Any:
+        return self._list("prompts", params, session is None)
+
+    def _handle_resources_list(self, peer: Any, request: Request, params: dict[str, Any], session: Any, meta: Any) -> Any:
+        return self._list("resources", params, session is None)
+
+    def _handle_templates_list(self, peer: Any, request: Request, params: dict[str, Any], session: Any, meta: Any) -> Any:
+        return self._list("templates", params, session is None)
+
+    # ================================================================== MRTR plumbing
+
+    def _context(self, peer: Any, request: Request, params: dict[str, Any], session: Any, meta: Any,
+                 digest: str | None) -> Context:
+        ctx = Context(self, peer, request, session, meta)
+        if session is None and digest is not None:
+            self._restore(ctx, params, digest)
+        return ctx
+
+    def _restore(self, ctx: Context | None, params: dict[str, Any], digest: str) -> None:
+        """Verify a retry's requestState and gather its inputResponses (2026-07-28)."""
+        token = params.get("requestState")
+        if token is not None:
+            prev, state = self.signer.verify(token, digest)
+            if ctx is not None:
+                ctx.state = state
+                if prev:
+                    ctx.responses = dict(prev)
+        answers = params.get("inputResponses")
+        if answers is not None:
+            if type(answers) is not dict:
+                raise InvalidParams("Expected an object at params.inputResponses")
+            if ctx is not None:
+                ctx.responses.update(answers)
+
+    def _input_required(self, exc: InputRequired, ctx: Context | None, digest: str | None,
+                        again: Callable[[], Any]) -> Any:
+        """Answer a handler's ``InputRequired``: at 2026-07-28 with an ``InputRequiredResult``;
+        in a legacy session by asking the client with server->client requests and running the
+        handler again with the answers (a coroutine)."""
+        if ctx is None:
+            log.error("InputRequired raised by a handler that has no context (context_kwarg)")
+            raise InternalError("Internal error")
+        if ctx.session is not None:
+            return self._fulfil(exc, ctx, again)
+        if digest is None:  # pragma: no cover - every modern handler with a context has one
+            raise InternalError("Internal error")
+        res: dict[str, Any] = {"resultType": "input_required"}
+        if exc.requests:
+            res["inputRequests"] = exc.requests
+        res["requestState"] = self.signer.sign(digest, ctx.responses, exc.state if exc.state is not None else ctx.state)
+        res["_meta"] = self._meta
+        return res
+
+    async def _fulfil(self, exc: InputRequired, ctx: Context, again: Callable[[], Any]) -> Any:
+        # legacy: the same handler code works in both eras; each round's requests go to the
+        # client now (Context.ask checks the declared capabilities), then the handler reruns
+        if exc.requests:
+            ctx.responses.update(await ctx.ask(exc.requests))
+        if exc.state is not None:
+            ctx.state = exc.state
+        res = again()
+        return (await res) if asyncio.iscoroutine(res) else res
+
+    def _check_caps(self, required: dict[str, Any], session: Any, meta: Any, what: str) -> None:
+        caps = session.client_capabilities if session is not None else meta[CLIENT_CAPABILITIES_KEY]
+        missing = {k: v for k, v in required.items() if k not in caps}
+        if missing:
+            raise MissingClientCapability.of(missing, what)
+
+    # ================================================================== tools
+
+    def _start(self, coro: Any) -> Any:
+        """How a user's ``async def`` handler starts.
+
+        The peer could step the coroutine eagerly with no task at all, but code that needs a
+        current task before its first ``await`` (``asyncio.timeout``, anyio and so httpx)
+        would then fail. Python 3.12+ has eager tasks: the handler runs at once inside its own
+        task and, if it never suspends, is answered with no trip through the loop. On 3.11
+        the handler gets a task (one loop iteration later) unless ``eager_async_handlers``
+        was set, which trades that guarantee for speed.
+        """
+        if self.eager_async_handlers:
+            return coro  # stepped by the peer; no current task before the first suspension
+        if _EAGER_TASKS:
+            return asyncio.Task(coro, loop=asyncio.get_running_loop(), eager_start=True)  # type: ignore[call-arg]
+        return asyncio.get_running_loop().create_task(coro)
+
+    def _handle_tools_call(self, peer: Any, request: Request, params: dict[str, Any], session: Any, meta: Any) -> Any:
+        name = params.get("name")
+        tool = self._tools.get(name) if type(name) is str else None
+        if tool is None:
+            raise InvalidParams(f"Unknown tool: {name!r}", {"name": name} if type(name) is str else None)
+        args = params.get("arguments")
+        if args is None:
+            args = {}
+        elif type(args) is not dict:
+            raise InvalidParams(f"Expected an object at params.arguments, got {type(args).__name__}")
+        check = tool.check
+        if check is not None:
+            check(args)
+        if tool.required_caps is not None:
+            self._check_caps(tool.required_caps, session, meta, f"tool {name!r}")
+        ctx = None
+        digest = None
+        if session is None and ("requestState" in params or tool.context_kwarg is not None):
+            digest = request_digest("tools/call", name)
+        if tool.context_kwarg is not None:
+            ctx = self._context(peer, request, params, session, meta, digest)
+            args = {**args, tool.context_kwarg: ctx}
+        elif digest is not None:
+            self._restore(None, params, digest)
+        if not tool.var_kw and not args.keys() <= tool.params:
+            args = {k: v for k, v in args.items() if k in tool.params}  # undeclared extras dropped
+        return self._run_tool(tool, args, session is None, ctx, digest)
+
+    def _run_tool(self, tool: Tool, args: dict[str, Any], modern: bool, ctx: Context | None, digest: str | None) -> Any:
+        if tool.is_async:
+            try:
+                coro = tool.fn(**args)
+            except Exception as exc:  # noqa: BLE001 - raised before the coroutine exists
+                return self._tool_error(tool, exc, modern)
+            return self._start(self._tool_async(tool, args, coro, modern, ctx, digest))
+        # seam: a blocking sync tool (tool.blocking) will be sent to a thread pool here
+        try:
+            value = tool.fn(**args)
+        except McpError as exc:  # the client answered a server->client request with an error
+            return self._tool_error(tool, exc, modern)
+        except JSONRPCError:
+            raise
+        except InputRequired as exc:
+            return self._input_required(exc, ctx, digest, lambda: self._run_tool(tool, args, modern, ctx, digest))
+        except Exception as exc:  # noqa: BLE001 - a tool failure is a result, not a crash
+            return self._tool_error(tool, exc, modern)
+        return self._tool_result(tool, value, modern)
+
+    async def _tool_async(self, tool: Tool, args: dict[str, Any], coro: Any, modern: bool, ctx: Context | None,
+                          digest: str | None) -> Any:
+        try:
+            value = await coro
+        except McpError as exc:  # the client answered a server->client request with an error
+            return self._tool_error(tool, exc, modern)
+        except JSONRPCError:
+            raise
+        except InputRequired as exc:
+            res = self._input_required(exc, ctx, digest, lambda: self._run_tool(tool, args, modern, ctx, digest))
+            return (await res) if asyncio.iscoroutine(res) else res
+        except Exception as exc:  # noqa: BLE001
+            return self._tool_error(tool, exc, modern)
+        return self._tool_result(tool, value, modern)
+
+    def _tool_error(self, tool: Tool, exc: Exception, modern: bool) -> dict[str, Any]:
+        if isinstance(exc, ToolError):
+            text = str(exc)
+        else:
+            log.warning("tool %r raised", tool.name, exc_info=exc)
+            text = f"Error executing tool {tool.name}: {exc}"
+        res: dict[str, Any] = {"content": [_text(text)], "isError": True}
+        if modern:
+            res["resultType"] = "complete"
+            res["_meta"] = self._meta
+        return res
+
+    def _tool_result(self, tool: Tool, value: Any, modern: bool) -> Any:
+        t = type(value)
+        if t is str and tool.plain:  # the common case first
+            res: dict[str, Any] = {"content": [{"type": "text", "text": value}]}
+        elif tool.convert is not None or t is ToolResult:
+            res = tool.convert(value) if tool.convert is not None else value
+            if not modern:
+                return res
+            own = res.get("_meta")
+            res = {**res, "resultType": "complete", "_meta": {**own, **self._meta} if own else self._meta}
+            return res
+        elif tool.output_schema is not None:
+            res = {"content": [_text(_dumps(value).decode())], "structuredContent": value}
+        elif t is str:
+            res = {"content": [_text(value)]}
+        elif t is int:
+            res = {"content": [{"type": "text", "text": str(value)}]}  # same text as JSON, faster
+        elif value is None:
+            res = {"content": []}
+        elif t is list and value and all(type(b) is dict and "type" in b for b in value):
+            res = {"content": value}
+        else:
+            res = {"content": [_text(_dumps(value).decode())]}
+        if modern:
+            res["resultType"] = "complete"
+            res["_meta"] = self._meta
+        return res
+
+    # ================================================================== generic handler call
+
+    def _invoke(self, entry: Any, kwargs: dict[str, Any], finish: Callable[[Any], Any],
+                ctx: Context | None, digest: str | None) -> Any:
+        if not entry.var_kw and not kwargs.keys() <= entry.params:
+            kwargs = {k: v for k, v in kwargs.items() if k in entry.params}
+        if entry.is_async:
+            return self._start(self._invoke_async(entry, kwargs, finish, ctx, digest))
+        try:
+            value = entry.fn(**kwargs)
+        except InputRequired as exc:
+            return self._input_required(exc, ctx, digest, lambda: self._invoke(entry, kwargs, finish, ctx, digest))
+        return finish(value)
+
+    async def _invoke_async(self, entry: Any, kwargs: dict[str, Any], finish: Callable[[Any], Any],
+                            ctx: Context | None, digest: str | None) -> Any:
+        try:
+            value = await entry.fn(**kwargs)
+        except InputRequired as exc:
+            res = self._input_required(exc, ctx, digest, lambda: self._invoke(entry, kwargs, finish, ctx, digest))
+            return (await res) if asyncio.iscoroutine(res) else res
+        return finish(value)
+
+    def _prepare(self, entry: Any, kwargs: dict[str, Any], method: str, key: str, peer: Any, request: Request,
+                 params: dict[str, Any], session: Any, meta: Any) -> tuple[dict[str, Any], Context | None, str | None]:
+        ctx = None
+        digest = None
+        if session is None and ("requestState" in params or entry.context_kwarg is not None):
+            digest = request_digest(method, key)
+        if entry.context_kwarg is not None:
+            ctx = self._context(peer, request, params, session, meta, digest)
+            kwargs[entry.context_kwarg] = ctx
+        elif digest is not None:
+            self._restore(None, params, digest)
+        return kwargs, ctx, digest
+
+    # ================================================================== resources
+
+    def _handle_resources_read(self, peer: Any, request: Request, params: dict[str, Any], session: Any, meta: Any) -> Any:
+        uri = self._uri(params)
+        entry: Any = self._resources.get(uri)
+        if entry is not None:
+            kwargs: dict[str, Any] = {}
+        else:
+            for entry in self._templates.values():
+                kwargs = entry.template.match(uri)
+                if kwargs is not None:
+                    break
+            else:
+                if session is None:  # 2026-07-28: -32602 with data.uri (SEP-2164)
+                    raise InvalidParams(f"Resource not found: {uri}", {"uri": uri})
+                raise JSONRPCError(f"Resource not found: {uri}", {"uri": uri}, code=RESOURCE_NOT_FOUND)
+        kwargs, ctx, digest = self._prepare(entry, kwargs, "resources/read", uri, peer, request, params, session, meta)
+        modern = session is None
+        mime = entry.mime_type
+        ttl = entry.ttl_ms if entry.ttl_ms is not None else self.resource_ttl_ms
+
+        def finish(value: Any) -> Any:
+            if type(value) is list:
+                contents = [_contents(uri, mime, v) for v in value]
+            else:
+                contents = [_contents(uri, mime, value)]
+            res: dict[str, Any] = {"contents": contents}
+            if modern:
+                res["resultType"] = "complete"
+                res["ttlMs"] = ttl
+                res["cacheScope"] = self.cache_scope
+                res["_meta"] = self._meta
+            return res
+
+        return self._invoke(entry, kwargs, finish, ctx, digest)
+
+    # ================================================================== prompts
+
+    def _handle_prompts_get(self, peer: Any, request: Request, params: dict[str, Any], session: Any, meta: Any) -> Any:
+        name = params.get("name")
+        prompt = self._prompts.get(name) if type(name) is str else None
+        if prompt is None:
+            raise InvalidParams(f"Unknown prompt: {name!r}", {"name": name} if type(name) is str else None)
+        args = params.get("arguments")
+        if args is None:
+            args = {}
+        elif type(args) is not dict:
+            raise InvalidParams("Expected an object at params.arguments")
+        for req_name in prompt.required:
+            if req_name not in args:
+                raise InvalidParams(f"Missing required argument {req_name!r} of prompt {name!r}"
+                                    " - at params.arguments", {"argument": req_name})
+        kwargs, ctx, digest = self._prepare(prompt, dict(args), "prompts/get", prompt.name, peer, request, params, session, meta)
+        modern = session is None
+        description = prompt.entry.get("description")
+
+        def finish(value: Any) -> Any:
+            if type(value) is dict and "messages" in value:
+                res = dict(value)
+            else:
+                if type(value) is str:
+                    value = [value]
+                msgs = [{"role": "user", "content": _text(m)} if type(m) is str else m for m in value]
+                res = {"messages": msgs}
+                if description is not None:
+                    res["description"] = description
+            if modern:
+                res["resultType"] = "complete"
+                res["_meta"] = self._meta
+            return res
+
+        return self._invoke(prompt, kwargs, finish, ctx, digest)
+
+    # ================================================================== completion
+
+    def _handle_complete(self, peer: Any, request: Request, params: dict[str, Any], session: Any, meta: Any) -> Any:
+        fn = self._completion
+        if fn is None:
+            raise MethodNotFound("Method not found: completion/complete (the server has no completions capability)")
+        ref = params.get("ref")
+        argument = params.get("argument")
+        if type(ref) is not dict or ref.get("type") not in ("ref/prompt", "ref/resource"):
+            raise InvalidParams('Expected {"type": "ref/prompt" | "ref/resource", ...} at params.ref')
+        if type(argument) is not dict or type(argument.get("name")) is not str:
+            raise InvalidParams('Expected {"name": str, "value": str} at params.argument')
+        context = params.get("context")
+        ctx_args = context.get("arguments") if type(context) is dict else None
+        modern = session is None
+
+        def finish(value: Any) -> Any:
+            if value is None:
+                completion: dict[str, Any] = {"values": []}
+            elif type(value) is dict:
+                completion = value
+            else:
+                values = list(value)
+                completion = {"values": values[:100]}
+                if len(values) > 100:
+                    completion["total"] = len(values)
+                    completion["hasMore"] = True
+            res: dict[str, Any] = {"completion": completion}
+            if modern:
+                res["resultType"] = "complete"
+                res["_meta"] = self._meta
+            return res
+
+        value = fn(ref, argument, ctx_args)
+        if asyncio.iscoroutine(value):
+            return self._await_then(value, finish)
+        return finish(value)
+
+    async def _await_then(self, coro: Any, finish: Callable[[Any], Any]) -> Any:
+        return finish(await coro)
+
+    # ================================================================== subscriptions (modern)
+
+    def _handle_listen(self, peer: Any, request: Request, params: dict[str, Any], session: Any, meta: Any) -> Any:
+        wanted = params.get("notifications")
+        if type(wanted) is not dict:
+            raise InvalidParams("Expected an object at params.notifications")
+        caps = self.capabilities()
+        honoured: dict[str, Any] = {}
+        if wanted.get("toolsListChanged") is True and "tools" in caps:
+            honoured["toolsListChanged"] = True
+        if wanted.get("promptsListChanged") is True and "prompts" in caps:
+            honoured["promptsListChanged"] = True
+        if wanted.get("resourcesListChanged") is True and "resources" in caps:
+            honoured["resourcesListChanged"] = True
+        uris = wanted.get("resourceSubscriptions")
+        if type(uris) is list and "resources" in caps:
+            honoured["resourceSubscriptions"] = [u for u in uris if type(u) is str]
+        key = (peer, request.id)
+        lst = _Listener(peer, request.id, honoured)
+        self._listeners[key] = lst
+        peer.notify("notifications/subscriptions/acknowledged",
+                    {"notifications": honoured, "_meta": {SUBSCRIPTION_ID_KEY: request.id}})
+        return self._listen(key, lst)
+
+    async def _listen(self, key: tuple[Any, Any], lst: _Listener) -> Any:
+        # In flight until the client cancels (notifications/cancelled: no answer, MCP
+        # cancellation), the connection goes, or close_listeners() ends it gracefully.
+        lst.done = lst.peer.loop.create_future()
+        try:
+            await lst.done
+        finally:
+            if self._listeners.get(key) is lst:
+                del self._listeners[key]
+        return {"resultType": "complete", "_meta": {SUBSCRIPTION_ID_KEY: lst.id, **self._meta}}
+
+
+def _contents(uri: str, mime: str | None, value: Any) -> dict[str, Any]:
+    """One ``TextResourceContents``/``BlobResourceContents`` from a handler's value."""
+    t = type(value)
+    if t is str:
+        c: dict[str, Any] = {"uri": uri, "text": value}
+    elif t is bytes or t is bytearray or t is memoryview:
+        c = {"uri": uri, "blob": base64.b64encode(value).decode("ascii")}
+    elif t is dict:
+        if "uri" in value:
+            return value  # type: ignore[no-any-return]
+        return {"uri": uri, **value}
+    else:
+        raise TypeError(f"a resource handler returned {t.__name__}; expected str, bytes, dict or a list of them")
+    if mime is not None:
+        c["mimeType"] = mime
+    return c
+

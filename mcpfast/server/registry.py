@@ -1,0 +1,435 @@
+"""What a server offers: tools, resources, resource templates, prompts.
+
+Everything a request needs is computed at registration: the list entry (``Tool`` etc. as sent
+in ``tools/list``), the input checker, whether the handler is a coroutine function, how it gets
+its context. The list pages themselves are encoded once per registry change (``ServerCore``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from ..errors import InvalidParams
+
+__all__ = [
+    "Tool",
+    "Resource",
+    "ResourceTemplate",
+    "Prompt",
+    "ToolResult",
+    "compile_input_check",
+    "UriTemplate",
+]
+
+
+class ToolResult(dict):  # type: ignore[type-arg]
+    """A complete ``CallToolResult`` (``content``, ``structuredContent``, ``isError``...).
+
+    A tool returning one is answered with it as it is; any other return value is converted
+    (see ``ServerCore.add_tool``). A subclass of dict, so building one costs nothing extra.
+    """
+
+    __slots__ = ()
+
+
+def _wants(fn: Callable[..., Any]) -> tuple[bool, bool, frozenset[str]]:
+    """(is a coroutine function, takes **kwargs, its keyword parameter names)."""
+    is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return is_async, True, frozenset()
+    var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
+    names = frozenset(
+        n for n, p in sig.parameters.items()
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    )
+    return is_async, var_kw, names
+
+
+# ------------------------------------------------------------------------------ input checks
+
+#: JSON Schema type name -> a Python expression true when ``v`` is of that type (bool is not
+#: an integer; 1.0 is, as JSON Schema says)
+_TYPE_EXPR: dict[str, str] = {
+    "string": "type(v) is str",
+    "integer": "(type(v) is int or (type(v) is float and v.is_integer()))",
+    "number": "(type(v) is int or type(v) is float)",
+    "boolean": "type(v) is bool",
+    "object": "type(v) is dict",
+    "array": "type(v) is list",
+    "null": "v is None",
+}
+
+
+def _json_type(v: Any) -> str:
+    t = type(v)
+    if t is bool:
+        return "boolean"
+    if t is int:
+        return "integer"
+    if t is float:
+        return "number"
+    if t is str:
+        return "string"
+    if t is list:
+        return "array"
+    if t is dict:
+        return "object"
+    if v is None:
+        return "null"
+    return t.__name__
+
+
+def _missing(name: str) -> None:
+    raise InvalidParams(f"Missing required argument {name!r} - at params.arguments", {"argument": name})
+
+
+def _bad_type(name: str, expected: str, v: Any) -> None:
+    raise InvalidParams(f"Argument {name!r}: expected {expected}, got {_json_type(v)} - at params.arguments.{name}",
+                        {"argument": name})
+
+
+def _bad_enum(name: str, allowed: list[Any], v: Any) -> None:
+    raise InvalidParams(f"Argument {name!r}: expected one of {allowed!r}, got {v!r} - at params.arguments.{name}",
+                        {"argument": name})
+
+
+def _unexpected(args: dict[str, Any], known: frozenset[str]) -> None:
+    for name in args:
+        if name not in known:
+            raise InvalidParams(f"Unexpected argument {name!r} - at params.arguments.{name}", {"argument": name})
+
+
+_MISSING_ARG = object()
+
+
+def compile_input_check(schema: dict[str, Any]) -> Callable[[dict[str, Any]], None] | None:
+    """A function that raises InvalidParams when ``arguments`` break ``schema``, or None when
+    the schema constrains nothing this checker knows.
+
+    Checked: ``required``, the JSON type of each property (``type`` a name or a list of names),
+    ``enum``, and ``additionalProperties: false``. Every other keyword is left to the tool (a
+    full JSON Schema 2020-12 validator belongs to a later layer; this is the per-call hot path).
+    The checker is generated as straight-line Python once per tool: no loop over rule tables
+    and no allocation per call.
+    """
+    if type(schema) is not dict:
+        raise TypeError(f"input_schema must be a dict, got {type(schema).__name__}")
+    if schema.get("type", "object") != "object":
+        raise ValueError(f'input_schema must have "type": "object" at its root, got {schema.get("type")!r}')
+    required = [n for n in schema.get("required") or () if type(n) is str]
+    props = schema.get("properties") or {}
+    closed = schema.get("additionalProperties") is False
+    ns: dict[str, Any] = {"_M": _MISSING_ARG, "_missing": _missing, "_bad_type": _bad_type,
+                          "_bad_enum": _bad_enum, "_unexpected": _unexpected, "_known": frozenset(props)}
+    lines = ["def check(args):"]
+    for name in required:
+        lines.append(f"    if {name!r} not in args: _missing({name!r})")
+    typed = []
+    enums = []
+    for name, sub in props.items():
+        if type(sub) is not dict or type(name) is not str:
+            continue
+        t = sub.get("type")
+        names = [t] if isinstance(t, str) else t if isinstance(t, list) else []
+        if names and all(x in _TYPE_EXPR for x in names):
+            typed.append((name, " or ".join(_TYPE_EXPR[x] for x in names), " or ".join(names)))
+        if isinstance(sub.get("enum"), list):
+            enums.append((name, sub["enum"]))
+    for name, test, expected in typed:
+        lines.append(f"    v = args.get({name!r}, _M)")
+        lines.append(f"    if v is not _M and not ({test}): _bad_type({name!r}, {expected!r}, v)")
+    for i, (name, allowed) in enumerate(enums):
+        ns[f"_enum{i}"] = allowed
+        lines.append(f"    v = args.get({name!r}, _M)")
+        lines.append(f"    if v is not _M and v not in _enum{i}: _bad_enum({name!r}, _enum{i}, v)")
+    if closed:
+        lines.append("    if not args.keys() <= _known: _unexpected(args, _known)")
+    if len(lines) == 1:
+        return None
+    exec(compile("\n".join(lines), f"<input check {schema.get('title', '')}>", "exec"), ns)  # noqa: S102
+    return ns["check"]  # type: ignore[no-any-return]
+
+
+# ------------------------------------------------------------------------------ entries
+
+class _Entry:
+    """Shared handler facts: the callable, sync/async, its keyword names, its context kwarg."""
+
+    __slots__ = ("fn", "is_async", "context_kwarg", "var_kw", "params", "blocking")
+
+    def __init__(self, fn: Callable[..., Any], context_kwarg: str | None, blocking: bool) -> None:
+        if not callable(fn):
+            raise TypeError(f"handler must be callable, got {type(fn).__name__}")
+        self.fn = fn
+        self.is_async, self.var_kw, self.params = _wants(fn)
+        if context_kwarg is not None and not self.var_kw and context_kwarg not in self.params:
+            raise TypeError(f"{getattr(fn, '__name__', fn)!r} has no parameter {context_kwarg!r} for the context")
+        self.context_kwarg = context_kwarg
+        #: seam for the thread-pool issue: a blocking sync handler will run in an executor;
+        #: today every sync handler is called inline on the event loop
+        self.blocking = blocking
+
+
+def _put(d: dict[str, Any], key: str, value: Any) -> None:
+    if value is not None:
+        d[key] = value
+
+
+class Tool(_Entry):
+    __slots__ = ("name", "entry", "check", "output_schema", "required_caps", "convert", "plain")
+
+    def __init__(
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        *,
+        input_schema: dict[str, Any],
+        output_schema: dict[str, Any] | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: dict[str, Any] | None = None,
+        icons: list[dict[str, Any]] | None = None,
+        meta: dict[str, Any] | None = None,
+        context_kwarg: str | None = None,
+        required_capabilities: dict[str, Any] | None = None,
+        convert: Callable[[Any], dict[str, Any]] | None = None,
+        blocking: bool = False,
+    ) -> None:
+        if type(name) is not str or not name:
+            raise ValueError(f"a tool name must be a non-empty string, got {name!r}")
+        super().__init__(fn, context_kwarg, blocking)
+        self.name = name
+        self.check = compile_input_check(input_schema)
+        self.output_schema = output_schema
+        self.required_caps = required_capabilities or None
+        self.convert = convert
+        #: a str return value becomes one text block (no converter, no output schema)
+        self.plain = convert is None and output_schema is None
+        e: dict[str, Any] = {"name": name}
+        _put(e, "title", title)
+        _put(e, "description", description)
+        _put(e, "icons", icons)
+        e["inputSchema"] = input_schema
+        _put(e, "outputSchema", output_schema)
+        _put(e, "annotations", annotations)
+        _put(e, "_meta", meta)
+        #: the ``Tool`` object as listed
+        self.entry = e
+
+
+class Resource(_Entry):
+    __slots__ = ("uri", "entry", "mime_type", "ttl_ms")
+
+    def __init__(
+        self,
+        uri: str,
+        fn: Callable[..., Any],
+        *,
+        name: str,
+        title: str | None = None,
+        description: str | None = None,
+        mime_type: str | None = None,
+        size: int | None = None,
+        annotations: dict[str, Any] | None = None,
+        icons: list[dict[str, Any]] | None = None,
+        meta: dict[str, Any] | None = None,
+        context_kwarg: str | None = None,
+        ttl_ms: int | None = None,
+        blocking: bool = False,
+    ) -> None:
+        super().__init__(fn, context_kwarg, blocking)
+        self.uri = uri
+        self.mime_type = mime_type
+        self.ttl_ms = ttl_ms
+        e: dict[str, Any] = {"uri": uri, "name": name}
+        _put(e, "title", title)
+        _put(e, "description", description)
+        _put(e, "mimeType", mime_type)
+        _put(e, "size", size)
+        _put(e, "icons", icons)
+        _put(e, "annotations", annotations)
+        _put(e, "_meta", meta)
+        self.entry = e
+
+
+class ResourceTemplate(_Entry):
+    __slots__ = ("template", "entry", "mime_type", "ttl_ms")
+
+    def __init__(
+        self,
+        uri_template: str,
+        fn: Callable[..., Any],
+        *,
+        name: str,
+        title: str | None = None,
+        description: str | None = None,
+        mime_type: str | None = None,
+        annotations: dict[str, Any] | None = None,
+        icons: list[dict[str, Any]] | None = None,
+        meta: dict[str, Any] | None = None,
+        context_kwarg: str | None = None,
+        ttl_ms: int | None = None,
+        blocking: bool = False,
+    ) -> None:
+        super().__init__(fn, context_kwarg, blocking)
+        self.template = UriTemplate(uri_template)
+        self.mime_type = mime_type
+        self.ttl_ms = ttl_ms
+        e: dict[str, Any] = {"uriTemplate": uri_template, "name": name}
+        _put(e, "title", title)
+        _put(e, "description", description)
+        _put(e, "mimeType", mime_type)
+        _put(e, "icons", icons)
+        _put(e, "annotations", annotations)
+        _put(e, "_meta", meta)
+        self.entry = e
+
+
+class Prompt(_Entry):
+    __slots__ = ("name", "entry", "required")
+
+    def __init__(
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        arguments: list[dict[str, Any]] | None = None,
+        icons: list[dict[str, Any]] | None = None,
+        meta: dict[str, Any] | None = None,
+        context_kwarg: str | None = None,
+        blocking: bool = False,
+    ) -> None:
+        super().__init__(fn, context_kwarg, blocking)
+        self.name = name
+        self.required = tuple(a["name"] for a in arguments or () if a.get("required"))
+        e: dict[str, Any] = {"name": name}
+        _put(e, "title", title)
+        _put(e, "description", description)
+        _put(e, "arguments", arguments)
+        _put(e, "icons", icons)
+        _put(e, "_meta", meta)
+        self.entry = e
+
+
+# ------------------------------------------------------------------------------ RFC 6570
+
+_EXPR = re.compile(r"\{([+#./;?&]?)([^}]*)\}")
+_VARNAME = re.compile(r"^[A-Za-z0-9_.%]+$")
+
+
+class UriTemplate:
+    """Matching (not only expansion) of RFC 6570 URI templates, levels 1-4, for the shapes
+    resource templates use: ``{var}`` (one segment), ``{+var}`` and ``{#var}`` (reserved
+    characters allowed, so ``/`` too), ``{/var}``, ``{.var}``, ``{;var}``, ``{?q,r}`` and
+    ``{&s}`` (query parameters, in any order, each optional). The prefix modifier ``{var:3}`` is
+    matched like ``{var}``; an exploded ``{/var*}`` or ``{var*}`` yields a list of the parts.
+    ``match`` returns the variables (percent-decoded) or None.
+    """
+
+    __slots__ = ("template", "_re", "_names", "_query", "_explode")
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+        parts: list[str] = []
+        names: list[str] = []
+        query: list[str] = []
+        explode: dict[str, str] = {}
+        pos = 0
+        has_query = False
+        for m in _EXPR.finditer(template):
+            if has_query and template[pos:m.start()]:
+                raise ValueError(f"literal text after a query expression in {template!r}")
+            parts.append(re.escape(template[pos:m.start()]))
+            pos = m.end()
+            op, body = m.group(1), m.group(2)
+            vars_ = []
+            for spec in body.split(","):
+                star = spec.endswith("*")
+                name = spec.rstrip("*").split(":", 1)[0]
+                if not _VARNAME.match(name):
+                    raise ValueError(f"bad variable name {name!r} in {template!r}")
+                vars_.append(name)
+                if star:
+                    explode[name] = op
+            if op in ("?", "&"):
+                has_query = True
+                query.extend(vars_)
+                parts.append(r"(?:[?&](?P<_q%d>[^#]*))?" % len(query))
+                continue
+            if has_query:
+                raise ValueError(f"a path expression after a query expression in {template!r}")
+            if op in ("", ".", ";"):
+                seg = r"[^/?#.]*" if op == "." else r"[^/?#]*"
+            elif op == "/":
+                seg = r"[^/?#]*"
+            else:  # + and #: reserved expansion, slashes allowed
+                seg = r"[^#]*" if op == "+" else r".*"
+            lead = {"": "", "+": "", "#": "#", ".": r"\.", "/": "/", ";": ";"}[op]
+            sep = {"": ",", "+": ",", "#": ",", ".": r"\.", "/": "/", ";": ";"}[op]
+            groups = []
+            for name in vars_:
+                if name in names:
+                    raise ValueError(f"variable {name!r} appears twice in {template!r}")
+                names.append(name)
+                if name in explode and op in ("/", "."):
+                    g = rf"(?P<{_g(name)}>{seg}(?:{sep}{seg})*)"
+                elif op == ";":
+                    g = rf"{re.escape(name)}=?(?P<{_g(name)}>{seg.replace(';', '')})"
+                else:
+                    g = rf"(?P<{_g(name)}>{seg if len(vars_) == 1 else seg.replace(']', ',]')})"
+                groups.append(g)
+            parts.append(lead + sep.join(groups))
+        if has_query and template[pos:]:
+            raise ValueError(f"literal text after a query expression in {template!r}")
+        parts.append(re.escape(template[pos:]))
+        self._re = re.compile("".join(parts) + r"\Z", re.DOTALL)
+        self._names = tuple(names)
+        self._query = frozenset(query)
+        self._explode = explode
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return self._names + tuple(sorted(self._query))
+
+    def match(self, uri: str) -> dict[str, Any] | None:
+        m = self._re.match(uri)
+        if m is None:
+            return None
+        out: dict[str, Any] = {}
+        for name in self._names:
+            v = m.group(_g(name))
+            if v is None:
+                continue
+            op = self._explode.get(name)
+            if op is not None:
+                sep = "/" if op == "/" else "." if op == "." else ","
+                out[name] = [unquote(x) for x in v.split(sep)]
+            else:
+                if v == "" and name not in self._explode:
+                    return None  # an empty segment does not match a required variable
+                out[name] = unquote(v)
+        if self._query:
+            qs = "&".join(v for k, v in m.groupdict().items() if k.startswith("_q") and v)
+            for k, v in parse_qsl(qs, keep_blank_values=True):
+                if k in self._query:
+                    if k in self._explode:
+                        out.setdefault(k, []).append(v)
+                    else:
+                        out[k] = v
+        return out
+
+    def __repr__(self) -> str:
+        return f"UriTemplate({self.template!r})"
+
+
+def _g(name: str) -> str:
+    """A regex group name for a template variable (names may contain '.' and '%')."""
+    return "v_" + "".join(c if c.isalnum() or c == "_" else f"_{ord(c):x}_" for c in name)
