@@ -1,0 +1,255 @@
+"""JSONRPCPeer: eager dispatch, cancellation, timeouts, limits, outgoing requests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+
+from mcpfast.errors import ConnectionClosed, McpError
+from mcpfast.peer import JSONRPCPeer
+from mcpfast.protocol import JSONRPCStreamProtocol
+from mcpfast.transports.memory import memory_connection
+from mcpfast.wire.jsonrpc import Notification, Request
+
+from .aio import async_test
+from .dispatchers import EchoDispatcher
+from .fakes import connect, note, req
+
+
+class Sent:
+    """The peer's ``send``: records each call (a list of encoded messages)."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[bytes]] = []
+
+    def __call__(self, messages: list[bytes]) -> None:
+        self.calls.append(list(messages))
+
+    def messages(self) -> list[Any]:
+        return [json.loads(m) for call in self.calls for m in call]
+
+    def by_id(self) -> dict[Any, Any]:
+        return {m.get("id"): m for m in self.messages()}
+
+
+def make(**kw: Any) -> tuple[EchoDispatcher, JSONRPCPeer, Sent]:
+    d = EchoDispatcher()
+    sent = Sent()
+    return d, JSONRPCPeer(d, sent, **kw), sent
+
+
+class CountingTasks:
+    """A task factory that counts the tasks created on the loop."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, coro: Any, **kw: Any) -> asyncio.Task[Any]:
+        self.count += 1
+        return asyncio.Task(coro, loop=loop, **kw)
+
+
+@async_test
+async def test_eager_path_creates_no_task_unless_the_handler_suspends() -> None:
+    loop = asyncio.get_running_loop()
+    counter = CountingTasks()
+    loop.set_task_factory(counter)
+    try:
+        d, peer, sent = make()
+        peer.feed([Request(1, "echo", {"a": 1}), Request(2, "aecho", {"b": 2})])
+        assert counter.count == 0
+        assert len(sent.calls) == 1  # answered synchronously, together
+        assert sent.by_id()[1]["result"] == {"a": 1} and sent.by_id()[2]["result"] == {"b": 2}
+        peer.feed([Request(3, "slow", {"delay": 0.01})])
+        assert counter.count == 1 and peer.in_flight == 1
+        await asyncio.sleep(0.05)
+        assert counter.count == 1 and peer.in_flight == 0
+        assert sent.by_id()[3]["result"]["slept"] == 0.01
+    finally:
+        loop.set_task_factory(None)
+
+
+@async_test
+async def test_concurrent_slow_calls_take_about_one_delay() -> None:
+    async with memory_connection(EchoDispatcher(), EchoDispatcher()) as (server, client):
+        t0 = time.perf_counter()
+        results = await asyncio.gather(*(client.peer.request("slow", {"delay": 0.2, "tag": i}) for i in range(50)))
+        elapsed = time.perf_counter() - t0
+    assert [r["tag"] for r in results] == list(range(50))
+    assert elapsed < 0.6, elapsed
+
+
+@async_test
+async def test_cancelled_notification_answers_nothing_and_frees_the_slot() -> None:
+    d, peer, sent = make(max_in_flight=1)
+    peer.feed([Request(1, "slow", {"delay": 5})])
+    await asyncio.sleep(0.01)
+    assert peer.in_flight == 1
+    peer.feed([Notification("notifications/cancelled", {"requestId": 1, "reason": "user"})])
+    await asyncio.sleep(0.01)
+    assert peer.in_flight == 0 and d.cancelled == 1
+    assert 1 not in sent.by_id()
+    # the slot is free again: a new request runs instead of getting -32005
+    peer.feed([Request(2, "slow", {"delay": 0.01})])
+    await asyncio.sleep(0.05)
+    assert sent.by_id()[2]["result"]["slept"] == 0.01
+    # unknown ids are ignored
+    assert peer.cancel_request(99) is False
+
+
+@async_test
+async def test_cancel_in_the_same_batch_reaches_the_handler_as_cancelled_error() -> None:
+    # the task has not taken its first step yet: the handler must still see CancelledError
+    # at its await (its except/finally run normally), not a GeneratorExit at GC time
+    d, peer, sent = make()
+    peer.feed([Request(1, "slow", {"delay": 5}), Notification("notifications/cancelled", {"requestId": 1})])
+    await asyncio.sleep(0.01)
+    assert d.cancelled == 1 and peer.in_flight == 0 and sent.calls == []
+
+
+@async_test
+async def test_request_timeout_answers_32001() -> None:
+    d, peer, sent = make(request_timeout=0.05)
+    peer.feed([Request("t", "slow", {"delay": 5}), Request("f", "slow", {"delay": 0.01})])
+    await asyncio.sleep(0.15)
+    msgs = sent.by_id()
+    assert msgs["t"]["error"]["code"] == -32001
+    assert "timed out after 0.05 s" in msgs["t"]["error"]["message"]
+    assert "result" in msgs["f"]
+    assert d.cancelled == 1 and peer.in_flight == 0
+
+
+@async_test
+async def test_max_in_flight_answers_32005() -> None:
+    d, peer, sent = make(max_in_flight=2)
+    peer.feed([Request(i, "slow", {"delay": 0.05}) for i in range(3)] + [Request(3, "echo", {})])
+    msgs = sent.by_id()
+    assert msgs[2]["error"]["code"] == -32005
+    assert "limit 2" in msgs[2]["error"]["message"]
+    assert msgs[3]["error"]["code"] == -32005  # even a sync one: refused before running
+    await asyncio.sleep(0.1)
+    assert "result" in sent.by_id()[0] and "result" in sent.by_id()[1]
+
+
+@async_test
+async def test_duplicate_in_flight_id_is_refused() -> None:
+    d, peer, sent = make()
+    peer.feed([Request(1, "slow", {"delay": 0.05}), Request(1, "echo", {"x": 1})])
+    (dup,) = sent.messages()
+    assert dup["id"] == 1 and dup["error"]["code"] == -32600
+    assert "already in use" in dup["error"]["message"]
+    await asyncio.sleep(0.1)
+    assert sent.messages()[-1]["result"]["slept"] == 0.05
+    # once finished, the id may be used again
+    peer.feed([Request(1, "echo", {"again": True})])
+    assert sent.messages()[-1]["result"] == {"again": True}
+
+
+@async_test
+async def test_outgoing_request_timeout_sends_cancelled() -> None:
+    d, peer, sent = make()
+    with pytest.raises(McpError) as info:
+        await peer.request("ping", {"x": 1}, timeout=0.02)
+    assert info.value.code == -32001
+    await asyncio.sleep(0)
+    msgs = sent.messages()
+    assert msgs[0]["method"] == "ping"
+    cancel = msgs[-1]
+    assert cancel["method"] == "notifications/cancelled"
+    assert cancel["params"]["requestId"] == msgs[0]["id"]
+    assert peer.pending == 0
+
+
+@async_test
+async def test_outgoing_request_task_cancel_sends_cancelled() -> None:
+    d, peer, sent = make()
+    task = asyncio.ensure_future(peer.request("ping"))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(0)
+    assert sent.messages()[-1]["method"] == "notifications/cancelled"
+
+
+@async_test
+async def test_connection_loss_fails_pending_requests() -> None:
+    d, peer, sent = make()
+    futs = [asyncio.ensure_future(peer.request("ping")) for _ in range(3)]
+    await asyncio.sleep(0)
+    peer.connection_lost(None)
+    for f in futs:
+        with pytest.raises(ConnectionClosed):
+            await f
+    with pytest.raises(ConnectionClosed):
+        await peer.request("ping")
+    assert d.closed == [None]
+
+
+@async_test
+async def test_error_response_raises_mcp_error_and_progress_routes() -> None:
+    async with memory_connection(EchoDispatcher(), EchoDispatcher()) as (server, client):
+        with pytest.raises(McpError) as info:
+            await client.peer.request("nope")
+        assert info.value.code == -32601
+        # server -> client request over the same connection (the client dispatcher answers)
+        assert await client.peer.request("ask", {"q": 1}) == {"q": 1}
+        seen: list[Any] = []
+        fut = asyncio.ensure_future(client.peer.request("slow", {"delay": 0.05}, on_progress=seen.append))
+        await asyncio.sleep(0.01)
+        server.peer.notify("notifications/progress", {"progressToken": client.peer._next_id, "progress": 1})
+        await fut
+        assert seen == [{"progressToken": client.peer._next_id, "progress": 1}]
+
+
+@async_test
+async def test_replies_of_one_chunk_leave_in_one_write() -> None:
+    d = EchoDispatcher()
+    p = JSONRPCStreamProtocol(d)
+    t = connect(p)
+    p.data_received(b"".join(req(i, "echo", {"i": i}) for i in range(100)) + note("n"))
+    assert len(t.writes) == 1 and t.writes[0].count(b"\n") == 100
+    # replies finished later in the same loop iteration are coalesced too
+    t.writes.clear()
+    p.data_received(b"".join(req(i, "gate", {"i": i}) for i in range(100, 120)))
+    await asyncio.sleep(0.01)
+    assert t.writes == [] and p.peer.in_flight == 20
+    d.gate.set()  # all twenty wake up in the same iteration
+    await asyncio.sleep(0.01)
+    assert len(t.writes) == 1 and t.writes[0].count(b"\n") == 20
+    p.close()
+    await p.wait_closed()
+
+
+@async_test
+async def test_eager_step_runs_outside_any_task_even_when_fed_from_a_task() -> None:
+    d, peer, sent = make()
+    me = asyncio.current_task()
+    peer.feed([Request(1, "current")])
+    assert sent.by_id()[1]["result"] == {"task": False}
+    assert asyncio.current_task() is me  # the caller's task is back
+    # so asyncio.timeout() in the first step fails (as it does under data_received) ...
+    peer.feed([Request(2, "notask")])
+    assert sent.by_id()[2]["error"]["code"] == -32603
+
+
+@async_test
+async def test_dispatcher_may_return_a_task_for_handlers_that_need_one() -> None:
+    d, peer, sent = make(request_timeout=0.1)
+    peer.feed([Request(1, "task", {"delay": 0.01}), Request(2, "task", {"delay": 5, "limit": 10})])
+    assert peer.in_flight == 2
+    await asyncio.sleep(0.2)
+    msgs = sent.by_id()
+    assert msgs[1]["result"] == {"done": True}
+    assert msgs[2]["error"]["code"] == -32001  # request_timeout applies to it too
+    assert peer.in_flight == 0
+    # and notifications/cancelled cancels it without an answer
+    peer.feed([Request(3, "task", {"delay": 5, "limit": 10})])
+    await asyncio.sleep(0)
+    peer.feed([Notification("notifications/cancelled", {"requestId": 3})])
+    await asyncio.sleep(0.01)
+    assert 3 not in sent.by_id() and peer.in_flight == 0
