@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import selectors
 import signal
 import stat
 import sys
@@ -160,9 +161,21 @@ async def _wait_process(proc: asyncio.subprocess.Process, timeout: float) -> int
         return None
 
 
-def _is_pipe_like(fd: int) -> bool:
+def _is_pipe_like(fd: int, events: int = selectors.EVENT_READ) -> bool:
+    """Whether asyncio's pipe transports can drive ``fd``: a pipe, socket or character device
+    that the selector accepts (epoll refuses /dev/null and regular files with EPERM, and the
+    pipe transport would only find out in a loop callback, after connection_made)."""
     mode = os.fstat(fd).st_mode
-    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)
+    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)):
+        return False
+    sel = selectors.DefaultSelector()
+    try:
+        sel.register(fd, events)
+    except (OSError, ValueError):
+        return False
+    finally:
+        sel.close()
+    return True
 
 
 class _FileReadTransport(asyncio.ReadTransport):
@@ -291,7 +304,7 @@ async def _connect_pipes(protocol: StdioProtocol, read_fd: int, write_fd: int) -
     loop = asyncio.get_running_loop()
     try:
         read_is_pipe = _is_pipe_like(read_fd)
-        write_is_pipe = _is_pipe_like(write_fd)
+        write_is_pipe = _is_pipe_like(write_fd, selectors.EVENT_WRITE)
     except OSError:
         os.close(read_fd)
         os.close(write_fd)

@@ -179,3 +179,22 @@ def test_regular_file_redirections(tmp_path: Path) -> None:
     got = {m["id"]: m for m in map(json.loads, dst.read_bytes().splitlines())}
     assert got[1]["result"]["slept"] == 0.05 and got[2]["result"] == {"p": 1} and got[3]["result"] == {"e": 3}
     assert b"stray output" in proc.stderr
+
+
+@pytest.mark.parametrize("where", ["devnull", "regular-file"])
+def test_stdin_and_stdout_that_epoll_refuses(tmp_path: Path, where: str) -> None:
+    # /dev/null is a character device that epoll refuses (EPERM), like a regular file: the
+    # server must fall back to plain reads/writes instead of hanging after a failed callback
+    import subprocess
+
+    requests = tmp_path / "in.jsonl"
+    requests.write_bytes(req(1, "echo", {"x": 1}) + req(2, "echo", {"y": 2}))
+    out = tmp_path / "out.jsonl"
+    stdin = open(os.devnull, "rb") if where == "devnull" else open(requests, "rb")  # noqa: SIM115
+    stdout = open(os.devnull, "wb") if where == "devnull" else open(out, "wb")  # noqa: SIM115
+    with stdin, stdout:
+        proc = subprocess.run([sys.executable, SERVER], stdin=stdin, stdout=stdout, env=server_env(), timeout=20)
+    assert proc.returncode == 0
+    if where == "regular-file":
+        lines = [json.loads(line) for line in out.read_bytes().splitlines()]
+        assert [m["id"] for m in lines] == [1, 2]
