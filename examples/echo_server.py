@@ -15,7 +15,6 @@ import asyncio
 
 from mcpfast.server import ServerCore
 from mcpfast.transports.stdio import run_stdio
-from mcpfast.transports.tcp import start_tcp_server
 
 
 def echo(message: str) -> str:
@@ -39,6 +38,8 @@ def build() -> ServerCore:
 
 
 async def serve_tcp(port: int) -> None:
+    from mcpfast.transports.tcp import start_tcp_server  # ssl and friends only when asked for
+
     server = build()
     tcp = await start_tcp_server(lambda: server, "127.0.0.1", port)
     await tcp.serve_forever()

@@ -180,7 +180,9 @@ class JSONRPCPeer:
     ) -> None:
         if max_in_flight < 1:
             raise ValueError(f"max_in_flight must be at least 1, got {max_in_flight}")
+        #: the dispatcher (set once: its on_request is bound here for the hot path)
         self.dispatcher = dispatcher
+        self._dispatch_request = dispatcher.on_request
         self._send = send
         self.request_timeout = request_timeout
         self.max_in_flight = max_in_flight
@@ -318,11 +320,15 @@ class JSONRPCPeer:
                 )
                 return
         try:
-            result = self.dispatcher.on_request(self, req)
+            result = self._dispatch_request(self, req)
         except BaseException as exc:  # noqa: BLE001
             self._reply_exception(rid, exc)
             return
-        if type(result) is not _CoroutineType:
+        rt = type(result)
+        if rt is dict or rt is bytes:  # the common answers first: no isinstance on the hot path
+            self._reply(rid, result)
+            return
+        if rt is not _CoroutineType:
             if isinstance(result, asyncio.Future):
                 if result.done():  # an eager task (Python 3.12+) that finished at once
                     self._settle(rid, result)

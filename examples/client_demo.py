@@ -1,0 +1,80 @@
+"""A real MCP client talking to a real mcpfast server over stdio, both eras in one run.
+
+    python examples/client_demo.py
+
+It spawns ``examples/echo_server.py``, opens a legacy session (``initialize``), lists and
+calls the ``echo`` tool, then sends the same call as a stateless 2026-07-28 request (the
+``_meta`` envelope, no session), and shows what a malformed call gets back. The client side is
+mcpfast's JSON-RPC peer; the high-level client API comes with a later issue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import mcpfast
+from mcpfast.errors import McpError, MethodNotFound
+from mcpfast.transports.stdio import connect_stdio
+
+HERE = Path(__file__).resolve().parent
+MODERN = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientCapabilities": {},
+    "io.modelcontextprotocol/clientInfo": {"name": "client-demo", "version": "0.1"},
+}
+
+
+class Client:
+    """The client's dispatcher: it answers the server's ``ping`` and prints notifications."""
+
+    def on_request(self, peer: Any, request: Any) -> Any:
+        if request.method == "ping":
+            return {}
+        raise MethodNotFound(f"Method not found: {request.method}")
+
+    def on_notification(self, peer: Any, note: Any) -> None:
+        print(f"  <- notification {note.method}: {note.params}")
+
+    def on_batch(self, peer: Any, batch: Any) -> bool:
+        return False
+
+    def on_close(self, peer: Any, exc: BaseException | None) -> None:
+        pass
+
+
+async def main() -> None:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(HERE.parent) + os.pathsep + env.get("PYTHONPATH", "")
+    proto, _proc = await connect_stdio([sys.executable, str(HERE / "echo_server.py")], Client(), env=env)
+    peer = proto.peer
+    assert peer is not None
+    print(f"mcpfast {mcpfast.__version__} (compiled wire core: {mcpfast.EXTENSIONS})")
+    try:
+        init = await peer.request("initialize", {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "client-demo", "version": "0.1"},
+        })
+        peer.notify("notifications/initialized")
+        print(f"legacy session: {init['serverInfo']['name']} speaks {init['protocolVersion']}")
+        tools = await peer.request("tools/list")
+        print("tools:", [t["name"] for t in tools["tools"]])
+        res = await peer.request("tools/call", {"name": "echo", "arguments": {"message": "hello over stdio"}})
+        print("echo ->", res["content"][0]["text"])
+        res = await peer.request("tools/call", {
+            "name": "echo", "arguments": {"message": "hello, stateless"}, "_meta": MODERN,
+        })
+        print("2026-07-28 echo ->", res["content"][0]["text"], f"(resultType {res['resultType']})")
+        try:
+            await peer.request("tools/call", {"name": "echo", "arguments": {"message": 42}})
+        except McpError as exc:
+            print(f"bad arguments -> error {exc.code}: {exc.message}")
+    finally:
+        await proto.aclose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
