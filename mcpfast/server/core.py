@@ -631,6 +631,19 @@ class ServerCore:
         check = tool.check
         if check is not None:
             check(args)
+        if tool.fast and (session is not None or "requestState" not in params):
+            # the common case in one frame: a plain sync tool, no context, no capabilities
+            if not tool.var_kw and not args.keys() <= tool.params:
+                args = {k: v for k, v in args.items() if k in tool.params}  # undeclared extras dropped
+            try:
+                value = tool.fn(**args)
+            except Exception as exc:  # noqa: BLE001 - a tool failure is a result, not a crash
+                return self._sync_tool_failed(tool, exc, args, session is None, None, None)
+            if type(value) is str:
+                if session is not None:
+                    return {"content": [{"type": "text", "text": value}]}
+                return {"content": [{"type": "text", "text": value}], "resultType": "complete", "_meta": self._meta}
+            return self._tool_result(tool, value, session is None)
         if tool.required_caps is not None:
             self._check_caps(tool.required_caps, session, meta, f"tool {name!r}")
         ctx = None
@@ -656,15 +669,19 @@ class ServerCore:
         # seam: a blocking sync tool (tool.blocking) will be sent to a thread pool here
         try:
             value = tool.fn(**args)
-        except McpError as exc:  # the client answered a server->client request with an error
-            return self._tool_error(tool, exc, modern)
-        except JSONRPCError:
-            raise
-        except InputRequired as exc:
-            return self._input_required(exc, ctx, digest, lambda: self._run_tool(tool, args, modern, ctx, digest))
         except Exception as exc:  # noqa: BLE001 - a tool failure is a result, not a crash
-            return self._tool_error(tool, exc, modern)
+            return self._sync_tool_failed(tool, exc, args, modern, ctx, digest)
         return self._tool_result(tool, value, modern)
+
+    def _sync_tool_failed(self, tool: Tool, exc: Exception, args: dict[str, Any], modern: bool,
+                          ctx: Context | None, digest: str | None) -> Any:
+        if isinstance(exc, McpError):  # the client answered a server->client request with an error
+            return self._tool_error(tool, exc, modern)
+        if isinstance(exc, JSONRPCError):
+            raise exc
+        if isinstance(exc, InputRequired):
+            return self._input_required(exc, ctx, digest, lambda: self._run_tool(tool, args, modern, ctx, digest))
+        return self._tool_error(tool, exc, modern)
 
     async def _tool_async(self, tool: Tool, args: dict[str, Any], coro: Any, modern: bool, ctx: Context | None,
                           digest: str | None) -> Any:

@@ -182,7 +182,7 @@ def _put(d: dict[str, Any], key: str, value: Any) -> None:
 
 
 class Tool(_Entry):
-    __slots__ = ("name", "entry", "check", "output_schema", "required_caps", "convert", "plain")
+    __slots__ = ("name", "entry", "check", "output_schema", "required_caps", "convert", "plain", "fast")
 
     def __init__(
         self,
@@ -211,6 +211,8 @@ class Tool(_Entry):
         self.convert = convert
         #: a str return value becomes one text block (no converter, no output schema)
         self.plain = convert is None and output_schema is None
+        #: served by the one-frame path of ``ServerCore._handle_tools_call``
+        self.fast = self.plain and not self.is_async and context_kwarg is None and self.required_caps is None
         e: dict[str, Any] = {"name": name}
         _put(e, "title", title)
         _put(e, "description", description)
