@@ -135,32 +135,20 @@ def _escape_help(text: str) -> str:
 # Metrics
 
 
-class Counter:
-    """A number that only goes up: requests served, bytes received.
-
-    ``inc(n)`` adds ``n`` (default 1); a negative or NaN ``n`` is a ValueError and leaves the
-    value unchanged.
-    """
+class _Scalar:
+    """What a counter and a gauge share: a name, a help text and one number."""
 
     __slots__ = ("_help", "_name", "_value")
-    kind: ClassVar[str] = "counter"
+    kind: ClassVar[str]
 
     def __init__(self, name: str, help: str = "") -> None:
         self._name = _check_name(name)
         self._help = _check_help(help)
         self._value: Number = 0
 
-    def inc(self, n: Number = 1) -> None:
-        """Add ``n`` >= 0."""
-        if type(n) is not int and type(n) is not float:
-            n = _number(n, "Counter", self._name, "inc")
-        if not n >= 0:  # catches NaN too
-            raise ValueError(f"Counter {self._name!r} can only increase, got inc({n!r})")
-        self._value += n
-
     @property
     def value(self) -> Number:
-        """The total so far (an int until a float is added)."""
+        """The current value (an int until a float is added)."""
         return self._value
 
     @property
@@ -172,23 +160,37 @@ class Counter:
         return self._help
 
     def snapshot(self) -> dict[str, Any]:
-        """``{"kind": "counter", "help": ..., "value": ...}``."""
-        return {"kind": "counter", "help": self._help, "value": self._value}
+        """``{"kind": "counter" | "gauge", "help": ..., "value": ...}``."""
+        return {"kind": self.kind, "help": self._help, "value": self._value}
 
     def __repr__(self) -> str:
-        return f"<Counter {self._name!r} value={self._value!r}>"
+        return f"<{type(self).__name__} {self._name!r} value={self._value!r}>"
 
 
-class Gauge:
+class Counter(_Scalar):
+    """A number that only goes up: requests served, bytes received.
+
+    ``inc(n)`` adds ``n`` (default 1); a negative or NaN ``n`` is a ValueError and leaves the
+    value unchanged.
+    """
+
+    __slots__ = ()
+    kind: ClassVar[str] = "counter"
+
+    def inc(self, n: Number = 1) -> None:
+        """Add ``n`` >= 0."""
+        if type(n) is not int and type(n) is not float:
+            n = _number(n, "Counter", self._name, "inc")
+        if not n >= 0:  # catches NaN too
+            raise ValueError(f"Counter {self._name!r} can only increase, got inc({n!r})")
+        self._value += n
+
+
+class Gauge(_Scalar):
     """A number that goes up and down: connections open, requests in flight."""
 
-    __slots__ = ("_help", "_name", "_value")
+    __slots__ = ()
     kind: ClassVar[str] = "gauge"
-
-    def __init__(self, name: str, help: str = "") -> None:
-        self._name = _check_name(name)
-        self._help = _check_help(help)
-        self._value: Number = 0
 
     def set(self, v: Number) -> None:
         """Make the value ``v`` (any int or float, NaN and infinities included)."""
@@ -207,26 +209,6 @@ class Gauge:
         if type(n) is not int and type(n) is not float:
             n = _number(n, "Gauge", self._name, "dec")
         self._value -= n
-
-    @property
-    def value(self) -> Number:
-        """The current value."""
-        return self._value
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def help(self) -> str:
-        return self._help
-
-    def snapshot(self) -> dict[str, Any]:
-        """``{"kind": "gauge", "help": ..., "value": ...}``."""
-        return {"kind": "gauge", "help": self._help, "value": self._value}
-
-    def __repr__(self) -> str:
-        return f"<Gauge {self._name!r} value={self._value!r}>"
 
 
 class Histogram:
