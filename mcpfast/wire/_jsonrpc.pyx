@@ -391,11 +391,15 @@ cdef object _validate(object obj):
     return _check(obj, "$")
 
 
+# binding=False: a plain C method, not a CyFunction (whose vectorcall shim cost ~30 ns)
+@cython.binding(False)
 def validate(obj):
     """Validate an already decoded JSON value as a message or a batch (see ``decode``)."""
     return _validate(obj)
 
 
+# binding=False: a plain C method, not a CyFunction (whose vectorcall shim cost ~30 ns)
+@cython.binding(False)
 def decode(data):
     """Decode and validate one JSON-RPC message (or batch) from its UTF-8 bytes.
 
@@ -409,6 +413,8 @@ def decode(data):
     return _validate(obj)
 
 
+# binding=False: a plain C method, not a CyFunction (whose vectorcall shim cost ~30 ns)
+@cython.binding(False)
 def decode_all(list frames):
     """Decode many frames in one call; a frame that fails gives its error object in place."""
     cdef list out = []
@@ -444,6 +450,8 @@ cdef object _encode(object obj):
     return out
 
 
+# binding=False: a plain C method, not a CyFunction (whose vectorcall shim cost ~30 ns)
+@cython.binding(False)
 def encode_request(id, method, params=None):
     """``{"jsonrpc":"2.0","id":..,"method":..,"params":..}`` (params omitted when None)."""
     if not _is_id(id):
@@ -455,6 +463,8 @@ def encode_request(id, method, params=None):
     return _encode({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
 
 
+# binding=False: a plain C method, not a CyFunction (whose vectorcall shim cost ~30 ns)
+@cython.binding(False)
 def encode_notification(method, params=None):
     """``{"jsonrpc":"2.0","method":..,"params":..}`` (params omitted when None)."""
     if type(method) is not str:
@@ -557,6 +567,8 @@ cdef bytes _encode_result_body(object id, object result):
         raise
 
 
+# binding=False: a plain C method, not a CyFunction (whose vectorcall shim cost ~30 ns)
+@cython.binding(False)
 def encode_result(id, result):
     """``{"jsonrpc":"2.0","id":..,"result":..}``; bytes-like ``result`` is passed through as
     already-encoded JSON (see the pure twin)."""
@@ -579,6 +591,8 @@ def encode_result(id, result):
     return _envelope(id, PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body))
 
 
+# binding=False: a plain C method, not a CyFunction (whose vectorcall shim cost ~30 ns)
+@cython.binding(False)
 def encode_error(id, code, message, data=None):
     """``{"jsonrpc":"2.0","id":..,"error":{"code":..,"message":..,"data":..}}``."""
     if id is not None and not _is_id(id):
