@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from operator import index
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 __all__ = ["BufferPool", "ObjectPool"]
 
@@ -40,7 +40,62 @@ def _check_size(what: str, value: int) -> int:
     return value
 
 
-class ObjectPool(Generic[T]):
+class _FreeList:
+    """What both pools share: the pooled items, the limit and the hit/miss/discard counts."""
+
+    __slots__ = ("_discards", "_hits", "_items", "_maxsize", "_misses")
+    _items: list[Any]
+
+    def clear(self) -> None:
+        """Drop every pooled item; the counters are kept."""
+        self._items.clear()
+
+    @property
+    def hits(self) -> int:
+        """Acquires served from the pool."""
+        return self._hits
+
+    @property
+    def misses(self) -> int:
+        """Acquires that had to make a new item."""
+        return self._misses
+
+    @property
+    def discards(self) -> int:
+        """Releases dropped (the pool was full, or the item too large to keep)."""
+        return self._discards
+
+    @property
+    def size(self) -> int:
+        """Items pooled now."""
+        return len(self._items)
+
+    @property
+    def maxsize(self) -> int:
+        """The most items the pool keeps."""
+        return self._maxsize
+
+    def stats(self) -> dict[str, int]:
+        """``{"hits", "misses", "discards", "size", "maxsize"}`` as plain ints."""
+        return {
+            "hits": self._hits,
+            "misses": self._misses,
+            "discards": self._discards,
+            "size": len(self._items),
+            "maxsize": self._maxsize,
+        }
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} size={len(self._items)} maxsize={self._maxsize} "
+            f"hits={self._hits} misses={self._misses} discards={self._discards}>"
+        )
+
+
+class ObjectPool(_FreeList, Generic[T]):
     """A bounded free list of objects made by ``factory``.
 
     ``acquire()`` pops a pooled object (a hit) or calls ``factory()`` (a miss).
@@ -52,7 +107,7 @@ class ObjectPool(Generic[T]):
     Objects come back in LIFO order: the most recently released (cache-warm) one first.
     """
 
-    __slots__ = ("_discards", "_factory", "_hits", "_items", "_maxsize", "_misses", "_reset")
+    __slots__ = ("_factory", "_reset")
 
     def __init__(
         self,
@@ -92,56 +147,8 @@ class ObjectPool(Generic[T]):
         else:
             self._discards += 1
 
-    def clear(self) -> None:
-        """Drop every pooled object; the counters are kept."""
-        self._items.clear()
 
-    @property
-    def hits(self) -> int:
-        """Acquires served from the pool."""
-        return self._hits
-
-    @property
-    def misses(self) -> int:
-        """Acquires that had to call the factory."""
-        return self._misses
-
-    @property
-    def discards(self) -> int:
-        """Releases dropped because the pool was full."""
-        return self._discards
-
-    @property
-    def size(self) -> int:
-        """Objects pooled now."""
-        return len(self._items)
-
-    @property
-    def maxsize(self) -> int:
-        """The most objects the pool keeps."""
-        return self._maxsize
-
-    def stats(self) -> dict[str, int]:
-        """``{"hits", "misses", "discards", "size", "maxsize"}`` as plain ints."""
-        return {
-            "hits": self._hits,
-            "misses": self._misses,
-            "discards": self._discards,
-            "size": len(self._items),
-            "maxsize": self._maxsize,
-        }
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __repr__(self) -> str:
-        return (
-            f"<ObjectPool size={len(self._items)} maxsize={self._maxsize} "
-            f"hits={self._hits} misses={self._misses} discards={self._discards}>"
-        )
-
-
-class BufferPool:
+class BufferPool(_FreeList):
     """A bounded free list of ``bytearray`` write buffers.
 
     ``acquire()`` returns an empty bytearray: a pooled one (hit) or a new one (miss).
@@ -160,7 +167,7 @@ class BufferPool:
     propagate and does not pool the buffer, since its memory is still in use.
     """
 
-    __slots__ = ("_discards", "_hits", "_items", "_max_buffer_size", "_maxsize", "_misses")
+    __slots__ = ("_max_buffer_size",)
 
     def __init__(self, maxsize: int = 64, max_buffer_size: int = 1 << 20) -> None:
         self._maxsize = _check_size("maxsize", maxsize)
@@ -194,35 +201,6 @@ class BufferPool:
         del buf[:]  # BufferError while a memoryview is alive: not pooled, see the class doc
         items.append(buf)
 
-    def clear(self) -> None:
-        """Drop every pooled buffer; the counters are kept."""
-        self._items.clear()
-
-    @property
-    def hits(self) -> int:
-        """Acquires served from the pool."""
-        return self._hits
-
-    @property
-    def misses(self) -> int:
-        """Acquires that made a new bytearray."""
-        return self._misses
-
-    @property
-    def discards(self) -> int:
-        """Releases dropped: the pool was full or the buffer longer than max_buffer_size."""
-        return self._discards
-
-    @property
-    def size(self) -> int:
-        """Buffers pooled now."""
-        return len(self._items)
-
-    @property
-    def maxsize(self) -> int:
-        """The most buffers the pool keeps."""
-        return self._maxsize
-
     @property
     def max_buffer_size(self) -> int:
         """Released buffers longer than this (in bytes) are dropped."""
@@ -230,20 +208,6 @@ class BufferPool:
 
     def stats(self) -> dict[str, int]:
         """``{"hits", "misses", "discards", "size", "maxsize", "max_buffer_size"}``."""
-        return {
-            "hits": self._hits,
-            "misses": self._misses,
-            "discards": self._discards,
-            "size": len(self._items),
-            "maxsize": self._maxsize,
-            "max_buffer_size": self._max_buffer_size,
-        }
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __repr__(self) -> str:
-        return (
-            f"<BufferPool size={len(self._items)} maxsize={self._maxsize} "
-            f"hits={self._hits} misses={self._misses} discards={self._discards}>"
-        )
+        d = super().stats()
+        d["max_buffer_size"] = self._max_buffer_size
+        return d
