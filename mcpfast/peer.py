@@ -326,6 +326,13 @@ class JSONRPCPeer:
             return
         rt = type(result)
         if rt is dict or rt is bytes:  # the common answers first: no isinstance on the hot path
+            if self._batching and self._closed is False:
+                # inside feed(): append straight to the batch (what _reply + _queue would do)
+                try:
+                    self._out.append(_encode_result(rid, result))
+                    return
+                except Exception:  # noqa: BLE001 - _reply words an unencodable result
+                    pass
             self._reply(rid, result)
             return
         if rt is not _CoroutineType:
