@@ -46,9 +46,10 @@ DEFAULT_MAX_IN_FLIGHT = 1024
 
 _CoroutineType = types.CoroutineType
 _current_task = asyncio.current_task
-# asyncio's own bookkeeping of the running task (private, present in 3.8-3.13); see feed()
-_enter_task = asyncio.tasks._enter_task
-_leave_task = asyncio.tasks._leave_task
+# asyncio's own bookkeeping of the running task (private; present from 3.8 on, and used by
+# 3.12's eager tasks); see feed(). Without it feed() cannot step out of a caller's task.
+_enter_task = getattr(asyncio.tasks, "_enter_task", None)
+_leave_task = getattr(asyncio.tasks, "_leave_task", None)
 _encode_result = jsonrpc.encode_result
 _encode_error = jsonrpc.encode_error
 _encode_request = jsonrpc.encode_request
@@ -252,7 +253,7 @@ class JSONRPCPeer:
         # data_received calls us. Called from inside a task (a transport that reads in a task,
         # a test), that task must not pass for the handler's own: asyncio.timeout() or anyio
         # in a handler would capture it and later cancel the caller instead of the handler.
-        outer = _current_task(self.loop) if not self._batching else None
+        outer = _current_task(self.loop) if not self._batching and _leave_task is not None else None
         if outer is not None:
             _leave_task(self.loop, outer)
         self._batching += 1
