@@ -255,7 +255,7 @@ class JSONRPCPeer:
         # in a handler would capture it and later cancel the caller instead of the handler.
         outer = _current_task(self.loop) if not self._batching and _leave_task is not None else None
         if outer is not None:
-            _leave_task(self.loop, outer)
+            _leave_task(self.loop, outer)  # type: ignore[misc]  # not None when outer is set
         self._batching += 1
         try:
             for msg in messages:
@@ -275,7 +275,7 @@ class JSONRPCPeer:
         finally:
             self._batching -= 1
             if outer is not None:
-                _enter_task(self.loop, outer)
+                _enter_task(self.loop, outer)  # type: ignore[misc]
             if not self._batching and self._out:
                 self._flush()
 
@@ -518,7 +518,7 @@ class JSONRPCPeer:
             if timeout is None:
                 return await fut
             return await asyncio.wait_for(fut, timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._forget(rid, f"timed out after {timeout:g} s")
             raise McpError(f"Request {method!r} timed out after {timeout:g} s", code=REQUEST_TIMEOUT) from None
         except asyncio.CancelledError:

@@ -20,7 +20,8 @@ import asyncio
 import enum
 import logging
 from collections.abc import Callable
-from .errors import FrameError, PARSE_ERROR
+
+from .errors import PARSE_ERROR, FrameError
 from .peer import DEFAULT_MAX_IN_FLIGHT, Dispatcher, JSONRPCPeer
 from .wire.framing import LineSplitter
 from .wire.jsonrpc import decode_all, encode_error

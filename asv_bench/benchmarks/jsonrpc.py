@@ -9,7 +9,8 @@ Inputs (tests/bench/payloads.py): a ``tools/call`` request of exactly ``size`` b
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .common import IMPLS, LIBS, SIZES, load, load_json_lib, payloads
 

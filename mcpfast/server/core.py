@@ -21,10 +21,10 @@ asked for one (``context_kwarg=``).
 from __future__ import annotations
 
 import asyncio
-import sys
 import base64
 import binascii
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 

@@ -38,7 +38,7 @@ class ToolResult(dict):  # type: ignore[type-arg]
 
 def _wants(fn: Callable[..., Any]) -> tuple[bool, bool, frozenset[str]]:
     """(is a coroutine function, takes **kwargs, its keyword parameter names)."""
-    is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))
+    is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))  # noqa: B004 - an instance whose __call__ is async
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):

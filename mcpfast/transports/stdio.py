@@ -157,7 +157,7 @@ class StdioClientProtocol(StdioProtocol):
 async def _wait_process(proc: asyncio.subprocess.Process, timeout: float) -> int | None:
     try:
         return await asyncio.wait_for(proc.wait(), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return None
 
 

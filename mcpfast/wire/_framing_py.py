@@ -22,7 +22,7 @@ from __future__ import annotations
 import operator
 import re
 import sys
-from typing import Final, Union
+from typing import Final
 
 from ..errors import FrameError
 
@@ -36,7 +36,7 @@ __all__ = [
     "DEFAULT_MAX_SIZE",
 ]
 
-Buffer = Union[bytes, bytearray, memoryview]
+Buffer = bytes | bytearray | memoryview
 
 DEFAULT_MAX_SIZE: Final = 16 * 1024 * 1024
 # Upper bound for max_size, chosen so that "limit + 1" and "buffered + chunk" never overflow

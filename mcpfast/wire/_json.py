@@ -29,7 +29,8 @@ import math
 import os
 import re
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import EncodeError, ParseError
 
@@ -91,7 +92,7 @@ def _parse_float(token: str) -> Any:
 _decoder = _stdjson.JSONDecoder(
     parse_constant=_parse_constant, parse_int=_parse_int, parse_float=_parse_float
 )
-_scan_once = _decoder.scan_once
+_scan_once = _decoder.scan_once  # type: ignore[attr-defined]  # set by JSONDecoder.__init__
 _WS = re.compile(r"[ \t\n\r]*")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 

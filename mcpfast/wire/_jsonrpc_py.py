@@ -23,7 +23,7 @@ error response can still be matched. Messages say what was expected, what came, 
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any
 
 from ..errors import EncodeError, InvalidRequest, JSONRPCError
 from . import _json
@@ -70,7 +70,7 @@ class Request:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return self.as_dict() == other.as_dict()  # type: ignore[attr-defined]
+        return self.as_dict() == other.as_dict()
 
     def __repr__(self) -> str:
         return f"Request(id={self.id!r}, method={self.method!r}, params={self.params!r})"
@@ -94,7 +94,7 @@ class Notification:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return self.as_dict() == other.as_dict()  # type: ignore[attr-defined]
+        return self.as_dict() == other.as_dict()
 
     def __repr__(self) -> str:
         return f"Notification(method={self.method!r}, params={self.params!r})"
@@ -115,7 +115,7 @@ class Response:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return self.as_dict() == other.as_dict()  # type: ignore[attr-defined]
+        return self.as_dict() == other.as_dict()
 
     def __repr__(self) -> str:
         return f"Response(id={self.id!r}, result={self.result!r})"
@@ -147,7 +147,7 @@ class ErrorResponse:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return self.as_dict() == other.as_dict()  # type: ignore[attr-defined]
+        return self.as_dict() == other.as_dict()
 
     def __repr__(self) -> str:
         return (
@@ -156,7 +156,7 @@ class ErrorResponse:
         )
 
 
-Message = Union[Request, Notification, Response, ErrorResponse]
+Message = Request | Notification | Response | ErrorResponse
 
 
 class Batch(list):  # type: ignore[type-arg]
@@ -209,56 +209,52 @@ _MISSING = object()
 def _check(obj: Any, where: str) -> Message:
     """Validate one decoded message; return its typed object or raise InvalidRequest."""
     if type(obj) is not dict:
-        return _raise(_fail(where, "an object", _describe(obj), obj))
+        raise _fail(where, "an object", _describe(obj), obj)
     version = obj.get("jsonrpc", _MISSING)
     if version != "2.0" or type(version) is not str:
         got = "nothing" if version is _MISSING else _describe(version)
-        return _raise(_fail(f"{where}.jsonrpc", '"2.0"', got, obj))
+        raise _fail(f"{where}.jsonrpc", '"2.0"', got, obj)
     method = obj.get("method", _MISSING)
     if method is not _MISSING:
         if type(method) is not str:
-            return _raise(_fail(f"{where}.method", "a string", _describe(method), obj))
+            raise _fail(f"{where}.method", "a string", _describe(method), obj)
         params = obj.get("params")
         if params is not None and type(params) is not dict and type(params) is not list:
-            return _raise(_fail(f"{where}.params", "an object or an array", _describe(params), obj))
+            raise _fail(f"{where}.params", "an object or an array", _describe(params), obj)
         if "params" in obj and params is None:
-            return _raise(_fail(f"{where}.params", "an object or an array", "null", obj))
+            raise _fail(f"{where}.params", "an object or an array", "null", obj)
         rid = obj.get("id", _MISSING)
         if rid is _MISSING:
             return Notification(method, params)
         if not _usable_id(rid):
-            return _raise(_fail(f"{where}.id", "a string or an integer", _describe(rid), obj))
+            raise _fail(f"{where}.id", "a string or an integer", _describe(rid), obj)
         return Request(rid, method, params)
     has_result = "result" in obj
     error = obj.get("error", _MISSING)
     if has_result:
         if error is not _MISSING:
-            return _raise(_fail(where, 'exactly one of "result" and "error"', "both", obj))
+            raise _fail(where, 'exactly one of "result" and "error"', "both", obj)
         rid = obj.get("id", _MISSING)
         if not _usable_id(rid):
             got = "nothing" if rid is _MISSING else _describe(rid)
-            return _raise(_fail(f"{where}.id", "a string or an integer", got, obj))
-        return Response(rid, obj["result"])
+            raise _fail(f"{where}.id", "a string or an integer", got, obj)
+        return Response(rid, obj["result"])  # type: ignore[arg-type]  # _usable_id: str | int
     if error is _MISSING:
-        return _raise(_fail(where, '"method", "result" or "error"', "none of them", obj))
+        raise _fail(where, '"method", "result" or "error"', "none of them", obj)
     rid = obj.get("id")
     if rid is not None and not _usable_id(rid):
-        return _raise(_fail(f"{where}.id", "a string, an integer or null", _describe(rid), obj))
+        raise _fail(f"{where}.id", "a string, an integer or null", _describe(rid), obj)
     if type(error) is not dict:
-        return _raise(_fail(f"{where}.error", "an object", _describe(error), obj))
+        raise _fail(f"{where}.error", "an object", _describe(error), obj)
     code = error.get("code", _MISSING)
     if type(code) is not int:
         got = "nothing" if code is _MISSING else _describe(code)
-        return _raise(_fail(f"{where}.error.code", "an integer", got, obj))
+        raise _fail(f"{where}.error.code", "an integer", got, obj)
     message = error.get("message", _MISSING)
     if type(message) is not str:
         got = "nothing" if message is _MISSING else _describe(message)
-        return _raise(_fail(f"{where}.error.message", "a string", got, obj))
+        raise _fail(f"{where}.error.message", "a string", got, obj)
     return ErrorResponse(rid, code, message, error.get("data"))
-
-
-def _raise(exc: BaseException) -> Any:
-    raise exc
 
 
 def validate(obj: Any) -> Message | Batch:
@@ -371,13 +367,13 @@ def encode_error(id: str | int | None, code: int, message: str, data: Any = None
 
 def encode_message(msg: Message) -> bytes:
     """Encode a message object (any of the four classes of this module)."""
+    if isinstance(msg, Request):
+        return encode_request(msg.id, msg.method, msg.params)
+    if isinstance(msg, Notification):
+        return encode_notification(msg.method, msg.params)
+    if isinstance(msg, Response):
+        return encode_result(msg.id, msg.result)
+    if isinstance(msg, ErrorResponse):
+        return encode_error(msg.id, msg.code, msg.message, msg.data)
     t = type(msg)
-    if t is Request:
-        return encode_request(msg.id, msg.method, msg.params)  # type: ignore[union-attr]
-    if t is Notification:
-        return encode_notification(msg.method, msg.params)  # type: ignore[union-attr]
-    if t is Response:
-        return encode_result(msg.id, msg.result)  # type: ignore[union-attr]
-    if t is ErrorResponse:
-        return encode_error(msg.id, msg.code, msg.message, msg.data)  # type: ignore[union-attr]
     raise TypeError(f"Expected a Request, Notification, Response or ErrorResponse, got {t.__name__}")

@@ -45,6 +45,10 @@ class _FreeList:
 
     __slots__ = ("_discards", "_hits", "_items", "_maxsize", "_misses")
     _items: list[Any]
+    _hits: int
+    _misses: int
+    _discards: int
+    _maxsize: int
 
     def clear(self) -> None:
         """Drop every pooled item; the counters are kept."""

@@ -6,20 +6,52 @@ from ._compat import NO_EXTENSIONS
 
 if TYPE_CHECKING or NO_EXTENSIONS:
     from ._jsonrpc_py import (
-        Batch, ErrorResponse, Message, Notification, Request, Response, decode, decode_all,
-        encode_error, encode_message, encode_notification, encode_request, encode_result, validate,
+        Batch,
+        ErrorResponse,
+        Message,
+        Notification,
+        Request,
+        Response,
+        decode,
+        decode_all,
+        encode_error,
+        encode_message,
+        encode_notification,
+        encode_request,
+        encode_result,
+        validate,
     )
 else:
     try:
         from ._jsonrpc import (
-            Batch, ErrorResponse, Notification, Request, Response, decode, decode_all,
-            encode_error, encode_message, encode_notification, encode_request, encode_result,
+            Batch,
+            ErrorResponse,
+            Notification,
+            Request,
+            Response,
+            decode,
+            decode_all,
+            encode_error,
+            encode_message,
+            encode_notification,
+            encode_request,
+            encode_result,
             validate,
         )
     except ImportError:  # pragma: no cover
         from ._jsonrpc_py import (
-            Batch, ErrorResponse, Notification, Request, Response, decode, decode_all,
-            encode_error, encode_message, encode_notification, encode_request, encode_result,
+            Batch,
+            ErrorResponse,
+            Notification,
+            Request,
+            Response,
+            decode,
+            decode_all,
+            encode_error,
+            encode_message,
+            encode_notification,
+            encode_request,
+            encode_result,
             validate,
         )
     from ._jsonrpc_py import Message

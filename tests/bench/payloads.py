@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import json
 import random
-from functools import lru_cache
-from typing import Any, Callable, Final
+from collections.abc import Callable
+from functools import cache, lru_cache
+from typing import Any, Final
 
 __all__ = [
     "SIZES",
@@ -159,7 +160,7 @@ def _fill(
     return data
 
 
-@lru_cache(maxsize=None)
+@cache
 def tools_call_request(size: str) -> bytes:
     """A ``tools/call`` request of exactly ``size`` bytes (one NDJSON frame, no newline)."""
     target = size_bytes(size)
@@ -188,14 +189,14 @@ def tools_call_request(size: str) -> bytes:
     return _fill(msg, records, set_pad, target, rng)
 
 
-@lru_cache(maxsize=None)
+@cache
 def request_frames(size: str, n: int = 64) -> tuple[bytes, ...]:
     """``n`` tools/call requests of ``size`` (distinct objects, equal bytes)."""
     data = tools_call_request(size)
     return tuple(bytes(bytearray(data)) for _ in range(n))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _result_and_envelope(size: str) -> tuple[dict[str, Any], bytes]:
     target = size_bytes(size)
     rng = _rng("result", size)
@@ -224,7 +225,7 @@ def tools_call_result(size: str) -> dict[str, Any]:
     return _result_and_envelope(size)[0]
 
 
-@lru_cache(maxsize=None)
+@cache
 def result_envelope(size: str) -> dict[str, Any]:
     """``{"jsonrpc": "2.0", "id": RESULT_ID, "result": tools_call_result(size)}``."""
     return {"jsonrpc": "2.0", "id": RESULT_ID, "result": tools_call_result(size)}
@@ -235,13 +236,13 @@ def envelope_bytes(size: str) -> bytes:
     return _result_and_envelope(size)[1]
 
 
-@lru_cache(maxsize=None)
+@cache
 def result_bytes(size: str) -> bytes:
     """The result alone, already encoded (the pass-through input of ``encode_result``)."""
     return compact_dumps(tools_call_result(size))
 
 
-@lru_cache(maxsize=None)
+@cache
 def ndjson_stream(total: int, line_size: int) -> bytes:
     """``total // line_size`` NDJSON lines of exactly ``line_size`` bytes each (newline
     included): log-message notifications, padded; ``line_size`` must be at least ~100."""
@@ -259,7 +260,7 @@ def ndjson_stream(total: int, line_size: int) -> bytes:
     return b"".join(lines)
 
 
-@lru_cache(maxsize=None)
+@cache
 def sse_stream(size: str, total: int = 64 * 1024) -> bytes:
     """An SSE body of ``message`` events whose data is a result envelope of ``size``, as many
     as fit in ``total`` bytes (at least one)."""
@@ -275,7 +276,7 @@ def sse_stream(size: str, total: int = 64 * 1024) -> bytes:
     return b"".join(events)
 
 
-@lru_cache(maxsize=None)
+@cache
 def outgoing_messages(size: str, n: int = 64) -> tuple[bytes, ...]:
     """``n`` encoded result envelopes of ``size``: one burst of replies to write."""
     data = envelope_bytes(size)

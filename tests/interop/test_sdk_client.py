@@ -268,19 +268,21 @@ async def test_pinned_modern_version_needs_no_probe() -> None:
 @async_test
 async def test_low_level_client_session(mode: str) -> None:
     # the same through ClientSession: initialize() for the handshake, discover() for 2026-07-28
-    async with stdio_client(server_params()) as (read, write):
-        async with ClientSession(read, write, client_info=CLIENT_INFO) as session:
-            if mode == "legacy":
-                init = await session.initialize()
-                assert init.protocol_version == LEGACY_VERSION
-            else:
-                disc = await session.discover()
-                assert disc.supported_versions == [MODERN_VERSION]
-            assert session.protocol_version == (LEGACY_VERSION if mode == "legacy" else MODERN_VERSION)
-            result = await session.call_tool("echo", {"message": "low level"})
-            assert text_of(result) == "low level" and result.is_error is False
-            add = await session.call_tool("add", {"a": 40, "b": 2})
-            assert add.structured_content == {"sum": 42, "operands": [40, 2]}
+    async with (
+        stdio_client(server_params()) as (read, write),
+        ClientSession(read, write, client_info=CLIENT_INFO) as session,
+    ):
+        if mode == "legacy":
+            init = await session.initialize()
+            assert init.protocol_version == LEGACY_VERSION
+        else:
+            disc = await session.discover()
+            assert disc.supported_versions == [MODERN_VERSION]
+        assert session.protocol_version == (LEGACY_VERSION if mode == "legacy" else MODERN_VERSION)
+        result = await session.call_tool("echo", {"message": "low level"})
+        assert text_of(result) == "low level" and result.is_error is False
+        add = await session.call_tool("add", {"a": 40, "b": 2})
+        assert add.structured_content == {"sum": 42, "operands": [40, 2]}
 
 
 # ------------------------------------------------------------------------------ tools

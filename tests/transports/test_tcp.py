@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import os
-import signal
-import sys
 import json
+import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -171,7 +171,7 @@ def _self_signed(tmp: Path) -> tuple[str, str]:
         return str(cert), str(key)
     pkey = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name).issuer_name(name).public_key(pkey.public_key())

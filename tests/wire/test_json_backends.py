@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from mcpfast.errors import EncodeError, ParseError
 from mcpfast.wire import _json
 
-from .corpus import INVALID_ENVELOPE, PARSE_ERRORS, VALID, same as _same
+from .corpus import INVALID_ENVELOPE, PARSE_ERRORS, VALID
+from .corpus import same as _same
 
 
 @pytest.fixture(params=_json.BACKENDS)
