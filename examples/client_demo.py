@@ -47,8 +47,9 @@ class Client:
 
 
 async def main() -> None:
+    # the server imports the same mcpfast as this client (installed, or a source checkout)
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(HERE.parent) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(Path(mcpfast.__file__).resolve().parent.parent) + os.pathsep + env.get("PYTHONPATH", "")
     proto, _proc = await connect_stdio([sys.executable, str(HERE / "echo_server.py")], Client(), env=env)
     peer = proto.peer
     assert peer is not None
