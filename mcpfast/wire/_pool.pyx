@@ -40,18 +40,71 @@ cdef inline Py_ssize_t _clamp(object value):
     return <Py_ssize_t>value
 
 
-@cython.final
-cdef class ObjectPool:
-    """A bounded free list of objects made by ``factory`` (see ``_pool_py.ObjectPool``)."""
+cdef class _FreeList:
+    """What both pools share (see ``_pool_py._FreeList``): the items, the bound, the counts."""
 
-    cdef list _items            # the pooled objects; LIFO, the end of the list is the top
-    cdef object _factory        # called with no argument on a miss
-    cdef object _reset          # None or called with each released object
+    cdef list _items            # the pooled items; LIFO, the end of the list is the top
     cdef object _maxsize_obj    # the bound as given, for .maxsize and stats()
     cdef Py_ssize_t _maxsize    # the same bound, saturated to Py_ssize_t for the C compare
     cdef uint64_t _hits
     cdef uint64_t _misses
     cdef uint64_t _discards
+
+    def clear(self):
+        """Drop every pooled item; the counters are kept."""
+        del self._items[:]
+
+    @property
+    def hits(self):
+        """Acquires served from the pool."""
+        return self._hits
+
+    @property
+    def misses(self):
+        """Acquires that had to make a new item."""
+        return self._misses
+
+    @property
+    def discards(self):
+        """Releases dropped (the pool was full, or the item too large to keep)."""
+        return self._discards
+
+    @property
+    def size(self):
+        """Items pooled now."""
+        return PyList_GET_SIZE(self._items)
+
+    @property
+    def maxsize(self):
+        """The most items the pool keeps."""
+        return self._maxsize_obj
+
+    def stats(self):
+        """``{"hits", "misses", "discards", "size", "maxsize"}`` as plain ints."""
+        return {
+            "hits": self._hits,
+            "misses": self._misses,
+            "discards": self._discards,
+            "size": PyList_GET_SIZE(self._items),
+            "maxsize": self._maxsize_obj,
+        }
+
+    def __len__(self):
+        return PyList_GET_SIZE(self._items)
+
+    def __repr__(self):
+        return (
+            f"<{type(self).__name__} size={PyList_GET_SIZE(self._items)} maxsize={self._maxsize_obj} "
+            f"hits={self._hits} misses={self._misses} discards={self._discards}>"
+        )
+
+
+@cython.final
+cdef class ObjectPool(_FreeList):
+    """A bounded free list of objects made by ``factory`` (see ``_pool_py.ObjectPool``)."""
+
+    cdef object _factory        # called with no argument on a miss
+    cdef object _reset          # None or called with each released object
 
     def __init__(self, factory, maxsize=256, reset=None):
         if not callable(factory):
@@ -87,67 +140,13 @@ cdef class ObjectPool:
         else:
             self._discards += 1
 
-    def clear(self):
-        """Drop every pooled object; the counters are kept."""
-        del self._items[:]
-
-    @property
-    def hits(self):
-        """Acquires served from the pool."""
-        return self._hits
-
-    @property
-    def misses(self):
-        """Acquires that had to call the factory."""
-        return self._misses
-
-    @property
-    def discards(self):
-        """Releases dropped because the pool was full."""
-        return self._discards
-
-    @property
-    def size(self):
-        """Objects pooled now."""
-        return PyList_GET_SIZE(self._items)
-
-    @property
-    def maxsize(self):
-        """The most objects the pool keeps."""
-        return self._maxsize_obj
-
-    def stats(self):
-        """``{"hits", "misses", "discards", "size", "maxsize"}`` as plain ints."""
-        return {
-            "hits": self._hits,
-            "misses": self._misses,
-            "discards": self._discards,
-            "size": PyList_GET_SIZE(self._items),
-            "maxsize": self._maxsize_obj,
-        }
-
-    def __len__(self):
-        return PyList_GET_SIZE(self._items)
-
-    def __repr__(self):
-        return (
-            f"<ObjectPool size={PyList_GET_SIZE(self._items)} maxsize={self._maxsize_obj} "
-            f"hits={self._hits} misses={self._misses} discards={self._discards}>"
-        )
-
 
 @cython.final
-cdef class BufferPool:
+cdef class BufferPool(_FreeList):
     """A bounded free list of ``bytearray`` write buffers (see ``_pool_py.BufferPool``)."""
 
-    cdef list _items                  # pooled, all empty, all exactly bytearray
-    cdef object _maxsize_obj          # bounds as given, for the properties and stats()
-    cdef object _max_buffer_size_obj
-    cdef Py_ssize_t _maxsize          # the same bounds saturated to Py_ssize_t
-    cdef Py_ssize_t _max_buffer_size
-    cdef uint64_t _hits
-    cdef uint64_t _misses
-    cdef uint64_t _discards
+    cdef object _max_buffer_size_obj  # the bound as given; items are all empty bytearrays
+    cdef Py_ssize_t _max_buffer_size  # the same bound saturated to Py_ssize_t
 
     def __init__(self, maxsize=64, max_buffer_size=1 << 20):
         self._maxsize_obj = _check_size("maxsize", maxsize)
@@ -183,35 +182,6 @@ cdef class BufferPool:
         PyByteArray_Resize(buf, 0)
         self._items.append(buf)
 
-    def clear(self):
-        """Drop every pooled buffer; the counters are kept."""
-        del self._items[:]
-
-    @property
-    def hits(self):
-        """Acquires served from the pool."""
-        return self._hits
-
-    @property
-    def misses(self):
-        """Acquires that made a new bytearray."""
-        return self._misses
-
-    @property
-    def discards(self):
-        """Releases dropped: the pool was full or the buffer longer than max_buffer_size."""
-        return self._discards
-
-    @property
-    def size(self):
-        """Buffers pooled now."""
-        return PyList_GET_SIZE(self._items)
-
-    @property
-    def maxsize(self):
-        """The most buffers the pool keeps."""
-        return self._maxsize_obj
-
     @property
     def max_buffer_size(self):
         """Released buffers longer than this (in bytes) are dropped."""
@@ -219,20 +189,6 @@ cdef class BufferPool:
 
     def stats(self):
         """``{"hits", "misses", "discards", "size", "maxsize", "max_buffer_size"}``."""
-        return {
-            "hits": self._hits,
-            "misses": self._misses,
-            "discards": self._discards,
-            "size": PyList_GET_SIZE(self._items),
-            "maxsize": self._maxsize_obj,
-            "max_buffer_size": self._max_buffer_size_obj,
-        }
-
-    def __len__(self):
-        return PyList_GET_SIZE(self._items)
-
-    def __repr__(self):
-        return (
-            f"<BufferPool size={PyList_GET_SIZE(self._items)} maxsize={self._maxsize_obj} "
-            f"hits={self._hits} misses={self._misses} discards={self._discards}>"
-        )
+        d = _FreeList.stats(self)
+        d["max_buffer_size"] = self._max_buffer_size_obj
+        return d
