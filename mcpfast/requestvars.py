@@ -1,0 +1,20 @@
+"""Context variables that carry transport facts to handlers, below the MCP layer.
+
+A transport sets them around the dispatch of one request (tasks created while handling it
+inherit them: ``asyncio`` copies the context); ``mcpfast.server.Context`` reads them. They live
+here, beside the peer, so that ``server/`` and ``transports/`` both stand on this module and
+neither imports the other.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import Any
+
+__all__ = ["http_request", "access_token"]
+
+#: the HTTP request (``mcpfast.transports.http.HTTPRequest``) a message arrived in, or None
+http_request: ContextVar[Any] = ContextVar("mcpfast_http_request", default=None)
+
+#: the verified access token (``mcpfast.transports.http.auth.AccessToken``) of that request, or None
+access_token: ContextVar[Any] = ContextVar("mcpfast_access_token", default=None)
