@@ -11,10 +11,16 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["http_request", "access_token"]
+__all__ = ["http_request", "access_token", "stream_control"]
 
 #: the HTTP request (``mcpfast.transports.http.HTTPRequest``) a message arrived in, or None
 http_request: ContextVar[Any] = ContextVar("mcpfast_http_request", default=None)
 
 #: the verified access token (``mcpfast.transports.http.auth.AccessToken``) of that request, or None
 access_token: ContextVar[Any] = ContextVar("mcpfast_access_token", default=None)
+
+#: the response stream of the request being handled, when it is an SSE stream a handler may
+#: close (SEP-1699 polling): an object with ``close_sse_stream()`` (ends this request's POST
+#: stream; the client resumes with GET + Last-Event-ID) and ``close_standalone_sse_stream()``
+#: (ends the session's GET stream), or None
+stream_control: ContextVar[Any] = ContextVar("mcpfast_stream_control", default=None)
