@@ -20,4 +20,38 @@ def _extensions_active() -> bool:
 #: True when the compiled (Cython) wire core is in use, False when the pure-Python twins are.
 EXTENSIONS: bool = _extensions_active()
 
-__all__ = ["EXTENSIONS", "__version__"]
+#: public names loaded on first use, so ``import mcpfast`` stays light (no server, no pydantic)
+_LAZY: dict[str, str] = {
+    "MCPServer": "mcpfast.server.app",
+    "FastMCP": "mcpfast.server.app",
+    "Context": "mcpfast.server.context",
+    "Tool": "mcpfast.server.tools",
+    "ToolRegistry": "mcpfast.server.tools",
+    "ServerCore": "mcpfast.server.core",
+    "ToolResult": "mcpfast.server.registry",
+    "ToolError": "mcpfast.errors",
+    "McpError": "mcpfast.errors",
+    "InputRequired": "mcpfast.server.mrtr",
+    "Image": "mcpfast.server._convert",
+    "Audio": "mcpfast.server._convert",
+    "Message": "mcpfast.server._convert",
+    "UserMessage": "mcpfast.server._convert",
+    "AssistantMessage": "mcpfast.server._convert",
+}
+
+__all__ = ["EXTENSIONS", "__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mcpfast' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,8 +1,12 @@
-"""The MCP server: ``ServerCore`` (dispatcher for both eras + low-level registration API)."""
+"""The MCP server: ``ServerCore`` (dispatcher for both eras + low-level registration API) and,
+loaded on first use, ``MCPServer`` (the official SDK's decorator API on top of it), the seed
+API's ``Tool`` base class and ``ToolRegistry``."""
 
 from __future__ import annotations
 
-from .context import Context, MissingClientCapability
+from typing import TYPE_CHECKING, Any
+
+from .context import Context, ElicitationResult, MissingClientCapability
 from .core import (
     CLIENT_CAPABILITIES_KEY,
     CLIENT_INFO_KEY,
@@ -12,12 +16,35 @@ from .core import (
     ServerCore,
 )
 from .mrtr import InputRequired, RequestStateSigner
-from .registry import Prompt, Resource, ResourceTemplate, Tool, ToolResult, UriTemplate
+from .registry import Prompt, Resource, ResourceTemplate, ToolResult, UriTemplate
 from .session import LOG_LEVELS, LegacySession
+from .tools import Tool, ToolRegistry
+
+if TYPE_CHECKING:
+    from ._convert import AssistantMessage, Audio, Image, Message, UserMessage
+    from .app import FastMCP, MCPServer
 
 __all__ = [
-    "ServerCore", "Context", "MissingClientCapability", "InputRequired", "RequestStateSigner",
-    "Tool", "Resource", "ResourceTemplate", "Prompt", "ToolResult", "UriTemplate",
-    "LegacySession", "LOG_LEVELS", "PROTOCOL_VERSION_KEY", "CLIENT_CAPABILITIES_KEY",
+    "ServerCore", "Context", "ElicitationResult", "MissingClientCapability", "InputRequired",
+    "RequestStateSigner", "Tool", "ToolRegistry", "Resource", "ResourceTemplate", "Prompt", "ToolResult",
+    "UriTemplate", "LegacySession", "LOG_LEVELS", "PROTOCOL_VERSION_KEY", "CLIENT_CAPABILITIES_KEY",
     "CLIENT_INFO_KEY", "SERVER_INFO_KEY", "SUBSCRIPTION_ID_KEY",
+    "MCPServer", "FastMCP", "Image", "Audio", "Message", "UserMessage", "AssistantMessage",
 ]
+
+_LAZY = {
+    "MCPServer": "app", "FastMCP": "app",
+    "Image": "_convert", "Audio": "_convert", "Message": "_convert", "UserMessage": "_convert",
+    "AssistantMessage": "_convert",
+}
+
+
+def __getattr__(name: str) -> Any:
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{mod}"), name)
+    globals()[name] = value
+    return value

@@ -14,12 +14,23 @@ One object serves both eras, so a handler is written once:
   A handler may also raise ``InputRequired`` itself (and read ``ctx.responses``): at 2026-07-28
   that is the InputRequiredResult; in a legacy session the core sends the requests to the
   client, then runs the handler again with the answers, so the same code serves both eras.
+
+The official SDK's ``Context`` surface is here too (what ``MCPServer`` tools written for it
+use): ``ctx.info/debug/warning/error(data, logger_name=...)``, ``report_progress``,
+``read_resource``, ``elicit(message, SomeModel)`` (-> ``.action``/``.data``), ``elicit_url``,
+``ctx.session.create_message(...)`` (sampling; pydantic objects or dicts), ``request_id``,
+``client_id``, ``request_context`` (``.lifespan_context``, ``.request`` the HTTP request,
+``.meta``), ``close_sse_stream()``, ``mcp_server``. Notifications may be sent from a worker
+thread (a ``def`` tool running in the thread pool): they are handed to the loop's thread.
 """
 
 from __future__ import annotations
 
+from asyncio import AbstractEventLoop
+from asyncio import _get_running_loop as _running_loop
 from typing import TYPE_CHECKING, Any
 
+from .. import requestvars
 from ..errors import MISSING_CLIENT_CAPABILITY, JSONRPCError
 from .mrtr import InputRequired
 from .session import LOG_LEVELS
@@ -29,7 +40,8 @@ if TYPE_CHECKING:
     from .core import ServerCore
     from .session import LegacySession
 
-__all__ = ["Context", "MissingClientCapability", "LOG_LEVEL_KEY", "CAPABILITY_OF"]
+__all__ = ["Context", "RequestContext", "ElicitationResult", "AttrDict", "MissingClientCapability",
+           "LOG_LEVEL_KEY", "CAPABILITY_OF"]
 
 LOG_LEVEL_KEY = "io.modelcontextprotocol/logLevel"
 
@@ -63,10 +75,184 @@ class _Done:
 _DONE = _Done()
 
 
-class Context:
-    """The handler's view of its request (see the module docstring)."""
+def _jsonable(value: Any) -> Any:
+    """A pydantic object (the SDK's types) as its wire dict; anything else as it is."""
+    dump = getattr(value, "model_dump", None)
+    if dump is not None:
+        return dump(by_alias=True, exclude_none=True, mode="json")
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
 
-    __slots__ = ("core", "peer", "request", "session", "meta", "responses", "state")
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+class AttrDict(dict):  # type: ignore[type-arg]
+    """A JSON object from the client, readable as a dict or by attribute (``result.content.text``,
+    also in snake_case: ``result.stop_reason``), the way the SDK's pydantic results read."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        for key in (name, _camel(name)):
+            if key in self:
+                return _wrap(self[key])
+        raise AttributeError(name)
+
+
+def _wrap(value: Any) -> Any:
+    if type(value) is dict:
+        return AttrDict(value)
+    if type(value) is list:
+        return [_wrap(v) for v in value]
+    return value
+
+
+class ElicitationResult(AttrDict):
+    """The client's ``ElicitResult`` (a dict: ``action``, ``content``) with ``.action`` and
+    ``.data``: the content validated into the schema's pydantic model when one was given (None
+    unless the action is ``"accept"``), as the SDK's ``AcceptedElicitation.data``."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        super().__init__(raw)
+        self._data: Any = None
+
+    @property
+    def action(self) -> str:
+        return self.get("action", "cancel")  # type: ignore[no-any-return]
+
+    @property
+    def data(self) -> Any:
+        return self._data
+
+
+class RequestContext:
+    """The SDK's ``ctx.request_context``: lifespan state, the HTTP request, the request's meta."""
+
+    __slots__ = ("_ctx",)
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    @property
+    def lifespan_context(self) -> Any:
+        """What the server's lifespan yielded (None without a lifespan)."""
+        return self._ctx.core.lifespan_state
+
+    @property
+    def request(self) -> Any:
+        """The HTTP request this message arrived in (``HTTPRequest``), None on stdio/TCP."""
+        return self._ctx.http_request
+
+    @property
+    def meta(self) -> Any:
+        return self._ctx.meta
+
+    @property
+    def request_id(self) -> Any:
+        return self._ctx.request.id
+
+    @property
+    def session(self) -> _Session:
+        return self._ctx.session
+
+    @property
+    def protocol_version(self) -> str:
+        return self._ctx.protocol_version
+
+    @property
+    def method(self) -> str:
+        return self._ctx.request.method  # type: ignore[no-any-return]
+
+    @property
+    def params(self) -> Any:
+        return self._ctx.request.params
+
+    async def close_sse_stream(self) -> None:
+        await self._ctx.close_sse_stream()
+
+
+class _Session:
+    """The SDK's ``ctx.session`` for the calls tools make on it (sampling, roots,
+    elicitation, logging, progress, list-changed). Arguments may be the SDK's pydantic types or
+    plain dicts; results are ``AttrDict``s."""
+
+    __slots__ = ("_ctx",)
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    @property
+    def client_params(self) -> Any:
+        ctx = self._ctx
+        return AttrDict({"protocolVersion": ctx.protocol_version, "capabilities": ctx.client_capabilities,
+                         "clientInfo": ctx.client_info})
+
+    @property
+    def client_capabilities(self) -> Any:
+        return AttrDict(self._ctx.client_capabilities)
+
+    def check_client_capability(self, capability: Any) -> bool:
+        caps = self._ctx.client_capabilities
+        return all(k in caps for k in _jsonable(capability) or {})
+
+    async def create_message(self, messages: Any, max_tokens: int | None = None, **kw: Any) -> Any:
+        params = {_camel(k): _jsonable(v) for k, v in kw.items() if v is not None and k != "related_request_id"}
+        if "maxTokens" in params and max_tokens is None:
+            max_tokens = params.pop("maxTokens")
+        return _wrap(await self._ctx.create_message(_jsonable(messages), max_tokens or 0, **params))
+
+    async def list_roots(self) -> Any:
+        return _wrap(await self._ctx.list_roots())
+
+    async def elicit_form(self, message: str, requested_schema: dict[str, Any], **kw: Any) -> Any:
+        return await self._ctx.elicit(message, requested_schema)
+
+    async def elicit(self, message: str, requested_schema: dict[str, Any], **kw: Any) -> Any:
+        return await self._ctx.elicit(message, requested_schema)
+
+    async def send_log_message(self, level: str, data: Any, logger: str | None = None, **kw: Any) -> None:
+        self._ctx.log(level, data, logger)
+
+    async def send_progress_notification(self, progress_token: Any, progress: float, total: float | None = None,
+                                         message: str | None = None, **kw: Any) -> None:
+        self._ctx._progress(progress_token, progress, total, message)
+
+    async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        self._ctx.report_progress(progress, total, message)
+
+    async def send_resource_updated(self, uri: Any) -> None:
+        self._ctx.core.notify_resource_updated(str(uri))
+
+    async def send_tool_list_changed(self) -> None:
+        self._ctx.core._changed("tools")
+
+    async def send_prompt_list_changed(self) -> None:
+        self._ctx.core._changed("prompts")
+
+    async def send_resource_list_changed(self) -> None:
+        self._ctx.core._changed("resources")
+
+
+class Context:
+    """The handler's view of its request (see the module docstring).
+
+    Declare it by annotation in an ``MCPServer`` handler (``ctx: Context``, any name; also
+    ``Context[...]``); with ``ServerCore`` pass ``context_kwarg=``.
+    """
+
+    __slots__ = ("core", "peer", "request", "legacy", "meta", "responses", "state", "_loop")
+
+    def __class_getitem__(cls, item: Any) -> type[Context]:
+        # ``Context[ServerSession, AppState]`` as the SDK's users write it: the same class
+        return cls
 
     def __init__(self, core: ServerCore, peer: JSONRPCPeer, request: Any,
                  session: LegacySession | None, meta: dict[str, Any] | None) -> None:
@@ -74,13 +260,17 @@ class Context:
         self.peer = peer
         self.request = request
         #: the legacy session, or None for a 2026-07-28 request
-        self.session = session
-        #: the request's ``_meta`` (modern envelope), or None in a legacy session
+        self.legacy = session
+        if meta is None:
+            params = request.params
+            meta = params.get("_meta") if type(params) is dict else None
+        #: the request's ``_meta`` (at 2026-07-28 it carries the envelope), or None
         self.meta = meta
         #: MRTR: the answers the client gave so far, by key (this retry's plus earlier rounds')
         self.responses: dict[str, Any] = {}
         #: MRTR: JSON the handler keeps across rounds (signed into requestState)
         self.state: Any = None
+        self._loop: AbstractEventLoop | None = _running_loop()
 
     # ------------------------------------------------------------------ facts
 
@@ -91,79 +281,184 @@ class Context:
     @property
     def modern(self) -> bool:
         """True for a stateless 2026-07-28 request."""
-        return self.session is None
+        return self.legacy is None
 
     @property
     def protocol_version(self) -> str:
-        if self.session is not None:
-            return self.session.protocol_version
+        if self.legacy is not None:
+            return self.legacy.protocol_version
         return self.meta["io.modelcontextprotocol/protocolVersion"]  # type: ignore[index,no-any-return]
 
     @property
     def client_capabilities(self) -> dict[str, Any]:
-        if self.session is not None:
-            return self.session.client_capabilities
+        if self.legacy is not None:
+            return self.legacy.client_capabilities
         caps = self.meta.get("io.modelcontextprotocol/clientCapabilities")  # type: ignore[union-attr]
         return caps if type(caps) is dict else {}
 
     @property
     def client_info(self) -> Any:
-        if self.session is not None:
-            return self.session.client_info
+        if self.legacy is not None:
+            return self.legacy.client_info
         return self.meta.get("io.modelcontextprotocol/clientInfo")  # type: ignore[union-attr]
 
     @property
+    def client_id(self) -> str | None:
+        """The OAuth client id of the verified access token (HTTP with auth), else None."""
+        token = requestvars.access_token.get()
+        return getattr(token, "client_id", None) if token is not None else None
+
+    @property
+    def access_token(self) -> Any:
+        """The verified ``AccessToken`` of this request (HTTP with auth), else None."""
+        return requestvars.access_token.get()
+
+    @property
+    def http_request(self) -> Any:
+        """The ``HTTPRequest`` this message arrived in, or None (stdio, TCP, memory)."""
+        return requestvars.http_request.get()
+
+    @property
+    def headers(self) -> dict[str, str] | None:
+        """The HTTP request's headers (lower-case names), None off HTTP."""
+        req = requestvars.http_request.get()
+        return getattr(req, "headers", None) if req is not None else None
+
+    @property
     def progress_token(self) -> Any:
-        params = self.request.params
-        meta = params.get("_meta") if type(params) is dict else None
+        meta = self.meta
         return meta.get("progressToken") if type(meta) is dict else None
 
+    @property
+    def request_context(self) -> RequestContext:
+        return RequestContext(self)
+
+    @property
+    def lifespan_context(self) -> Any:
+        """What the server's lifespan yielded (also ``request_context.lifespan_context``)."""
+        return self.core.lifespan_state
+
+    @property
+    def session(self) -> _Session:
+        """The SDK's session object: ``await ctx.session.create_message(...)`` and friends."""
+        return _Session(self)
+
+    @property
+    def mcp_server(self) -> Any:
+        """The ``MCPServer`` this request is served by (None on a bare ``ServerCore``)."""
+        return self.core.app
+
+    fastmcp = mcp_server
+
+    @property
+    def input_responses(self) -> dict[str, Any]:
+        """MRTR: the answers so far (the SDK's name for ``responses``)."""
+        return self.responses
+
     # ------------------------------------------------------------------ notifications
+
+    def _notify(self, method: str, params: dict[str, Any]) -> None:
+        loop = self._loop
+        if loop is None or _running_loop() is loop:
+            self.peer.notify(method, params)
+        else:  # a def tool in a worker thread: the peer is the loop's
+            loop.call_soon_threadsafe(self.peer.notify, method, params)
+
+    def _progress(self, token: Any, progress: float, total: float | None, message: str | None) -> None:
+        p: dict[str, Any] = {"progressToken": token, "progress": progress}
+        if total is not None:
+            p["total"] = total
+        if message is not None:
+            p["message"] = message
+        self._notify("notifications/progress", p)
 
     def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> _Done:
         """``notifications/progress`` for this request, if it carried ``_meta.progressToken``
         (else nothing is sent). ``progress`` must increase from call to call (MCP)."""
         token = self.progress_token
         if token is not None:
-            p: dict[str, Any] = {"progressToken": token, "progress": progress}
-            if total is not None:
-                p["total"] = total
-            if message is not None:
-                p["message"] = message
-            self.peer.notify("notifications/progress", p)
+            self._progress(token, progress, total, message)
         return _DONE
 
-    def log(self, level: str, data: Any, logger: str | None = None) -> _Done:
+    def log(self, level: str, data: Any, logger: str | None = None, *, logger_name: str | None = None) -> _Done:
         """``notifications/message`` if ``level`` passes the client's threshold: the session's
         ``logging/setLevel`` (legacy; all levels until set), or this request's
-        ``_meta["io.modelcontextprotocol/logLevel"]`` (2026-07-28; nothing without it)."""
+        ``_meta["io.modelcontextprotocol/logLevel"]`` (2026-07-28; nothing without it).
+        ``logger_name`` is the SDK's spelling of ``logger``."""
         rank = LOG_LEVELS.get(level)
         if rank is None:
             raise ValueError(f"unknown log level {level!r}; expected one of {', '.join(LOG_LEVELS)}")
-        if self.session is not None:
-            if rank < self.session.log_level:
+        if self.legacy is not None:
+            if rank < self.legacy.log_level:
                 return _DONE
         else:
             floor = LOG_LEVELS.get(self.meta.get(LOG_LEVEL_KEY))  # type: ignore[union-attr,arg-type]
             if floor is None or rank < floor:
                 return _DONE
         p: dict[str, Any] = {"level": level, "data": data}
+        if logger is None:
+            logger = logger_name
         if logger is not None:
             p["logger"] = logger
-        self.peer.notify("notifications/message", p)
+        self._notify("notifications/message", p)
         return _DONE
 
-    def debug(self, data: Any, logger: str | None = None) -> _Done:
-        return self.log("debug", data, logger)
+    def debug(self, data: Any, logger: str | None = None, *, logger_name: str | None = None) -> _Done:
+        return self.log("debug", data, logger, logger_name=logger_name)
 
-    def info(self, data: Any, logger: str | None = None) -> _Done:
-        return self.log("info", data, logger)
+    def info(self, data: Any, logger: str | None = None, *, logger_name: str | None = None) -> _Done:
+        return self.log("info", data, logger, logger_name=logger_name)
 
-    def warning(self, data: Any, logger: str | None = None) -> _Done:
-        return self.log("warning", data, logger)
+    def notice(self, data: Any, logger: str | None = None, *, logger_name: str | None = None) -> _Done:
+        return self.log("notice", data, logger, logger_name=logger_name)
 
-    def error(self, data: Any, logger: str | None = None) -> _Done:
-        return self.log("error", data, logger)
+    def warning(self, data: Any, logger: str | None = None, *, logger_name: str | None = None) -> _Done:
+        return self.log("warning", data, logger, logger_name=logger_name)
+
+    def error(self, data: Any, logger: str | None = None, *, logger_name: str | None = None) -> _Done:
+        return self.log("error", data, logger, logger_name=logger_name)
+
+    def critical(self, data: Any, logger: str | None = None, *, logger_name: str | None = None) -> _Done:
+        return self.log("critical", data, logger, logger_name=logger_name)
+
+    def notify_tools_changed(self) -> _Done:
+        self.core._changed("tools")
+        return _DONE
+
+    def notify_prompts_changed(self) -> _Done:
+        self.core._changed("prompts")
+        return _DONE
+
+    def notify_resources_changed(self) -> _Done:
+        self.core._changed("resources")
+        return _DONE
+
+    def notify_resource_updated(self, uri: Any) -> _Done:
+        self.core.notify_resource_updated(str(uri))
+        return _DONE
+
+    async def close_sse_stream(self) -> None:
+        """End this request's SSE response stream (SEP-1699 polling: the client reconnects
+        with ``Last-Event-ID``); a no-op off Streamable HTTP or on a JSON response."""
+        ctl = requestvars.stream_control.get()
+        if ctl is not None:
+            ctl.close_sse_stream()
+
+    async def close_standalone_sse_stream(self) -> None:
+        """End the session's standalone GET stream; a no-op when there is none."""
+        ctl = requestvars.stream_control.get()
+        if ctl is not None:
+            ctl.close_standalone_sse_stream()
+
+    # ------------------------------------------------------------------ resources
+
+    async def read_resource(self, uri: Any) -> list[Any]:
+        """Read one of this server's resources -> a list of contents, each with ``.content``
+        (str or bytes) and ``.mime_type`` (the SDK's ``ReadResourceContents``)."""
+        app = self.core.app
+        if app is None:
+            raise RuntimeError("ctx.read_resource needs an MCPServer (this core has no app)")
+        return await app._read_contents(str(uri), self)  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ input from the client
 
@@ -178,7 +473,7 @@ class Context:
         the answers from ``inputResponses``, or ``InputRequired`` for the missing ones."""
         for r in requests.values():
             self._require(r["method"])
-        if self.session is None:
+        if self.legacy is None:
             have = self.responses
             missing = {k: r for k, r in requests.items() if k not in have}
             if missing:
@@ -191,28 +486,83 @@ class Context:
         res = await self.ask({key: {"method": method, "params": params}})
         return res[key]
 
-    async def elicit(self, message: str, requested_schema: dict[str, Any], *, key: str = "elicitation") -> Any:
-        """Form-mode elicitation -> the client's ``ElicitResult`` (``action``, ``content``)."""
-        return await self._ask_one(key, "elicitation/create",
-                                   {"mode": "form", "message": message, "requestedSchema": requested_schema}
-                                   if self._form_mode() else
-                                   {"message": message, "requestedSchema": requested_schema})
+    async def elicit(self, message: str, schema: Any = None, *, key: str = "elicitation",
+                     requested_schema: dict[str, Any] | None = None) -> ElicitationResult:
+        """Form-mode elicitation -> the client's ``ElicitResult`` as an ``ElicitationResult``
+        (a dict with ``.action``, ``.content``, ``.data``). ``schema`` is a JSON schema dict or,
+        as in the SDK, a pydantic model class: its schema is sent and an accepted answer is
+        validated into ``.data`` (an invalid one raises ValueError)."""
+        if schema is None:
+            schema = requested_schema
+        model = None
+        if isinstance(schema, type):
+            model = schema
+            schema = _elicitation_schema(model)
+        if type(schema) is not dict:
+            raise TypeError(f"elicit() needs a JSON schema dict or a pydantic model class, got {schema!r}")
+        params: dict[str, Any] = {"message": message, "requestedSchema": schema}
+        if self._form_mode():
+            params = {"mode": "form", **params}
+        raw = await self._ask_one(key, "elicitation/create", params)
+        res = ElicitationResult(raw if type(raw) is dict else {})
+        if res.get("action") == "accept":
+            content = res.get("content")
+            if model is not None:
+                if content is None:
+                    raise ValueError("The client accepted the elicitation without content")
+                try:
+                    res._data = model.model_validate(content)  # type: ignore[attr-defined]
+                except Exception as exc:  # noqa: BLE001 - pydantic's ValidationError, reworded
+                    raise ValueError(f"The elicitation answer does not match {model.__name__}: {exc}") from exc
+            else:
+                res._data = content
+        return res
+
+    async def elicit_url(self, message: str, url: str, elicitation_id: str, *, key: str = "elicitation") -> ElicitationResult:
+        """URL-mode elicitation (2025-11-25+): the user is sent to ``url``; the result tells
+        whether they agreed (``.action``)."""
+        raw = await self._ask_one(key, "elicitation/create",
+                                  {"mode": "url", "message": message, "url": url, "elicitationId": elicitation_id})
+        return ElicitationResult(raw if type(raw) is dict else {})
 
     def _form_mode(self) -> bool:
         """Whether elicitation params may carry ``mode`` (2025-11-25 and later)."""
-        return self.session is None or self.session.protocol_version >= "2025-11-25"
+        return self.legacy is None or self.legacy.protocol_version >= "2025-11-25"
 
-    async def create_message(self, messages: list[dict[str, Any]], max_tokens: int, *,
+    async def create_message(self, messages: Any, max_tokens: int, *,
                              key: str = "sampling", **params: Any) -> Any:
-        """``sampling/createMessage`` -> the client's ``CreateMessageResult``. Extra keyword
-        arguments are sent as they are (``systemPrompt``, ``temperature``...)."""
-        p = {"messages": messages, "maxTokens": max_tokens, **params}
-        return await self._ask_one(key, "sampling/createMessage", p)
+        """``sampling/createMessage`` -> the client's ``CreateMessageResult`` (an ``AttrDict``).
+        ``messages`` may be a str (one user message), dicts or the SDK's ``SamplingMessage``s;
+        extra keyword arguments are sent as they are (``systemPrompt``, ``temperature``...)."""
+        if isinstance(messages, str):
+            messages = [{"role": "user", "content": {"type": "text", "text": messages}}]
+        p = {"messages": _jsonable(messages), "maxTokens": max_tokens, **params}
+        return _wrap(await self._ask_one(key, "sampling/createMessage", p))
+
+    sample = create_message
 
     async def list_roots(self, *, key: str = "roots") -> Any:
         """``roots/list`` -> the client's ``ListRootsResult``."""
-        return await self._ask_one(key, "roots/list", {})
+        return _wrap(await self._ask_one(key, "roots/list", {}))
 
     def __repr__(self) -> str:
-        era = "modern" if self.session is None else self.session.protocol_version
+        era = "modern" if self.legacy is None else self.legacy.protocol_version
         return f"Context(request_id={self.request.id!r}, {era})"
+
+
+def _elicitation_schema(model: Any) -> dict[str, Any]:
+    """A pydantic model's schema as the flat object schema elicitation allows (Optional[X]
+    fields become X; no ``$defs``)."""
+    schema = dict(model.model_json_schema())
+    props = {}
+    for name, prop in (schema.get("properties") or {}).items():
+        arms = prop.get("anyOf")
+        if isinstance(arms, list):
+            rest = [a for a in arms if a != {"type": "null"}]
+            if len(rest) == 1:
+                prop = {**{k: v for k, v in prop.items() if k != "anyOf"}, **rest[0]}
+        props[name] = prop
+    out: dict[str, Any] = {"type": "object", "properties": props}
+    if schema.get("required"):
+        out["required"] = schema["required"]
+    return out

@@ -25,7 +25,9 @@ import base64
 import binascii
 import logging
 import sys
+import time
 from collections.abc import Callable
+from time import perf_counter_ns
 from typing import Any
 
 from ..errors import (
@@ -42,6 +44,7 @@ from ..errors import (
 from ..types import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 from ..wire import _json
 from ..wire.jsonrpc import Request
+from ._threads import FAST_NS, MAX_PROMOTE_AFTER, MODE_INLINE, MODE_POOL, STRIKE_WINDOW, ThreadPool
 from .context import Context, MissingClientCapability
 from .mrtr import InputRequired, RequestStateSigner, request_digest
 from .registry import Prompt, Resource, ResourceTemplate, Tool, ToolResult
@@ -86,6 +89,8 @@ def _b64e(s: str) -> str:
 
 
 _EAGER_TASKS = sys.version_info >= (3, 12)
+_running_loop = asyncio._get_running_loop
+_now = perf_counter_ns
 
 
 class _Listener:
@@ -130,6 +135,7 @@ class ServerCore:
         state_ttl: float = 600.0,
         capabilities: dict[str, Any] | None = None,
         eager_async_handlers: bool = False,
+        thread_pool_size: int | None = None,
     ) -> None:
         if page_size is not None and page_size < 1:
             raise ValueError(f"page_size must be at least 1, got {page_size}")
@@ -157,6 +163,25 @@ class ServerCore:
         self.signer = RequestStateSigner(state_secret, state_ttl)
         #: called with (peer, params) on ``notifications/roots/list_changed`` (legacy)
         self.on_roots_list_changed: Callable[[Any, Any], Any] | None = None
+        #: the ``MCPServer`` wrapping this core, if any (``Context.mcp_server``)
+        self.app: Any = None
+        #: what the server's lifespan yielded while it runs (``Context.lifespan_context``)
+        self.lifespan_state: Any = None
+        #: where blocking ``def`` tools run (threads start on first use)
+        self.pool = ThreadPool(thread_pool_size)
+        #: when this core was made (``time.time()``), for uptime
+        self.started_at = time.time()
+        #: ``async def`` tool calls that suspended and have not finished (pooled calls: ``pool.in_flight``)
+        self.async_in_flight = 0
+        #: tool calls whose arguments were rejected before the tool ran
+        self.rejected_calls = 0
+        #: how a tools/call whose arguments break the input schema is answered: "error"
+        #: (JSON-RPC -32602 naming the argument) or "result" (an ``isError`` result with the
+        #: same text, as MCP 2025-11-25 SEP-1303 recommends so a model can correct itself)
+        self.invalid_arguments = "error"
+        #: the loop pooled tools were submitted from (list-changed notifications sent from a
+        #: worker thread are handed to it)
+        self._loop: asyncio.AbstractEventLoop | None = None
 
         self._tools: dict[str, Tool] = {}
         self._resources: dict[str, Resource] = {}
@@ -209,12 +234,22 @@ class ServerCore:
         context_kwarg: str | None = None,
         required_capabilities: dict[str, Any] | None = None,
         convert: Callable[[Any], dict[str, Any]] | None = None,
-        blocking: bool = False,
+        blocking: bool | None = False,
+        wrap_output: bool = False,
+        coerce: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        source: Any = None,
     ) -> Tool:
         """Register (or replace) a tool; ``fn(**arguments)`` runs it.
 
-        ``fn`` may be ``async def`` (awaited) or plain (called inline; ``blocking=True`` is
-        recorded for the thread-pool runner, not acted on yet). With ``context_kwarg`` the
+        ``fn`` may be ``async def`` (awaited on the loop) or plain. A plain one is called
+        inline on the loop by default (``blocking=False``: right for code that returns in
+        microseconds or must stay on the loop's thread); ``blocking=True`` runs every call in
+        the thread pool (``thread_pool_size``); ``blocking=None`` starts it in the pool and
+        moves it inline once it is seen to be fast, back when seen slow (``_threads``; what
+        ``MCPServer`` does). ``wrap_output`` (with an ``output_schema`` of the
+        ``{"result": ...}`` shape) answers a str at once with its text and
+        ``structuredContent: {"result": value}``; ``coerce`` gets arguments ``input_schema``
+        rejected and returns fixed ones or raises (lax conversions). With ``context_kwarg`` the
         handler gets a ``Context`` under that keyword. Arguments are checked against
         ``input_schema`` (required, property types, enum, additionalProperties: false)
         before the call; a failure is -32602 naming the argument. ``required_capabilities``
@@ -233,7 +268,7 @@ class ServerCore:
         tool = Tool(name, fn, input_schema=input_schema, output_schema=output_schema, title=title,
                     description=description, annotations=annotations, icons=icons, meta=meta,
                     context_kwarg=context_kwarg, required_capabilities=required_capabilities,
-                    convert=convert, blocking=blocking)
+                    convert=convert, blocking=blocking, wrap_output=wrap_output, coerce=coerce, source=source)
         self._tools[name] = tool
         self._changed("tools")
         return tool
@@ -296,7 +331,18 @@ class ServerCore:
 
     # ================================================================== change signals
 
+    def _off_loop(self, fn: Callable[..., None], *args: Any) -> bool:
+        """Called from a thread other than the loop's (a pooled ``def`` tool that adds a tool,
+        say): hand ``fn(*args)`` to the loop, whose peers are not thread-safe. True if handed."""
+        loop = self._loop
+        if loop is None or _running_loop() is not None:
+            return False
+        loop.call_soon_threadsafe(fn, *args)
+        return True
+
     def _changed(self, kind: str) -> None:
+        if self._off_loop(self._changed, kind):
+            return
         self._pages.clear()
         self._discover = None
         method = f"notifications/{kind}/list_changed"
@@ -310,7 +356,9 @@ class ServerCore:
 
     def notify_resource_updated(self, uri: str) -> None:
         """Tell who subscribed (legacy ``resources/subscribe``, or a listen stream's
-        ``resourceSubscriptions``) that ``uri`` changed."""
+        ``resourceSubscriptions``) that ``uri`` changed. Safe to call from any thread."""
+        if self._off_loop(self.notify_resource_updated, uri):
+            return
         for peer in self._sessions:
             if uri in peer.state.subscriptions and not peer.closed:
                 peer.notify("notifications/resources/updated", {"uri": uri})
@@ -573,7 +621,7 @@ class ServerCore:
         if ctx is None:
             log.error("InputRequired raised by a handler that has no context (context_kwarg)")
             raise InternalError("Internal error")
-        if ctx.session is not None:
+        if ctx.legacy is not None:
             return self._fulfil(exc, ctx, again)
         if digest is None:  # pragma: no cover - every modern handler with a context has one
             raise InternalError("Internal error")
@@ -630,19 +678,35 @@ class ServerCore:
             raise InvalidParams(f"Expected an object at params.arguments, got {type(args).__name__}")
         check = tool.check
         if check is not None:
-            check(args)
-        if tool.fast and (session is not None or "requestState" not in params):
-            # the common case in one frame: a plain sync tool, no context, no capabilities
+            try:
+                check(args)
+            except InvalidParams as exc:
+                args = self._rejected(tool, args, exc)
+                if args is None:  # invalid_arguments == "result" (SEP-1303)
+                    return self._tool_error(tool, ToolError(exc.message), session is None)
+        if tool.fast and not tool.mode and (session is not None or "requestState" not in params):
+            # the common case in one frame: a plain sync tool placed inline, no context, no
+            # capabilities; two clock reads and one histogram bucket are its stats
             if not tool.var_kw and not args.keys() <= tool.params:
                 args = {k: v for k, v in args.items() if k in tool.params}  # undeclared extras dropped
+            t0 = _now()
             try:
                 value = tool.fn(**args)
             except Exception as exc:  # noqa: BLE001 - a tool failure is a result, not a crash
+                self._timed(tool, _now() - t0)
                 return self._sync_tool_failed(tool, exc, args, session is None, None, None)
+            dt = _now() - t0
+            tool.hist.observe(dt * 0.001)
+            if dt > tool.slow_ns:
+                self._slow(tool)
             if type(value) is str:
-                if session is not None:
-                    return {"content": [{"type": "text", "text": value}]}
-                return {"content": [{"type": "text", "text": value}], "resultType": "complete", "_meta": self._meta}
+                res: dict[str, Any] = {"content": [{"type": "text", "text": value}]}
+                if tool.wrap:
+                    res["structuredContent"] = {"result": value}
+                if session is None:
+                    res["resultType"] = "complete"
+                    res["_meta"] = self._meta
+                return res
             return self._tool_result(tool, value, session is None)
         if tool.required_caps is not None:
             self._check_caps(tool.required_caps, session, meta, f"tool {name!r}")
@@ -659,6 +723,51 @@ class ServerCore:
             args = {k: v for k, v in args.items() if k in tool.params}  # undeclared extras dropped
         return self._run_tool(tool, args, session is None, ctx, digest)
 
+    def _rejected(self, tool: Tool, args: dict[str, Any], exc: InvalidParams) -> Any:
+        """The input check failed: try the tool's lax coercion, else count it and re-raise
+        (or return None when ``invalid_arguments`` is ``"result"``: the caller answers an
+        ``isError`` result, which counts as the tool's error)."""
+        if tool.coerce is not None:
+            try:
+                return tool.coerce(args)
+            except InvalidParams as again:
+                exc = again
+        self.rejected_calls += 1
+        if self.invalid_arguments == "result":
+            return None
+        tool.errors += 1
+        raise exc
+
+    def _timed(self, tool: Tool, dt: int) -> None:
+        tool.hist.observe(dt * 0.001)
+        if dt > tool.slow_ns:
+            self._slow(tool)
+
+    @staticmethod
+    def _slow(tool: Tool) -> None:
+        """An inline call of an adaptive tool was slow. The second time within
+        ``STRIKE_WINDOW`` calls: back to the pool, and make the way back inline longer (a tool
+        that is only sometimes slow settles in the pool)."""
+        n = tool.hist.count
+        if n - tool.strike > STRIKE_WINDOW:
+            tool.strike = n  # first strike: maybe a descheduled process or a GC pause
+            return
+        tool.strike = -STRIKE_WINDOW - 1
+        tool.mode = MODE_POOL
+        tool.streak = 0
+        tool.promote_after = min(tool.promote_after * 2, MAX_PROMOTE_AFTER)
+
+    @staticmethod
+    def _pooled_time(tool: Tool, dt: int) -> None:
+        tool.hist.observe(dt * 0.001)
+        if dt < FAST_NS:
+            tool.streak += 1
+            if tool.streak >= tool.promote_after:
+                tool.mode = MODE_INLINE
+                tool.streak = 0
+        else:
+            tool.streak = 0
+
     def _run_tool(self, tool: Tool, args: dict[str, Any], modern: bool, ctx: Context | None, digest: str | None) -> Any:
         if tool.is_async:
             try:
@@ -666,11 +775,29 @@ class ServerCore:
             except Exception as exc:  # noqa: BLE001 - raised before the coroutine exists
                 return self._tool_error(tool, exc, modern)
             return self._start(self._tool_async(tool, args, coro, modern, ctx, digest))
-        # seam: a blocking sync tool (tool.blocking) will be sent to a thread pool here
+        if tool.mode == MODE_POOL:
+            return self._start(self._tool_pooled(tool, args, modern, ctx, digest))
+        t0 = _now()
         try:
             value = tool.fn(**args)
         except Exception as exc:  # noqa: BLE001 - a tool failure is a result, not a crash
+            self._timed(tool, _now() - t0)
             return self._sync_tool_failed(tool, exc, args, modern, ctx, digest)
+        self._timed(tool, _now() - t0)
+        return self._tool_result(tool, value, modern)
+
+    async def _tool_pooled(self, tool: Tool, args: dict[str, Any], modern: bool, ctx: Context | None,
+                           digest: str | None) -> Any:
+        # the answer is given when the future is resolved; if this task is cancelled
+        # (notifications/cancelled, request timeout) the thread finishes in the background
+        self._loop = loop = asyncio.get_running_loop()  # for notifications sent from the worker
+        value, exc, dt = await self.pool.submit(loop, tool.fn, args)
+        self._pooled_time(tool, dt)
+        if exc is not None:
+            if not isinstance(exc, Exception):  # KeyboardInterrupt/SystemExit in a worker
+                raise exc
+            res = self._sync_tool_failed(tool, exc, args, modern, ctx, digest)
+            return (await res) if asyncio.iscoroutine(res) else res
         return self._tool_result(tool, value, modern)
 
     def _sync_tool_failed(self, tool: Tool, exc: Exception, args: dict[str, Any], modern: bool,
@@ -678,6 +805,7 @@ class ServerCore:
         if isinstance(exc, McpError):  # the client answered a server->client request with an error
             return self._tool_error(tool, exc, modern)
         if isinstance(exc, JSONRPCError):
+            tool.errors += 1
             raise exc
         if isinstance(exc, InputRequired):
             return self._input_required(exc, ctx, digest, lambda: self._run_tool(tool, args, modern, ctx, digest))
@@ -685,20 +813,27 @@ class ServerCore:
 
     async def _tool_async(self, tool: Tool, args: dict[str, Any], coro: Any, modern: bool, ctx: Context | None,
                           digest: str | None) -> Any:
+        t0 = _now()
+        self.async_in_flight += 1
         try:
             value = await coro
         except McpError as exc:  # the client answered a server->client request with an error
             return self._tool_error(tool, exc, modern)
         except JSONRPCError:
+            tool.errors += 1
             raise
         except InputRequired as exc:
             res = self._input_required(exc, ctx, digest, lambda: self._run_tool(tool, args, modern, ctx, digest))
             return (await res) if asyncio.iscoroutine(res) else res
         except Exception as exc:  # noqa: BLE001
             return self._tool_error(tool, exc, modern)
+        finally:
+            self.async_in_flight -= 1
+            tool.hist.observe((_now() - t0) * 0.001)
         return self._tool_result(tool, value, modern)
 
     def _tool_error(self, tool: Tool, exc: Exception, modern: bool) -> dict[str, Any]:
+        tool.errors += 1
         if isinstance(exc, ToolError):
             text = str(exc)
         else:
@@ -712,8 +847,10 @@ class ServerCore:
 
     def _tool_result(self, tool: Tool, value: Any, modern: bool) -> Any:
         t = type(value)
-        if t is str and tool.plain:  # the common case first
+        if t is str and tool.text:  # the common case first
             res: dict[str, Any] = {"content": [{"type": "text", "text": value}]}
+            if tool.wrap:
+                res["structuredContent"] = {"result": value}
         elif tool.convert is not None or t is ToolResult:
             res = tool.convert(value) if tool.convert is not None else value
             if not modern:

@@ -14,6 +14,8 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from ..errors import InvalidParams
+from ..wire.counters import Histogram
+from ._threads import MODE_INLINE, MODE_POOL, NEVER, PROMOTE_AFTER, SLOW_NS, STRIKE_WINDOW
 
 __all__ = [
     "Tool",
@@ -163,7 +165,7 @@ class _Entry:
 
     __slots__ = ("fn", "is_async", "context_kwarg", "var_kw", "params", "blocking")
 
-    def __init__(self, fn: Callable[..., Any], context_kwarg: str | None, blocking: bool) -> None:
+    def __init__(self, fn: Callable[..., Any], context_kwarg: str | None, blocking: bool | None) -> None:
         if not callable(fn):
             raise TypeError(f"handler must be callable, got {type(fn).__name__}")
         self.fn = fn
@@ -171,8 +173,8 @@ class _Entry:
         if context_kwarg is not None and not self.var_kw and context_kwarg not in self.params:
             raise TypeError(f"{getattr(fn, '__name__', fn)!r} has no parameter {context_kwarg!r} for the context")
         self.context_kwarg = context_kwarg
-        #: seam for the thread-pool issue: a blocking sync handler will run in an executor;
-        #: today every sync handler is called inline on the event loop
+        #: for tools: True pins a sync handler to the thread pool, False pins it inline, None
+        #: lets the server place it (see ``_threads``); resources and prompts run inline
         self.blocking = blocking
 
 
@@ -182,7 +184,20 @@ def _put(d: dict[str, Any], key: str, value: Any) -> None:
 
 
 class Tool(_Entry):
-    __slots__ = ("name", "entry", "check", "output_schema", "required_caps", "convert", "plain", "fast")
+    """A registered tool: its list entry, input check, result shape, placement and stats.
+
+    Placement of a sync handler (``mode``): ``MODE_INLINE`` (called on the event loop) or
+    ``MODE_POOL`` (the server's thread pool). ``blocking=False`` pins it inline, ``True`` to
+    the pool, ``None`` starts it in the pool and lets the server move it (``_threads``).
+
+    Stats: every call's duration goes to ``hist`` (a ``wire.counters.Histogram`` in µs: its
+    ``count`` is the number of calls, ``sum`` the total time); ``errors`` counts calls that
+    failed (``isError`` results and protocol errors raised by the handler).
+    """
+
+    __slots__ = ("name", "entry", "check", "output_schema", "required_caps", "convert", "plain", "fast",
+                 "wrap", "text", "coerce", "hist", "errors", "mode", "slow_ns", "streak", "promote_after",
+                 "strike", "source")
 
     def __init__(
         self,
@@ -199,7 +214,10 @@ class Tool(_Entry):
         context_kwarg: str | None = None,
         required_capabilities: dict[str, Any] | None = None,
         convert: Callable[[Any], dict[str, Any]] | None = None,
-        blocking: bool = False,
+        blocking: bool | None = False,
+        wrap_output: bool = False,
+        coerce: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        source: Any = None,
     ) -> None:
         if type(name) is not str or not name:
             raise ValueError(f"a tool name must be a non-empty string, got {name!r}")
@@ -211,8 +229,29 @@ class Tool(_Entry):
         self.convert = convert
         #: a str return value becomes one text block (no converter, no output schema)
         self.plain = convert is None and output_schema is None
+        #: structured output wraps the value: ``structuredContent = {"result": value}``
+        self.wrap = wrap_output and output_schema is not None
+        #: a str return value is answered at once: one text block (+ the wrapped structure)
+        self.text = self.plain or self.wrap
         #: served by the one-frame path of ``ServerCore._handle_tools_call``
-        self.fast = self.plain and not self.is_async and context_kwarg is None and self.required_caps is None
+        self.fast = self.text and not self.is_async and context_kwarg is None and self.required_caps is None
+        #: called with the arguments when ``check`` rejected them: returns coerced arguments
+        #: (lax conversions such as "5" -> 5) or raises the InvalidParams itself
+        self.coerce = coerce
+        #: what was registered (a seed-API tool object, the decorated function...)
+        self.source = source if source is not None else fn
+        self.hist = Histogram("mcpfast_tool_duration_seconds", "tool call duration")
+        self.errors = 0
+        if self.is_async or blocking is False:
+            self.mode = MODE_INLINE
+            self.slow_ns = NEVER
+        else:
+            self.mode = MODE_POOL
+            self.slow_ns = NEVER if blocking else SLOW_NS
+        self.streak = 0
+        #: call count (``hist.count``) at the last slow inline call (see ``ServerCore._slow``)
+        self.strike = -STRIKE_WINDOW - 1
+        self.promote_after = PROMOTE_AFTER if blocking is None else NEVER
         e: dict[str, Any] = {"name": name}
         _put(e, "title", title)
         _put(e, "description", description)
@@ -223,6 +262,18 @@ class Tool(_Entry):
         _put(e, "_meta", meta)
         #: the ``Tool`` object as listed
         self.entry = e
+
+    @property
+    def placement(self) -> str:
+        """Where a call runs now: ``"async"``, ``"inline"`` or ``"pool"``."""
+        if self.is_async:
+            return "async"
+        return "pool" if self.mode == MODE_POOL else "inline"
+
+    @property
+    def pinned(self) -> bool:
+        """True when the placement never changes (async, ``blocking=True``/``False``)."""
+        return self.is_async or self.blocking is not None
 
 
 class Resource(_Entry):

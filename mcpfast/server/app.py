@@ -1,0 +1,991 @@
+"""``MCPServer``: the decorator API of the official Python SDK (``mcp.server.mcpserver``), on mcpfast.
+
+A server written for the SDK runs unchanged but for the import::
+
+    from mcpfast import MCPServer, Context      # was: from mcp.server.mcpserver import MCPServer, Context
+
+    app = MCPServer("demo")
+
+    @app.tool()
+    def echo(message: str) -> str:
+        return message
+
+    app.run()                                   # stdio; or transport="streamable-http" / "tcp"
+
+What it builds on: one ``ServerCore`` (``app.core``, the dual-era dispatcher every transport
+takes). Registration does all the work once: the input schema from the signature
+(``schema.input_schema``), the compiled argument check, the output schema and how return
+values become results, the argument conversion (only for signatures that need one), where a
+``def`` tool runs (adaptive thread pool, ``_threads``). A call then costs what a hand-written
+``ServerCore`` tool costs: for ``def echo(message: str) -> str`` a str result is answered on the
+dispatcher's one-frame path.
+
+Differences from the SDK, on purpose (see the README):
+
+* arguments that break the input schema are answered with JSON-RPC -32602 naming the argument
+  (the SDK answers an ``isError`` result; ``MCPServer(validation_errors="result")`` does that);
+* a tool's unexpected exception is ``isError`` with ``"Error executing tool <name>: <message>"``
+  (the SDK drops the message); a ``ToolError`` is sent with its message verbatim;
+* return values are not validated against the output schema (the SDK re-validates them);
+* ``def`` tools run inline once seen fast (the SDK always uses a worker thread).
+
+The direct-call methods (``await app.call_tool(...)``, ``list_tools()``, ``read_resource()``,
+``get_prompt()``...) run through the same dispatcher and return plain dicts in the wire shape
+(``{"content": [...], "structuredContent": ..., "isError": ...}``), not the SDK's pydantic
+objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import inspect
+import logging
+import sys
+import typing
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Generic, TypeVar
+
+from ..errors import InvalidParams, McpError, ToolError
+from ..wire import _json
+from ..wire.jsonrpc import Request
+from . import _convert
+from ._convert import Audio, Image, is_context_annotation
+from .core import ServerCore
+from .registry import ToolResult, UriTemplate, compile_input_check
+from .schema import input_schema, output_schema
+from .session import LegacySession
+from .tools import ToolRegistry, tool_stats
+
+__all__ = ["MCPServer", "FastMCP", "Settings", "Image", "Audio"]
+
+log = logging.getLogger("mcpfast.server")
+
+F = TypeVar("F", bound=Callable[..., Any])
+LifespanT = TypeVar("LifespanT")
+
+_TRANSPORTS = ("stdio", "streamable-http", "http", "tcp")
+
+
+@dataclasses.dataclass
+class Settings:
+    """What the constructor was given (``app.settings``), as the SDK keeps it."""
+
+    debug: bool = False
+    log_level: str = "INFO"
+    warn_on_duplicate_resources: bool = True
+    warn_on_duplicate_tools: bool = True
+    warn_on_duplicate_prompts: bool = True
+    dependencies: list[str] = dataclasses.field(default_factory=list)
+    lifespan: Any = None
+    auth: Any = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_connections: int | None = None
+    request_timeout: float | None = None
+    tls: Any = None
+    workers: int = 1
+    thread_pool_size: int | None = None
+    json_response: bool = False
+    stateless_http: bool = False
+    streamable_http_path: str = "/mcp"
+
+
+def _dump(value: Any) -> Any:
+    """The SDK's pydantic objects (ToolAnnotations, Icon...) as wire dicts; dicts as they are."""
+    if value is None:
+        return None
+    dump = getattr(value, "model_dump", None)
+    if dump is not None:
+        return dump(by_alias=True, exclude_none=True, mode="json")
+    if isinstance(value, list):
+        return [_dump(v) for v in value]
+    return value
+
+
+def _context_param(fn: Callable[..., Any]) -> str | None:
+    """The name of the parameter annotated with a Context, if any."""
+    try:
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except Exception:  # noqa: BLE001 - unresolvable annotations: look at the raw ones
+        hints = getattr(fn, "__annotations__", {})
+    for name, ann in hints.items():
+        if name != "return" and is_context_annotation(ann):
+            return name
+    return None
+
+
+def _returns_content(fn: Callable[..., Any]) -> bool:
+    """A return annotation of content helpers (Image, Audio, SDK content blocks, ToolResult):
+    unstructured, as the SDK decides when ``structured_output`` is None."""
+    try:
+        ann = inspect.signature(fn, eval_str=True).return_annotation
+    except Exception:  # noqa: BLE001
+        return False
+
+    def content(tp: Any) -> bool:
+        while typing.get_origin(tp) is typing.Annotated:
+            tp = tp.__origin__
+        origin = typing.get_origin(tp)
+        if origin is not None:
+            return any(content(a) for a in typing.get_args(tp))
+        if not isinstance(tp, type):
+            return False
+        if issubclass(tp, Image | ToolResult):
+            return True
+        names = {c.__name__ for c in tp.__mro__}
+        return bool(names & {"TextContent", "ImageContent", "AudioContent", "EmbeddedResource",
+                             "ResourceLink", "Image", "Audio", "CallToolResult", "ContentBlock"})
+
+    return content(ann)
+
+
+def _wraps_output(fn: Callable[..., Any]) -> bool:
+    """Whether structured output is ``{"result": value}`` (anything but an object-like type)."""
+    ann = inspect.signature(fn, eval_str=True).return_annotation
+    while typing.get_origin(ann) is typing.Annotated:
+        ann = ann.__origin__
+    if typing.get_origin(ann) is dict and typing.get_args(ann)[:1] == (str,):
+        return False
+    if isinstance(ann, type):
+        if dataclasses.is_dataclass(ann) or (issubclass(ann, dict) and hasattr(ann, "__required_keys__")):
+            return False
+        if any(c.__module__ == "pydantic.main" and c.__name__ == "BaseModel" for c in ann.__mro__):
+            return False
+    return True
+
+
+class _LocalPeer:
+    """The peer of an in-process call (``app.call_tool`` and friends): notifications are
+    dropped, server->client requests fail (there is no client)."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self.state = LegacySession("2025-11-25", {}, {"name": "in-process", "version": "0"})
+        self.state.initialized = True
+        self.loop = asyncio.get_running_loop()
+
+    def notify(self, method: str, params: Any = None) -> None:
+        log.debug("in-process call: %s dropped", method)
+
+    async def request(self, method: str, params: Any = None, **kw: Any) -> Any:
+        raise McpError(f"No client to answer {method} (in-process call)")
+
+    def cancel_request(self, rid: Any) -> bool:  # pragma: no cover - nothing to cancel
+        return False
+
+
+class MCPServer(Generic[LifespanT]):
+    """An MCP server with the official SDK's decorator API (see the module docstring).
+
+    The SDK's constructor arguments are accepted (those that configure the SDK's own machinery,
+    like ``extensions``, ``middleware`` or ``subscriptions``, are accepted and ignored:
+    see ``unsupported``); mcpfast adds the serving options ``host``, ``port``,
+    ``max_connections``, ``request_timeout`` (seconds per request), ``tls`` (an
+    ``ssl.SSLContext`` or ``(certfile, keyfile)``), ``workers`` (HTTP processes),
+    ``thread_pool_size`` (threads for blocking ``def`` tools), ``json_response`` and
+    ``stateless_http`` (Streamable HTTP defaults), ``page_size``, ``state_secret``
+    (2026-07-28 requestState key, shared by every process behind one endpoint) and
+    ``validation_errors`` (``"error"``: -32602, the default; ``"result"``: an ``isError``
+    result, SEP-1303).
+    """
+
+    def __init__(
+        self,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        instructions: str | None = None,
+        website_url: str | None = None,
+        icons: list[Any] | None = None,
+        version: str = "",
+        auth_server_provider: Any = None,
+        token_verifier: Any = None,
+        *,
+        tools: list[Any] | None = None,
+        resources: list[Any] | None = None,
+        extensions: Any = None,
+        debug: bool = False,
+        log_level: str = "INFO",
+        warn_on_duplicate_resources: bool = True,
+        warn_on_duplicate_tools: bool = True,
+        warn_on_duplicate_prompts: bool = True,
+        dependencies: list[str] | None = None,
+        lifespan: Callable[[MCPServer[LifespanT]], AbstractAsyncContextManager[LifespanT]] | None = None,
+        auth: Any = None,
+        resource_security: Any = None,
+        request_state_security: Any = None,
+        cache_hints: Any = None,
+        subscriptions: Any = None,
+        middleware: Any = None,
+        # ---- mcpfast
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        max_connections: int | None = None,
+        request_timeout: float | None = None,
+        tls: Any = None,
+        workers: int = 1,
+        thread_pool_size: int | None = None,
+        json_response: bool = False,
+        stateless_http: bool = False,
+        streamable_http_path: str = "/mcp",
+        page_size: int | None = None,
+        state_secret: bytes | str | None = None,
+        validation_errors: str = "error",
+    ) -> None:
+        if validation_errors not in ("error", "result"):
+            raise ValueError(f'validation_errors must be "error" or "result", got {validation_errors!r}')
+        self.settings = Settings(
+            debug=debug, log_level=log_level, warn_on_duplicate_resources=warn_on_duplicate_resources,
+            warn_on_duplicate_tools=warn_on_duplicate_tools, warn_on_duplicate_prompts=warn_on_duplicate_prompts,
+            dependencies=list(dependencies or ()), lifespan=lifespan, auth=auth, host=host, port=port,
+            max_connections=max_connections, request_timeout=request_timeout, tls=tls, workers=workers,
+            thread_pool_size=thread_pool_size, json_response=json_response, stateless_http=stateless_http,
+            streamable_http_path=streamable_http_path,
+        )
+        self.dependencies = self.settings.dependencies
+        #: constructor arguments of the SDK that configure its own machinery: accepted, unused
+        self.unsupported = {k: v for k, v in {
+            "auth_server_provider": auth_server_provider, "token_verifier": token_verifier,
+            "extensions": extensions, "resource_security": resource_security,
+            "request_state_security": request_state_security, "cache_hints": cache_hints,
+            "subscriptions": subscriptions, "middleware": middleware}.items() if v is not None}
+        self.core = ServerCore(
+            name or "mcp-server", version, title=title, description=description, website_url=website_url,
+            icons=_dump(icons), instructions=instructions, page_size=page_size, state_secret=state_secret,
+            thread_pool_size=thread_pool_size)
+        self.core.app = self
+        self.core.lifespan_state = {} if lifespan is None else None
+        self.validation_errors = validation_errors
+        self.core.invalid_arguments = validation_errors
+        self.tools = ToolRegistry(self.core)
+        self._custom_routes: list[tuple[str, list[str], Callable[..., Any], str | None, bool]] = []
+        self._lifespan_depth = 0
+        if debug:
+            logging.getLogger("mcpfast").setLevel(logging.DEBUG)
+        for t in tools or ():
+            if hasattr(t, "execute"):
+                self.register_tool(t)
+            elif callable(getattr(t, "fn", None)) and isinstance(getattr(t, "name", None), str):
+                # the SDK's Tool objects (Tool.from_function(fn, ...))
+                self._add_tool(t.fn, t.name, getattr(t, "title", None), getattr(t, "description", None),
+                               getattr(t, "annotations", None), getattr(t, "icons", None), getattr(t, "meta", None),
+                               None, None)
+            else:
+                self.add_tool(t)
+        for r in resources or ():
+            self.add_resource(r)
+
+    # ================================================================== identity
+
+    @property
+    def name(self) -> str:
+        return self.core.server_info["name"]  # type: ignore[no-any-return]
+
+    @property
+    def title(self) -> str | None:
+        return self.core.server_info.get("title")
+
+    @property
+    def description(self) -> str | None:
+        return self.core.server_info.get("description")
+
+    @property
+    def version(self) -> str:
+        return self.core.server_info["version"]  # type: ignore[no-any-return]
+
+    @property
+    def website_url(self) -> str | None:
+        return self.core.server_info.get("websiteUrl")
+
+    @property
+    def icons(self) -> list[Any] | None:
+        return self.core.server_info.get("icons")
+
+    @property
+    def instructions(self) -> str | None:
+        return self.core.instructions
+
+    def __repr__(self) -> str:
+        return f"MCPServer({self.name!r}, tools={len(self.core.tools)})"
+
+    # ================================================================== tools
+
+    def add_tool(
+        self,
+        fn: Callable[..., Any],
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: Any = None,
+        icons: list[Any] | None = None,
+        meta: dict[str, Any] | None = None,
+        structured_output: bool | None = None,
+        *,
+        blocking: bool | None = None,
+    ) -> None:
+        """Register ``fn`` as a tool (the SDK's ``add_tool``); see ``tool()``."""
+        self._add_tool(fn, name, title, description, annotations, icons, meta, structured_output, blocking)
+
+    def _add_tool(self, fn: Callable[..., Any], name: str | None, title: str | None, description: str | None,
+                  annotations: Any, icons: Any, meta: Any, structured_output: bool | None,
+                  blocking: bool | None, replace: bool = False) -> Any:
+        tool_name = name or getattr(fn, "__name__", None)
+        if not tool_name or tool_name == "<lambda>":
+            raise ValueError("You must provide a name for lambda functions")
+        existing = self.core.tools.get(tool_name)
+        if existing is not None and not replace:
+            if self.settings.warn_on_duplicate_tools:
+                log.warning("Tool already exists: %s", tool_name)
+            return existing
+        ctx = _context_param(fn)
+        skip = frozenset({ctx}) if ctx else frozenset()
+        schema = input_schema(fn, skip=skip)
+        out: dict[str, Any] | None = None
+        wrap = False
+        if structured_output is not False:
+            has_ann = inspect.signature(fn, eval_str=True).return_annotation is not inspect.Signature.empty
+            if structured_output is True and not has_ann:
+                raise TypeError(f"Function {tool_name}: return annotation required for structured output")
+            if has_ann and (structured_output is True or not _returns_content(fn)):
+                try:
+                    out = output_schema(fn)
+                except TypeError:
+                    if structured_output is True:
+                        raise
+                    out = None
+                wrap = out is not None and _wraps_output(fn)
+        is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))  # noqa: B004
+        call = _convert.argument_converter(fn, schema, skip, is_async)
+        check = compile_input_check(schema)
+        convert = _convert.tool_result_converter(out is not None, wrap)
+        return self.core.add_tool(
+            tool_name, call, input_schema=schema, output_schema=out, title=title,
+            description=description if description is not None else (fn.__doc__ or ""),
+            annotations=_dump(annotations), icons=_dump(icons), meta=meta, context_kwarg=ctx,
+            convert=convert, blocking=blocking, wrap_output=wrap,
+            coerce=_convert.lax_coercer(schema, check), source=fn)
+
+    def remove_tool(self, name: str) -> None:
+        """Remove a tool (``ToolError`` if unknown, as in the SDK); clients hear list_changed."""
+        if name not in self.core.tools:
+            raise ToolError(f"Unknown tool: {name}")
+        self.core.remove_tool(name)
+
+    def tool(
+        self,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: Any = None,
+        icons: list[Any] | None = None,
+        meta: dict[str, Any] | None = None,
+        structured_output: bool | None = None,
+        *,
+        blocking: bool | None = None,
+    ) -> Callable[[F], F]:
+        """Register the decorated function as a tool.
+
+        The input schema comes from the signature (a parameter annotated ``Context`` is
+        injected, not in the schema); the description from ``description`` or the docstring.
+        ``structured_output`` None: a return annotation gives an output schema and
+        ``structuredContent`` (primitives and lists wrapped as ``{"result": ...}``), unless it
+        names content (``Image``, content blocks); True requires one; False never.
+        ``blocking`` (mcpfast) places a ``def`` tool: None adaptive (pool first, inline once
+        seen fast), True always in the thread pool, False always inline on the loop
+        (thread-affine code)."""
+        if callable(name):
+            raise TypeError("The @tool decorator was used incorrectly. Did you forget to call it? "
+                            "Use @tool() instead of @tool")
+
+        def decorator(fn: F) -> F:
+            self._add_tool(fn, name, title, description, annotations, icons, meta, structured_output, blocking)
+            return fn
+
+        return decorator
+
+    def register_tool(self, obj: Any, *, name: str | None = None, blocking: bool | None = None) -> Any:
+        """Register a tool object (``mcpfast.Tool`` or anything with ``name``, ``schema`` and
+        ``execute(params)``, sync or async); see ``ToolRegistry.register``."""
+        return self.tools.register(obj, name=name, blocking=blocking)
+
+    # ================================================================== resources
+
+    def resource(
+        self,
+        uri: str,
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        mime_type: str | None = None,
+        icons: list[Any] | None = None,
+        annotations: Any = None,
+        meta: dict[str, Any] | None = None,
+        security: Any = None,
+    ) -> Callable[[F], F]:
+        """Register the decorated function as a resource, or a resource template when ``uri``
+        has ``{variables}`` (the function's parameters must be exactly those; query variables
+        ``{?q}`` need defaults). The function returns str (text), bytes (a base64 blob) or
+        anything else (sent as JSON text)."""
+        if callable(uri):
+            raise TypeError("The @resource decorator was used incorrectly. Did you forget to call it? "
+                            "Use @resource('uri') instead of @resource")
+        template = UriTemplate(uri)
+        uri_params = set(template.variables)
+
+        def decorator(fn: F) -> F:
+            self._add_resource_fn(fn, uri, template, uri_params, name, title, description, mime_type, icons,
+                                  annotations, meta)
+            return fn
+
+        return decorator
+
+    def _add_resource_fn(self, fn: Callable[..., Any], uri: str, template: UriTemplate, uri_params: set[str],
+                         name: str | None, title: str | None, description: str | None, mime_type: str | None,
+                         icons: Any, annotations: Any, meta: Any) -> None:
+        sig = inspect.signature(fn)
+        ctx = _context_param(fn)
+        func_params = {p for p in sig.parameters if p != ctx}
+        rname = name or getattr(fn, "__name__", None)
+        if not rname or rname == "<lambda>":
+            raise ValueError("You must provide a name for lambda functions")
+        kw = dict(title=title, description=description if description is not None else (fn.__doc__ or ""),
+                  mime_type=mime_type or "text/plain", icons=_dump(icons), annotations=_dump(annotations),
+                  meta=meta)
+        if uri_params:
+            if uri_params != func_params:
+                raise ValueError(f"Mismatch between URI parameters {uri_params} and function parameters {func_params}")
+            q = template._query  # noqa: SLF001 - our own UriTemplate
+            missing = sorted(n for n in q if sig.parameters[n].default is inspect.Parameter.empty)
+            if missing:
+                raise ValueError(f"Resource {uri!r}: query parameter(s) {missing} have no default value. "
+                                 "A client may omit a {?...}/{&...} query parameter, so the matching "
+                                 "handler parameter must declare a default.")
+            if uri in self.core._templates and self.settings.warn_on_duplicate_resources:  # noqa: SLF001
+                log.warning("Resource already exists: %s", uri)
+                return
+            skip = frozenset({ctx}) if ctx else frozenset()
+            schema = input_schema(fn, skip=skip)
+            call = _resource_call(fn, schema, skip, _convert.lax_coercer(schema, compile_input_check(schema)))
+            self.core.add_resource_template(uri, call, name=rname, context_kwarg=ctx, **kw)
+        else:
+            if func_params:
+                raise ValueError(f"Resource {uri!r} has no URI template variables, but the handler declares "
+                                 f"parameters {func_params}. Add matching {{...}} variables to the URI or "
+                                 "remove the parameters.")
+            if ctx is not None:
+                raise ValueError(f"Resource {uri!r} has no URI template variables, but the handler declares a "
+                                 "Context parameter. Context injection for static resources is not supported.")
+            if uri in self.core._resources and self.settings.warn_on_duplicate_resources:  # noqa: SLF001
+                log.warning("Resource already exists: %s", uri)
+                return
+            self.core.add_resource(uri, _resource_call(fn, {}, frozenset(), None), name=rname, **kw)
+
+    def add_resource(self, resource: Any, fn: Callable[..., Any] | None = None, **kw: Any) -> None:
+        """Add a resource object: anything with ``uri``, ``name`` and either ``read()`` (sync or
+        async, the SDK's ``Resource`` classes), ``fn``, ``text`` or ``data``; optional
+        ``title``, ``description``, ``mime_type``, ``icons``, ``annotations``, ``meta``. Or give a
+        URI and a function: ``add_resource("data://x", fn, name=...)``."""
+        if isinstance(resource, str):
+            if fn is None:
+                raise TypeError("add_resource(uri, fn, ...) needs the function")
+            self.resource(resource, **kw)(fn)
+            return
+        uri = str(resource.uri)
+        read = getattr(resource, "read", None)
+        if getattr(resource, "fn", None) is not None and not callable(read):
+            read = resource.fn
+        if read is None and getattr(resource, "text", None) is not None:
+            text = resource.text
+
+            def read() -> Any:
+                return text
+        if read is None and getattr(resource, "data", None) is not None:
+            data = resource.data
+
+            def read() -> Any:
+                return data
+        if read is None:
+            raise TypeError(f"{resource!r} has no read(), fn, text or data")
+        self.core.add_resource(
+            uri, _resource_call(read, {}, frozenset(), None), name=getattr(resource, "name", None) or uri,
+            title=getattr(resource, "title", None), description=getattr(resource, "description", None),
+            mime_type=getattr(resource, "mime_type", None) or "text/plain",
+            icons=_dump(getattr(resource, "icons", None)), annotations=_dump(getattr(resource, "annotations", None)),
+            meta=getattr(resource, "meta", None))
+
+    def remove_resource(self, uri: str) -> None:
+        """Remove a resource or a resource template by its URI (KeyError if unknown)."""
+        if uri in self.core._resources:  # noqa: SLF001
+            self.core.remove_resource(uri)
+        else:
+            self.core.remove_resource_template(uri)
+
+    # ================================================================== prompts
+
+    def prompt(self, name: str | None = None, title: str | None = None, description: str | None = None,
+               icons: list[Any] | None = None) -> Callable[[F], F]:
+        """Register the decorated function as a prompt: its parameters are the prompt's
+        arguments (required unless they have a default; described by ``Field(description=...)``);
+        it returns a str, a message dict, a ``Message``/``UserMessage``/``AssistantMessage``,
+        content, or a list of these."""
+        if callable(name):
+            raise TypeError("The @prompt decorator was used incorrectly. Did you forget to call it? "
+                            "Use @prompt() instead of @prompt")
+
+        def decorator(fn: F) -> F:
+            self.add_prompt(fn, name=name, title=title, description=description, icons=icons)
+            return fn
+
+        return decorator
+
+    def add_prompt(self, prompt: Any, name: str | None = None, title: str | None = None,
+                   description: str | None = None, icons: list[Any] | None = None) -> None:
+        """Add a prompt: a function (as ``@prompt()`` would) or a prompt object with ``name``
+        and ``fn`` (the SDK's ``Prompt``)."""
+        fn = prompt
+        if not callable(prompt) or (hasattr(prompt, "fn") and hasattr(prompt, "name")):
+            fn = prompt.fn
+            name = name or prompt.name
+            title = title or getattr(prompt, "title", None)
+            description = description or getattr(prompt, "description", None)
+            icons = icons or getattr(prompt, "icons", None)
+        pname = name or getattr(fn, "__name__", None)
+        if not pname or pname == "<lambda>":
+            raise ValueError("You must provide a name for lambda functions")
+        if pname in self.core._prompts and self.settings.warn_on_duplicate_prompts:  # noqa: SLF001
+            log.warning("Prompt already exists: %s", pname)
+            return
+        ctx = _context_param(fn)
+        skip = frozenset({ctx}) if ctx else frozenset()
+        schema = input_schema(fn, skip=skip)
+        required = set(schema.get("required") or ())
+        arguments = []
+        for pn, prop in (schema.get("properties") or {}).items():
+            a: dict[str, Any] = {"name": pn}
+            if prop.get("description") is not None:
+                a["description"] = prop["description"]
+            a["required"] = pn in required
+            arguments.append(a)
+        call = _prompt_call(fn, schema, skip, _convert.lax_coercer(schema, compile_input_check(schema)))
+        self.core.add_prompt(pname, call, title=title,
+                             description=description if description is not None else (fn.__doc__ or ""),
+                             arguments=arguments, icons=_dump(icons), context_kwarg=ctx)
+
+    def remove_prompt(self, name: str) -> None:
+        """Remove a prompt (ValueError if unknown, as in the SDK)."""
+        if name not in self.core._prompts:  # noqa: SLF001
+            raise ValueError(f"Unknown prompt: {name}")
+        self.core.remove_prompt(name)
+
+    # ================================================================== completion
+
+    def completion(self) -> Callable[[F], F]:
+        """Register the completion handler: ``fn(ref, argument, context)`` (sync or async) gets
+        the reference (``.type``, ``.name`` or ``.uri``), the argument (``.name``, ``.value``) and
+        the context (``.arguments``) - the SDK's types when ``mcp_types`` is loaded, else
+        attribute dicts - and returns a ``Completion``, a ``{"values": [...]}`` dict, a list of
+        str, or None."""
+
+        def decorator(fn: F) -> F:
+            is_async = inspect.iscoroutinefunction(fn)
+
+            def finish(value: Any) -> Any:
+                value = _dump(value)
+                if isinstance(value, dict):
+                    return {k: v for k, v in value.items() if v is not None}
+                return value
+
+            if is_async:
+                async def handler_async(ref: Any, argument: Any, context: Any) -> Any:
+                    return finish(await fn(*_completion_args(ref, argument, context)))
+
+                self.core.set_completion_handler(handler_async)
+            else:
+                def handler(ref: Any, argument: Any, context: Any) -> Any:
+                    return finish(fn(*_completion_args(ref, argument, context)))
+
+                self.core.set_completion_handler(handler)
+            return fn
+
+        return decorator
+
+    # ================================================================== custom routes
+
+    def custom_route(self, path: str, methods: list[str], name: str | None = None,
+                     include_in_schema: bool = True) -> Callable[[F], F]:
+        """Register an extra HTTP route (``async def handler(request) -> Response``, Starlette
+        style). Served by ``streamable_http_app()`` (which then mounts the MCP endpoint in a
+        Starlette app beside them); the built-in HTTP server (``run(transport="streamable-http")``)
+        does not serve them yet."""
+
+        def decorator(fn: F) -> F:
+            self._custom_routes.append((path, list(methods), fn, name, include_in_schema))
+            return fn
+
+        return decorator
+
+    # ================================================================== lifespan
+
+    @contextlib.asynccontextmanager
+    async def lifespan_context(self) -> AsyncIterator[Any]:
+        """Run the lifespan (once, however many transports nest it); its value becomes
+        ``ctx.request_context.lifespan_context`` for every request."""
+        factory = self.settings.lifespan
+        if factory is None or self._lifespan_depth:
+            self._lifespan_depth += 1
+            try:
+                yield self.core.lifespan_state
+            finally:
+                self._lifespan_depth -= 1
+            return
+        self._lifespan_depth += 1
+        try:
+            async with factory(self) as state:
+                self.core.lifespan_state = state
+                try:
+                    yield state
+                finally:
+                    self.core.lifespan_state = None
+        finally:
+            self._lifespan_depth -= 1
+
+    # ================================================================== running
+
+    def run(self, transport: str = "stdio", mount_path: str | None = None, **kwargs: Any) -> None:
+        """Serve until stopped (blocking): ``"stdio"`` (default), ``"streamable-http"`` (alias
+        ``"http"``; ``host``, ``port``, ``workers``, ``tls``, ``max_connections`` and the
+        ``streamable_http_app`` options), or ``"tcp"`` (newline-delimited JSON-RPC; ``host``,
+        ``port``, ``tls``, ``max_connections``)."""
+        if transport not in _TRANSPORTS:
+            if transport == "sse":
+                raise ValueError('The SSE transport is not supported; use transport="streamable-http"')
+            raise ValueError(f"Unknown transport: {transport}")
+        if transport == "stdio":
+            asyncio.run(self.run_stdio_async(**kwargs))
+        elif transport == "tcp":
+            asyncio.run(self.run_tcp_async(**kwargs))
+        else:
+            from ..transports.http import run_http
+
+            host, port, serve = self._http_args(kwargs)
+            run_http(self.core, host=host, port=port, settings=self._http_settings(host=host, **kwargs), **serve)
+
+    async def run_stdio_async(self, **kwargs: Any) -> None:
+        """Serve this process's stdin/stdout until EOF or a signal, inside the lifespan."""
+        from ..transports.stdio import serve_stdio
+
+        if self.settings.request_timeout is not None:
+            kwargs.setdefault("request_timeout", self.settings.request_timeout)
+        async with self.lifespan_context():
+            try:
+                await serve_stdio(self.core, **kwargs)
+            finally:
+                self.core.close_listeners()
+
+    async def run_tcp_async(self, host: str | None = None, port: int | None = None, *,
+                            ready: Callable[[Any], Any] | None = None, **kwargs: Any) -> None:
+        """Serve newline-delimited JSON-RPC over TCP (``host``/``port`` default to the
+        constructor's) until a signal, inside the lifespan. ``ready(server)`` is called once
+        listening (``server.port`` tells a port 0)."""
+        from ..transports.tcp import start_tcp_server
+
+        s = self.settings
+        kwargs.setdefault("tls", s.tls)
+        if s.max_connections is not None:
+            kwargs.setdefault("max_connections", s.max_connections)
+        kwargs.setdefault("request_timeout", s.request_timeout)
+        async with self.lifespan_context():
+            server = await start_tcp_server(lambda: self.core, host or s.host, s.port if port is None else port,
+                                            **kwargs)
+            if ready is not None:
+                ready(server)
+            try:
+                await server.serve_forever()
+            finally:
+                self.core.close_listeners()
+                await server.close()
+
+    async def run_streamable_http_async(self, **kwargs: Any) -> None:
+        """Serve Streamable HTTP on the built-in server (mcpfast's, not uvicorn) until stopped;
+        same options as ``run(transport="streamable-http")``."""
+        from ..transports.http import serve_http
+
+        host, port, serve = self._http_args(kwargs)
+        serve.pop("workers", None)  # one process when awaited inside a running loop
+        await serve_http(self.core, host=host, port=port, settings=self._http_settings(host=host, **kwargs), **serve)
+
+    def _http_args(self, kwargs: dict[str, Any]) -> tuple[str, int, dict[str, Any]]:
+        s = self.settings
+        host = kwargs.pop("host", s.host)
+        port = kwargs.pop("port", s.port)
+        serve = {"workers": kwargs.pop("workers", s.workers), "tls": kwargs.pop("tls", s.tls),
+                 "max_connections": kwargs.pop("max_connections", s.max_connections)}
+        if "ready" in kwargs:
+            serve["ready"] = kwargs.pop("ready")
+        return host, port, serve
+
+    def _http_settings(self, *, host: str | None = None, streamable_http_path: str | None = None,
+                       json_response: bool | None = None, stateless_http: bool | None = None,
+                       event_store: Any = None, max_request_body_size: int | None = None,
+                       session_idle_timeout: float | None = None, max_sessions: int | None = None,
+                       transport_security: Any = None, retry_interval: int | None = None, **extra: Any) -> Any:
+        """``HTTPSettings`` from the SDK's option names (and any ``HTTPSettings`` field by its
+        own name)."""
+        from ..transports.http import HTTPSettings
+
+        s = self.settings
+        kw: dict[str, Any] = {
+            "path": streamable_http_path or s.streamable_http_path,
+            "json_response": s.json_response if json_response is None else json_response,
+            "stateless": s.stateless_http if stateless_http is None else stateless_http,
+            "lifespan": self.lifespan_context,
+            "request_timeout": s.request_timeout,
+            "bind_host": host or s.host,
+        }
+        if event_store is not None:
+            kw["event_store"] = event_store
+        if max_request_body_size is not None:
+            kw["max_body"] = max_request_body_size
+        if session_idle_timeout is not None:
+            kw["session_ttl"] = session_idle_timeout
+        if max_sessions is not None:
+            kw["max_sessions"] = max_sessions
+        if retry_interval is not None:
+            kw["sse_retry_ms"] = retry_interval
+        if s.auth is not None and not hasattr(s.auth, "issuer_url"):  # ours, not the SDK's AuthSettings
+            kw["auth"] = s.auth
+        if transport_security is not None:
+            for src, dst in (("allowed_hosts", "allowed_hosts"), ("allowed_origins", "allowed_origins"),
+                             ("enable_dns_rebinding_protection", "dns_rebinding_protection")):
+                v = getattr(transport_security, src, None)
+                if v is not None:
+                    kw[dst] = v
+        kw.update(extra)
+        names = {f.name for f in dataclasses.fields(HTTPSettings)}
+        unknown = [k for k in extra if k not in names]
+        if unknown:
+            raise TypeError(f"unknown Streamable HTTP option(s): {', '.join(unknown)}")
+        return HTTPSettings(**{k: v for k, v in kw.items() if k in names})
+
+    def streamable_http_app(self, *, streamable_http_path: str = "/mcp", json_response: bool | None = None,
+                            stateless_http: bool | None = None, host: str = "127.0.0.1", **kwargs: Any) -> Any:
+        """An ASGI app serving this server over Streamable HTTP at ``streamable_http_path``: run
+        it with uvicorn, or mount it in Starlette/FastAPI (it then starts on its first
+        request). With ``custom_route``s it is a Starlette app holding them and the endpoint."""
+        from ..transports.http import asgi_app
+
+        app = asgi_app(self.core, self._http_settings(
+            host=host, streamable_http_path=streamable_http_path, json_response=json_response,
+            stateless_http=stateless_http, **kwargs))
+        if not self._custom_routes:
+            return app
+        from starlette.applications import Starlette
+        from starlette.routing import Mount, Route
+
+        routes: list[Any] = [Route(p, endpoint=fn, methods=m, name=n, include_in_schema=i)
+                             for p, m, fn, n, i in self._custom_routes]
+        routes.append(Mount("/", app=app))
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_: Any) -> AsyncIterator[None]:
+            async with self.lifespan_context():
+                yield
+
+        return Starlette(debug=self.settings.debug, routes=routes, lifespan=lifespan)
+
+    # ================================================================== direct calls (in process)
+
+    async def _local(self, method: str, params: dict[str, Any]) -> Any:
+        """Run one request through the dispatcher in process (a 2025-11-25 session with no
+        client); the result as a plain dict."""
+        peer = _LocalPeer()
+        res = self.core.on_request(peer, Request(0, method, params))
+        if asyncio.iscoroutine(res) or isinstance(res, asyncio.Future):
+            res = await res
+        if isinstance(res, bytes):
+            res = _json.loads(res)
+        return res
+
+    async def list_tools(self) -> list[dict[str, Any]]:
+        """The tools as listed (``Tool`` dicts)."""
+        return [t.entry for t in self.core.tools.values()]
+
+    async def call_tool(self, name: str, arguments: dict[str, Any] | None = None, context: Any = None) -> Any:
+        """Call a tool in process -> the ``CallToolResult`` dict. An unknown tool or invalid
+        arguments raise ``ToolError`` (as in the SDK); a failing tool is an ``isError`` result."""
+        try:
+            return await self._local("tools/call", {"name": name, "arguments": arguments or {}})
+        except InvalidParams as exc:
+            raise ToolError(exc.message) from exc
+
+    async def list_resources(self) -> list[dict[str, Any]]:
+        return [r.entry for r in self.core._resources.values()]  # noqa: SLF001
+
+    async def list_resource_templates(self) -> list[dict[str, Any]]:
+        return [t.entry for t in self.core._templates.values()]  # noqa: SLF001
+
+    async def read_resource(self, uri: Any, context: Any = None) -> list[dict[str, Any]]:
+        """Read a resource in process -> its contents (dicts with ``uri``, ``text`` or ``blob``,
+        ``mimeType``). An unknown URI raises ``McpError``/``InvalidParams``."""
+        res = await self._local("resources/read", {"uri": str(uri)})
+        return res["contents"]  # type: ignore[no-any-return]
+
+    async def _read_contents(self, uri: str, ctx: Any) -> list[Any]:
+        """``Context.read_resource``: contents with ``.content`` (str/bytes) and ``.mime_type``."""
+        import base64
+
+        out = []
+        for c in await self.read_resource(uri):
+            content: str | bytes = c["text"] if "text" in c else base64.b64decode(c.get("blob", ""))
+            out.append(ReadResourceContents(content, c.get("mimeType"), c.get("_meta")))
+        return out
+
+    async def list_prompts(self) -> list[dict[str, Any]]:
+        return [p.entry for p in self.core._prompts.values()]  # noqa: SLF001
+
+    async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None, context: Any = None) -> Any:
+        """Render a prompt in process -> the ``GetPromptResult`` dict; an unknown prompt or a
+        missing argument raises ``ValueError`` (as in the SDK)."""
+        try:
+            return await self._local("prompts/get", {"name": name, "arguments": arguments or {}})
+        except InvalidParams as exc:
+            raise ValueError(exc.message) from exc
+
+    # ================================================================== metrics
+
+    def get_metrics(self) -> dict[str, Any]:
+        """A snapshot: per-tool stats (``ToolRegistry.stats``), totals, calls in flight (async
+        handlers suspended, pooled calls running), rejected calls, legacy sessions and listen
+        streams open, the thread pool, uptime."""
+        import time
+
+        core = self.core
+        tools = {n: tool_stats(t) for n, t in core.tools.items()}
+        calls = sum(t.hist.count for t in core.tools.values())
+        errors = sum(t.errors for t in core.tools.values())
+        total_us = sum(t.hist.sum for t in core.tools.values())
+        pool = core.pool
+        return {
+            "server": {"name": self.name, "version": self.version},
+            "uptime_s": round(time.time() - core.started_at, 3),
+            "tools": tools,
+            "totals": {"tools": len(tools), "calls": calls, "errors": errors, "total_ms": round(total_us / 1000.0, 6),
+                       "rejected": core.rejected_calls},
+            "in_flight": {"async": core.async_in_flight, "pool": pool.in_flight,
+                          "total": core.async_in_flight + pool.in_flight},
+            "sessions": len(core._sessions),  # noqa: SLF001
+            "listeners": len(core._listeners),  # noqa: SLF001
+            "thread_pool": {"size": pool.size, "in_flight": pool.in_flight,
+                            "started": pool._executor is not None},  # noqa: SLF001
+            "resources": len(core._resources) + len(core._templates),  # noqa: SLF001
+            "prompts": len(core._prompts),  # noqa: SLF001
+        }
+
+
+#: the SDK 1.x name
+FastMCP = MCPServer
+
+
+class ReadResourceContents:
+    """One content of ``Context.read_resource`` (the SDK's ``ReadResourceContents``)."""
+
+    __slots__ = ("content", "mime_type", "meta")
+
+    def __init__(self, content: str | bytes, mime_type: str | None, meta: Any = None) -> None:
+        self.content = content
+        self.mime_type = mime_type
+        self.meta = meta
+
+    def __repr__(self) -> str:
+        return f"ReadResourceContents({self.content!r}, mime_type={self.mime_type!r})"
+
+
+# ------------------------------------------------------------------------------ wrappers
+
+def _resource_call(fn: Callable[..., Any], schema: dict[str, Any], skip: frozenset[str],
+                   coerce: Callable[[dict[str, Any]], dict[str, Any]] | None) -> Callable[..., Any]:
+    """A resource/template function whose value is made str/bytes the SDK's way, with its
+    URI variables (strings) converted to the annotated types."""
+    is_async = inspect.iscoroutinefunction(fn)
+    inner = _convert.argument_converter(fn, schema, skip, is_async) if schema else fn
+    check = compile_input_check(schema) if schema else None
+
+    def prepare(kw: dict[str, Any]) -> dict[str, Any]:
+        if check is not None:
+            try:
+                check(kw)
+            except InvalidParams:
+                if coerce is None:
+                    raise
+                kw = coerce(kw)
+        return kw
+
+    if is_async:
+        async def read_async(**kw: Any) -> Any:
+            return _convert.resource_value(await inner(**prepare(kw)))
+
+        wrapper: Callable[..., Any] = read_async
+    else:
+        def read(**kw: Any) -> Any:
+            return _convert.resource_value(inner(**prepare(kw)))
+
+        wrapper = read
+    try:
+        wrapper.__signature__ = inspect.signature(fn)  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        pass
+    return wrapper
+
+
+def _prompt_call(fn: Callable[..., Any], schema: dict[str, Any], skip: frozenset[str],
+                 coerce: Callable[[dict[str, Any]], dict[str, Any]] | None) -> Callable[..., Any]:
+    """A prompt function whose value becomes PromptMessage dicts, with its arguments (always
+    strings on the wire) converted to the annotated types as the SDK's ``validate_call`` does."""
+    is_async = inspect.iscoroutinefunction(fn)
+    inner = _convert.argument_converter(fn, schema, skip, is_async)
+    check = compile_input_check(schema)
+
+    def prepare(kw: dict[str, Any]) -> dict[str, Any]:
+        if check is not None:
+            try:
+                check(kw)
+            except InvalidParams:
+                if coerce is None:
+                    raise
+                kw = coerce(kw)
+        return kw
+
+    if is_async:
+        async def render_async(**kw: Any) -> Any:
+            return _convert.prompt_messages(await inner(**prepare(kw)))
+
+        wrapper: Callable[..., Any] = render_async
+    else:
+        def render(**kw: Any) -> Any:
+            return _convert.prompt_messages(inner(**prepare(kw)))
+
+        wrapper = render
+    wrapper.__signature__ = inspect.signature(fn)  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _completion_args(ref: Any, argument: Any, context_args: Any) -> tuple[Any, Any, Any]:
+    from .context import AttrDict
+
+    context = {"arguments": context_args} if context_args is not None else None
+    types = sys.modules.get("mcp_types")
+    if types is not None:  # the server's code imported the SDK's types: give it those
+        try:
+            kind = ref.get("type")
+            ref_cls = types.PromptReference if kind == "ref/prompt" else types.ResourceTemplateReference
+            return (ref_cls.model_validate(ref), types.CompletionArgument.model_validate(argument),
+                    types.CompletionContext.model_validate(context) if context is not None else None)
+        except Exception:  # noqa: BLE001 - fall back to attribute dicts
+            log.debug("completion arguments could not be built as mcp_types objects", exc_info=True)
+    return AttrDict(ref), AttrDict(argument), AttrDict(context) if context is not None else None
+

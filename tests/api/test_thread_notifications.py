@@ -1,0 +1,45 @@
+"""A pooled ``def`` tool that changes the server's lists: the notifications it causes are sent
+from the loop's thread (peers are not thread-safe), and still reach the client."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from mcpfast import MCPServer
+
+from .harness import async_test, connect
+
+
+@async_test
+async def test_list_changed_from_a_pool_thread_reaches_the_client_via_the_loop() -> None:
+    app = MCPServer("threads")
+    sent_from: list[str] = []
+    core = app.core
+    real = core._changed
+
+    def spy(kind: str) -> None:
+        sent_from.append(threading.current_thread().name)
+        real(kind)
+
+    core._changed = spy  # type: ignore[method-assign]
+
+    @app.tool(blocking=True)
+    def grow(name: str) -> str:
+        app.add_tool(lambda: "hi", name=name)
+        app.core.notify_resource_updated("test://x")
+        return threading.current_thread().name
+
+    async with connect(app) as s:
+        res = await s.tool("grow", {"name": "extra"})
+        worker = res["content"][0]["text"]
+        assert worker != "MainThread"
+        for _ in range(50):
+            if s.client.notifications("notifications/tools/list_changed"):
+                break
+            await asyncio.sleep(0.01)
+        assert s.client.notifications("notifications/tools/list_changed")
+        names = [t["name"] for t in (await s.call("tools/list"))["tools"]]
+        assert "extra" in names
+    # called once from the worker (handed over), then run again on the loop's thread
+    assert sent_from[-1] == "MainThread" and worker in sent_from, sent_from
