@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .wire._compat import NO_EXTENSIONS as _NO_EXTENSIONS
 
 __version__ = "0.1.0.dev0"
@@ -40,6 +42,16 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = ["EXTENSIONS", "__version__", *_LAZY]
+
+if TYPE_CHECKING:  # the lazy names, for type checkers (usable in annotations)
+    from .errors import McpError, ToolError  # noqa: F401
+    from .server._convert import AssistantMessage, Audio, Image, Message, UserMessage  # noqa: F401
+    from .server.app import FastMCP, MCPServer  # noqa: F401
+    from .server.context import Context  # noqa: F401
+    from .server.core import ServerCore  # noqa: F401
+    from .server.mrtr import InputRequired  # noqa: F401
+    from .server.registry import ToolResult  # noqa: F401
+    from .server.tools import Tool, ToolRegistry  # noqa: F401
 
 
 def __getattr__(name: str) -> object:

@@ -247,9 +247,12 @@ class MCPServer(Generic[LifespanT]):
             streamable_http_path=streamable_http_path,
         )
         self.dependencies = self.settings.dependencies
+        #: the SDK's ``TokenVerifier`` (with the SDK's ``AuthSettings`` as ``auth``: the OAuth
+        #: resource-server mode of the HTTP transport)
+        self.token_verifier = token_verifier
         #: constructor arguments of the SDK that configure its own machinery: accepted, unused
         self.unsupported = {k: v for k, v in {
-            "auth_server_provider": auth_server_provider, "token_verifier": token_verifier,
+            "auth_server_provider": auth_server_provider,
             "extensions": extensions, "resource_security": resource_security,
             "request_state_security": request_state_security, "cache_hints": cache_hints,
             "subscriptions": subscriptions, "middleware": middleware}.items() if v is not None}
@@ -759,6 +762,13 @@ class MCPServer(Generic[LifespanT]):
             kw["sse_retry_ms"] = retry_interval
         if s.auth is not None and not hasattr(s.auth, "issuer_url"):  # ours, not the SDK's AuthSettings
             kw["auth"] = s.auth
+        elif s.auth is not None:  # the SDK's AuthSettings + TokenVerifier: the same resource-server role
+            if self.token_verifier is None:
+                raise ValueError("auth=AuthSettings(...) needs token_verifier=...: mcpfast serves the OAuth"
+                                 " resource-server role (it verifies tokens; it is not an authorization server)")
+            from ..transports.http.auth import OAuthResourceServer
+
+            kw["auth"] = OAuthResourceServer.from_sdk(s.auth, self.token_verifier)
         if transport_security is not None:
             for src, dst in (("allowed_hosts", "allowed_hosts"), ("allowed_origins", "allowed_origins"),
                              ("enable_dns_rebinding_protection", "dns_rebinding_protection")):
