@@ -168,6 +168,13 @@ class JSONRPCPeer:
     ``request_timeout`` (seconds, None for none) bounds every incoming request's handler: on
     expiry the handler is cancelled and the request answered with -32001. ``max_in_flight``
     bounds the suspended handlers: past it a request is answered at once with -32005.
+
+    Seams for subclasses that route output by request (``transports/http/_exchange.py`` does):
+    every message that is not a response goes through ``_queue``; responses go through
+    ``_reply``, ``_reply_exception``, the cancelled branch of ``_on_task_done`` (its own
+    ``_queue`` call), and the fast path of ``_on_request``, which appends to ``_out`` during
+    ``feed`` (sent by ``_flush``); ``_track`` runs when a handler suspends. Keep them when
+    changing this class.
     """
 
     def __init__(
