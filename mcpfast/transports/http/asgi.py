@@ -1,0 +1,395 @@
+"""Streamable HTTP as an ASGI 3 application, for uvicorn, hypercorn, Starlette or FastAPI.
+
+``asgi_app(server_core)`` returns the app. Two ways to run it:
+
+* **Directly** (``uvicorn module:app``): the server sends ``lifespan`` events; startup runs
+  ``core.startup()`` (the settings' lifespan, the session-expiry timer) and shutdown
+  ``core.shutdown()``.
+* **Mounted** (``Mount("/mcp", app=mcp_app)`` in Starlette, ``fastapi_app.mount(...)``):
+  Starlette sends no lifespan events to mounted apps, so the core starts on the first request
+  (under a lock, once); nothing needs wiring. To stop it with the parent app, use the app's
+  ``lifespan()`` context manager in the parent's lifespan (optional).
+
+Paths. The core matches ``settings.path`` (default ``/mcp``) against the request path relative
+to where the app is mounted (``scope["root_path"]``, the way Starlette's routing computes it):
+
+* run directly: ``/mcp`` is the endpoint, as with the built-in server;
+* mounted at ``/x``: both ``/x`` (``/x/`` — the mount's root) and ``/x/mcp`` reach the endpoint.
+  The root counts as the endpoint so that ``Mount("/mcp", app=...)`` serves ``/mcp/`` (and not
+  only ``/mcp/mcp``); ``/x/mcp`` keeps working as it does for the official SDK's app, whose route
+  sits at ``/mcp`` inside the mount. Other paths (``/x/.well-known/...``) are passed relative.
+
+Bodies are read up to ``settings.max_body`` (bytes received are counted; past the limit the
+core answers 413 and the rest is not read). A client that disconnects (``http.disconnect``)
+before its response ended has the core's ``on_close`` called once. The common case — the core
+answers inside ``handle()`` — costs two ``send`` calls and no extra task; only a response that
+is not ready (a tool that awaits, an event stream) gets a task that listens for the disconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from ._front_common import error_body, sse_extra_headers
+from .core import HTTPRequest, Responder
+
+if TYPE_CHECKING:
+    from .core import StreamableHTTP
+    from .settings import HTTPSettings
+
+__all__ = ["ASGIApp", "asgi_app"]
+
+log = logging.getLogger("mcpfast.transports.http.asgi")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_IDLE, _STREAMING, _DONE = 0, 1, 2
+_JSON = [(b"content-type", b"application/json")]
+
+
+_NAMES: dict[bytes, str] = {}
+_ENCODED: dict[tuple[tuple[str, str], ...], list[tuple[bytes, bytes]]] = {}
+
+
+def _encode(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    """ASGI header pairs for ``headers`` (a new list: the caller may append to it); the same
+    header list (most responses repeat a few) is encoded once, from a bounded cache."""
+    try:
+        key = tuple(headers)
+        cached = _ENCODED.get(key)
+    except TypeError:  # something unhashable inside
+        return _encode_new(headers)
+    if cached is None:
+        cached = _encode_new(headers)
+        if len(_ENCODED) >= 256:
+            _ENCODED.clear()  # per-session values (Mcp-Session-Id): keep the cache bounded
+        _ENCODED[key] = cached
+    return cached.copy()
+
+
+def _encode_new(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    out = []
+    for name, value in headers:
+        if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
+            raise ValueError(f"CR or LF inside a response header: {name!r}: {value!r}")
+        out.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+    return out
+
+
+class _ASGIResponder(Responder):
+    """Collects the core's respond/start/write/end as ASGI messages for the app to send."""
+
+    __slots__ = ("_msgs", "_waiter", "_state", "_buffered", "_gone")
+
+    def __init__(self) -> None:
+        self.on_close: Callable[[], None] | None = None
+        self.closed = False
+        self._msgs: deque[Message] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._state = _IDLE
+        self._buffered = 0
+        self._gone = False
+
+    def _wake(self) -> None:
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    def _misuse(self, what: str) -> None:
+        if not self._gone:
+            log.error("Responder.%s() called in the wrong state (%d); ignored", what, self._state)
+
+    def respond(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        if self._state != _IDLE:
+            self._misuse("respond")
+            return
+        try:
+            raw = _encode(headers)
+        except ValueError:
+            log.exception("invalid response header; answering 500 instead")
+            raw = _JSON.copy()
+            status, body = 500, error_body(-32603, "Internal server error")
+        self._state = _DONE
+        self.closed = True
+        if status >= 200 and status != 204 and status != 304:
+            raw.append((b"content-length", b"%d" % len(body)))
+        else:
+            body = b""
+        self._msgs.append({"type": "http.response.start", "status": status, "headers": raw})
+        self._msgs.append({"type": "http.response.body", "body": body, "more_body": False})
+        self._wake()
+
+    def start(self, status: int, headers: list[tuple[str, str]]) -> None:
+        if self._state != _IDLE:
+            self._misuse("start")
+            return
+        try:
+            raw = _encode(headers)
+        except ValueError:
+            log.exception("invalid response header; answering 500 instead")
+            self.respond(500, [("Content-Type", "application/json")], error_body(-32603, "Internal server error"))
+            return
+        self._state = _STREAMING
+        extra = sse_extra_headers(headers)
+        if extra:
+            raw.extend(_encode(extra))
+        self._msgs.append({"type": "http.response.start", "status": status, "headers": raw})
+        self._wake()
+
+    def write(self, data: bytes) -> None:
+        if self._state != _STREAMING:
+            self._misuse("write")
+            return
+        if not data:
+            return
+        self._buffered += len(data)
+        self._msgs.append({"type": "http.response.body", "body": data, "more_body": True})
+        self._wake()
+
+    def end(self) -> None:
+        if self._state != _STREAMING:
+            if self._state == _IDLE:
+                self._misuse("end")
+            return
+        self._state = _DONE
+        self.closed = True
+        self._msgs.append({"type": "http.response.body", "body": b"", "more_body": False})
+        self._wake()
+
+    def buffered(self) -> int:
+        return self._buffered
+
+    def _lost(self) -> None:
+        """The client went away: tell the core once, unless the response was complete."""
+        self._gone = True
+        self._wake()
+        if self._state == _DONE:
+            return
+        self._state = _DONE
+        self.closed = True
+        cb = self.on_close
+        self.on_close = None
+        if cb is not None:
+            try:
+                cb()
+            except Exception:
+                log.exception("Responder.on_close callback failed")
+
+
+class ASGIApp:
+    """The ASGI 3 application (see the module docstring). ``core`` is its ``StreamableHTTP``."""
+
+    def __init__(self, dispatcher: Any = None, settings: HTTPSettings | None = None, *, core: StreamableHTTP | None = None) -> None:
+        if core is None:
+            if dispatcher is None:
+                raise TypeError("asgi_app needs a dispatcher (a ServerCore) or a core")
+            from .core import StreamableHTTP
+            from .settings import HTTPSettings
+
+            core = StreamableHTTP(dispatcher, settings if settings is not None else HTTPSettings())
+        self.core = core
+        self._started = False
+        self._lock: asyncio.Lock | None = None
+
+    # ------------------------------------------------------------------ lifetime
+
+    async def startup(self) -> None:
+        """Start the core once (lifespan, timers); later calls return at once."""
+        if self._started:
+            return
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if not self._started:
+                await self.core.startup()
+                self._started = True
+
+    async def shutdown(self) -> None:
+        """Stop the core (event streams, sessions, lifespan) if it was started."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self._started:
+                self._started = False
+                await self.core.shutdown()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        """``startup()`` then ``shutdown()``: for a parent app's lifespan when mounted, e.g.
+        ``Starlette(routes=[Mount("/mcp", app=mcp_app)], lifespan=lambda _: mcp_app.lifespan())``."""
+        await self.startup()
+        try:
+            yield
+        finally:
+            await self.shutdown()
+
+    # ------------------------------------------------------------------ ASGI
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            if not self._started:
+                await self.startup()
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "websocket":
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close", "code": 1003, "reason": "Streamable HTTP endpoint: use POST/GET"})
+        else:
+            raise RuntimeError(f"mcpfast ASGI app: unsupported scope type {kind!r}")
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            kind = message["type"]
+            if kind == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as e:
+                    log.exception("Streamable HTTP startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": f"{type(e).__name__}: {e}"})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif kind == "lifespan.shutdown":
+                try:
+                    await self.shutdown()
+                except Exception as e:
+                    log.exception("Streamable HTTP shutdown failed")
+                    await send({"type": "lifespan.shutdown.failed", "message": f"{type(e).__name__}: {e}"})
+                    return
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def _path(self, scope: Scope) -> str:
+        path: str = scope["path"]
+        root: str = scope.get("root_path", "")
+        if not root:
+            return path
+        # Starlette's rule (routing.get_route_path): strip root_path when path starts with it
+        if path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
+            path = path[len(root) :]
+        if path in ("", "/"):
+            return str(self.core.settings.path)  # the mount's root is the endpoint
+        return path
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        core = self.core
+        headers: dict[str, str] = {}
+        names = _NAMES
+        for raw_name, raw_value in scope["headers"]:
+            name = names.get(raw_name)
+            if name is None:
+                name = raw_name.decode("latin-1").lower()
+                if len(names) < 512:  # bounded: clients send a few distinct names
+                    names[raw_name] = name
+            old = headers.get(name)
+            headers[name] = raw_value.decode("latin-1") if old is None else old + ", " + raw_value.decode("latin-1")
+        responder = _ASGIResponder()
+        max_body: int = core.settings.max_body
+
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        body: bytes = message.get("body", b"")
+        too_large = len(body) > max_body
+        if message.get("more_body", False) and not too_large:
+            parts = [body]
+            size = len(body)
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > max_body:
+                    too_large = True
+                    break
+                parts.append(chunk)
+                if not message.get("more_body", False):
+                    break
+            body = b"".join(parts)
+        if too_large:
+            core.reject_too_large(responder)
+        else:
+            client = scope.get("client")
+            request = HTTPRequest(
+                scope["method"],
+                self._path(scope),
+                scope.get("query_string", b"").decode("latin-1"),
+                headers,
+                body,
+                (str(client[0]), int(client[1])) if client else None,
+            )
+            try:
+                core.handle(request, responder)
+            except Exception:
+                # handle() never raises by contract; if it does, the request still gets an answer
+                log.exception("Streamable HTTP core raised for %s", request.path)
+                if responder._state == _IDLE:
+                    responder.respond(500, [("Content-Type", "application/json")], error_body(-32603, "Internal server error"))
+                elif responder._state == _STREAMING:
+                    responder.end()
+
+        msgs = responder._msgs
+        if responder._state == _DONE and len(msgs) == 2:
+            # the fast path: answered inside handle(), no task, no future
+            await send(msgs[0])
+            await send(msgs[1])
+            return
+        await self._pump(responder, receive, send)
+
+    async def _pump(self, responder: _ASGIResponder, receive: Receive, send: Send) -> None:
+        """Send what the core produces as it comes; a disconnect ends it (``on_close``)."""
+        loop = asyncio.get_running_loop()
+        watcher: asyncio.Task[None] | None = None
+        msgs = responder._msgs
+        try:
+            while not responder._gone:
+                while msgs and not responder._gone:
+                    message = msgs.popleft()
+                    if message.get("more_body"):
+                        responder._buffered -= len(message["body"])
+                    await send(message)
+                if responder._state == _DONE and not msgs:
+                    break
+                if responder._gone:
+                    break
+                if watcher is None:
+                    watcher = loop.create_task(self._watch(receive, responder))
+                waiter = responder._waiter = loop.create_future()
+                try:
+                    await waiter
+                finally:
+                    responder._waiter = None
+        except asyncio.CancelledError:
+            responder._lost()
+            raise
+        except OSError:
+            responder._lost()  # the server could not write: the client is gone
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+
+    @staticmethod
+    async def _watch(receive: Receive, responder: _ASGIResponder) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                responder._lost()
+                return
+
+
+def asgi_app(dispatcher: Any, settings: HTTPSettings | None = None) -> ASGIApp:
+    """An ASGI 3 app serving Streamable HTTP for ``dispatcher`` (a ``ServerCore``) with
+    ``settings`` (default ``HTTPSettings()``). Run it under uvicorn or mount it in Starlette or
+    FastAPI; see the module docstring for lifespan and paths."""
+    return ASGIApp(dispatcher, settings)
