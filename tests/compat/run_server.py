@@ -1,0 +1,44 @@
+"""Run a server file written for the official SDK, as the SDK or as mcpfast.
+
+    python run_server.py sdk|mcpfast path/to/server.py
+
+``mcpfast`` swaps the SDK's import of the server API (``from mcp.server.mcpserver import ...``)
+for ``from mcpfast import ...`` before running the file as ``__main__``: the only change a user
+makes to move a server over.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+
+SDK_IMPORT = "from mcp.server.mcpserver import "
+OURS_IMPORT = "from mcpfast import "
+
+
+def source_for(impl: str, path: Path) -> str:
+    src = path.read_text()
+    if impl == "mcpfast":
+        if SDK_IMPORT not in src:
+            raise SystemExit(f"{path} does not import {SDK_IMPORT.strip()}")
+        src = src.replace(SDK_IMPORT, OURS_IMPORT)
+    elif impl != "sdk":
+        raise SystemExit(f"unknown implementation {impl!r}: sdk or mcpfast")
+    return src
+
+
+def main() -> None:
+    impl, file = sys.argv[1], Path(sys.argv[2]).resolve()
+    sys.argv = [str(file)]
+    sys.path.insert(0, str(file.parent))
+    code = compile(source_for(impl, file), str(file), "exec")
+    # a real __main__ module in sys.modules: pydantic resolves annotations through it
+    module = types.ModuleType("__main__")
+    module.__file__ = str(file)
+    sys.modules["__main__"] = module
+    exec(code, module.__dict__)
+
+
+if __name__ == "__main__":
+    main()
