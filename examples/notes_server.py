@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from mcpfast import Context, MCPServer
+from mcpfast import Context, MCPServer, ToolError
 
 mcp = MCPServer("notes", version="1.0", instructions="Keep short notes: add, search, read and summarize them.")
 
@@ -58,7 +58,8 @@ def list_notes() -> list[str]:
 def delete_note(title: str) -> str:
     """Delete a note (an error if there is none with this title)."""
     if title not in NOTES:
-        raise ValueError(f"no note titled {title!r}")
+        # ToolError: a message meant for the client (any other exception's text stays in the log)
+        raise ToolError(f"no note titled {title!r}")
     del NOTES[title]
     return f"Deleted note {title!r}"
 

@@ -411,10 +411,15 @@ def _dataclass(cls: type) -> Conv:
 
 
 def argument_converter(fn: Callable[..., Any], schema: dict[str, Any], skip: frozenset[str],
-                       is_async: bool) -> Callable[..., Any]:
+                       is_async: bool, invalid: Callable[[InvalidParams], Exception] | None = None
+                       ) -> Callable[..., Any]:
     """``fn`` itself when its arguments need no conversion; else a wrapper (same signature,
     sync or async like ``fn``) that converts them, and fills defaults given through
-    ``Annotated[..., Field(default=...)]`` (optional in the schema, required by Python)."""
+    ``Annotated[..., Field(default=...)]`` (optional in the schema, required by Python).
+
+    An argument that cannot be converted (a pydantic model's validation, an Enum value) raises
+    InvalidParams naming it, or what ``invalid`` makes of that error (decided per call: a
+    ``ToolError`` when the server answers invalid arguments with an ``isError`` result)."""
     sig = inspect.signature(fn, eval_str=True)
     convs: list[tuple[str, Conv]] = []
     defaults: dict[str, Any] = {}
@@ -446,8 +451,9 @@ def argument_converter(fn: Callable[..., Any], schema: dict[str, Any], skip: fro
                     raise
                 except Exception as exc:  # noqa: BLE001 - ValueError, TypeError, pydantic's ValidationError
                     msg = str(exc).replace("\n", "; ")
-                    raise InvalidParams(f"Argument {name!r}: {msg} - at params.arguments.{name}",
-                                        {"argument": name}) from None
+                    err = InvalidParams(f"Argument {name!r}: {msg} - at params.arguments.{name}",
+                                        {"argument": name})
+                    raise (err if invalid is None else invalid(err)) from None
         return kw
 
     if is_async:
@@ -555,27 +561,50 @@ def _fits(v: Any, allowed: frozenset[str]) -> bool:
     return v is None and "null" in allowed
 
 
+def _kinds(prop: dict[str, Any]) -> list[str]:
+    """The JSON type names a property schema allows (its ``type``, or its ``anyOf`` arms')."""
+    t = prop.get("type")
+    names = [t] if isinstance(t, str) else list(t) if isinstance(t, list) else []
+    for arm in prop.get("anyOf") or ():
+        if isinstance(arm, dict) and isinstance(arm.get("type"), str):
+            names.append(arm["type"])
+    return names
+
+
+def _items_schema(prop: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``items`` schema of an array property (or of the array arm of ``Optional[list]``)."""
+    for s in (prop, *(a for a in prop.get("anyOf") or () if isinstance(a, dict))):
+        if s.get("type") == "array" and isinstance(s.get("items"), dict):
+            return s["items"]  # type: ignore[no-any-return]
+    return None
+
+
 def lax_coercer(schema: dict[str, Any], check: Callable[[dict[str, Any]], None] | None
                 ) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
     """A ``coerce`` for ``ServerCore.add_tool``: applies lax conversions to the top-level
-    arguments whose JSON type is wrong, then runs ``check`` again (its InvalidParams, naming
-    the argument, is what the client gets when nothing helps)."""
+    arguments whose JSON type is wrong, and to the items of array arguments of a simple item
+    type (``list[int]`` given ``["1", "2"]``), then runs ``check`` again (its InvalidParams,
+    naming the argument, is what the client gets when nothing helps)."""
     if check is None:
         return None
     kinds: dict[str, list[str]] = {}
     allowed: dict[str, frozenset[str]] = {}
+    #: array arguments -> (item kinds to try, item kinds allowed)
+    items: dict[str, tuple[list[str], frozenset[str]]] = {}
     for name, prop in (schema.get("properties") or {}).items():
         if not isinstance(prop, dict):
             continue
-        t = prop.get("type")
-        names = [t] if isinstance(t, str) else list(t) if isinstance(t, list) else []
-        for arm in prop.get("anyOf") or ():
-            if isinstance(arm, dict) and isinstance(arm.get("type"), str):
-                names.append(arm["type"])
+        names = _kinds(prop)
         allowed[name] = frozenset(names)
         names = [n for n in names if n != "null" and n != "string"]
         if names:
             kinds[name] = names
+        item = _items_schema(prop)
+        if item is not None:
+            item_names = _kinds(item)
+            tries = [n for n in item_names if n != "null" and n != "string"]
+            if tries:
+                items[name] = (tries, frozenset(item_names))
 
     if not kinds:
         return None
@@ -588,7 +617,18 @@ def lax_coercer(schema: dict[str, Any], check: Callable[[dict[str, Any]], None] 
                     fixed[name] = _lax(ks, fixed[name])
                 except ValueError:
                     pass
+        for name, (ks, ok) in items.items():
+            value = fixed.get(name)
+            if type(value) is list and not all(_fits(x, ok) for x in value):
+                fixed[name] = [x if _fits(x, ok) else _lax_or_same(ks, x) for x in value]
         check(fixed)  # raises the InvalidParams naming the argument if still wrong
         return fixed
 
     return coerce
+
+
+def _lax_or_same(kinds: list[str], v: Any) -> Any:
+    try:
+        return _lax(kinds, v)
+    except ValueError:
+        return v  # left for the check to name

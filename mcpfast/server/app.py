@@ -24,8 +24,10 @@ Differences from the SDK, on purpose (see the README):
 
 * arguments that break the input schema are answered with JSON-RPC -32602 naming the argument
   (the SDK answers an ``isError`` result; ``MCPServer(validation_errors="result")`` does that);
-* a tool's unexpected exception is ``isError`` with ``"Error executing tool <name>: <message>"``
-  (the SDK drops the message); a ``ToolError`` is sent with its message verbatim;
+* a ``ToolError`` (mcpfast's) is sent with its message verbatim (the SDK's own ``ToolError``
+  gets the SDK's ``"Error executing tool <name>: <message>"``, as with the SDK); an unexpected
+  exception is ``"Error executing tool <name>"`` only, as the SDK sends it (the exception is
+  logged with its traceback on the ``mcpfast.server`` logger);
 * return values are not validated against the output schema (the SDK re-validates them);
 * ``def`` tools run inline once seen fast (the SDK always uses a worker thread).
 
@@ -55,7 +57,7 @@ from . import _convert
 from ._convert import Audio, Image, is_context_annotation
 from .core import ServerCore
 from .registry import ToolResult, UriTemplate, compile_input_check
-from .schema import input_schema, output_schema
+from .schema import input_schema, output_schema, untyped_parameters
 from .session import LegacySession
 from .tools import ToolRegistry, tool_stats
 
@@ -362,15 +364,30 @@ class MCPServer(Generic[LifespanT]):
                     out = None
                 wrap = out is not None and _wraps_output(fn)
         is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))  # noqa: B004
-        call = _convert.argument_converter(fn, schema, skip, is_async)
-        check = compile_input_check(schema)
+        call = _convert.argument_converter(fn, schema, skip, is_async, self._invalid_argument)
+        untyped = untyped_parameters(fn, skip=skip)
+        check = compile_input_check(schema, unchecked=untyped)
         convert = _convert.tool_result_converter(out is not None, wrap)
-        return self.core.add_tool(
+        tool = self.core.add_tool(
             tool_name, call, input_schema=schema, output_schema=out, title=title,
             description=description if description is not None else (fn.__doc__ or ""),
             annotations=_dump(annotations), icons=_dump(icons), meta=meta, context_kwarg=ctx,
             convert=convert, blocking=blocking, wrap_output=wrap,
             coerce=_convert.lax_coercer(schema, check), source=fn)
+        if untyped:
+            # the schema types unannotated parameters as strings (as the SDK's does) but any
+            # value is accepted (as the SDK does): the core compiled its check from the schema
+            tool.check = check
+        return tool
+
+    def _invalid_argument(self, exc: InvalidParams) -> Exception:
+        """A tool argument failed its conversion (pydantic's validation of a model, an Enum
+        value): answered like a failed input check, as ``validation_errors`` says (-32602, or
+        an ``isError`` result with the same message)."""
+        self.core.rejected_calls += 1
+        if self.core.invalid_arguments == "result":
+            return ToolError(exc.message)
+        return exc
 
     def remove_tool(self, name: str) -> None:
         """Remove a tool (``ToolError`` if unknown, as in the SDK); clients hear list_changed."""

@@ -551,18 +551,46 @@ class Context:
 
 
 def _elicitation_schema(model: Any) -> dict[str, Any]:
-    """A pydantic model's schema as the flat object schema elicitation allows (Optional[X]
-    fields become X; no ``$defs``)."""
+    """A pydantic model's schema as the flat object schema elicitation allows, what the SDK
+    sends: the model's own schema (its ``title``, ``description``, ``required``) where an
+    ``Optional[X]`` field is shown as X (no ``anyOf``, no null) and a ``None`` default is left
+    out (optional is said by not being required). A reference to an Enum is inlined (the
+    spec's enum schema; the SDK refuses it). A field no elicitation form can show (a nested
+    object, a list of free values, a union) is a TypeError, as in the SDK."""
     schema = dict(model.model_json_schema())
-    props = {}
+    defs = schema.pop("$defs", {})
+    props: dict[str, Any] = {}
     for name, prop in (schema.get("properties") or {}).items():
+        prop = dict(prop)
         arms = prop.get("anyOf")
         if isinstance(arms, list):
             rest = [a for a in arms if a != {"type": "null"}]
-            if len(rest) == 1:
-                prop = {**{k: v for k, v in prop.items() if k != "anyOf"}, **rest[0]}
+            if len(rest) == 1 and len(rest) < len(arms):
+                del prop["anyOf"]
+                prop = {**rest[0], **prop}
+        ref = prop.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            target = defs.get(ref[len("#/$defs/"):])
+            if isinstance(target, dict) and "enum" in target:
+                del prop["$ref"]
+                prop = {**target, **prop}
+        if "default" in prop and prop["default"] is None:
+            del prop["default"]
+        if not _elicitable(prop):
+            raise TypeError(f"Elicitation schema field {name!r} of {getattr(model, '__name__', model)} is "
+                            f"{prop!r}: an elicitation form takes strings, numbers, booleans and enums only")
         props[name] = prop
-    out: dict[str, Any] = {"type": "object", "properties": props}
-    if schema.get("required"):
-        out["required"] = schema["required"]
-    return out
+    schema["properties"] = props
+    return schema
+
+
+def _elicitable(prop: dict[str, Any]) -> bool:
+    """Whether a property is one of MCP's primitive elicitation schemas (string, number,
+    integer, boolean, a single- or multi-select enum)."""
+    t = prop.get("type")
+    if t in ("string", "number", "integer", "boolean"):
+        return True
+    if t == "array":
+        items = prop.get("items")
+        return isinstance(items, dict) and ("enum" in items or "anyOf" in items)
+    return t is None and ("enum" in prop or "oneOf" in prop)

@@ -251,18 +251,21 @@ class ServerCore:
         ``structuredContent: {"result": value}``; ``coerce`` gets arguments ``input_schema``
         rejected and returns fixed ones or raises (lax conversions). With ``context_kwarg`` the
         handler gets a ``Context`` under that keyword. Arguments are checked against
-        ``input_schema`` (required, property types, enum, additionalProperties: false)
-        before the call; a failure is -32602 naming the argument. ``required_capabilities``
+        ``input_schema`` before the call (``registry.compile_input_check``: required, types,
+        enum/const, string/number/array constraints, nested objects; a failure is -32602 naming
+        the argument and the broken keyword). ``required_capabilities``
         (``{"sampling": {}}``...) are checked before the call (-32021).
 
         The return value becomes the result: a ``ToolResult`` as it is; ``str`` -> one text
         block; ``None`` -> no content; a list of content blocks -> that content; anything else
         -> its JSON as a text block. With an ``output_schema`` the value (other than a
         ``ToolResult``) is also sent as ``structuredContent``. ``convert`` replaces all this.
-        A ``ToolError`` becomes ``isError: true`` with its message verbatim; any other
-        exception becomes ``isError: true`` with ``"Error executing tool <name>: <message>"``
-        (logged with its traceback); so does an error the client answered to a server->client
-        request (``McpError``). Other ``JSONRPCError`` subclasses (``InvalidParams``,
+        A ``ToolError`` becomes ``isError: true`` with its message verbatim; an error the client
+        answered to a server->client request (``McpError``) and the official SDK's
+        ``ToolError``/``ResourceError`` become ``"Error executing tool <name>: <message>"`` (as
+        the SDK sends them); any other exception is a crash: ``isError: true`` with only
+        ``"Error executing tool <name>"`` (its text may hold internals), the exception logged
+        with its traceback on the ``mcpfast.server`` logger. Other ``JSONRPCError`` subclasses (``InvalidParams``,
         ``MissingClientCapability``...) propagate as protocol errors.
         """
         tool = Tool(name, fn, input_schema=input_schema, output_schema=output_schema, title=title,
@@ -835,10 +838,19 @@ class ServerCore:
     def _tool_error(self, tool: Tool, exc: Exception, modern: bool) -> dict[str, Any]:
         tool.errors += 1
         if isinstance(exc, ToolError):
-            text = str(exc)
-        else:
-            log.warning("tool %r raised", tool.name, exc_info=exc)
+            text = str(exc)  # meant for the client, sent as it is
+            log.info("tool %r failed: %r", tool.name, text)
+        elif isinstance(exc, McpError) or _sdk_anticipated(exc):
+            # the client's answer to a server->client request, or the official SDK's ToolError /
+            # ResourceError (a server written for the SDK): an anticipated failure, its text
+            # given after the prefix the SDK uses
             text = f"Error executing tool {tool.name}: {exc}"
+            log.info("tool %r failed: %r", tool.name, text)
+        else:
+            # a crash: its text may hold internals (paths, SQL, secrets), so it stays in the
+            # server's log with the traceback and the client gets the SDK's bare message
+            log.error("tool %r raised an unexpected exception", tool.name, exc_info=exc)
+            text = f"Error executing tool {tool.name}"
         res: dict[str, Any] = {"content": [_text(text)], "isError": True}
         if modern:
             res["resultType"] = "complete"
@@ -1078,3 +1090,15 @@ def _contents(uri: str, mime: str | None, value: Any) -> dict[str, Any]:
         c["mimeType"] = mime
     return c
 
+
+#: the official SDK's anticipated-failure exceptions (``mcp.server.mcpserver.exceptions``),
+#: recognised by name so the SDK is never imported
+_SDK_ANTICIPATED = frozenset({"ToolError", "ResourceError"})
+
+
+def _sdk_anticipated(exc: BaseException) -> bool:
+    """Whether ``exc`` is the SDK's ``ToolError``/``ResourceError`` (or a subclass) but not its
+    ``UnexpectedToolError`` (a wrapped crash)."""
+    mro = type(exc).__mro__
+    return any(c.__name__ in _SDK_ANTICIPATED and c.__module__.startswith("mcp.server.") for c in mro) \
+        and not any(c.__name__ == "UnexpectedToolError" for c in mro)

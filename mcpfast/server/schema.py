@@ -19,7 +19,7 @@ import typing
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["input_schema", "output_schema"]
+__all__ = ["input_schema", "output_schema", "untyped_parameters"]
 
 _NONE_TYPE = type(None)
 _PRIMITIVES: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean", _NONE_TYPE: "null"}
@@ -28,10 +28,19 @@ _FACTORY = object()
 
 
 def _titled(schema: dict[str, Any], name: str) -> dict[str, Any]:
-    """Add pydantic's default field title (pydantic leaves it off a bare reference)."""
-    if "title" in schema or "$ref" in schema:
+    """Add pydantic's default field title. pydantic leaves it off a reference to a named class
+    (model, dataclass, TypedDict, Enum), bare or made nullable (``Point | None``): the class's
+    own title is the one shown."""
+    if "title" in schema or "$ref" in schema or _nullable_ref(schema):
         return schema
     return {**schema, "title": _title(name)}
+
+
+def _nullable_ref(schema: dict[str, Any]) -> bool:
+    """``{"anyOf": [{"$ref": ...}, {"type": "null"}]}``: ``Optional`` of one named class."""
+    arms = schema.get("anyOf")
+    return (type(arms) is list and len(arms) == 2 and arms[1] == {"type": "null"}
+            and type(arms[0]) is dict and "$ref" in arms[0])
 
 
 def _title(name: str) -> str:
@@ -213,7 +222,12 @@ class _Builder:
         raise TypeError(f"cannot derive a JSON schema for {tp!r}")
 
     def _union(self, args: tuple[Any, ...]) -> dict[str, Any]:
-        return {"anyOf": [self.schema(a) for a in args]}
+        # pydantic makes a union with None "nullable": null is the last arm wherever None was
+        # written (``None | int`` and ``int | None`` give the same schema)
+        arms = [self.schema(a) for a in args if a is not _NONE_TYPE and a is not None]
+        if len(arms) < len(args):
+            arms.append({"type": "null"})
+        return {"anyOf": arms}
 
     @staticmethod
     def _literal(values: tuple[Any, ...]) -> dict[str, Any]:
@@ -304,7 +318,8 @@ def _input_schema(fn: Callable[..., Any], skip: frozenset[str]) -> dict[str, Any
         if param.name in skip or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         if param.annotation is inspect.Parameter.empty:
-            # the SDK types unannotated parameters as strings
+            # the SDK's schema for an unannotated parameter (it accepts any value all the same:
+            # see ``untyped_parameters``)
             prop: dict[str, Any] = {"title": param.name, "type": "string"}
             default: Any = _MISSING
         else:
@@ -325,6 +340,21 @@ def _input_schema(fn: Callable[..., Any], skip: frozenset[str]) -> dict[str, Any
     out["title"] = f"{getattr(fn, '__name__', 'function')}Arguments"
     out["type"] = "object"
     return builder.finish(out)
+
+
+def untyped_parameters(fn: Callable[..., Any], *, skip: Iterable[str] = ()) -> frozenset[str]:
+    """The parameters of ``fn`` without an annotation (those in ``skip`` aside).
+
+    Their schema says ``"type": "string"`` (the SDK's, kept for identical ``tools/list``
+    answers) while the SDK validates them as ``Any``: the input check must accept any JSON
+    value for them (``compile_input_check(schema, unchecked=...)``).
+    """
+    left_out = frozenset(skip)
+    return frozenset(
+        p.name for p in inspect.signature(fn).parameters.values()
+        if p.annotation is inspect.Parameter.empty and p.name not in left_out
+        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    )
 
 
 def input_schema(fn: Callable[..., Any], *, skip: Iterable[str] = ()) -> dict[str, Any]:

@@ -58,7 +58,8 @@ async def test_register_tool_objects_sync_and_async(era: str) -> None:
         assert text(await s.tool("add", {"a": 2, "b": 3})) == "5"
         assert text(await s.tool("upper", {"s": "abc"})) == "ABC"
         res = await s.tool("upper", {"s": "boom"})
-        assert res["isError"] is True and "no booms" in text(res)
+        # an unexpected exception: only the SDK's generic text, the message stays in the log
+        assert res["isError"] is True and text(res) == "Error executing tool upper"
         with pytest.raises(McpError) as info:
             await s.tool("add", {"a": 2})
         assert info.value.code == -32602 and "'b'" in info.value.message

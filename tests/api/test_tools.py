@@ -272,7 +272,7 @@ async def test_tool_failures_are_error_results(era: str) -> None:
         res = await s.tool("fails_tool_error")
         assert res["isError"] is True and text(res) == "bad input, try again"
         res = await s.tool("crashes")
-        assert res["isError"] is True and text(res) == "Error executing tool crashes: kaboom"
+        assert res["isError"] is True and text(res) == "Error executing tool crashes"  # "kaboom" is logged only
 
 
 @async_test

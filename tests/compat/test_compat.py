@@ -53,6 +53,7 @@ failures the day they are fixed, so the mark must go then.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import functools
 import sys
@@ -164,30 +165,20 @@ ITEMS: dict[tuple[str, str], list[str]] = {
     ("content_server", "prompts/list"): ["dialogue"],
 }
 
-SEP_1303 = ("mcpfast answers arguments that fail the input schema with JSON-RPC -32602; the SDK (and MCP"
-            " 2025-11-25, SEP-1303) with an isError result the model can read (MCPServer(validation_errors="
-            "'result') does it; the default is 'error')")
+SEP_1303 = ("deliberate (SEP-1303 left as is): arguments that fail the input schema get JSON-RPC -32602"
+            " naming the argument, mcpfast's default per our issue; the SDK (MCP 2025-11-25, SEP-1303)"
+            " answers an isError result, which MCPServer(validation_errors='result') opts into"
+            " (test_validation_errors_result checks that mode against the SDK)")
 #: (server, step) or (server, list step, item) -> why mcpfast differs (routed to the owners of
 #: mcpfast/server/)
 XFAIL: dict[tuple[str, ...], str] = {
     ("tools_server", "literal-bad"): SEP_1303,
     ("tools_server", "enum-bad"): SEP_1303,
-    ("tools_server", "constrained-too-short"): "mcpfast does not enforce minLength from Field(min_length=2):"
-                                               " the call runs with 'a'",
+    ("tools_server", "constrained-too-short"): SEP_1303,
     ("tools_server", "constrained-too-old"): SEP_1303,
     ("tools_server", "model-param-bad"): SEP_1303,
     ("tools_server", "missing-argument"): SEP_1303,
     ("tools_server", "wrong-type"): SEP_1303,
-    ("tools_server", "untyped"): "an unannotated parameter: the SDK's schema accepts any JSON value, mcpfast"
-                                 " types it as a string and rejects 5 with -32602",
-    ("tools_server", "tools/list", "distance"): "the input schema of `q: Point | None = None`: mcpfast adds"
-                                                " 'title': 'Q' beside the anyOf; the SDK (pydantic) gives none",
-    ("interactive_server", "elicitation", "requests"): "the requestedSchema made from a pydantic model: the SDK"
-                                                       " keeps its 'title' ('Booking') and gives `note: str | None = None`"
-                                                       " no 'default'; mcpfast drops the title and sends 'default': null",
-    ("tools_server", "raises"): "a tool's unexpected exception: the SDK 2.3 sends only 'Error executing tool"
-                                " fail' (nothing of the exception reaches the client); mcpfast appends the"
-                                " exception text",
 }
 
 
@@ -383,6 +374,43 @@ def test_same_handshake(server: str, mode: str) -> None:
                   "content_server": {"tools", "prompts"}}[server]
     for caps in (theirs["result"]["capabilities"], ours["result"]["capabilities"]):
         assert registered <= set(caps)
+
+
+#: the steps whose only difference is SEP-1303: compared again with mcpfast run as
+#: ``MCPServer(validation_errors="result")`` (``run_server.py mcpfast-result``)
+SEP_1303_STEPS = [step for step in STEPS["tools_server"] if XFAIL.get(("tools_server", step[0])) == SEP_1303]
+
+
+@functools.cache
+def recorded_result_mode() -> dict[str, dict[str, recorder.Outcome]]:
+    """tools_server's SEP-1303 steps served by mcpfast with validation_errors="result", per era."""
+    steps = [(sid, method, args) for sid, method, args, _ in SEP_1303_STEPS]
+
+    async def main() -> list[dict[str, recorder.Outcome]]:
+        return await asyncio.gather(*(recorder.record("mcpfast-result", SERVERS / "tools_server.py", mode, steps)
+                                      for mode in sdk.MODES))
+
+    return dict(zip(sdk.MODES, asyncio.run(main())))
+
+
+@pytest.mark.parametrize("mode", sdk.MODES)
+@pytest.mark.parametrize(("step", "kind"), [(sid, kind) for sid, _, _, kind in SEP_1303_STEPS])
+def test_validation_errors_result(step: str, kind: str, mode: str) -> None:
+    """With ``validation_errors="result"`` mcpfast answers a call whose arguments break the
+    input schema the SDK's way: an ``isError`` result naming the argument."""
+    theirs = recorded("tools_server")[("sdk", mode)][step]
+    ours = recorded_result_mode()[mode][step]
+    what, _, name = kind.partition(":")
+    assert what == "invalid"
+    their_form, their_text = _refusal_text(theirs)
+    our_form, our_text = _refusal_text(ours)
+    assert our_form == their_form == "result", f"SDK: {their_form}, mcpfast: {our_form} ({our_text})"
+    assert name in their_text and name in our_text, (their_text, our_text)
+
+
+def test_sep_1303_steps_are_all_compared_in_result_mode() -> None:
+    assert {sid for sid, *_ in SEP_1303_STEPS} == {k[1] for k, v in XFAIL.items() if v == SEP_1303}
+    assert len(SEP_1303_STEPS) == 7
 
 
 def test_the_import_swap_is_the_only_change() -> None:
