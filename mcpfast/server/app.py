@@ -45,6 +45,7 @@ import dataclasses
 import inspect
 import logging
 import sys
+import types
 import typing
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -639,9 +640,10 @@ class MCPServer(Generic[LifespanT]):
     def custom_route(self, path: str, methods: list[str], name: str | None = None,
                      include_in_schema: bool = True) -> Callable[[F], F]:
         """Register an extra HTTP route (``async def handler(request) -> Response``, Starlette
-        style). Served by ``streamable_http_app()`` (which then mounts the MCP endpoint in a
-        Starlette app beside them); the built-in HTTP server (``run(transport="streamable-http")``)
-        does not serve them yet."""
+        style). Served by ``streamable_http_app()``, which then mounts the MCP endpoint in a
+        Starlette app beside them. The built-in HTTP server serves the MCP endpoint only, so with
+        custom routes ``run(transport="streamable-http")`` serves that Starlette app under uvicorn
+        instead (one process: ``workers`` > 1 is refused)."""
 
         def decorator(fn: F) -> F:
             self._custom_routes.append((path, list(methods), fn, name, include_in_schema))
@@ -689,6 +691,8 @@ class MCPServer(Generic[LifespanT]):
             asyncio.run(self.run_stdio_async(**kwargs))
         elif transport == "tcp":
             asyncio.run(self.run_tcp_async(**kwargs))
+        elif self._custom_routes:
+            asyncio.run(self.run_streamable_http_async(**kwargs))
         else:
             from ..transports.http import run_http
 
@@ -736,8 +740,56 @@ class MCPServer(Generic[LifespanT]):
         from ..transports.http import serve_http
 
         host, port, serve = self._http_args(kwargs)
-        serve.pop("workers", None)  # one process when awaited inside a running loop
+        workers = serve.pop("workers", None)  # one process when awaited inside a running loop
+        if self._custom_routes:
+            await self._serve_with_routes(host, port, workers, serve, kwargs)
+            return
         await serve_http(self.core, host=host, port=port, settings=self._http_settings(host=host, **kwargs), **serve)
+
+    async def _serve_with_routes(self, host: str, port: int, workers: Any, serve: dict[str, Any],
+                                 kwargs: dict[str, Any]) -> None:
+        """Custom routes are Starlette endpoints: serve ``streamable_http_app()`` (the routes
+        and the MCP endpoint) under uvicorn."""
+        if workers not in (None, 1):
+            raise ValueError("custom_route()s are served by uvicorn in one process: workers must be 1"
+                             " (or run streamable_http_app() under your own process manager)")
+        if serve.get("tls") is not None or serve.get("max_connections") is not None:
+            raise ValueError("with custom_route()s the server is uvicorn: give TLS and connection limits"
+                             " to uvicorn (uvicorn.run(app.streamable_http_app(), ...)) instead")
+        try:
+            import uvicorn
+        except ImportError as exc:
+            raise ImportError("custom_route()s need uvicorn to serve them: pip install 'mcpfast[http]'") from exc
+        ready = serve.get("ready")
+        config = uvicorn.Config(self.streamable_http_app(host=host, **kwargs), host=host, port=port,
+                                log_level="warning", access_log=False, lifespan="on")
+        server = uvicorn.Server(config)
+        log.info("custom routes registered: serving the Starlette app under uvicorn on %s:%s", host, port)
+        if ready is not None:
+            async def announce() -> None:
+                while not server.started:
+                    await asyncio.sleep(0.01)
+                # what the built-in server's ready gets: .port (the bound one, for port=0), .server
+                sock = server.servers[0].sockets[0]
+                info = types.SimpleNamespace(port=sock.getsockname()[1], host=host, server=server)
+                if isinstance(ready, asyncio.Future):
+                    if not ready.done():
+                        ready.set_result(info)
+                else:
+                    ready(info)
+
+            watcher = asyncio.ensure_future(announce())
+        serving = asyncio.ensure_future(server.serve())
+        try:
+            await asyncio.shield(serving)
+        except asyncio.CancelledError:
+            # stopped by the caller: let uvicorn shut down gracefully (lifespan exit included)
+            server.should_exit = True
+            await serving
+            raise
+        finally:
+            if ready is not None:
+                watcher.cancel()
 
     def _http_args(self, kwargs: dict[str, Any]) -> tuple[str, int, dict[str, Any]]:
         s = self.settings

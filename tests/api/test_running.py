@@ -202,3 +202,46 @@ async def test_lifespan_runs_once_when_nested() -> None:
     assert events == ["start", "end"]
     plain = MCPServer()
     assert plain.core.lifespan_state == {}
+
+
+@async_test
+async def test_run_with_custom_routes_serves_them_beside_the_endpoint() -> None:
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+
+    events: list[str] = []
+    app = app_with_lifespan(events)
+
+    @app.custom_route("/health", methods=["GET"])
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "lifespan": events})
+
+    ready: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    task = asyncio.ensure_future(app.run_streamable_http_async(host="127.0.0.1", port=0, ready=ready,
+                                                               json_response=True))
+    server = await asyncio.wait_for(ready, 10)
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(f"GET /health HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nConnection: close\r\n\r\n".encode())
+    raw = await reader.read()
+    writer.close()
+    assert raw.startswith(b"HTTP/1.1 200"), raw
+    assert json.loads(raw.partition(b"\r\n\r\n")[2]) == {"status": "ok", "lifespan": ["start"]}
+    status, body = await http_post(server.port, "/mcp", {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                                                         "params": INIT},
+                                   {"accept": "application/json, text/event-stream", "content-type": "application/json"})
+    assert status == 200 and body["result"]["serverInfo"]["name"] == "run", body
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert events == ["start", "end"]  # entered once for the routes and the endpoint
+
+
+def test_custom_routes_refuse_workers() -> None:
+    app = MCPServer("routes")
+
+    @app.custom_route("/health", methods=["GET"])
+    async def health(request: Any) -> Any:
+        raise AssertionError("not reached")
+
+    with pytest.raises(ValueError, match="workers must be 1"):
+        app.run(transport="streamable-http", port=0, workers=2, stateless_http=True)
