@@ -76,6 +76,30 @@ async def test_repeated_headers_joined_and_lowercased() -> None:
 
 
 @run
+async def test_repeated_head_gives_each_request_its_own_headers() -> None:
+    # a keep-alive client repeating its head gets the decoded headers reused: each request
+    # must still have a dict of its own, and a changed value must be seen
+    async with running() as (server, core):
+        c = await RawClient.connect(server.port)
+        head = b"POST /echo HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nx-a: 2\r\nContent-Length: 2\r\n\r\nab"
+        for _ in range(2):
+            c.send(head)
+            assert (await c.response()).status == 200
+        c.send(head.replace(b"x-a: 2", b"x-a: 3"))
+        r = await c.response()
+        assert json.loads(r.headers["x-headers"])["x-a"] == "1, 3"
+        first, second, third = core.requests
+        assert first.headers == second.headers == {"host": "h", "x-a": "1, 2", "content-length": "2"}
+        assert first.headers is not second.headers
+        first.headers["x-a"] = "changed by a handler"
+        c.send(head)
+        assert (await c.response()).status == 200
+        assert core.requests[3].headers["x-a"] == "1, 2"
+        assert third.headers["x-a"] == "1, 3"
+        c.close()
+
+
+@run
 async def test_pipelined_requests_are_answered_in_order() -> None:
     async with running() as (server, core):
         c = await RawClient.connect(server.port)

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 from ...errors import (
@@ -52,6 +54,17 @@ log = logging.getLogger("mcpfast.http")
 _encode_result = jsonrpc.encode_result
 _encode_error = jsonrpc.encode_error
 _current = stream_control.get
+_Future = asyncio.Future
+_CoroutineType = types.CoroutineType
+# the running task of a loop: on 3.11 asyncio.current_task is a Python function over this
+# dict (the C module's), read here directly; from 3.12 on current_task is C itself (and where
+# asyncio keeps the current task changes), so it is called
+_current_tasks: dict[Any, Any] | None = None
+if sys.version_info < (3, 12):  # pragma: no branch - depends on the Python version
+    _current_tasks = getattr(asyncio.tasks, "_current_tasks", None)
+    if type(_current_tasks) is not dict:  # pragma: no cover - a Python without the C module
+        _current_tasks = None
+_current_task = asyncio.current_task
 
 #: -32800: what a legacy POST stream ends with when its request was cancelled (the 2025 wire
 #: ends a request's stream only with a response for it; the official SDK does the same)
@@ -550,6 +563,44 @@ class _HTTPPeer(JSONRPCPeer):
 
     def _final(self, rid: Any, data: bytes, code: int | None) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def call(self, req: Any, ex: Exchange) -> None:
+        """Handle one request whose response belongs to ``ex``: what ``feed([req])`` does, with
+        a response produced at once handed straight to ``ex.finish`` (no batch list, no
+        ``_out``/``_flush``/``_final`` round, no task lookup through a Python call). The caller
+        has set ``stream_control`` to ``ex`` and checked the request id against the requests
+        in flight (duplicate, overload). Inside a running task (the ASGI front end), or while
+        a batch is being fed, it is ``feed([req])`` itself (which steps out of that task)."""
+        loop = self._loop
+        if (self._batching or self._closed is not False or loop is None
+                or (_current_tasks.get(loop) if _current_tasks is not None else _current_task(loop)) is not None):
+            self.feed([req])
+            return
+        rid = req.id
+        try:
+            result = self._dispatch_request(self, req)
+        except BaseException as exc:  # noqa: BLE001 - answered (and re-raised when fatal) there
+            self._reply_exception(rid, exc)
+            return
+        rt = type(result)
+        if rt is dict or rt is bytes:
+            try:
+                data = _encode_result(rid, result)
+            except Exception:  # noqa: BLE001 - _reply words an unencodable result
+                self._reply(rid, result)
+                return
+            if self._closed is False:
+                ex.finish(data, None)
+            return
+        if rt is _CoroutineType:
+            self._drive(rid, result)
+        elif isinstance(result, _Future):
+            if result.done():
+                self._settle(rid, result)
+            else:
+                self._track(rid, result)
+        else:
+            self._reply(rid, result)
 
     def _message(self, data: bytes) -> None:  # pragma: no cover - abstract
         raise NotImplementedError

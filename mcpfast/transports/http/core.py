@@ -289,7 +289,10 @@ class StreamableHTTP:
                     return
             auth = self._auth
             if auth is None:
-                self._mcp(request, responder, None)
+                if request.method == "POST" and not self._closing:
+                    self._post(request, responder, None)  # _mcp's first branch, one call less
+                else:
+                    self._mcp(request, responder, None)
                 return
             res = auth.authenticate(headers.get("authorization"))
             if type(res) is self._rejection_cls:
@@ -440,7 +443,11 @@ class StreamableHTTP:
         if not self._stateless:
             sid = headers.get("mcp-session-id")
             if sid is not None:
-                session = self._session(sid, responder, token, "POST")
+                session = self._sessions.get(sid)
+                if session is not None and session.owner is None:
+                    session.tick = self.table.tick  # _session's common case, inline
+                else:
+                    session = self._session(sid, responder, token, "POST")
                 if session is not None:
                     self._post_session(request, responder, session, msg, token)
                 return
@@ -462,6 +469,25 @@ class StreamableHTTP:
         self._error(responder, 400, INVALID_REQUEST,
                     "Bad Request: missing Mcp-Session-Id header (send initialize first to open a session,"
                     " or use the 2026-07-28 per-request envelope)")
+
+    def _call(self, peer: Any, msg: Any, ex: Exchange, request: HTTPRequest, token: Any) -> None:
+        """``_dispatch`` for one request with its own exchange (the hot path: ``peer.call``)."""
+        t1 = _set_request(request)
+        t2 = _set_control(ex)
+        if token is None:
+            try:
+                peer.call(msg, ex)
+            finally:
+                _reset_control(t2)
+                _reset_request(t1)
+            return
+        t3 = access_token.set(token)
+        try:
+            peer.call(msg, ex)
+        finally:
+            access_token.reset(t3)
+            _reset_control(t2)
+            _reset_request(t1)
 
     def _dispatch(self, peer: Any, msg: Any, ex: Any, request: HTTPRequest, token: Any) -> None:
         t1 = _set_request(request)
@@ -542,7 +568,7 @@ class StreamableHTTP:
             json_only = False
         ex = Exchange(self, responder, rid, None, None, True, json_only)
         ex.peer = peer = ModernPeer(self.dispatcher, ex, self._timeout, self._max_in_flight, self._loop)
-        self._dispatch(peer, msg, ex, request, token)
+        self._call(peer, msg, ex, request, token)
 
     def _unsupported(self, responder: Responder, version: Any, rid: Any) -> None:
         supported = sorted(self._modern_versions)
@@ -628,7 +654,7 @@ class StreamableHTTP:
         session = Session(new_session_id(), peer, table.tick, _identity(token) if self._auth is not None else None)
         peer.session = session
         ex = InitExchange(self, responder, msg.id, peer, session, False, self.settings.json_response)
-        self._dispatch(peer, msg, ex, request, token)
+        self._call(peer, msg, ex, request, token)
 
     def _register(self, session: Session) -> None:
         table = self.table
@@ -663,7 +689,7 @@ class StreamableHTTP:
                                 f" (limit HTTPSettings.max_in_flight={peer.max_in_flight}); retry later", rid=rid)
                     return
             ex = Exchange(self, responder, rid, peer, session, False, self._json_response)
-            self._dispatch(peer, msg, ex, request, token)
+            self._call(peer, msg, ex, request, token)
             return
         if t is _Notification or t is _Response or t is _ErrorResponse:
             self._dispatch(peer, msg, None, request, token)

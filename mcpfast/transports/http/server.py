@@ -46,6 +46,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Union
 
+from ._exchange import JSON_HEADERS
 from ._front_common import (
     _STATUS_LINES,
     encode_headers,
@@ -79,6 +80,8 @@ MAX_PIPELINED = 16
 LINGER = 2.0
 
 _JSON = [("Content-Type", "application/json")]
+#: the core's shared ``JSON_HEADERS`` list, encoded (the core never mutates it)
+_JSON_ENCODED = encode_response_headers(JSON_HEADERS)[0]
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _SERVER_ERROR = -32603  # JSON-RPC internal error
 _INVALID_REQUEST = -32600
@@ -163,12 +166,15 @@ class _ConnResponder(Responder):
         if self._state != _IDLE:
             self._misuse("respond")
             return
-        try:
-            hdrs, closes = encode_response_headers(headers)
-        except ValueError:
-            log.exception("invalid response header; answering 500 instead")
-            hdrs, closes = b"Content-Type: application/json\r\n", False
-            status, body = 500, error_body(_SERVER_ERROR, "Internal server error")
+        if headers is JSON_HEADERS:  # the core's answer to nearly every POST: encoded once
+            hdrs, closes = _JSON_ENCODED, False
+        else:
+            try:
+                hdrs, closes = encode_response_headers(headers)
+            except ValueError:
+                log.exception("invalid response header; answering 500 instead")
+                hdrs, closes = b"Content-Type: application/json\r\n", False
+                status, body = 500, error_body(_SERVER_ERROR, "Internal server error")
         self._state = _DONE
         self.closed = True
         conn = self._conn
@@ -309,6 +315,9 @@ class _HTTPConnection(asyncio.Protocol):
         self._url = b""
         self._headers: dict[str, str] = {}
         self._raw: list[tuple[bytes, bytes]] = []
+        # the previous head's header fields, raw and decoded (see on_headers_complete)
+        self._prev_raw: list[tuple[bytes, bytes]] | None = None
+        self._prev_headers: dict[str, str] = {}
         self._feed_len = 0
         self._in_head = True  # the first request's head is what arrives first
         self._head_raw = 0
@@ -455,16 +464,24 @@ class _HTTPConnection(asyncio.Protocol):
             if size > self._max_header_bytes:
                 self._fail(431, "Request line and header fields too large")
                 raise _Stop
-        headers: dict[str, str] = {}
-        names = _NAMES
-        for name, value in raw:
-            key = names.get(name)
-            if key is None:
-                key = name.decode("latin-1").lower()
-                if len(names) < 512:  # bounded: clients send a few distinct names
-                    names[name] = key
-            old = headers.get(key)
-            headers[key] = value.decode("latin-1") if old is None else old + ", " + value.decode("latin-1")
+        if raw == self._prev_raw:
+            # a keep-alive client repeats its head (same session, same body length): one
+            # comparison in C and a copy instead of decoding every header again (a copy: the
+            # request's dict may outlive this head, in a handler)
+            headers = self._prev_headers.copy()
+        else:
+            headers = {}
+            names = _NAMES
+            for name, value in raw:
+                key = names.get(name)
+                if key is None:
+                    key = name.decode("latin-1").lower()
+                    if len(names) < 512:  # bounded: clients send a few distinct names
+                        names[name] = key
+                old = headers.get(key)
+                headers[key] = value.decode("latin-1") if old is None else old + ", " + value.decode("latin-1")
+            self._prev_raw = raw
+            self._prev_headers = headers.copy()
         self._headers = headers
         parser = self._parser
         method = parser.get_method()
