@@ -213,6 +213,9 @@ def tool_result_converter(output: bool, wrap: bool) -> Callable[[Any], dict[str,
             res["structuredContent"] = to_structured(value, wrap)
         return res
 
+    # a str becomes exactly one text block (+ {"result": str} when wrapped): the core may answer
+    # a str at once on its one-frame path without calling this converter
+    convert.str_as_text = not output or wrap  # type: ignore[attr-defined]
     return convert
 
 

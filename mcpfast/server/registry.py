@@ -461,7 +461,7 @@ class Tool(_Entry):
         #: structured output wraps the value: ``structuredContent = {"result": value}``
         self.wrap = wrap_output and output_schema is not None
         #: a str return value is answered at once: one text block (+ the wrapped structure)
-        self.text = self.plain or self.wrap
+        self.text = self.plain or self.wrap or getattr(convert, "str_as_text", False) is True
         #: served by the one-frame path of ``ServerCore._handle_tools_call``
         self.fast = self.text and not self.is_async and context_kwarg is None and self.required_caps is None
         #: called with the arguments when ``check`` rejected them: returns coerced arguments

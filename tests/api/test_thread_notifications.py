@@ -1,5 +1,6 @@
-"""A pooled ``def`` tool that changes the server's lists: the notifications it causes are sent
-from the loop's thread (peers are not thread-safe), and still reach the client."""
+"""Where MCPServer tools run: a pooled ``def`` tool that changes the server's lists has the
+notifications it causes sent from the loop's thread (peers are not thread-safe), and str tools
+take the core's one-frame path."""
 
 from __future__ import annotations
 
@@ -43,3 +44,25 @@ async def test_list_changed_from_a_pool_thread_reaches_the_client_via_the_loop()
         assert "extra" in names
     # called once from the worker (handed over), then run again on the loop's thread
     assert sent_from[-1] == "MainThread" and worker in sent_from, sent_from
+
+
+def test_str_tools_take_the_one_frame_path_with_or_without_structured_output() -> None:
+    # a str result is answered at once as one text block (+ {"result": ...} when structured):
+    # the converter is not needed for it, so the core's one-frame path serves such a tool
+    app = MCPServer("fast")
+
+    @app.tool(structured_output=False)
+    def plain(message: str) -> str:
+        return message
+
+    @app.tool()
+    def structured(message: str) -> str:
+        return message
+
+    @app.tool()
+    def obj(message: str) -> dict[str, str]:
+        return {"m": message}
+
+    tools = app.core.tools
+    assert tools["plain"].fast and tools["structured"].fast
+    assert not tools["obj"].fast  # a dict result needs the converter
