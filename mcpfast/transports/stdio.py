@@ -29,7 +29,6 @@ import contextlib
 import logging
 import os
 import selectors
-import signal
 import stat
 import sys
 from collections.abc import Iterator, Sequence
@@ -37,6 +36,7 @@ from typing import Any
 
 from ..peer import DEFAULT_MAX_IN_FLIGHT, Dispatcher
 from ..protocol import DEFAULT_MAX_MESSAGE_SIZE, ConnectionState, JSONRPCStreamProtocol
+from ._signals import shutdown_signals
 
 __all__ = [
     "StdioProtocol",
@@ -392,31 +392,18 @@ async def serve_stdio(
     )
     with _protocol_stdout() as (read_fd, write_fd):
         await _connect_pipes(protocol, read_fd, write_fd)
-        installed: list[int] = []
         shutdown_tasks: list[asyncio.Task[None]] = []
 
-        def on_signal(signum: int) -> None:
-            if shutdown_tasks:
-                log.warning("signal %d again: closing at once", signum)
-                protocol.close()
-                return
-            log.info("signal %d: shutting down (grace %g s)", signum, shutdown_grace)
+        def start() -> None:
             shutdown_tasks.append(loop.create_task(protocol.shutdown(shutdown_grace)))
 
-        if handle_signals:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                try:
-                    loop.add_signal_handler(sig, on_signal, sig)
-                except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
-                    break
-                installed.append(sig)
         try:
-            await protocol.wait_closed()
-            if shutdown_tasks:
-                await shutdown_tasks[0]
+            with shutdown_signals(start, protocol.close, lambda: bool(shutdown_tasks), shutdown_grace,
+                                  enabled=handle_signals):
+                await protocol.wait_closed()
+                if shutdown_tasks:
+                    await shutdown_tasks[0]
         finally:
-            for signum in installed:
-                loop.remove_signal_handler(signum)
             if protocol.state is not ConnectionState.CLOSED:
                 # cancelled from outside: do not leave the pipes open
                 protocol.close()

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import socket
 import ssl
 import weakref
@@ -31,6 +30,7 @@ from ..errors import SERVER_OVERLOADED
 from ..peer import DEFAULT_MAX_IN_FLIGHT, Dispatcher
 from ..protocol import DEFAULT_MAX_MESSAGE_SIZE, ConnectionState, JSONRPCStreamProtocol
 from ..wire.jsonrpc import encode_error
+from ._signals import shutdown_signals
 
 __all__ = ["TCPProtocol", "TCPServerProtocol", "TCPServer", "start_tcp_server", "connect_tcp"]
 
@@ -235,30 +235,18 @@ class TCPServer:
         """Serve until ``close()``, or until SIGTERM/SIGINT (main thread only), which close
         gracefully with ``grace``; a second signal closes every connection at once."""
         loop = asyncio.get_running_loop()
-        installed: list[int] = []
 
-        def on_signal(signum: int) -> None:
-            if self._closing is not None:
-                log.warning("signal %d again: closing connections at once", signum)
-                for c in list(self._connections):
-                    c.close()
-                return
-            log.info("signal %d: shutting down (grace %g s)", signum, grace)
+        def start() -> None:
             self._closing = loop.create_task(self._close(grace))
 
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            try:
-                loop.add_signal_handler(sig, on_signal, sig)
-            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
-                break
-            installed.append(sig)
-        try:
+        def cut() -> None:
+            for c in list(self._connections):
+                c.close()
+
+        with shutdown_signals(start, cut, lambda: self._closing is not None, grace):
             await self._closed.wait()
             if self._closing is not None:
                 await self._closing
-        finally:
-            for signum in installed:
-                loop.remove_signal_handler(signum)
 
     async def __aenter__(self) -> TCPServer:
         return self

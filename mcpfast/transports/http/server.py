@@ -46,6 +46,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Union
 
+from .._signals import shutdown_signals
 from ._exchange import JSON_HEADERS
 from ._front_common import (
     _STATUS_LINES,
@@ -983,34 +984,23 @@ class HTTPServer:
         if not self._started:
             await self.start()
         loop = asyncio.get_running_loop()
-        installed: list[int] = []
 
-        def on_signal(signum: int) -> None:
-            if self._closing_task is not None:
-                log.warning("signal %d again: closing connections at once", signum)
-                for c in list(self._conns):
-                    c.abort()
-                return
-            log.info("signal %d: shutting down (grace %g s)", signum, grace)
+        def start() -> None:
             self._closing_task = loop.create_task(self._close(grace))
 
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        def cut() -> None:
+            for c in list(self._conns):
+                c.abort()
+
+        with shutdown_signals(start, cut, lambda: self._closing_task is not None, grace):
             try:
-                loop.add_signal_handler(sig, on_signal, sig)
-            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
-                break
-            installed.append(sig)
-        try:
-            assert self._closed is not None
-            await self._closed.wait()
-            if self._closing_task is not None:
-                await self._closing_task
-        except asyncio.CancelledError:
-            await asyncio.shield(self.close(grace))
-            raise
-        finally:
-            for signum in installed:
-                loop.remove_signal_handler(signum)
+                assert self._closed is not None
+                await self._closed.wait()
+                if self._closing_task is not None:
+                    await self._closing_task
+            except asyncio.CancelledError:
+                await asyncio.shield(self.close(grace))
+                raise
 
     async def __aenter__(self) -> HTTPServer:
         if not self._started:
