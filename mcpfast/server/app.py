@@ -992,33 +992,8 @@ def _resource_call(fn: Callable[..., Any], schema: dict[str, Any], skip: frozens
     URI variables (strings) converted to the annotated types."""
     is_async = inspect.iscoroutinefunction(fn)
     inner = _convert.argument_converter(fn, schema, skip, is_async) if schema else fn
-    check = compile_input_check(schema) if schema else None
-
-    def prepare(kw: dict[str, Any]) -> dict[str, Any]:
-        if check is not None:
-            try:
-                check(kw)
-            except InvalidParams:
-                if coerce is None:
-                    raise
-                kw = coerce(kw)
-        return kw
-
-    if is_async:
-        async def read_async(**kw: Any) -> Any:
-            return _convert.resource_value(await inner(**prepare(kw)))
-
-        wrapper: Callable[..., Any] = read_async
-    else:
-        def read(**kw: Any) -> Any:
-            return _convert.resource_value(inner(**prepare(kw)))
-
-        wrapper = read
-    try:
-        wrapper.__signature__ = inspect.signature(fn)  # type: ignore[attr-defined]
-    except (TypeError, ValueError):
-        pass
-    return wrapper
+    return _finishing_call(fn, inner, compile_input_check(schema) if schema else None, coerce, is_async,
+                           _convert.resource_value)
 
 
 def _prompt_call(fn: Callable[..., Any], schema: dict[str, Any], skip: frozenset[str],
@@ -1027,7 +1002,15 @@ def _prompt_call(fn: Callable[..., Any], schema: dict[str, Any], skip: frozenset
     strings on the wire) converted to the annotated types as the SDK's ``validate_call`` does."""
     is_async = inspect.iscoroutinefunction(fn)
     inner = _convert.argument_converter(fn, schema, skip, is_async)
-    check = compile_input_check(schema)
+    return _finishing_call(fn, inner, compile_input_check(schema), coerce, is_async, _convert.prompt_messages)
+
+
+def _finishing_call(fn: Callable[..., Any], inner: Callable[..., Any],
+                    check: Callable[[dict[str, Any]], None] | None,
+                    coerce: Callable[[dict[str, Any]], dict[str, Any]] | None, is_async: bool,
+                    finish: Callable[[Any], Any]) -> Callable[..., Any]:
+    """``finish(inner(**arguments))`` after the argument check (lax ``coerce`` on a failure),
+    sync or async as ``fn`` is, with ``fn``'s signature."""
 
     def prepare(kw: dict[str, Any]) -> dict[str, Any]:
         if check is not None:
@@ -1040,16 +1023,19 @@ def _prompt_call(fn: Callable[..., Any], schema: dict[str, Any], skip: frozenset
         return kw
 
     if is_async:
-        async def render_async(**kw: Any) -> Any:
-            return _convert.prompt_messages(await inner(**prepare(kw)))
+        async def call_async(**kw: Any) -> Any:
+            return finish(await inner(**prepare(kw)))
 
-        wrapper: Callable[..., Any] = render_async
+        wrapper: Callable[..., Any] = call_async
     else:
-        def render(**kw: Any) -> Any:
-            return _convert.prompt_messages(inner(**prepare(kw)))
+        def call(**kw: Any) -> Any:
+            return finish(inner(**prepare(kw)))
 
-        wrapper = render
-    wrapper.__signature__ = inspect.signature(fn)  # type: ignore[attr-defined]
+        wrapper = call
+    try:
+        wrapper.__signature__ = inspect.signature(fn)  # type: ignore[attr-defined]
+    except (TypeError, ValueError):  # a builtin or a callable object without one
+        pass
     return wrapper
 
 
