@@ -144,6 +144,18 @@ class Responder:
         """Bytes accepted by ``write`` and not yet handed to the socket."""
         return 0
 
+    def client_gone(self) -> None:
+        """For front ends: the client went away before the response was complete. Marks this
+        responder closed and calls ``on_close`` (at most once)."""
+        self.closed = True
+        cb = self.on_close
+        self.on_close = None
+        if cb is not None:
+            try:
+                cb()
+            except Exception:  # noqa: BLE001 - the front end's loop must not see it
+                log.exception("Responder.on_close callback failed")
+
 
 def _accepts(accept: str | None) -> tuple[bool, bool]:
     """(accepts application/json, accepts text/event-stream), wildcards included."""

@@ -281,14 +281,7 @@ class _ConnResponder(Responder):
         if self._state == _DONE:
             return
         self._state = _DONE
-        self.closed = True
-        cb = self.on_close
-        self.on_close = None
-        if cb is not None:
-            try:
-                cb()
-            except Exception:
-                log.exception("Responder.on_close callback failed")
+        self.client_gone()
 
     @property
     def is_get_stream(self) -> bool:
