@@ -40,7 +40,7 @@ async def test_round_trip_and_nodelay() -> None:
         assert await client.peer.request("ask", {"b": 2}) == {"b": 2}  # server -> client
         results = await asyncio.gather(*(client.peer.request("slow", {"delay": 0.05, "tag": i}) for i in range(20)))
         assert [r["tag"] for r in results] == list(range(20))
-        (conn,) = server.connections
+        (conn,) = server.protocols
         for t in (conn.transport, client.transport):
             sock = t.get_extra_info("socket")  # type: ignore[union-attr]
             assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
@@ -199,7 +199,7 @@ def test_tls_round_trip(tmp_path: Path) -> None:
             client = await connect_tcp("127.0.0.1", server.port, EchoDispatcher(), tls=ctx, server_hostname="localhost")
             assert await client.peer.request("echo", {"secure": True}) == {"secure": True}
             assert client.transport.get_extra_info("ssl_object") is not None  # type: ignore[union-attr]
-            (conn,) = server.connections
+            (conn,) = server.protocols
             sock = conn.transport.get_extra_info("socket")  # type: ignore[union-attr]
             assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
             # an untrusting client fails the handshake; the server keeps serving

@@ -30,16 +30,15 @@ What a connection does, and why:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import email.utils
 import logging
-import socket
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
 from ...errors import INTERNAL_ERROR, INVALID_REQUEST
+from ..listener import set_nodelay
 from ._exchange import JSON_HEADERS
 from ._front_common import (
     _STATUS_LINES,
@@ -52,6 +51,7 @@ from ._front_common import (
 from .core import HTTPRequest, Responder
 
 if TYPE_CHECKING:
+    from .security import Rejection
     from .server import HTTPServer
 
 __all__ = ["HTTPConnection", "ConnResponder", "RefuseProtocol", "date_header", "refresh_date", "require_httptools"]
@@ -64,6 +64,10 @@ DEFAULT_MAX_HEADER_BYTES = 64 * 1024
 DEFAULT_MAX_HEADERS = 100
 #: seconds a keep-alive connection may sit with no request before it is closed
 DEFAULT_KEEP_ALIVE_TIMEOUT = 5.0
+#: seconds a request head (request line and header fields) may take to arrive: 408 past it
+DEFAULT_HEAD_TIMEOUT = 10.0
+#: seconds a request body may take to arrive once its head did: 408 past it
+DEFAULT_BODY_TIMEOUT = 30.0
 #: pipelined requests held (parsed, waiting for the one before them) before reading pauses
 MAX_PIPELINED = 16
 #: seconds an error response's connection keeps draining the client's unread data before close
@@ -78,7 +82,10 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 # response states
 IDLE, STREAMING, DONE = 0, 1, 2
 # kinds of queued work
-_HANDLE, _REJECT, _ERROR = 0, 1, 2
+_HANDLE, _REJECT, _ERROR, _REFUSE = 0, 1, 2, 3
+# what a connection waits for (the low two bits of its timeout key; see timeout_state)
+_WAIT_IDLE, _WAIT_HEAD, _WAIT_BODY, _WAIT_BUSY = 0, 1, 2, 3
+_NO_TIMEOUT: tuple[int, None] = (-1, None)
 
 
 def require_httptools() -> Any:
@@ -118,13 +125,6 @@ def refresh_date() -> None:
 def date_header() -> bytes:
     """The current ``Date: ...\\r\\n`` header line."""
     return _date_header
-
-
-def _set_nodelay(transport: asyncio.BaseTransport) -> None:
-    sock = transport.get_extra_info("socket")
-    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 #: raw header name -> lower-case str, shared by all connections
@@ -330,16 +330,17 @@ class HTTPConnection(asyncio.Protocol):
         # flow control
         self._write_paused = False
         self._read_paused = False
-        # idle tracking (the server's tick reads these)
-        self._active = True
-        self._idle = 0.0
+        # timeouts: messages completed (part of the key the listener's clock compares), and
+        # the graceful shutdown waiting for the requests in progress
+        self._nreq = 0
+        self._drained: asyncio.Future[None] | None = None
         self._lost = False
 
     # ------------------------------------------------------------------ transport events
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        _set_nodelay(transport)
+        set_nodelay(transport)
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
             self._client = (str(peer[0]), int(peer[1]))
@@ -392,7 +393,6 @@ class HTTPConnection(asyncio.Protocol):
                 pass
 
     def data_received(self, data: bytes) -> None:
-        self._active = True
         if self._stopped:
             return  # lingering after an error response, or closing: drain and drop
         self._feed_len = len(data)
@@ -530,6 +530,7 @@ class HTTPConnection(asyncio.Protocol):
         self._body = []
         self._body_size = 0
         self._continue_due = False
+        self._nreq += 1
         # the next message's head starts right after this one (no on_message_begin callback:
         # one Python call less per request)
         self._in_head = True
@@ -537,8 +538,19 @@ class HTTPConnection(asyncio.Protocol):
         url = self._url
         self._url = b""
         if not url.startswith(b"/") and url != b"*":
-            # absolute-form (a proxy's request target): keep path and query only
+            # absolute-form (a proxy's request target): keep path and query only; its authority
+            # names the host as much as Host does (RFC 9112 3.2.2), so the DNS-rebinding guard
+            # checks it too
             parsed = require_httptools().parse_url(url)
+            authority = (parsed.host or b"").decode("latin-1")
+            if ":" in authority:
+                authority = f"[{authority}]"
+            if parsed.port is not None:
+                authority += f":{parsed.port}"
+            rejection = self._server.check_target(authority)
+            if rejection is not None:
+                self._refuse(rejection)
+                raise _Stop
             path = (parsed.path or b"/").decode("latin-1")
             query = (parsed.query or b"").decode("latin-1")
         else:
@@ -583,6 +595,9 @@ class HTTPConnection(asyncio.Protocol):
                 self._core.handle(item, responder)
             elif kind == _REJECT:
                 self._core.reject_too_large(responder)
+            elif kind == _REFUSE:
+                rejection: Rejection = item
+                responder.respond(rejection.status, list(rejection.headers), rejection.body)
             else:
                 status, message = item
                 responder.respond(status, _JSON, error_body(INVALID_REQUEST, message))
@@ -603,7 +618,6 @@ class HTTPConnection(asyncio.Protocol):
         if responder is not self._current:
             return
         self._current = None
-        self._active = True
         if not responder.keep_alive:
             self._close()
             return
@@ -626,6 +640,9 @@ class HTTPConnection(asyncio.Protocol):
                 self.transport.write(_CONTINUE)
             if self.closing:
                 self._close()
+        waiter = self._drained
+        if waiter is not None and not self.busy and not waiter.done():
+            waiter.set_result(None)
 
     def _reject(self) -> None:
         """The body is over ``max_body``: the core answers 413 in its turn, then close."""
@@ -642,6 +659,16 @@ class HTTPConnection(asyncio.Protocol):
         self._continue_due = False
         responder = ConnResponder(self, self._method, False, self._http10)
         self._enqueue(_ERROR, (status, message), responder)
+
+    def _refuse(self, rejection: Rejection) -> None:
+        """A request refused before it reaches the core (the DNS-rebinding guard): answer it in
+        its turn with Connection: close, read no more."""
+        if self._stopped:
+            return
+        self._stop_reading()
+        self._continue_due = False
+        responder = ConnResponder(self, self._method, False, self._http10)
+        self._enqueue(_REFUSE, rejection, responder)
 
     def _stop_reading(self) -> None:
         self._stopped = True
@@ -676,36 +703,66 @@ class HTTPConnection(asyncio.Protocol):
             pass
         tr.close()
 
-    def shutdown(self) -> None:
-        """Server shutdown: answer what is in progress with Connection: close; idle: close now."""
+    async def shutdown(self, grace: float) -> None:
+        """Server shutdown: read no new request (one half received is dropped); answer what is
+        in progress, within ``grace`` seconds, with Connection: close; idle: close now. Returns
+        with a GET event stream still open (the core's shutdown ends it)."""
         self.closing = True
-        self._stopped = True  # no new requests (one half received is dropped)
+        self._stopped = True
         if self._current is None and not self.pending:
-            tr = self.transport
-            if tr is not None:
-                tr.close()
+            self.close()
+            return
+        if not self.busy:
+            return
+        waiter = self._drained = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(waiter, grace)
+        except TimeoutError:
+            pass  # the listener closes what is left
+        finally:
+            self._drained = None
 
     def abort(self) -> None:
         tr = self.transport
         if tr is not None:
             tr.abort()
 
-    def close_transport(self) -> None:
+    def close(self) -> None:
         """Close now (what was written is still flushed)."""
         tr = self.transport
         if tr is not None:
             tr.close()
 
-    def check_idle(self, step: float, limit: float) -> None:
-        """The server's tick (every ``step`` seconds): close the connection once it has been a
-        keep-alive connection with nothing to do for ``limit`` seconds."""
-        if self._active or self._current is not None or self.pending:
-            self._active = False
-            self._idle = 0.0
+    # ------------------------------------------------------------------ timeouts
+
+    def timeout_state(self) -> tuple[int, float | None]:
+        """For the listener's clock: what the connection waits for, as ``requests completed * 4
+        + what``, and how long that may take. Waiting for a head (from its first request-target
+        byte) or a body are limited by the server's head and body timeouts; waiting with no
+        request at all by the keep-alive timeout, counted from the last response (bytes that
+        start no request, such as blank lines, do not reset it); a request in progress or
+        queued has no limit."""
+        if self._stopped:
+            return _NO_TIMEOUT
+        key = self._nreq << 2
+        if self._current is not None or self.pending:
+            return key | _WAIT_BUSY, None
+        server = self._server
+        if self._url:
+            if self._in_head:
+                return key | _WAIT_HEAD, server.head_timeout
+            return key | _WAIT_BODY, server.body_timeout
+        return key | _WAIT_IDLE, server.idle_timeout
+
+    def timed_out(self, key: Hashable) -> None:
+        """A head or body too slow: 408 and close; a keep-alive connection idle: close."""
+        what = key & 3 if isinstance(key, int) else _WAIT_IDLE
+        if what == _WAIT_HEAD:
+            self._fail(408, f"Request Timeout: the request head took more than {self._server.head_timeout} s")
+        elif what == _WAIT_BODY:
+            self._fail(408, f"Request Timeout: the request body took more than {self._server.body_timeout} s")
         else:
-            self._idle += step
-            if self._idle >= limit:
-                self.close_transport()
+            self.close()
 
     @property
     def busy(self) -> bool:
@@ -725,7 +782,7 @@ class RefuseProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         tr: asyncio.Transport = transport  # type: ignore[assignment]
         self.transport = tr
-        _set_nodelay(tr)
+        set_nodelay(tr)
         tr.write(self._response)
         try:
             if tr.can_write_eof():

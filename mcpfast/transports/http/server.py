@@ -3,7 +3,9 @@
 down gracefully.
 
 * **Connections.** ``max_connections`` answers 503 to the connections past it. Idle keep-alive
-  connections close after ``keep_alive_timeout``.
+  connections close after ``keep_alive_timeout``; a request head or body that arrives too
+  slowly (``head_timeout``, ``body_timeout``) gets 408 and the connection closes, so slow
+  clients cannot hold every connection slot.
 * **Processes.** ``run_http(..., workers=N)`` forks N workers that share the port with
   ``SO_REUSEPORT`` (``workers.py``); the parent restarts a crashed worker and forwards SIGTERM.
 """
@@ -13,15 +15,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
-import ssl
-import weakref
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from ...errors import SERVER_OVERLOADED
-from .._signals import shutdown_signals
+from ..listener import Listener, TLSConfig
 from ._front_common import error_body, status_line
 from .protocol import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEAD_TIMEOUT,
     DEFAULT_KEEP_ALIVE_TIMEOUT,
     DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_MAX_HEADERS,
@@ -31,6 +32,7 @@ from .protocol import (
     refresh_date,
     require_httptools,
 )
+from .security import HostOriginGuard, Rejection
 from .workers import check_workers, run_workers
 
 if TYPE_CHECKING:
@@ -41,23 +43,20 @@ __all__ = ["HTTPServer", "serve_http", "run_http", "TLSConfig"]
 
 log = logging.getLogger("mcpfast.transports.http.server")
 
-TLSConfig = Union[ssl.SSLContext, "tuple[str, str]", None]
-
-
 # ---------------------------------------------------------------------------- server
 
-
-def _server_ssl(tls: TLSConfig) -> ssl.SSLContext | None:
-    if tls is None or isinstance(tls, ssl.SSLContext):
-        return tls
-    certfile, keyfile = tls
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(certfile, keyfile)
-    return ctx
+_SETTINGS: Any = ...  # "take it from the core's settings"
 
 
-class HTTPServer:
-    """A Streamable HTTP server on ``host:port`` (see the module docstring).
+def _setting(value: Any, settings: Any, name: str, default: float | None) -> float | None:
+    """An explicit argument, else the settings' field (a core with other settings: ``default``)."""
+    chosen = getattr(settings, name, default) if value is _SETTINGS else value
+    return None if chosen is None else float(chosen)
+
+
+class HTTPServer(Listener[HTTPConnection]):
+    """A Streamable HTTP server on ``host:port`` (see the module docstring; listening, limits,
+    timeouts, TLS and shutdown are ``transports.listener.Listener``'s).
 
     ``dispatcher`` is a ``ServerCore`` (or ``MCPServer.core``); the server builds
     ``StreamableHTTP(dispatcher, settings)`` from it (``settings`` defaults to
@@ -65,6 +64,12 @@ class HTTPServer:
     default). ``core`` passes a ready ``StreamableHTTP`` (or anything with its interface)
     instead. ``port=0`` picks a free port (see ``.port``). ``tls`` is an ``ssl.SSLContext`` or a
     ``(certfile, keyfile)`` pair. ``max_connections`` None means no limit but the OS's.
+
+    Timeouts (seconds, None: no limit; by default the settings' ``keep_alive_timeout``,
+    ``head_timeout`` and ``body_timeout``): a keep-alive connection with no request for
+    ``keep_alive_timeout`` is closed; a request head that takes longer than ``head_timeout`` to
+    arrive, or a body longer than ``body_timeout``, is answered 408 and the connection closed (a
+    request being answered, however long, is never cut).
 
     ``await server.start()`` starts the core (``core.startup()``) and listens;
     ``await server.close(grace)`` shuts down gracefully; ``async with HTTPServer(...)`` does both.
@@ -79,7 +84,9 @@ class HTTPServer:
         settings: HTTPSettings | None = None,
         tls: TLSConfig = None,
         max_connections: int | None = None,
-        keep_alive_timeout: float | None = DEFAULT_KEEP_ALIVE_TIMEOUT,
+        keep_alive_timeout: float | None = _SETTINGS,
+        head_timeout: float | None = _SETTINGS,
+        body_timeout: float | None = _SETTINGS,
         max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
         max_headers: int = DEFAULT_MAX_HEADERS,
         backlog: int = 1024,
@@ -98,214 +105,81 @@ class HTTPServer:
             if getattr(settings, "bind_host", None) is None:
                 settings.bind_host = host
             core = StreamableHTTP(dispatcher, settings)
-        if max_connections is not None and max_connections < 1:
-            raise ValueError(f"max_connections must be at least 1 (or None), got {max_connections}")
+        s = core.settings
+        ka = _setting(keep_alive_timeout, s, "keep_alive_timeout", DEFAULT_KEEP_ALIVE_TIMEOUT)
+        #: seconds a request head may take to arrive (408 past it)
+        self.head_timeout = _setting(head_timeout, s, "head_timeout", DEFAULT_HEAD_TIMEOUT)
+        #: seconds a request body may take to arrive (408 past it)
+        self.body_timeout = _setting(body_timeout, s, "body_timeout", DEFAULT_BODY_TIMEOUT)
+        super().__init__(host=host, port=port, tls=tls, max_connections=max_connections, idle_timeout=ka,
+                         timeouts=(self.head_timeout, self.body_timeout), backlog=backlog, reuse_port=reuse_port)
         self.core = core
-        self.host = host
-        self.requested_port = port
-        self.tls = _server_ssl(tls)
-        self.max_connections = max_connections
-        self.keep_alive_timeout = keep_alive_timeout
         self.max_header_bytes = max_header_bytes
         self.max_headers = max_headers
-        self.backlog = backlog
-        self.reuse_port = reuse_port
-        self._server: asyncio.Server | None = None
-        self._conns: set[HTTPConnection] = set()
-        self._accepting: weakref.WeakSet[HTTPConnection] = weakref.WeakSet()
-        self._stopping = False
-        self._closing_task: asyncio.Task[None] | None = None
-        self._closed: asyncio.Event | None = None
-        self._tick: asyncio.TimerHandle | None = None
-        self._tick_every = 1.0
-        self._address: tuple[str, int] = ("", 0)
-        self._started = False
-        #: connections refused (max_connections reached, or shutting down)
-        self.refused = 0
+        # an absolute-form request target names the host too: checked like Host (security.py)
+        self._target_guard = HostOriginGuard.from_settings(s)
 
-    # ------------------------------------------------------------------ connections
+    @property
+    def keep_alive_timeout(self) -> float | None:
+        """Seconds a keep-alive connection may wait for its next request (the listener's
+        ``idle_timeout``)."""
+        return self.idle_timeout
 
-    def _factory(self) -> asyncio.Protocol:
-        limit = self.max_connections
-        if self._stopping or (limit is not None and len(self._conns) + len(self._accepting) >= limit):
-            self.refused += 1
-            msg = (
-                "Server shutting down; try again later"
-                if self._stopping
-                else f"Server at max_connections ({limit}); try again later"
-            )
-            body = error_body(SERVER_OVERLOADED, msg)
-            return RefuseProtocol(
-                b"".join(
-                    (
-                        status_line(503),
-                        date_header(),
-                        b"Content-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\n",
-                        b"Content-Length: %d\r\n\r\n" % len(body),
-                        body,
-                    )
+    # ------------------------------------------------------------------ listener hooks
+
+    def make_connection(self) -> HTTPConnection:
+        return HTTPConnection(self)
+
+    def refusal(self, reason: str) -> asyncio.Protocol:
+        body = error_body(SERVER_OVERLOADED, reason)
+        return RefuseProtocol(
+            b"".join(
+                (
+                    status_line(503),
+                    date_header(),
+                    b"Content-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\n",
+                    b"Content-Length: %d\r\n\r\n" % len(body),
+                    body,
                 )
             )
-        conn = HTTPConnection(self)
-        self._accepting.add(conn)
-        return conn
+        )
 
-    @property
-    def stopping(self) -> bool:
-        """``close()`` has begun: no new connections are served."""
-        return self._stopping
+    async def on_start(self) -> None:
+        await self.core.startup()
 
-    def connected(self, conn: HTTPConnection) -> None:
-        """Called by a connection once its transport is up."""
-        self._accepting.discard(conn)
-        self._conns.add(conn)
+    async def on_start_failed(self) -> None:
+        await self.core.shutdown()
 
-    def disconnected(self, conn: HTTPConnection) -> None:
-        """Called by a connection when its transport is gone."""
-        self._conns.discard(conn)
+    async def on_drained(self) -> None:
+        # ends event streams, sessions, the lifespan; what it ends is flushed by the close after
+        try:
+            await self.core.shutdown()
+        except Exception:
+            log.exception("Streamable HTTP core shutdown failed")
 
-    @property
-    def connections(self) -> int:
-        """Open connections."""
-        return len(self._conns)
+    def on_tick(self) -> None:
+        refresh_date()
+
+    def check_target(self, authority: str) -> Rejection | None:
+        """For connections: the authority of an absolute-form request target, checked by the
+        DNS-rebinding guard (None: it may proceed)."""
+        return self._target_guard.check_target(authority)
 
     # ------------------------------------------------------------------ addresses
 
     @property
-    def sockets(self) -> tuple[socket.socket, ...]:
-        """The listening sockets (empty before ``start()``)."""
-        return tuple(self._server.sockets) if self._server is not None else ()
-
-    @property
-    def address(self) -> tuple[str, int]:
-        """(host, port) of the first listening socket; still known after ``close()``."""
-        return self._address
-
-    @property
-    def port(self) -> int:
-        """The port listened on (the one the OS chose for ``port=0``)."""
-        return self._address[1]
-
-    @property
     def url(self) -> str:
         """``http(s)://host:port/path`` of the MCP endpoint."""
-        host = self._address[0]
+        host = self.address[0]
         if ":" in host:
             host = f"[{host}]"
         scheme = "https" if self.tls is not None else "http"
         return f"{scheme}://{host}:{self.port}{self.core.settings.path}"
 
-    # ------------------------------------------------------------------ lifetime
-
     async def start(self) -> None:
         """Start the core (``core.startup()``: lifespan, timers), then listen."""
-        if self._started:
-            raise RuntimeError("HTTPServer.start() called twice")
-        self._started = True
-        self._closed = asyncio.Event()
-        await self.core.startup()
-        loop = asyncio.get_running_loop()
-        try:
-            self._server = await loop.create_server(
-                self._factory,
-                self.host,
-                self.requested_port,
-                ssl=self.tls,
-                backlog=self.backlog,
-                reuse_port=self.reuse_port or None,
-            )
-        except BaseException:
-            await self.core.shutdown()
-            raise
-        addr = self._server.sockets[0].getsockname()
-        self._address = (str(addr[0]), int(addr[1]))
-        ka = self.keep_alive_timeout
-        self._tick_every = 1.0 if ka is None else max(0.05, min(1.0, ka / 4))
-        self._tick = loop.call_later(self._tick_every, self._on_tick)
+        await super().start()
         log.info("Streamable HTTP on %s", self.url)
-
-    def _on_tick(self) -> None:
-        """Once a tick: refresh the Date header; close keep-alive connections idle too long."""
-        refresh_date()
-        ka = self.keep_alive_timeout
-        if ka is not None:
-            step = self._tick_every
-            for conn in list(self._conns):
-                conn.check_idle(step, ka)
-        if not self._stopping:
-            self._tick = asyncio.get_running_loop().call_later(self._tick_every, self._on_tick)
-
-    async def close(self, grace: float = 5.0) -> None:
-        """Graceful shutdown: stop accepting; close idle connections; let requests in progress
-        finish within ``grace`` seconds (their responses carry ``Connection: close``); then
-        ``core.shutdown()`` (ends event streams, sessions, the lifespan) and close the rest.
-        Calling it again waits for the first call."""
-        if self._closing_task is None:
-            self._closing_task = asyncio.get_running_loop().create_task(self._close(grace))
-        await asyncio.shield(self._closing_task)
-
-    async def _close(self, grace: float) -> None:
-        self._stopping = True
-        try:
-            if self._tick is not None:
-                self._tick.cancel()
-                self._tick = None
-            if self._server is not None:
-                self._server.close()
-            for conn in list(self._conns):
-                conn.shutdown()
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + grace
-            while any(c.busy for c in self._conns) and loop.time() < deadline:
-                await asyncio.sleep(0.02)
-            try:
-                await self.core.shutdown()
-            except Exception:
-                log.exception("Streamable HTTP core shutdown failed")
-            # what shutdown ended is flushed by close(); what is still open is cut
-            for conn in list(self._conns):
-                conn.close_transport()
-            end = loop.time() + 1.0
-            while self._conns and loop.time() < end:
-                await asyncio.sleep(0.02)
-            for conn in list(self._conns):
-                conn.abort()
-            if self._server is not None:
-                await self._server.wait_closed()
-        finally:
-            if self._closed is not None:
-                self._closed.set()
-
-    async def wait_closed(self) -> None:
-        """Wait until ``close()`` finished."""
-        if self._closed is None:
-            return
-        await self._closed.wait()
-
-    async def serve_forever(self, grace: float = 5.0) -> None:
-        """Serve until ``close()``, or until SIGTERM/SIGINT (main thread only), which close
-        gracefully with ``grace``; a second signal cuts every connection at once. Cancelling
-        the caller also closes gracefully."""
-        if not self._started:
-            await self.start()
-        loop = asyncio.get_running_loop()
-
-        def start() -> None:
-            self._closing_task = loop.create_task(self._close(grace))
-
-        def cut() -> None:
-            for c in list(self._conns):
-                c.abort()
-
-        with shutdown_signals(start, cut, lambda: self._closing_task is not None, grace):
-            try:
-                assert self._closed is not None
-                await self._closed.wait()
-                if self._closing_task is not None:
-                    await self._closing_task
-            except asyncio.CancelledError:
-                await asyncio.shield(self.close(grace))
-                raise
 
     async def __aenter__(self) -> HTTPServer:
         if not self._started:

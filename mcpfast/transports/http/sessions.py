@@ -208,7 +208,7 @@ class Session:
 
     def idle(self) -> bool:
         """Nothing holds the session: no request in flight, no open stream."""
-        return not self.peer._in_flight and self.get is None and not self.live
+        return not self.peer.in_flight and self.get is None and not self.live
 
     def __repr__(self) -> str:
         return f"<Session {self.id[:8]}... {self.protocol_version}>"
