@@ -62,12 +62,6 @@ log = logging.getLogger("mcpfast.transports.http.server")
 DEFAULT_MAX_HEADER_BYTES = 64 * 1024
 #: header fields past which the request gets 431
 DEFAULT_MAX_HEADERS = 100
-#: seconds a keep-alive connection may sit with no request before it is closed
-DEFAULT_KEEP_ALIVE_TIMEOUT = 5.0
-#: seconds a request head (request line and header fields) may take to arrive: 408 past it
-DEFAULT_HEAD_TIMEOUT = 10.0
-#: seconds a request body may take to arrive once its head did: 408 past it
-DEFAULT_BODY_TIMEOUT = 30.0
 #: pipelined requests held (parsed, waiting for the one before them) before reading pauses
 MAX_PIPELINED = 16
 #: seconds an error response's connection keeps draining the client's unread data before close

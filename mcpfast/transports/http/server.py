@@ -21,9 +21,6 @@ from ...errors import SERVER_OVERLOADED
 from ..listener import Listener, TLSConfig
 from ._front_common import error_body, status_line
 from .protocol import (
-    DEFAULT_BODY_TIMEOUT,
-    DEFAULT_HEAD_TIMEOUT,
-    DEFAULT_KEEP_ALIVE_TIMEOUT,
     DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_MAX_HEADERS,
     HTTPConnection,
@@ -33,6 +30,7 @@ from .protocol import (
     require_httptools,
 )
 from .security import HostOriginGuard, Rejection
+from .settings import DEFAULT_BODY_TIMEOUT, DEFAULT_HEAD_TIMEOUT, DEFAULT_KEEP_ALIVE_TIMEOUT
 from .workers import check_workers, run_workers
 
 if TYPE_CHECKING:
