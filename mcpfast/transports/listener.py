@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import socket
 import ssl
 import weakref
@@ -137,6 +138,7 @@ class Listener(Generic[C]):
         self._started = False
         self._closing_task: asyncio.Task[None] | None = None
         self._closed: asyncio.Event | None = None
+        # set when the last connection goes, while close() waits for that
         self._all_gone: asyncio.Event | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._address: tuple[str, int] = ("", 0)
@@ -232,7 +234,6 @@ class Listener(Generic[C]):
             raise RuntimeError(f"{type(self).__name__}.start() called twice")
         self._started = True
         self._closed = asyncio.Event()
-        self._all_gone = asyncio.Event()
         await self.on_start()
         loop = asyncio.get_running_loop()
         try:
@@ -265,7 +266,7 @@ class Listener(Generic[C]):
                     seen[0] = key
                     seen[1] = now
                 elif limit is not None and now - seen[1] >= limit:
-                    seen[0] = None  # once per state: a slow close does not time out again
+                    seen[1] = math.inf  # once per state: a slow close does not time out again
                     conn.timed_out(key)
             except Exception:
                 log.exception("timeout check of %r failed", conn)
@@ -305,7 +306,8 @@ class Listener(Generic[C]):
                 log.exception("%s.on_drained failed", type(self).__name__)
             for conn in list(self._conns):
                 conn.close()
-            if self._conns and self._all_gone is not None:
+            if self._conns:
+                self._all_gone = asyncio.Event()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._all_gone.wait(), CLOSE_WAIT)
             for conn in list(self._conns):
