@@ -28,7 +28,6 @@ import logging
 import math
 import socket
 import ssl
-import weakref
 from collections.abc import Hashable
 from typing import Any, Generic, Protocol, TypeVar, Union
 
@@ -45,6 +44,9 @@ TLSConfig = Union[ssl.SSLContext, "tuple[str, str]", None]
 CLOSE_WAIT = 1.0
 #: the tick's bounds (seconds)
 MIN_TICK, MAX_TICK = 0.05, 1.0
+#: seconds a TLS client may take to complete its handshake (asyncio's default is 60 s: a client
+#: that connects and says nothing would hold a ``max_connections`` slot that long)
+DEFAULT_TLS_HANDSHAKE_TIMEOUT = 10.0
 
 
 class ServedConnection(Protocol):
@@ -99,6 +101,8 @@ class Listener(Generic[C]):
     a connection gets ``refusal()`` (and ``refused`` counts it). ``idle_timeout`` is what
     connections report as the limit of their idle state (None: never closed for idleness);
     ``timeouts`` are the front end's other limits, which only set the tick.
+    ``tls_handshake_timeout`` bounds the TLS handshake (a connection in it counts against
+    ``max_connections``; None: asyncio's default, 60 s).
     """
 
     def __init__(
@@ -112,10 +116,11 @@ class Listener(Generic[C]):
         timeouts: tuple[float | None, ...] = (),
         backlog: int = 1024,
         reuse_port: bool = False,
+        tls_handshake_timeout: float | None = DEFAULT_TLS_HANDSHAKE_TIMEOUT,
     ) -> None:
         if max_connections is not None and max_connections < 1:
             raise ValueError(f"max_connections must be at least 1 (or None), got {max_connections}")
-        for t in (idle_timeout, *timeouts):
+        for t in (idle_timeout, tls_handshake_timeout, *timeouts):
             if t is not None and not t > 0:
                 raise ValueError(f"timeouts must be positive seconds or None, got {t}")
         self.host = host
@@ -125,15 +130,16 @@ class Listener(Generic[C]):
         self.idle_timeout = idle_timeout
         self.backlog = backlog
         self.reuse_port = reuse_port
+        self.tls_handshake_timeout = tls_handshake_timeout
         limits = [t for t in (idle_timeout, *timeouts) if t is not None]
         #: seconds between two looks at the connections' timeouts
         self.tick = max(MIN_TICK, min(MAX_TICK, min(limits) / 4)) if limits else MAX_TICK
         self._server: asyncio.Server | None = None
         # open connections -> [the timeout key last seen, when it was first seen]
         self._conns: dict[C, list[Any]] = {}
-        # made by the factory but not connected yet (a TLS handshake in progress; one that fails
-        # never calls the protocol back, so these are held weakly)
-        self._accepting: weakref.WeakSet[C] = weakref.WeakSet()
+        # made by the factory but not connected yet (a TLS handshake in progress) -> until when
+        # it counts: one that fails never calls the protocol back
+        self._accepting: dict[C, float] = {}
         self._stopping = False
         self._started = False
         self._closing_task: asyncio.Task[None] | None = None
@@ -177,7 +183,7 @@ class Listener(Generic[C]):
 
     def connected(self, conn: C) -> None:
         """A connection's transport is up: count it."""
-        self._accepting.discard(conn)
+        self._accepting.pop(conn, None)
         self._conns[conn] = [None, 0.0]
 
     def disconnected(self, conn: C) -> None:
@@ -217,14 +223,25 @@ class Listener(Generic[C]):
 
     def _factory(self) -> Any:
         limit = self.max_connections
+        if self._accepting:
+            self._forget_failed_handshakes()
         if self._stopping or (limit is not None and len(self._conns) + len(self._accepting) >= limit):
             self.refused += 1
             if self._stopping:
                 return self.refusal("Server shutting down; try again later")
             return self.refusal(f"Server at max_connections ({limit}); try again later")
         conn = self.make_connection()
-        self._accepting.add(conn)
+        handshake = self.tls_handshake_timeout if self.tls_handshake_timeout is not None else 60.0
+        self._accepting[conn] = asyncio.get_running_loop().time() + handshake + 0.1
         return conn
+
+    def _forget_failed_handshakes(self) -> None:
+        # a connection whose TLS handshake failed or timed out never calls its protocol back:
+        # past the handshake deadline it is no longer counted
+        now = asyncio.get_running_loop().time()
+        for conn, deadline in list(self._accepting.items()):
+            if deadline < now:
+                del self._accepting[conn]
 
     # ------------------------------------------------------------------ lifetime
 
@@ -244,6 +261,7 @@ class Listener(Generic[C]):
                 ssl=self.tls,
                 backlog=self.backlog,
                 reuse_port=self.reuse_port or None,
+                ssl_handshake_timeout=self.tls_handshake_timeout if self.tls is not None else None,
             )
         except BaseException:
             await self.on_start_failed()

@@ -28,7 +28,7 @@ from ..errors import SERVER_OVERLOADED
 from ..peer import DEFAULT_MAX_IN_FLIGHT, Dispatcher
 from ..protocol import DEFAULT_MAX_MESSAGE_SIZE, ConnectionState, JSONRPCStreamProtocol
 from ..wire.jsonrpc import encode_error
-from .listener import Listener, TLSConfig, set_nodelay
+from .listener import DEFAULT_TLS_HANDSHAKE_TIMEOUT, Listener, TLSConfig, set_nodelay
 
 __all__ = ["TCPProtocol", "TCPServerProtocol", "TCPServer", "start_tcp_server", "connect_tcp",
            "DEFAULT_IDLE_TIMEOUT"]
@@ -138,12 +138,13 @@ class TCPServer(Listener[TCPServerProtocol]):
         max_connections: int = 1024,
         idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
         backlog: int = 128,
+        tls_handshake_timeout: float | None = DEFAULT_TLS_HANDSHAKE_TIMEOUT,
         protocol_kw: dict[str, Any] | None = None,
     ) -> None:
         if max_connections < 1:
             raise ValueError(f"max_connections must be at least 1, got {max_connections}")
         super().__init__(host=host, port=port, tls=tls, max_connections=max_connections,
-                         idle_timeout=idle_timeout, backlog=backlog)
+                         idle_timeout=idle_timeout, backlog=backlog, tls_handshake_timeout=tls_handshake_timeout)
         self.dispatcher_factory = dispatcher_factory
         self._protocol_kw = protocol_kw or {}
 
@@ -174,14 +175,16 @@ async def start_tcp_server(
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     backlog: int = 128,
+    tls_handshake_timeout: float | None = DEFAULT_TLS_HANDSHAKE_TIMEOUT,
 ) -> TCPServer:
     """Listen on ``host:port`` (port 0: any free port, see ``TCPServer.port``) and serve.
 
     ``dispatcher_factory()`` is called once per accepted connection: return a new dispatcher
     for per-connection state, or the same one every time (``lambda: app``) to share it; the
     peer passed to each dispatcher call tells the connections apart. ``tls`` is an
-    ``ssl.SSLContext`` or a ``(certfile, keyfile)`` pair. ``idle_timeout`` closes a connection
-    with nothing in flight and no traffic for that many seconds (None: never). The other limits
+    ``ssl.SSLContext`` or a ``(certfile, keyfile)`` pair; a TLS handshake longer than
+    ``tls_handshake_timeout`` is cut. ``idle_timeout`` closes a connection with nothing in
+    flight and no traffic for that many seconds (None: never). The other limits
     are per connection (see ``JSONRPCStreamProtocol``).
     """
     server = TCPServer(
@@ -192,6 +195,7 @@ async def start_tcp_server(
         max_connections=max_connections,
         idle_timeout=idle_timeout,
         backlog=backlog,
+        tls_handshake_timeout=tls_handshake_timeout,
         protocol_kw={
             "request_timeout": request_timeout,
             "max_message_size": max_message_size,

@@ -251,6 +251,33 @@ def test_tls_round_trip(tmp_path: Path) -> None:
     run()
 
 
+def test_a_silent_tls_client_is_cut_after_the_handshake_timeout(tmp_path: Path) -> None:
+    certfile, keyfile = _self_signed(tmp_path)
+
+    @async_test
+    async def run() -> None:
+        server = await start_tcp_server(EchoDispatcher, tls=(certfile, keyfile), max_connections=1,
+                                        tls_handshake_timeout=0.3)
+        try:
+            loop = asyncio.get_running_loop()
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)  # no ClientHello
+            t0 = loop.time()
+            assert await asyncio.wait_for(reader.read(), 5) == b""
+            assert loop.time() - t0 < 2.0
+            writer.close()
+            await asyncio.sleep(0.2)  # the slot it held is free again
+            ctx = ssl.create_default_context(cafile=certfile)
+            client = await connect_tcp("127.0.0.1", server.port, EchoDispatcher(), tls=ctx, server_hostname="localhost")
+            assert await client.peer.request("echo", {"ok": 1}) == {"ok": 1}  # type: ignore[union-attr]
+            assert server.refused == 0
+            client.close()
+            await client.wait_closed()
+        finally:
+            await server.close()
+
+    run()
+
+
 @pytest.mark.skipif(not hasattr(signal, "SIGTERM") or sys.platform == "win32", reason="POSIX signals")
 @async_test
 async def test_serve_forever_sigterm_is_graceful() -> None:

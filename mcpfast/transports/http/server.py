@@ -109,8 +109,10 @@ class HTTPServer(Listener[HTTPConnection]):
         self.head_timeout = _setting(head_timeout, s, "head_timeout", DEFAULT_HEAD_TIMEOUT)
         #: seconds a request body may take to arrive (408 past it)
         self.body_timeout = _setting(body_timeout, s, "body_timeout", DEFAULT_BODY_TIMEOUT)
+        # the TLS handshake comes before the head: the head timeout bounds it too
         super().__init__(host=host, port=port, tls=tls, max_connections=max_connections, idle_timeout=ka,
-                         timeouts=(self.head_timeout, self.body_timeout), backlog=backlog, reuse_port=reuse_port)
+                         timeouts=(self.head_timeout, self.body_timeout), backlog=backlog, reuse_port=reuse_port,
+                         tls_handshake_timeout=self.head_timeout)
         self.core = core
         self.max_header_bytes = max_header_bytes
         self.max_headers = max_headers
