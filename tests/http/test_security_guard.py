@@ -393,3 +393,25 @@ def test_check_is_fast() -> None:
     )
     # well under 1 us on the reference machine (~0.1 us); generous bound for slow CI
     assert per_call < 5e-6
+
+
+# -- absolute-form request targets -------------------------------------------------------------
+
+
+def test_request_target_authority_held_to_the_host_allow_list() -> None:
+    guard = HostOriginGuard(bind_host="127.0.0.1", allowed_hosts=["api.example.com"])
+    for ok in ("127.0.0.1:8000", "localhost", "[::1]:9", "api.example.com", "API.example.com:443", "127.0.0.2"):
+        assert guard.check_target(ok) is None, ok
+    for bad in ("evil.example", "evil.example:8000", "", "127.0.0.1:x", "10.0.0.1"):
+        rejection = guard.check_target(bad)
+        assert rejection is not None and rejection.status == 421, bad
+        err = error_of(rejection)
+        assert err["code"] == -32000 and "request target" in str(err["message"])
+    # a rejected authority is not remembered as allowed; an allowed one is
+    assert guard.check_target("evil.example") is not None
+    assert guard.check_target("api.example.com") is None
+
+
+def test_request_target_not_checked_when_off() -> None:
+    assert HostOriginGuard(bind_host="127.0.0.1", enabled=False).check_target("evil.example") is None
+    assert HostOriginGuard(bind_host="0.0.0.0").check_target("evil.example") is None
