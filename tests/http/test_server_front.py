@@ -425,6 +425,24 @@ async def test_graceful_shutdown() -> None:
 
 
 @run
+async def test_graceful_shutdown_does_not_wait_for_a_client_that_left() -> None:
+    core = FakeCore()
+    server = HTTPServer(core=core, port=0)  # type: ignore[arg-type]
+    await server.start()
+    c = await RawClient.connect(server.port)
+    c.send(b"GET /hang HTTP/1.1\r\nHost: h\r\n\r\n")
+    await eventually(lambda: len(core.requests) == 1)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    closing = asyncio.ensure_future(server.close(grace=5.0))
+    await asyncio.sleep(0.2)
+    assert not closing.done()  # the request in progress has its grace period
+    c.close()  # the client goes: nothing is left to wait for
+    await asyncio.wait_for(closing, 3)
+    assert loop.time() - t0 < 1.5 and core.closed == ["/hang"] and core.stopped == 1
+
+
+@run
 async def test_serve_forever_cancelled_closes() -> None:
     core = FakeCore()
     server = HTTPServer(core=core, port=0)  # type: ignore[arg-type]

@@ -357,6 +357,9 @@ class HTTPConnection(asyncio.Protocol):
         self._current = None
         if cur is not None:
             cur.lost()
+        waiter = self._drained
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)  # a graceful shutdown waiting for this connection is done
 
     def eof_received(self) -> bool | None:
         # A half-closed client is treated as gone (as uvicorn does): a stream it opened has
