@@ -11,22 +11,31 @@ Placement, per tool (``Tool.mode``):
   tool that was fast a thousand times and then blocks (a cache miss doing I/O) would stall
   every connection if it ran on the loop; in the pool it delays nobody.
 
-The pool is built so that a hand-off costs little enough for fast tools:
+A thread switch is what a hand-off costs (on a small VM about as much as a whole inline call:
+waking a sleeping thread is tens of µs), so the pool makes as few as it can:
 
-* ``submit`` appends the call to one shared queue and wakes a worker only when none is awake:
-  the calls that one input batch produces reach the workers with one wake-up;
-* workers take calls one at a time from the queue, so a call that blocks holds back nothing
-  queued behind it: when every awake worker has been inside one call for longer than
-  ``STUCK_NS`` and calls are waiting, another worker is woken (or started, up to ``size``).
-  ``submit`` checks this when a call arrives, and a watchdog on the loop every ``WATCH_S``
-  while calls are in the pool;
-* finished calls go back to the loop in batches: a worker queues its results and wakes the loop
-  (one ``call_soon_threadsafe``) when it runs out of calls, before a call of a tool seen slow,
-  and never twice while a wake-up is pending; the watchdog also collects results left behind by
-  a worker that went on to a call that blocks. The loop resolves each call's future and records
-  its stats there (the histograms are not thread-safe);
-* workers start on first use (a server whose tools are all async starts no thread), are daemon
-  threads (a tool blocked at exit does not hold the process), and sleep on their own lock.
+* ``submit`` only queues the call; at the end of the loop iteration (``_close_batch``) one
+  worker is woken for all the calls that the iteration's input produced: the loop holds the GIL
+  until then, so a worker woken earlier could not run anyway;
+* the loop then waits, the GIL released, up to ``RENDEZVOUS_S`` (1 ms) for the pool to run out of
+  queued calls of tools not seen slow (the rendezvous): the worker that finds the queue empty
+  releases it, and the answers leave in the same iteration. A lone call (one per iteration, the
+  sequential case) is answered this way straight from ``run``, as a plain value, with no future
+  at all. A call that takes longer is answered later: the worker wakes the loop (one
+  ``call_soon_threadsafe``, never two while one is pending) when it runs out of calls, before a
+  call of a tool seen slow (``Tool.slow``: its last call took over ``SLOW_NS``, or
+  ``blocking=True``), or when it holds ``BATCH_MAX`` answers;
+* workers take calls one at a time from one shared queue, so a call that blocks holds back
+  nothing queued behind it: when every awake worker has been inside one call for longer than
+  ``STUCK_NS`` and calls are waiting, a parked worker is woken (or a new one started, up to
+  ``size``). The loop checks this at the end of each iteration that queued calls, and a
+  watchdog (``WATCH_S``, while calls are in the pool) checks it and collects answers a worker
+  left behind when it went on to a call that blocks. So the most a blocking ``def`` tool delays
+  another request is about ``RENDEZVOUS_S`` + a thread wake-up;
+* the loop resolves each call's future and records its stats (the histograms are not
+  thread-safe); workers start on first use (a server whose tools are all async starts no
+  thread), are daemon threads (a tool blocked at exit does not hold the process), and sleep on
+  their own lock.
 
 Context variables are copied into the call (``contextvars.copy_context().run``), so
 ``requestvars`` and the user's own variables are visible to the tool. A pooled call answers
@@ -74,6 +83,10 @@ BATCH_MAX = 64
 STUCK_NS = 1_000_000
 #: while calls are in the pool, the loop collects results and checks for stuck workers this often
 WATCH_S = 0.002
+#: how long the loop may wait, at the end of an input batch, for the pool to finish the batch's
+#: calls of tools not seen slow (it then answers them in the same loop iteration); the most a
+#: pooled call can delay other requests, well under the 10 ms the README promises
+RENDEZVOUS_S = 0.001
 
 _now = perf_counter_ns
 _copy_context = contextvars.copy_context
@@ -142,12 +155,22 @@ class ToolRunner:
         self._lock = threading.Lock()
         self._workers: list[_Worker] = []
         self._idle: list[_Worker] = []
-        self._awake = 0
         self._started = 0
         self._signalled = False
         self._closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
+        #: the rendezvous: held while nobody waits; a worker that finds the queue empty while
+        #: the loop waits (``_waiting``) releases it
+        self._rv = threading.Lock()
+        self._rv.acquire()
+        self._waiting = False
+        #: calls submitted in this loop iteration (0: no batch open), and how many of them are
+        #: of tools not seen slow
+        self._batch = 0
+        self._quick = 0
+        #: the last batch had a single call: a lone call waits for its answer at once
+        self._lone = True
 
     # ------------------------------------------------------------------ state
 
@@ -187,29 +210,80 @@ class ToolRunner:
             self.async_in_flight -= 1
             tool.hist.observe((_now() - t0) * 0.001)
 
+    def run(self, tool: Tool, args: dict[str, Any], finish: Finish, data: Any = None) -> Any:
+        """Run a plain tool in the pool and return its answer, ``finish(tool, value, exception,
+        data)``, when it comes within ``RENDEZVOUS_S`` for a lone call (one call per loop
+        iteration lately: waiting costs two thread switches, answering later four), else the
+        future of it (as ``submit``). For the dispatcher's one-frame path."""
+        if self._batch or not self._lone or tool.slow:
+            return self.submit(tool, args, finish, data)
+        fut = self.submit(tool, args, finish, data)
+        self._rendezvous(True)
+        if fut.done():
+            return fut.result()  # the answer, or its exception raised to the dispatcher
+        return fut
+
     def submit(self, tool: Tool, args: dict[str, Any], finish: Finish | None = None,
                data: Any = None) -> asyncio.Future[Any]:
         """Run ``tool.fn(**args)`` in the pool. The future (of the running loop) resolves to
         ``finish(tool, value, exception, data)`` computed on the loop (an exception it raises
         becomes the future's), or to ``(value, exception)`` without ``finish``: the tool's own
         exception is a value here, the caller decides what it means. ``finish`` must not return
-        a coroutine."""
+        a coroutine.
+
+        The call is queued; a worker is woken at the end of the loop iteration (``_close_batch``),
+        once for all the calls the iteration's input produced: the loop holds the GIL until then,
+        so a worker woken earlier could not run anyway."""
         loop = _get_running_loop()
         if loop is not self._loop:
             self._bind(loop)
         fut = loop.create_future()
-        call = _Call(fut, tool, args, _copy_context(), finish, data)
+        self._calls.append(_Call(fut, tool, args, _copy_context(), finish, data))
         self.in_flight += 1
-        calls = self._calls
-        with self._lock:
-            calls.append(call)
-            if not self._awake:
-                self._wake_locked(1)
-            elif len(calls) == 1:
-                self._rescue_locked()
+        if not self._batch:
+            loop.call_soon(self._close_batch)
+        self._batch += 1
+        if not tool.slow:
+            self._quick += 1
         if self._timer is None:
             self._timer = loop.call_later(WATCH_S, self._watch)
         return fut
+
+    def _close_batch(self) -> None:
+        """After the input batch (the next loop iteration): give its calls a worker and wait
+        briefly for the quick ones, so their answers leave in this iteration."""
+        self._lone = self._batch == 1
+        self._batch = 0
+        quick, self._quick = self._quick, 0
+        self._rendezvous(quick > 0)
+
+    def _rendezvous(self, wait: bool) -> None:
+        """Wake workers for the queued calls (none awake, or all stuck), then, with ``wait``,
+        wait up to ``RENDEZVOUS_S`` for the pool to run out of queued calls (the GIL is released
+        meanwhile, so the workers run); deliver what is finished."""
+        with self._lock:
+            woken = self._rescue_locked() if self._calls else None
+            if wait and not self._calls:
+                # nothing queued: wait only for a call a worker holds and that is not stuck
+                wait = False
+                now = _now()
+                for w in self._workers:
+                    t0 = w.t0
+                    if t0 and not w.parked and now - t0 < STUCK_NS:
+                        wait = True
+                        break
+            self._waiting = wait
+        if woken:  # released last, just before this thread blocks: the worker finds the GIL free
+            for w in woken:
+                w.wake.release()
+        if wait and not self._rv.acquire(True, RENDEZVOUS_S):
+            with self._lock:
+                if self._waiting:
+                    self._waiting = False
+                else:  # released by a worker just after the timeout: reset it
+                    self._rv.acquire(False)
+        if self._done:
+            self._deliver()
 
     def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
         # a new loop (a server run again, a test's fresh loop): results still held for the old
@@ -217,6 +291,8 @@ class ToolRunner:
         self._loop = loop
         self._timer = None
         self._signalled = False
+        self._batch = 0
+        self._quick = 0
 
     def _deliver(self) -> None:
         """Hand finished calls to their futures and record their stats (on the loop)."""
@@ -251,37 +327,30 @@ class ToolRunner:
         """The watchdog (on the loop, every ``WATCH_S`` while calls are in the pool): collect
         results a worker left behind and give waiting calls a worker if all are stuck."""
         self._timer = None
-        if self._done:
-            self._deliver()
-        if self._calls:
-            with self._lock:
-                if self._calls:
-                    self._rescue_locked()
+        self._rendezvous(False)
         loop = self._loop
         if self.in_flight and loop is not None and not loop.is_closed():
             self._timer = loop.call_later(WATCH_S, self._watch)
 
     # ------------------------------------------------------------------ workers
 
-    def _rescue_locked(self) -> None:
-        """Calls are waiting: if no awake worker is free or inside a call that started less
-        than ``STUCK_NS`` ago, wake (or start) workers for them. Holds ``_lock``."""
+    def _rescue_locked(self) -> list[_Worker] | None:
+        """Calls are queued: unless an awake worker is free or inside a call that started less
+        than ``STUCK_NS`` ago, take parked workers for them (returned: the caller releases
+        them) or start new ones, up to ``size``. Holds ``_lock``."""
         now = _now()
         for w in self._workers:
             if not w.parked:
                 t0 = w.t0
                 if t0 == 0 or now - t0 < STUCK_NS:
-                    return
-        self._wake_locked(len(self._calls))
-
-    def _wake_locked(self, n: int) -> None:
-        """Wake up to ``n`` parked workers, then start new ones up to ``size``. Holds ``_lock``."""
+                    return None
+        n = len(self._calls)
+        woken: list[_Worker] = []
         idle = self._idle
         while n > 0 and idle:
             w = idle.pop()  # the most recently parked: its stack is warm
             w.parked = False
-            self._awake += 1
-            w.wake.release()
+            woken.append(w)
             n -= 1
         while n > 0 and len(self._workers) < self.size and not self._closing:
             w = _Worker()
@@ -289,12 +358,21 @@ class ToolRunner:
             w.thread = t
             self._started += 1
             self._workers.append(w)
-            self._awake += 1
             t.start()
             n -= 1
+        return woken
+
+    def _hand_over(self) -> None:
+        """From a worker: have the loop deliver the finished calls: release the loop if it waits
+        in the rendezvous, else wake it (one ``call_soon_threadsafe`` at a time)."""
+        with self._lock:
+            if self._waiting:
+                self._waiting = False
+                self._rv.release()
+                return
+        self._signal()
 
     def _signal(self) -> None:
-        """From a worker: have the loop deliver the finished calls (one wake-up at a time)."""
         if not self._signalled:
             self._signalled = True
             loop = self._loop
@@ -310,20 +388,27 @@ class ToolRunner:
         done = self._done
         lock = self._lock
         while True:
+            w.t0 = _now()  # busy from before the pop: the rendezvous waits for a call in hand
             try:
                 call = calls.popleft()
             except IndexError:
-                if done:
-                    self._signal()
+                release = False
                 with lock:
                     if calls:
                         continue
-                    self._awake -= 1
+                    w.t0 = 0
                     if self._closing:
                         self._workers.remove(w)
                         return
+                    # parked before the loop is released: a wake-up from now on is not lost
                     w.parked = True
                     self._idle.append(w)
+                    if self._waiting:  # released under the lock: the loop's timeout sees it
+                        self._waiting = False
+                        self._rv.release()
+                        release = True
+                if not release and done:
+                    self._signal()
                 w.wake.acquire()
                 continue
             if call.fut.cancelled():  # answered already, not started: skip it
@@ -331,7 +416,7 @@ class ToolRunner:
                 continue
             tool = call.tool
             if done and (tool.slow or len(done) >= BATCH_MAX):
-                self._signal()  # what is finished leaves before a call that may take long
+                self._hand_over()  # what is finished leaves before a call that may take long
             w.t0 = t0 = _now()
             try:
                 value = call.ctx.run(tool.fn, **call.args)
@@ -340,7 +425,6 @@ class ToolRunner:
                 value = None
                 exc = e
             t1 = _now()
-            w.t0 = 0
             done.append((call, value, exc, t1 - t0))
 
     def shutdown(self) -> None:
@@ -350,7 +434,6 @@ class ToolRunner:
             idle, self._idle = self._idle, []
             for w in idle:
                 w.parked = False
-                self._awake += 1
                 w.wake.release()
         for w in idle:
             if w.thread is not None:

@@ -28,8 +28,7 @@ Differences from the SDK, on purpose (see the README):
   gets the SDK's ``"Error executing tool <name>: <message>"``, as with the SDK); an unexpected
   exception is ``"Error executing tool <name>"`` only, as the SDK sends it (the exception is
   logged with its traceback on the ``mcpfast.server`` logger);
-* return values are not validated against the output schema (the SDK re-validates them);
-* ``def`` tools run inline once seen fast (the SDK always uses a worker thread).
+* return values are not validated against the output schema (the SDK re-validates them).
 
 The direct-call methods (``await app.call_tool(...)``, ``list_tools()``, ``read_resource()``,
 ``get_prompt()``...) run through the same dispatcher and return plain dicts in the wire shape

@@ -239,15 +239,15 @@ class ServerCore:
 
         ``fn`` may be ``async def`` (awaited on the loop) or plain. A plain one is called
         inline on the loop by default (``blocking=False``: right for code that returns in
-        microseconds or must stay on the loop's thread); ``blocking=True`` runs every call in
-        the thread pool (``thread_pool_size``); ``blocking=None`` starts it in the pool and
-        moves it inline once it is seen to be fast, back when seen slow (``_threads``; what
-        ``MCPServer`` does). ``wrap_output`` (with an ``output_schema`` of the
+        microseconds or must stay on the loop's thread, and no protection if it blocks);
+        ``blocking=None`` (what ``MCPServer`` does) and ``True`` run every call in the thread
+        pool (``thread_pool_size``, ``_threads.ToolRunner``), True also marking the tool slow
+        from the start. ``wrap_output`` (with an ``output_schema`` of the
         ``{"result": ...}`` shape) answers a str at once with its text and
         ``structuredContent: {"result": value}``; ``coerce`` gets arguments ``input_schema``
         rejected and returns fixed ones or raises (lax conversions). With ``context_kwarg`` the
         handler gets a ``Context`` under that keyword. Arguments are checked against
-        ``input_schema`` before the call (``registry.compile_input_check``: required, types,
+        ``input_schema`` before the call (``validation.compile_input_check``: required, types,
         enum/const, string/number/array constraints, nested objects; a failure is -32602 naming
         the argument and the broken keyword). ``required_capabilities``
         (``{"sampling": {}}``...) are checked before the call (-32021).
@@ -722,8 +722,8 @@ class ServerCore:
             # the common case: a plain sync tool with no context and no capabilities
             if not tool.var_kw and not args.keys() <= tool.params:
                 args = {k: v for k, v in args.items() if k in tool.params}  # undeclared extras dropped
-            if tool.mode:  # in the pool: a future the peer tracks, answered by _pooled_done
-                return self.runner.submit(tool, args, self._pooled_done, session is None)
+            if tool.mode:  # in the pool: the answer (a lone call), or a future the peer tracks
+                return self.runner.run(tool, args, self._pooled_done, session is None)
             try:  # pinned inline (blocking=False)
                 value = self.runner.call_inline(tool, args)
             except Exception as exc:  # noqa: BLE001 - a tool failure is a result, not a crash

@@ -64,8 +64,8 @@ class _Entry:
         if context_kwarg is not None and not self.var_kw and context_kwarg not in self.params:
             raise TypeError(f"{getattr(fn, '__name__', fn)!r} has no parameter {context_kwarg!r} for the context")
         self.context_kwarg = context_kwarg
-        #: for tools: True pins a sync handler to the thread pool, False pins it inline, None
-        #: lets the server place it (see ``_threads``); resources and prompts run inline
+        #: for tools: False pins a sync handler inline on the loop, None and True put it in the
+        #: thread pool (True: known slow; see ``_threads``); resources and prompts run inline
         self.blocking = blocking
 
 

@@ -48,7 +48,7 @@ class Tool:
     schema: dict[str, Any] = {"type": "object", "properties": {}}  # noqa: RUF012 - read-only default
     title: str | None = None
     annotations: dict[str, Any] | None = None
-    #: None: adaptive placement; True: always in the thread pool; False: always inline
+    #: None and True: in the thread pool (True: known slow); False: inline on the loop
     blocking: bool | None = None
 
     async def execute(self, params: dict[str, Any]) -> Any:

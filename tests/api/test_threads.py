@@ -6,7 +6,6 @@ import asyncio
 import contextvars
 import threading
 import time
-from typing import Any
 
 import pytest
 
