@@ -26,12 +26,15 @@ waking a sleeping thread is tens of µs), so the pool makes as few as it can:
   call of a tool seen slow (``Tool.slow``: its last call took over ``SLOW_NS``, or
   ``blocking=True``), or when it holds ``BATCH_MAX`` answers;
 * workers take calls one at a time from one shared queue, so a call that blocks holds back
-  nothing queued behind it: when every awake worker has been inside one call for longer than
-  ``STUCK_NS`` and calls are waiting, a parked worker is woken (or a new one started, up to
-  ``size``). The loop checks this at the end of each iteration that queued calls, and a
-  watchdog (``WATCH_S``, while calls are in the pool) checks it and collects answers a worker
-  left behind when it went on to a call that blocks. So the most a blocking ``def`` tool delays
-  another request is about ``RENDEZVOUS_S`` + a thread wake-up;
+  nothing queued behind it: when every awake worker has been inside one tool function for
+  longer than ``STUCK_NS`` and calls are waiting, one more worker is woken (or started, up to
+  ``size``); one at a time, since an unstuck worker drains the whole queue (more would only
+  fight over the GIL). The loop checks this at the end of each iteration that queued calls, and
+  a watchdog (``WATCH_S``, while calls are in the pool) checks it again and collects answers a
+  worker left behind when it went on to a call that blocks. So the most a blocking ``def`` tool
+  delays another request is about ``STUCK_NS`` + ``WATCH_S`` + a thread wake-up (~5 ms);
+* the loop and the workers share no lock: they coordinate through single GIL-atomic operations
+  on deques and lists, each side publishing its state before it looks at the other's;
 * the loop resolves each call's future and records its stats (the histograms are not
   thread-safe); workers start on first use (a server whose tools are all async starts no
   thread), are daemon threads (a tool blocked at exit does not hold the process), and sleep on
@@ -79,8 +82,8 @@ MODE_POOL = 1
 SLOW_NS = 200_000
 #: a worker holding this many finished calls hands them to the loop even while calls remain
 BATCH_MAX = 64
-#: a worker inside one call for longer than this no longer counts as serving the queue
-STUCK_NS = 1_000_000
+#: a worker inside one tool function for longer than this no longer counts as serving the queue
+STUCK_NS = 3_000_000
 #: while calls are in the pool, the loop collects results and checks for stuck workers this often
 WATCH_S = 0.002
 #: how long the loop may wait, at the end of an input batch, for the pool to finish the batch's
@@ -120,10 +123,11 @@ class _Call:
 
 
 class _Worker:
-    """A pool thread: parked on ``wake`` (a held lock) when idle; ``t0`` is when its current
-    call started (0 between calls)."""
+    """A pool thread: parked on ``wake`` (a held lock) when idle; ``holding`` while it may hold
+    a call (from before it takes one until it parks); ``t0`` is when the function it runs now
+    started (0 outside the function: waiting for the GIL is not being stuck)."""
 
-    __slots__ = ("thread", "wake", "t0", "parked")
+    __slots__ = ("thread", "wake", "t0", "parked", "holding")
 
     def __init__(self) -> None:
         self.thread: threading.Thread | None = None
@@ -131,6 +135,7 @@ class _Worker:
         self.wake.acquire()
         self.t0 = 0
         self.parked = False
+        self.holding = False
 
 
 class ToolRunner:
@@ -152,19 +157,22 @@ class ToolRunner:
         self.async_in_flight = 0
         self._calls: deque[_Call] = deque()
         self._done: deque[tuple[_Call, Any, Any, int]] = deque()
-        self._lock = threading.Lock()
+        # No lock: the loop and the workers coordinate through single GIL-atomic operations on
+        # these deques and lists (append, pop, remove), each side publishing before it checks
+        # the other's state, so a wake-up is never lost and never given twice.
         self._workers: list[_Worker] = []
+        #: parked workers (a worker appends itself; the loop pops one to wake it)
         self._idle: list[_Worker] = []
         self._started = 0
         self._signalled = False
         self._closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
-        #: the rendezvous: held while nobody waits; a worker that finds the queue empty while
-        #: the loop waits (``_waiting``) releases it
+        #: the rendezvous: held while nobody waits. The loop, to wait, puts a token in
+        #: ``_waiter``; the worker that pops it (one at most) releases ``_rv``
         self._rv = threading.Lock()
         self._rv.acquire()
-        self._waiting = False
+        self._waiter: list[bool] = []
         #: calls submitted in this loop iteration (0: no batch open), and how many of them are
         #: of tools not seen slow
         self._batch = 0
@@ -261,29 +269,36 @@ class ToolRunner:
         """Wake workers for the queued calls (none awake, or all stuck), then, with ``wait``,
         wait up to ``RENDEZVOUS_S`` for the pool to run out of queued calls (the GIL is released
         meanwhile, so the workers run); deliver what is finished."""
-        with self._lock:
-            woken = self._rescue_locked() if self._calls else None
-            if wait and not self._calls:
-                # nothing queued: wait only for a call a worker holds and that is not stuck
-                wait = False
-                now = _now()
-                for w in self._workers:
-                    t0 = w.t0
-                    if t0 and not w.parked and now - t0 < STUCK_NS:
-                        wait = True
-                        break
-            self._waiting = wait
+        calls = self._calls
+        woken = self._rescue() if calls else None
+        if wait:
+            self._waiter.append(True)  # published before the check below (see _work)
+            if not calls and not self._busy():
+                wait = False  # nothing to wait for: withdraw the token, unless a worker took it
+                try:
+                    self._waiter.pop()
+                except IndexError:
+                    self._rv.acquire()  # taken: its release comes at once
         if woken:  # released last, just before this thread blocks: the worker finds the GIL free
             for w in woken:
                 w.wake.release()
         if wait and not self._rv.acquire(True, RENDEZVOUS_S):
-            with self._lock:
-                if self._waiting:
-                    self._waiting = False
-                else:  # released by a worker just after the timeout: reset it
-                    self._rv.acquire(False)
+            try:
+                self._waiter.pop()  # nobody came: withdraw the token
+            except IndexError:
+                self._rv.acquire()  # a worker took it just now: its release comes at once
         if self._done:
             self._deliver()
+
+    def _busy(self) -> bool:
+        """Whether an awake worker may hold a call and is not stuck in it."""
+        now = _now()
+        for w in self._workers:
+            if w.holding and not w.parked:
+                t0 = w.t0
+                if t0 == 0 or now - t0 < STUCK_NS:
+                    return True
+        return False
 
     def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
         # a new loop (a server run again, a test's fresh loop): results still held for the old
@@ -334,45 +349,44 @@ class ToolRunner:
 
     # ------------------------------------------------------------------ workers
 
-    def _rescue_locked(self) -> list[_Worker] | None:
-        """Calls are queued: unless an awake worker is free or inside a call that started less
-        than ``STUCK_NS`` ago, take parked workers for them (returned: the caller releases
-        them) or start new ones, up to ``size``. Holds ``_lock``."""
+    def _rescue(self) -> list[_Worker] | None:
+        """Calls are queued: unless an awake worker is free or inside a function that started
+        less than ``STUCK_NS`` ago, take one parked worker for them (returned: the caller
+        releases it) or start a new one, up to ``size``. One at a time: a worker drains the
+        whole queue unless it gets stuck, and then the next check (the next batch, or the
+        watchdog) adds another. On the loop's thread only."""
         now = _now()
         for w in self._workers:
             if not w.parked:
                 t0 = w.t0
                 if t0 == 0 or now - t0 < STUCK_NS:
                     return None
-        n = len(self._calls)
-        woken: list[_Worker] = []
-        idle = self._idle
-        while n > 0 and idle:
-            w = idle.pop()  # the most recently parked: its stack is warm
-            w.parked = False
-            woken.append(w)
-            n -= 1
-        while n > 0 and len(self._workers) < self.size and not self._closing:
-            w = _Worker()
-            t = threading.Thread(target=self._work, args=(w,), name=f"mcpfast-tool_{self._started}", daemon=True)
-            w.thread = t
-            self._started += 1
-            self._workers.append(w)
-            t.start()
-            n -= 1
-        return woken
+        try:
+            w = self._idle.pop()  # the most recently parked: its stack is warm
+        except IndexError:
+            if len(self._workers) < self.size and not self._closing:
+                w = _Worker()
+                t = threading.Thread(target=self._work, args=(w,), name=f"mcpfast-tool_{self._started}", daemon=True)
+                w.thread = t
+                self._started += 1
+                self._workers.append(w)
+                t.start()
+            return None
+        w.parked = False
+        return [w]
 
     def _hand_over(self) -> None:
         """From a worker: have the loop deliver the finished calls: release the loop if it waits
-        in the rendezvous, else wake it (one ``call_soon_threadsafe`` at a time)."""
-        with self._lock:
-            if self._waiting:
-                self._waiting = False
-                self._rv.release()
-                return
-        self._signal()
+        in the rendezvous, else wake it."""
+        try:
+            self._waiter.pop()
+        except IndexError:
+            self._signal()
+        else:
+            self._rv.release()
 
     def _signal(self) -> None:
+        """Wake the loop to deliver (one ``call_soon_threadsafe``, never two while one is pending)."""
         if not self._signalled:
             self._signalled = True
             loop = self._loop
@@ -386,29 +400,37 @@ class ToolRunner:
     def _work(self, w: _Worker) -> None:
         calls = self._calls
         done = self._done
-        lock = self._lock
+        idle = self._idle
+        waiter = self._waiter
         while True:
-            w.t0 = _now()  # busy from before the pop: the rendezvous waits for a call in hand
+            w.holding = True  # from before the pop: the rendezvous waits for a call in hand
             try:
                 call = calls.popleft()
             except IndexError:
-                release = False
-                with lock:
-                    if calls:
-                        continue
-                    w.t0 = 0
-                    if self._closing:
-                        self._workers.remove(w)
-                        return
-                    # parked before the loop is released: a wake-up from now on is not lost
-                    w.parked = True
-                    self._idle.append(w)
-                    if self._waiting:  # released under the lock: the loop's timeout sees it
-                        self._waiting = False
-                        self._rv.release()
-                        release = True
-                if not release and done:
-                    self._signal()
+                if self._closing:
+                    w.holding = False
+                    self._workers.remove(w)
+                    return
+                # park: publish (parked, in idle, not busy) before looking at the queue and the
+                # token again; the loop publishes a call or a token before looking at us
+                w.parked = True
+                idle.append(w)
+                w.holding = False
+                if calls:
+                    try:
+                        idle.remove(w)
+                    except ValueError:  # the loop took us to wake: take its wake-up
+                        w.wake.acquire()
+                    else:
+                        w.parked = False
+                    continue
+                try:
+                    waiter.pop()
+                except IndexError:
+                    if done:
+                        self._signal()
+                else:
+                    self._rv.release()
                 w.wake.acquire()
                 continue
             if call.fut.cancelled():  # answered already, not started: skip it
@@ -425,21 +447,25 @@ class ToolRunner:
                 value = None
                 exc = e
             t1 = _now()
+            w.t0 = 0
             done.append((call, value, exc, t1 - t0))
 
     def shutdown(self) -> None:
         """Let the workers exit once the queue is empty (a later ``submit`` starts new ones)."""
-        with self._lock:
-            self._closing = True
-            idle, self._idle = self._idle, []
-            for w in idle:
-                w.parked = False
-                w.wake.release()
-        for w in idle:
+        self._closing = True
+        woken = []
+        while True:
+            try:
+                w = self._idle.pop()
+            except IndexError:
+                break
+            w.parked = False
+            w.wake.release()
+            woken.append(w)
+        for w in woken:
             if w.thread is not None:
                 w.thread.join(1.0)
-        with self._lock:
-            self._closing = False
+        self._closing = False
 
     def __repr__(self) -> str:
         return (f"ToolRunner(size={self.size}, threads={len(self._workers)}, in_flight={self.in_flight},"
