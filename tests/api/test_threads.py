@@ -201,3 +201,58 @@ async def test_servercore_placement_options() -> None:
         assert text(await s.tool("pool")).startswith("mcpfast-tool")
         assert text(await s.tool("adaptive")).startswith("mcpfast-tool")
     assert [core.tools[n].placement for n in ("default", "pool", "adaptive")] == ["inline", "pool", "pool"]
+
+
+@async_test
+async def test_registry_execute_runs_a_def_tool_in_the_pool_with_stats() -> None:
+    app = make_app()
+
+    @app.tool()
+    def fails() -> str:
+        raise ValueError("no")
+
+    assert (await app.tools.execute("pinned_pool", {"x": 1})).startswith("mcpfast-tool")
+    assert (await app.tools.execute("quick", {"x": "4"})) == 5  # lax coercion as on the wire
+    assert (await app.tools.execute("pinned_inline", {"x": 1})) == "MainThread"
+    with pytest.raises(ValueError, match="no"):
+        await app.tools.execute("fails")
+    stats = app.tools.stats()
+    assert stats["quick"]["calls"] == 1 and stats["pinned_pool"]["calls"] == 1
+    assert stats["fails"]["calls"] == 1 and stats["fails"]["errors"] == 1
+    assert app.core.runner.in_flight == 0
+
+
+@async_test
+async def test_shutdown_stops_idle_workers_and_a_later_call_starts_one() -> None:
+    app = make_app()
+    runner = app.core.runner
+    async with connect(app) as s:
+        assert text(await s.tool("quick", {"x": 1})) == "2"
+        assert runner.threads == 1
+        runner.shutdown()
+        assert runner.threads == 0
+        assert text(await s.tool("quick", {"x": 2})) == "3"
+        assert runner.threads == 1
+    metrics = app.get_metrics()
+    assert metrics["thread_pool"]["started"] is True and metrics["thread_pool"]["threads"] == 1
+
+
+@async_test
+async def test_public_accessors_of_the_core() -> None:
+    app = make_app()
+
+    @app.resource("test://r")
+    def r() -> str:
+        return "r"
+
+    @app.prompt()
+    def p() -> str:
+        return "p"
+
+    core = app.core
+    assert list(core.resources) == ["test://r"] and list(core.prompts) == ["p"]
+    assert core.resource_templates == {} and core.session_count == 0 and core.listener_count == 0
+    async with connect(app):
+        assert core.session_count == 1
+    with pytest.raises(ValueError, match="kind"):
+        core.notify_list_changed("widgets")
