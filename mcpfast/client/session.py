@@ -29,7 +29,15 @@ from typing import Any
 
 from ..errors import INVALID_PARAMS, METHOD_NOT_FOUND, JSONRPCError, McpError, MethodNotFound
 from ..peer import JSONRPCPeer
-from ..types import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
+from ..types import (
+    CLIENT_CAPABILITIES_KEY,
+    CLIENT_INFO_KEY,
+    HANDSHAKE_PROTOCOL_VERSIONS,
+    LATEST_HANDSHAKE_VERSION,
+    MODERN_PROTOCOL_VERSIONS,
+    PROTOCOL_VERSION_KEY,
+    SERVER_INFO_KEY,
+)
 
 __all__ = [
     "ClientSession",
@@ -44,10 +52,6 @@ __all__ = [
     "DEFAULT_MAX_INPUT_ROUNDS",
 ]
 
-PROTOCOL_VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
-CLIENT_CAPABILITIES_KEY = "io.modelcontextprotocol/clientCapabilities"
-CLIENT_INFO_KEY = "io.modelcontextprotocol/clientInfo"
-SERVER_INFO_KEY = "io.modelcontextprotocol/serverInfo"
 LOG_LEVEL_KEY = "io.modelcontextprotocol/logLevel"
 
 #: how many InputRequiredResult rounds one request may take before the client gives up

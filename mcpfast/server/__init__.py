@@ -16,9 +16,10 @@ from .core import (
     ServerCore,
 )
 from .mrtr import InputRequired, RequestStateSigner
-from .registry import Prompt, Resource, ResourceTemplate, ToolResult, UriTemplate
+from .registry import Prompt, Resource, ResourceTemplate, ToolResult
 from .session import LOG_LEVELS, LegacySession
 from .tools import Tool, ToolRegistry
+from .uritemplate import UriTemplate
 
 if TYPE_CHECKING:
     from ._convert import AssistantMessage, Audio, Image, Message, UserMessage

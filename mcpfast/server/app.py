@@ -16,9 +16,9 @@ What it builds on: one ``ServerCore`` (``app.core``, the dual-era dispatcher eve
 takes). Registration does all the work once: the input schema from the signature
 (``schema.input_schema``), the compiled argument check, the output schema and how return
 values become results, the argument conversion (only for signatures that need one), where a
-``def`` tool runs (adaptive thread pool, ``_threads``). A call then costs what a hand-written
-``ServerCore`` tool costs: for ``def echo(message: str) -> str`` a str result is answered on the
-dispatcher's one-frame path.
+``def`` tool runs (the thread pool, ``_threads.ToolRunner``). A call then costs what a
+hand-written ``ServerCore`` tool costs: for ``def echo(message: str) -> str`` a str result is
+answered on the dispatcher's one-frame path.
 
 Differences from the SDK, on purpose (see the README):
 
@@ -28,8 +28,7 @@ Differences from the SDK, on purpose (see the README):
   gets the SDK's ``"Error executing tool <name>: <message>"``, as with the SDK); an unexpected
   exception is ``"Error executing tool <name>"`` only, as the SDK sends it (the exception is
   logged with its traceback on the ``mcpfast.server`` logger);
-* return values are not validated against the output schema (the SDK re-validates them);
-* ``def`` tools run inline once seen fast (the SDK always uses a worker thread).
+* return values are not validated against the output schema (the SDK re-validates them).
 
 The direct-call methods (``await app.call_tool(...)``, ``list_tools()``, ``read_resource()``,
 ``get_prompt()``...) run through the same dispatcher and return plain dicts in the wire shape
@@ -57,10 +56,12 @@ from ..wire.jsonrpc import Request
 from . import _convert
 from ._convert import Audio, Image, is_context_annotation
 from .core import ServerCore
-from .registry import ToolResult, UriTemplate, compile_input_check
+from .registry import ToolResult
 from .schema import input_schema, output_schema, untyped_parameters
 from .session import LegacySession
 from .tools import ToolRegistry, tool_stats
+from .uritemplate import UriTemplate
+from .validation import compile_input_check
 
 __all__ = ["MCPServer", "FastMCP", "Settings", "Image", "Audio"]
 
@@ -415,9 +416,11 @@ class MCPServer(Generic[LifespanT]):
         ``structured_output`` None: a return annotation gives an output schema and
         ``structuredContent`` (primitives and lists wrapped as ``{"result": ...}``), unless it
         names content (``Image``, content blocks); True requires one; False never.
-        ``blocking`` (mcpfast) places a ``def`` tool: None adaptive (pool first, inline once
-        seen fast), True always in the thread pool, False always inline on the loop
-        (thread-affine code)."""
+        ``blocking`` (mcpfast) places a ``def`` tool: None (default) and True in the thread
+        pool, never on the loop (True also hands results finished before each of its calls to
+        the loop first, for a tool known to be slow); False inline on the loop (thread-affine
+        code, or code known to return in microseconds: such a tool gives up the guarantee that
+        it cannot stall the server)."""
         if callable(name):
             raise TypeError("The @tool decorator was used incorrectly. Did you forget to call it? "
                             "Use @tool() instead of @tool")
@@ -480,13 +483,13 @@ class MCPServer(Generic[LifespanT]):
         if uri_params:
             if uri_params != func_params:
                 raise ValueError(f"Mismatch between URI parameters {uri_params} and function parameters {func_params}")
-            q = template._query  # noqa: SLF001 - our own UriTemplate
+            q = template.query_variables
             missing = sorted(n for n in q if sig.parameters[n].default is inspect.Parameter.empty)
             if missing:
                 raise ValueError(f"Resource {uri!r}: query parameter(s) {missing} have no default value. "
                                  "A client may omit a {?...}/{&...} query parameter, so the matching "
                                  "handler parameter must declare a default.")
-            if uri in self.core._templates and self.settings.warn_on_duplicate_resources:  # noqa: SLF001
+            if uri in self.core.resource_templates and self.settings.warn_on_duplicate_resources:
                 log.warning("Resource already exists: %s", uri)
                 return
             skip = frozenset({ctx}) if ctx else frozenset()
@@ -501,7 +504,7 @@ class MCPServer(Generic[LifespanT]):
             if ctx is not None:
                 raise ValueError(f"Resource {uri!r} has no URI template variables, but the handler declares a "
                                  "Context parameter. Context injection for static resources is not supported.")
-            if uri in self.core._resources and self.settings.warn_on_duplicate_resources:  # noqa: SLF001
+            if uri in self.core.resources and self.settings.warn_on_duplicate_resources:
                 log.warning("Resource already exists: %s", uri)
                 return
             self.core.add_resource(uri, _resource_call(fn, {}, frozenset(), None), name=rname, **kw)
@@ -541,7 +544,7 @@ class MCPServer(Generic[LifespanT]):
 
     def remove_resource(self, uri: str) -> None:
         """Remove a resource or a resource template by its URI (KeyError if unknown)."""
-        if uri in self.core._resources:  # noqa: SLF001
+        if uri in self.core.resources:
             self.core.remove_resource(uri)
         else:
             self.core.remove_resource_template(uri)
@@ -578,7 +581,7 @@ class MCPServer(Generic[LifespanT]):
         pname = name or getattr(fn, "__name__", None)
         if not pname or pname == "<lambda>":
             raise ValueError("You must provide a name for lambda functions")
-        if pname in self.core._prompts and self.settings.warn_on_duplicate_prompts:  # noqa: SLF001
+        if pname in self.core.prompts and self.settings.warn_on_duplicate_prompts:
             log.warning("Prompt already exists: %s", pname)
             return
         ctx = _context_param(fn)
@@ -599,7 +602,7 @@ class MCPServer(Generic[LifespanT]):
 
     def remove_prompt(self, name: str) -> None:
         """Remove a prompt (ValueError if unknown, as in the SDK)."""
-        if name not in self.core._prompts:  # noqa: SLF001
+        if name not in self.core.prompts:
             raise ValueError(f"Unknown prompt: {name}")
         self.core.remove_prompt(name)
 
@@ -903,10 +906,10 @@ class MCPServer(Generic[LifespanT]):
             raise ToolError(exc.message) from exc
 
     async def list_resources(self) -> list[dict[str, Any]]:
-        return [r.entry for r in self.core._resources.values()]  # noqa: SLF001
+        return [r.entry for r in self.core.resources.values()]
 
     async def list_resource_templates(self) -> list[dict[str, Any]]:
-        return [t.entry for t in self.core._templates.values()]  # noqa: SLF001
+        return [t.entry for t in self.core.resource_templates.values()]
 
     async def read_resource(self, uri: Any, context: Any = None) -> list[dict[str, Any]]:
         """Read a resource in process -> its contents (dicts with ``uri``, ``text`` or ``blob``,
@@ -914,7 +917,7 @@ class MCPServer(Generic[LifespanT]):
         res = await self._local("resources/read", {"uri": str(uri)})
         return res["contents"]  # type: ignore[no-any-return]
 
-    async def _read_contents(self, uri: str, ctx: Any) -> list[Any]:
+    async def read_resource_contents(self, uri: str, ctx: Any = None) -> list[Any]:
         """``Context.read_resource``: contents with ``.content`` (str/bytes) and ``.mime_type``."""
         import base64
 
@@ -925,7 +928,7 @@ class MCPServer(Generic[LifespanT]):
         return out
 
     async def list_prompts(self) -> list[dict[str, Any]]:
-        return [p.entry for p in self.core._prompts.values()]  # noqa: SLF001
+        return [p.entry for p in self.core.prompts.values()]
 
     async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None, context: Any = None) -> Any:
         """Render a prompt in process -> the ``GetPromptResult`` dict; an unknown prompt or a
@@ -948,21 +951,21 @@ class MCPServer(Generic[LifespanT]):
         calls = sum(t.hist.count for t in core.tools.values())
         errors = sum(t.errors for t in core.tools.values())
         total_us = sum(t.hist.sum for t in core.tools.values())
-        pool = core.pool
+        runner = core.runner
         return {
             "server": {"name": self.name, "version": self.version},
             "uptime_s": round(time.time() - core.started_at, 3),
             "tools": tools,
             "totals": {"tools": len(tools), "calls": calls, "errors": errors, "total_ms": round(total_us / 1000.0, 6),
                        "rejected": core.rejected_calls},
-            "in_flight": {"async": core.async_in_flight, "pool": pool.in_flight,
-                          "total": core.async_in_flight + pool.in_flight},
-            "sessions": len(core._sessions),  # noqa: SLF001
-            "listeners": len(core._listeners),  # noqa: SLF001
-            "thread_pool": {"size": pool.size, "in_flight": pool.in_flight,
-                            "started": pool._executor is not None},  # noqa: SLF001
-            "resources": len(core._resources) + len(core._templates),  # noqa: SLF001
-            "prompts": len(core._prompts),  # noqa: SLF001
+            "in_flight": {"async": runner.async_in_flight, "pool": runner.in_flight,
+                          "total": runner.async_in_flight + runner.in_flight},
+            "sessions": core.session_count,
+            "listeners": core.listener_count,
+            "thread_pool": {"size": runner.size, "in_flight": runner.in_flight,
+                            "started": runner.started, "threads": runner.threads},
+            "resources": len(core.resources) + len(core.resource_templates),
+            "prompts": len(core.prompts),
         }
 
 

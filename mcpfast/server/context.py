@@ -120,9 +120,9 @@ class ElicitationResult(AttrDict):
 
     __slots__ = ("_data",)
 
-    def __init__(self, raw: dict[str, Any]) -> None:
+    def __init__(self, raw: dict[str, Any], data: Any = None) -> None:
         super().__init__(raw)
-        self._data: Any = None
+        self._data: Any = data
 
     @property
     def action(self) -> str:
@@ -223,7 +223,7 @@ class _Session:
 
     async def send_progress_notification(self, progress_token: Any, progress: float, total: float | None = None,
                                          message: str | None = None, **kw: Any) -> None:
-        self._ctx._progress(progress_token, progress, total, message)
+        self._ctx.send_progress(progress_token, progress, total, message)
 
     async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         self._ctx.report_progress(progress, total, message)
@@ -232,13 +232,13 @@ class _Session:
         self._ctx.core.notify_resource_updated(str(uri))
 
     async def send_tool_list_changed(self) -> None:
-        self._ctx.core._changed("tools")
+        self._ctx.core.notify_list_changed("tools")
 
     async def send_prompt_list_changed(self) -> None:
-        self._ctx.core._changed("prompts")
+        self._ctx.core.notify_list_changed("prompts")
 
     async def send_resource_list_changed(self) -> None:
-        self._ctx.core._changed("resources")
+        self._ctx.core.notify_list_changed("resources")
 
 
 class Context:
@@ -364,7 +364,9 @@ class Context:
         else:  # a def tool in a worker thread: the peer is the loop's
             loop.call_soon_threadsafe(self.peer.notify, method, params)
 
-    def _progress(self, token: Any, progress: float, total: float | None, message: str | None) -> None:
+    def send_progress(self, token: Any, progress: float, total: float | None = None, message: str | None = None) -> None:
+        """``notifications/progress`` for the given progress token (``report_progress`` uses
+        this request's own token)."""
         p: dict[str, Any] = {"progressToken": token, "progress": progress}
         if total is not None:
             p["total"] = total
@@ -377,7 +379,7 @@ class Context:
         (else nothing is sent). ``progress`` must increase from call to call (MCP)."""
         token = self.progress_token
         if token is not None:
-            self._progress(token, progress, total, message)
+            self.send_progress(token, progress, total, message)
         return _DONE
 
     def log(self, level: str, data: Any, logger: str | None = None, *, logger_name: str | None = None) -> _Done:
@@ -422,15 +424,15 @@ class Context:
         return self.log("critical", data, logger, logger_name=logger_name)
 
     def notify_tools_changed(self) -> _Done:
-        self.core._changed("tools")
+        self.core.notify_list_changed("tools")
         return _DONE
 
     def notify_prompts_changed(self) -> _Done:
-        self.core._changed("prompts")
+        self.core.notify_list_changed("prompts")
         return _DONE
 
     def notify_resources_changed(self) -> _Done:
-        self.core._changed("resources")
+        self.core.notify_list_changed("resources")
         return _DONE
 
     def notify_resource_updated(self, uri: Any) -> _Done:
@@ -458,7 +460,7 @@ class Context:
         app = self.core.app
         if app is None:
             raise RuntimeError("ctx.read_resource needs an MCPServer (this core has no app)")
-        return await app._read_contents(str(uri), self)  # type: ignore[no-any-return]
+        return await app.read_resource_contents(str(uri), self)  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ input from the client
 
@@ -504,19 +506,18 @@ class Context:
         if self._form_mode():
             params = {"mode": "form", **params}
         raw = await self._ask_one(key, "elicitation/create", params)
-        res = ElicitationResult(raw if type(raw) is dict else {})
-        if res.get("action") == "accept":
-            content = res.get("content")
+        answer = raw if type(raw) is dict else {}
+        data = None
+        if answer.get("action") == "accept":
+            data = answer.get("content")
             if model is not None:
-                if content is None:
+                if data is None:
                     raise ValueError("The client accepted the elicitation without content")
                 try:
-                    res._data = model.model_validate(content)  # type: ignore[attr-defined]
+                    data = model.model_validate(data)  # type: ignore[attr-defined]
                 except Exception as exc:  # noqa: BLE001 - pydantic's ValidationError, reworded
                     raise ValueError(f"The elicitation answer does not match {model.__name__}: {exc}") from exc
-            else:
-                res._data = content
-        return res
+        return ElicitationResult(answer, data)
 
     async def elicit_url(self, message: str, url: str, elicitation_id: str, *, key: str = "elicitation") -> ElicitationResult:
         """URL-mode elicitation (2025-11-25+): the user is sent to ``url``; the result tells

@@ -27,7 +27,6 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from time import perf_counter_ns
 from typing import Any
 
 from ..errors import (
@@ -41,10 +40,18 @@ from ..errors import (
     MethodNotFound,
     ToolError,
 )
-from ..types import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
+from ..types import (
+    CLIENT_CAPABILITIES_KEY,
+    CLIENT_INFO_KEY,
+    HANDSHAKE_PROTOCOL_VERSIONS,
+    LATEST_HANDSHAKE_VERSION,
+    MODERN_PROTOCOL_VERSIONS,
+    PROTOCOL_VERSION_KEY,
+    SERVER_INFO_KEY,
+)
 from ..wire import _json
 from ..wire.jsonrpc import Request
-from ._threads import FAST_NS, MAX_PROMOTE_AFTER, MODE_INLINE, MODE_POOL, STRIKE_WINDOW, ThreadPool
+from ._threads import MODE_POOL, ToolRunner
 from .context import Context, MissingClientCapability
 from .mrtr import InputRequired, RequestStateSigner, request_digest
 from .registry import Prompt, Resource, ResourceTemplate, Tool, ToolResult
@@ -62,10 +69,6 @@ __all__ = [
 
 log = logging.getLogger("mcpfast.server")
 
-PROTOCOL_VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
-CLIENT_CAPABILITIES_KEY = "io.modelcontextprotocol/clientCapabilities"
-CLIENT_INFO_KEY = "io.modelcontextprotocol/clientInfo"
-SERVER_INFO_KEY = "io.modelcontextprotocol/serverInfo"
 SUBSCRIPTION_ID_KEY = "io.modelcontextprotocol/subscriptionId"
 
 #: methods 2026-07-28 removed: sent with the modern envelope they get -32601
@@ -89,8 +92,6 @@ def _b64e(s: str) -> str:
 
 
 _EAGER_TASKS = sys.version_info >= (3, 12)
-_running_loop = asyncio._get_running_loop
-_now = perf_counter_ns
 
 
 class _Listener:
@@ -167,21 +168,16 @@ class ServerCore:
         self.app: Any = None
         #: what the server's lifespan yielded while it runs (``Context.lifespan_context``)
         self.lifespan_state: Any = None
-        #: where blocking ``def`` tools run (threads start on first use)
-        self.pool = ThreadPool(thread_pool_size)
+        #: how tools run: inline, async, or in the bounded pool (threads start on first use)
+        self.runner = ToolRunner(thread_pool_size)
         #: when this core was made (``time.time()``), for uptime
         self.started_at = time.time()
-        #: ``async def`` tool calls that suspended and have not finished (pooled calls: ``pool.in_flight``)
-        self.async_in_flight = 0
         #: tool calls whose arguments were rejected before the tool ran
         self.rejected_calls = 0
         #: how a tools/call whose arguments break the input schema is answered: "error"
         #: (JSON-RPC -32602 naming the argument) or "result" (an ``isError`` result with the
         #: same text, as MCP 2025-11-25 SEP-1303 recommends so a model can correct itself)
         self.invalid_arguments = "error"
-        #: the loop pooled tools were submitted from (list-changed notifications sent from a
-        #: worker thread are handed to it)
-        self._loop: asyncio.AbstractEventLoop | None = None
 
         self._tools: dict[str, Tool] = {}
         self._resources: dict[str, Resource] = {}
@@ -243,15 +239,15 @@ class ServerCore:
 
         ``fn`` may be ``async def`` (awaited on the loop) or plain. A plain one is called
         inline on the loop by default (``blocking=False``: right for code that returns in
-        microseconds or must stay on the loop's thread); ``blocking=True`` runs every call in
-        the thread pool (``thread_pool_size``); ``blocking=None`` starts it in the pool and
-        moves it inline once it is seen to be fast, back when seen slow (``_threads``; what
-        ``MCPServer`` does). ``wrap_output`` (with an ``output_schema`` of the
+        microseconds or must stay on the loop's thread, and no protection if it blocks);
+        ``blocking=None`` (what ``MCPServer`` does) and ``True`` run every call in the thread
+        pool (``thread_pool_size``, ``_threads.ToolRunner``), True also marking the tool slow
+        from the start. ``wrap_output`` (with an ``output_schema`` of the
         ``{"result": ...}`` shape) answers a str at once with its text and
         ``structuredContent: {"result": value}``; ``coerce`` gets arguments ``input_schema``
         rejected and returns fixed ones or raises (lax conversions). With ``context_kwarg`` the
         handler gets a ``Context`` under that keyword. Arguments are checked against
-        ``input_schema`` before the call (``registry.compile_input_check``: required, types,
+        ``input_schema`` before the call (``validation.compile_input_check``: required, types,
         enum/const, string/number/array constraints, nested objects; a failure is -32602 naming
         the argument and the broken keyword). ``required_capabilities``
         (``{"sampling": {}}``...) are checked before the call (-32021).
@@ -273,13 +269,13 @@ class ServerCore:
                     context_kwarg=context_kwarg, required_capabilities=required_capabilities,
                     convert=convert, blocking=blocking, wrap_output=wrap_output, coerce=coerce, source=source)
         self._tools[name] = tool
-        self._changed("tools")
+        self.notify_list_changed("tools")
         return tool
 
     def remove_tool(self, name: str) -> None:
         """Remove a tool (KeyError if unknown); sessions and listeners hear list_changed."""
         del self._tools[name]
-        self._changed("tools")
+        self.notify_list_changed("tools")
 
     def add_resource(self, uri: str, fn: Callable[..., Any], *, name: str, **kw: Any) -> Resource:
         """Register a resource read by ``fn()`` (keywords: title, description, mime_type,
@@ -287,12 +283,12 @@ class ServerCore:
         ``str`` (text), ``bytes`` (blob), a contents dict, or a list of them."""
         r = Resource(uri, fn, name=name, **kw)
         self._resources[uri] = r
-        self._changed("resources")
+        self.notify_list_changed("resources")
         return r
 
     def remove_resource(self, uri: str) -> None:
         del self._resources[uri]
-        self._changed("resources")
+        self.notify_list_changed("resources")
 
     def add_resource_template(self, uri_template: str, fn: Callable[..., Any], *, name: str,
                               **kw: Any) -> ResourceTemplate:
@@ -300,12 +296,12 @@ class ServerCore:
         Templates are tried in registration order, after the exact resources."""
         t = ResourceTemplate(uri_template, fn, name=name, **kw)
         self._templates[uri_template] = t
-        self._changed("resources")
+        self.notify_list_changed("resources")
         return t
 
     def remove_resource_template(self, uri_template: str) -> None:
         del self._templates[uri_template]
-        self._changed("resources")
+        self.notify_list_changed("resources")
 
     def add_prompt(self, name: str, fn: Callable[..., Any], **kw: Any) -> Prompt:
         """Register a prompt; ``fn(**arguments)`` returns a str (one user message), a list of
@@ -314,12 +310,12 @@ class ServerCore:
         meta, context_kwarg, blocking."""
         p = Prompt(name, fn, **kw)
         self._prompts[name] = p
-        self._changed("prompts")
+        self.notify_list_changed("prompts")
         return p
 
     def remove_prompt(self, name: str) -> None:
         del self._prompts[name]
-        self._changed("prompts")
+        self.notify_list_changed("prompts")
 
     def set_completion_handler(self, fn: Callable[..., Any] | None) -> None:
         """``fn(ref, argument, context_arguments)`` (sync or async) for ``completion/complete``;
@@ -330,21 +326,56 @@ class ServerCore:
 
     @property
     def tools(self) -> dict[str, Tool]:
+        """The registered tools by name (a live dict: register through ``add_tool``)."""
         return self._tools
+
+    @property
+    def resources(self) -> dict[str, Resource]:
+        """The registered resources by URI (live; register through ``add_resource``)."""
+        return self._resources
+
+    @property
+    def resource_templates(self) -> dict[str, ResourceTemplate]:
+        """The registered resource templates by URI template (live)."""
+        return self._templates
+
+    @property
+    def prompts(self) -> dict[str, Prompt]:
+        """The registered prompts by name (live; register through ``add_prompt``)."""
+        return self._prompts
+
+    @property
+    def session_count(self) -> int:
+        """Legacy sessions open now (connections that sent ``initialize``)."""
+        return len(self._sessions)
+
+    @property
+    def listener_count(self) -> int:
+        """``subscriptions/listen`` streams open now (2026-07-28)."""
+        return len(self._listeners)
 
     # ================================================================== change signals
 
     def _off_loop(self, fn: Callable[..., None], *args: Any) -> bool:
         """Called from a thread other than the loop's (a pooled ``def`` tool that adds a tool,
         say): hand ``fn(*args)`` to the loop, whose peers are not thread-safe. True if handed."""
-        loop = self._loop
-        if loop is None or _running_loop() is not None:
+        loop = self.runner.loop
+        if loop is None:
             return False
-        loop.call_soon_threadsafe(fn, *args)
-        return True
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # no loop runs on this thread: a worker's
+            loop.call_soon_threadsafe(fn, *args)
+            return True
+        return False
 
-    def _changed(self, kind: str) -> None:
-        if self._off_loop(self._changed, kind):
+    def notify_list_changed(self, kind: str) -> None:
+        """Tell the sessions and listen streams that ``kind`` ("tools", "prompts" or
+        "resources") changed, and drop the cached list pages. Safe to call from any thread (a
+        pooled tool's call is handed to the loop)."""
+        if kind not in _FILTER_FLAGS:
+            raise ValueError(f'kind must be "tools", "prompts" or "resources", got {kind!r}')
+        if self._off_loop(self.notify_list_changed, kind):
             return
         self._pages.clear()
         self._discover = None
@@ -687,21 +718,16 @@ class ServerCore:
                 args = self._rejected(tool, args, exc)
                 if args is None:  # invalid_arguments == "result" (SEP-1303)
                     return self._tool_error(tool, ToolError(exc.message), session is None)
-        if tool.fast and not tool.mode and (session is not None or "requestState" not in params):
-            # the common case in one frame: a plain sync tool placed inline, no context, no
-            # capabilities; two clock reads and one histogram bucket are its stats
+        if tool.fast and (session is not None or "requestState" not in params):
+            # the common case: a plain sync tool with no context and no capabilities
             if not tool.var_kw and not args.keys() <= tool.params:
                 args = {k: v for k, v in args.items() if k in tool.params}  # undeclared extras dropped
-            t0 = _now()
-            try:
-                value = tool.fn(**args)
+            if tool.mode:  # in the pool: the answer (a lone call), or a future the peer tracks
+                return self.runner.run(tool, args, self._pooled_done, session is None)
+            try:  # pinned inline (blocking=False)
+                value = self.runner.call_inline(tool, args)
             except Exception as exc:  # noqa: BLE001 - a tool failure is a result, not a crash
-                self._timed(tool, _now() - t0)
                 return self._sync_tool_failed(tool, exc, args, session is None, None, None)
-            dt = _now() - t0
-            tool.hist.observe(dt * 0.001)
-            if dt > tool.slow_ns:
-                self._slow(tool)
             if type(value) is str:
                 res: dict[str, Any] = {"content": [{"type": "text", "text": value}]}
                 if tool.wrap:
@@ -741,35 +767,27 @@ class ServerCore:
         tool.errors += 1
         raise exc
 
-    def _timed(self, tool: Tool, dt: int) -> None:
-        tool.hist.observe(dt * 0.001)
-        if dt > tool.slow_ns:
-            self._slow(tool)
+    def check_arguments(self, tool: Tool, args: dict[str, Any]) -> dict[str, Any]:
+        """``args`` checked against the tool's input schema as on the wire (coerced when the
+        tool has a lax coercion); raise ``InvalidParams`` naming the argument otherwise."""
+        if tool.check is None:
+            return args
+        try:
+            tool.check(args)
+        except InvalidParams as exc:
+            fixed = self._rejected(tool, args, exc)
+            if fixed is None:
+                raise exc from None
+            return fixed  # type: ignore[no-any-return]
+        return args
 
-    @staticmethod
-    def _slow(tool: Tool) -> None:
-        """An inline call of an adaptive tool was slow. The second time within
-        ``STRIKE_WINDOW`` calls: back to the pool, and make the way back inline longer (a tool
-        that is only sometimes slow settles in the pool)."""
-        n = tool.hist.count
-        if n - tool.strike > STRIKE_WINDOW:
-            tool.strike = n  # first strike: maybe a descheduled process or a GC pause
-            return
-        tool.strike = -STRIKE_WINDOW - 1
-        tool.mode = MODE_POOL
-        tool.streak = 0
-        tool.promote_after = min(tool.promote_after * 2, MAX_PROMOTE_AFTER)
-
-    @staticmethod
-    def _pooled_time(tool: Tool, dt: int) -> None:
-        tool.hist.observe(dt * 0.001)
-        if dt < FAST_NS:
-            tool.streak += 1
-            if tool.streak >= tool.promote_after:
-                tool.mode = MODE_INLINE
-                tool.streak = 0
-        else:
-            tool.streak = 0
+    def _pooled_done(self, tool: Tool, value: Any, exc: BaseException | None, modern: bool) -> Any:
+        """The answer to a one-frame-path call that ran in the pool (``ToolRunner.submit``)."""
+        if exc is None:
+            return self._tool_result(tool, value, modern)
+        if not isinstance(exc, Exception):  # KeyboardInterrupt/SystemExit in a worker
+            raise exc
+        return self._sync_tool_failed(tool, exc, _EMPTY, modern, None, None)
 
     def _run_tool(self, tool: Tool, args: dict[str, Any], modern: bool, ctx: Context | None, digest: str | None) -> Any:
         if tool.is_async:
@@ -780,22 +798,17 @@ class ServerCore:
             return self._start(self._tool_async(tool, args, coro, modern, ctx, digest))
         if tool.mode == MODE_POOL:
             return self._start(self._tool_pooled(tool, args, modern, ctx, digest))
-        t0 = _now()
         try:
-            value = tool.fn(**args)
+            value = self.runner.call_inline(tool, args)
         except Exception as exc:  # noqa: BLE001 - a tool failure is a result, not a crash
-            self._timed(tool, _now() - t0)
             return self._sync_tool_failed(tool, exc, args, modern, ctx, digest)
-        self._timed(tool, _now() - t0)
         return self._tool_result(tool, value, modern)
 
     async def _tool_pooled(self, tool: Tool, args: dict[str, Any], modern: bool, ctx: Context | None,
                            digest: str | None) -> Any:
         # the answer is given when the future is resolved; if this task is cancelled
         # (notifications/cancelled, request timeout) the thread finishes in the background
-        self._loop = loop = asyncio.get_running_loop()  # for notifications sent from the worker
-        value, exc, dt = await self.pool.submit(loop, tool.fn, args)
-        self._pooled_time(tool, dt)
+        value, exc = await self.runner.submit(tool, args)
         if exc is not None:
             if not isinstance(exc, Exception):  # KeyboardInterrupt/SystemExit in a worker
                 raise exc
@@ -816,10 +829,8 @@ class ServerCore:
 
     async def _tool_async(self, tool: Tool, args: dict[str, Any], coro: Any, modern: bool, ctx: Context | None,
                           digest: str | None) -> Any:
-        t0 = _now()
-        self.async_in_flight += 1
         try:
-            value = await coro
+            value = await self.runner.run_async(tool, coro)
         except McpError as exc:  # the client answered a server->client request with an error
             return self._tool_error(tool, exc, modern)
         except JSONRPCError:
@@ -830,9 +841,6 @@ class ServerCore:
             return (await res) if asyncio.iscoroutine(res) else res
         except Exception as exc:  # noqa: BLE001
             return self._tool_error(tool, exc, modern)
-        finally:
-            self.async_in_flight -= 1
-            tool.hist.observe((_now() - t0) * 0.001)
         return self._tool_result(tool, value, modern)
 
     def _tool_error(self, tool: Tool, exc: Exception, modern: bool) -> dict[str, Any]:

@@ -16,20 +16,17 @@ Beside the SDK-style decorators, a tool can be an object::
     server.tools.stats()                 # {"add": {"calls": ..., "errors": ..., "p99_ms": ...}}
 
 ``ToolRegistry`` is a live view of a server's tools (decorated ones included): every call is
-timed on the dispatcher's hot path (two clock reads and one histogram bucket, see
-``ServerCore._handle_tools_call``), whichever way the tool was registered.
+timed by the ``ToolRunner`` that runs it (two clock reads and one histogram bucket), whichever
+way the tool was registered and whether it came over the wire or through ``execute``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import inspect
 from collections.abc import Iterator
-from time import perf_counter_ns as _now
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidParams
 from ._threads import MODE_POOL
 
 if TYPE_CHECKING:
@@ -42,7 +39,7 @@ __all__ = ["Tool", "ToolRegistry", "tool_stats"]
 class Tool:
     """Base class of a tool object: set ``name``, ``schema`` (the input JSON Schema, an object
     schema) and ``description``; implement ``execute(params)`` (``async def`` or plain; a plain
-    one runs in the server's thread pool until it is seen to be fast). The return value is
+    one runs in the server's thread pool). The return value is
     converted like a decorated tool's (str -> text; other values -> JSON text; a list of content
     blocks -> that content; a ``ToolResult`` as it is)."""
 
@@ -51,7 +48,7 @@ class Tool:
     schema: dict[str, Any] = {"type": "object", "properties": {}}  # noqa: RUF012 - read-only default
     title: str | None = None
     annotations: dict[str, Any] | None = None
-    #: None: adaptive placement; True: always in the thread pool; False: always inline
+    #: None and True: in the thread pool (True: known slow); False: inline on the loop
     blocking: bool | None = None
 
     async def execute(self, params: dict[str, Any]) -> Any:
@@ -173,43 +170,25 @@ class ToolRegistry:
         t = core.tools.get(name)
         if t is None:
             raise KeyError(f"Unknown tool: {name!r}")
-        args = dict(params or {})
-        if t.check is not None:
-            try:
-                t.check(args)
-            except InvalidParams as exc:
-                fixed = core._rejected(t, args, exc)
-                if fixed is None:
-                    raise exc from None
-                args = fixed
+        args = core.check_arguments(t, dict(params or {}))
         if t.context_kwarg is not None:
             raise TypeError(f"tool {name!r} takes a Context: call it through a connection (or app.call_tool)")
         if not t.var_kw:
             args = {k: v for k, v in args.items() if k in t.params}
-        if t.is_async:
-            t0 = _now()
-            try:
-                return await t.fn(**args)
-            except BaseException:
-                t.errors += 1
-                raise
-            finally:
-                t.hist.observe((_now() - t0) * 0.001)
+        runner = core.runner
         if t.mode == MODE_POOL:
-            value, failure, dt = await core.pool.submit(asyncio.get_running_loop(), t.fn, args)
-            core._pooled_time(t, dt)
+            value, failure = await runner.submit(t, args)
             if failure is not None:
                 t.errors += 1
                 raise failure
             return value
-        t0 = _now()
         try:
-            return t.fn(**args)
+            if t.is_async:
+                return await runner.run_async(t, t.fn(**args))
+            return runner.call_inline(t, args)
         except BaseException:
             t.errors += 1
             raise
-        finally:
-            core._timed(t, _now() - t0)
 
     # ------------------------------------------------------------------ stats
 

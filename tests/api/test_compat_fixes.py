@@ -23,8 +23,8 @@ from typing_extensions import TypedDict
 from mcpfast import Context, MCPServer, ToolError
 from mcpfast.errors import InvalidParams, McpError
 from mcpfast.server.context import _elicitation_schema
-from mcpfast.server.registry import compile_input_check
 from mcpfast.server.schema import input_schema, untyped_parameters
+from mcpfast.server.validation import compile_input_check
 
 from .harness import ERAS, async_test, connect, text
 

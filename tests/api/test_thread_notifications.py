@@ -17,13 +17,13 @@ async def test_list_changed_from_a_pool_thread_reaches_the_client_via_the_loop()
     app = MCPServer("threads")
     sent_from: list[str] = []
     core = app.core
-    real = core._changed
+    real = core.notify_list_changed
 
     def spy(kind: str) -> None:
         sent_from.append(threading.current_thread().name)
         real(kind)
 
-    core._changed = spy  # type: ignore[method-assign]
+    core.notify_list_changed = spy  # type: ignore[method-assign]
 
     @app.tool(blocking=True)
     def grow(name: str) -> str:

@@ -1,4 +1,4 @@
-"""Where ``def`` tools run: a bounded thread pool for slow ones, inline on the loop for fast ones."""
+"""Where ``def`` tools run: in a bounded thread pool, never on the loop unless pinned there."""
 
 from __future__ import annotations
 
@@ -6,13 +6,12 @@ import asyncio
 import contextvars
 import threading
 import time
-from typing import Any
 
 import pytest
 
 from mcpfast import MCPServer
 from mcpfast.errors import McpError
-from mcpfast.server._threads import PROMOTE_AFTER, ThreadPool
+from mcpfast.server._threads import ToolRunner
 
 from .harness import async_test, connect, text
 
@@ -50,15 +49,6 @@ def make_app(**kw: object) -> MCPServer:
     return app
 
 
-async def until_inline(s: Any, name: str, args: dict[str, Any], t: Any, limit: int = 40) -> int:
-    """Call a tool until it is placed inline; how many calls that took."""
-    for n in range(1, limit + 1):
-        await s.tool(name, args)
-        if t.placement == "inline":
-            return n
-    raise AssertionError(f"{name} still in the pool after {limit} calls")
-
-
 @async_test
 async def test_four_sleeping_def_tools_run_concurrently() -> None:
     app = make_app()
@@ -86,43 +76,37 @@ async def test_a_slow_tool_does_not_stall_other_requests() -> None:
 
 
 @async_test
-async def test_a_fast_def_tool_ends_up_inline() -> None:
+async def test_a_fast_def_tool_stays_in_the_pool() -> None:
+    # no promotion to the loop: a tool fast a thousand times may block at the next call
     app = make_app()
     t = app.core.tools["quick"]
-    assert t.placement == "pool"  # a first call cannot stall the loop
+    assert t.placement == "pool"
     async with connect(app) as s:
-        calls = await until_inline(s, "quick", {"x": 1}, t)
-        assert text(await s.tool("quick", {"x": 1})) == "2"
-    # worker timings include waits for the GIL, so a busy loop can delay (never hasten) promotion
-    assert PROMOTE_AFTER <= calls <= 40
-    assert t.placement == "inline"
-    assert t.hist.count == calls + 1
-    assert app.tools.stats("quick")["placement"] == "inline"
+        for i in range(50):
+            assert text(await s.tool("quick", {"x": i})) == str(i + 1)
+        assert text(await s.tool("pinned_pool", {"x": 1})).startswith("mcpfast-tool")
+    assert t.placement == "pool"
+    assert t.hist.count == 50
+    assert app.tools.stats("quick")["placement"] == "pool"
+    assert app.core.runner.in_flight == 0
 
 
 @async_test
-async def test_an_inline_tool_seen_slow_goes_back_to_the_pool() -> None:
+async def test_many_calls_in_flight_at_once_all_answered_with_stats() -> None:
     app = make_app()
-    t = app.core.tools["nap"]
     async with connect(app) as s:
-        await until_inline(s, "nap", {"seconds": 0}, t)
-        assert t.placement == "inline"
-        # slow inline calls: back to the pool at the second (one alone may be a descheduled
-        # process, a strike; under load an earlier "fast" call may already have been one)
-        names = []
-        while t.placement == "inline" and len(names) < 3:
-            names.append(text(await s.tool("nap", {"seconds": 0.01})))
-        assert names[0] == "MainThread" and len(names) <= 2, names
-        assert t.placement == "pool"
-        assert t.promote_after >= 2 * PROMOTE_AFTER  # the way back is longer now
-        assert text(await s.tool("nap", {"seconds": 0})).startswith("mcpfast-tool")
+        results = await asyncio.gather(*(s.tool("quick", {"x": i}) for i in range(300)))
+    assert [text(r) for r in results] == [str(i + 1) for i in range(300)]
+    assert app.core.tools["quick"].hist.count == 300
+    assert app.core.runner.in_flight == 0
+    assert app.core.runner.threads <= app.core.runner.size
 
 
 @async_test
 async def test_pinned_placements_never_move() -> None:
     app = make_app()
     async with connect(app) as s:
-        for _ in range(PROMOTE_AFTER * 3):
+        for _ in range(12):
             assert text(await s.tool("pinned_pool", {"x": 1})).startswith("mcpfast-tool")
             assert text(await s.tool("pinned_inline", {"x": 1})) == "MainThread"
             assert text(await s.tool("aio", {"x": 1})) == "MainThread"
@@ -149,10 +133,10 @@ async def test_cancelling_a_pooled_call_answers_at_once() -> None:
             await s.tool("nap", {"seconds": 0.5})
         assert info.value.code == -32001  # request timeout, answered before the thread ends
         assert time.perf_counter() - t0 < 0.4
-        assert app.core.pool.in_flight == 1  # the thread still finishes its call
+        assert app.core.runner.in_flight == 1  # the thread still finishes its call
         assert text(await s.tool("quick", {"x": 1})) == "2"
     await asyncio.sleep(0.5)
-    assert app.core.pool.in_flight == 0
+    assert app.core.runner.in_flight == 0
 
 
 @async_test
@@ -179,10 +163,10 @@ async def test_pool_is_bounded() -> None:
 
 
 def test_pool_starts_no_thread_until_used_and_rejects_bad_size() -> None:
-    pool = ThreadPool(3)
-    assert pool._executor is None and "started=False" in repr(pool)
+    runner = ToolRunner(3)
+    assert not runner.started and runner.threads == 0 and "threads=0" in repr(runner)
     with pytest.raises(ValueError, match="at least 1"):
-        ThreadPool(0)
+        ToolRunner(0)
 
 
 @async_test
@@ -197,32 +181,6 @@ async def test_a_pooled_tool_failure_is_an_error_result() -> None:
         res = await s.tool("bad")
     assert res["isError"] is True and text(res) == "Error executing tool bad"  # the text stays in the log
     assert app.tools.stats("bad")["errors"] == 1
-
-
-def test_strikes_demote_only_twice_slow_within_the_window() -> None:
-    # deterministic: synthetic durations through the same bookkeeping the dispatcher uses
-    from mcpfast.server._threads import SLOW_NS, STRIKE_WINDOW
-
-    app = make_app()
-    core, t = app.core, app.core.tools["quick"]
-    t.mode = 0  # placed inline
-    fast, slow = 1_000, SLOW_NS + 1
-    core._timed(t, slow)
-    assert t.placement == "inline"  # one strike
-    for _ in range(STRIKE_WINDOW + 1):
-        core._timed(t, fast)
-    core._timed(t, slow)
-    assert t.placement == "inline"  # the first strike was forgotten: a strike again
-    core._timed(t, fast)
-    core._timed(t, slow)
-    assert t.placement == "pool" and t.promote_after == 2 * PROMOTE_AFTER
-    for _ in range(2 * PROMOTE_AFTER - 1):
-        core._pooled_time(t, fast)
-    assert t.placement == "pool"
-    core._pooled_time(t, 200_000)  # a slow pooled call resets the streak
-    for _ in range(2 * PROMOTE_AFTER):
-        core._pooled_time(t, fast)
-    assert t.placement == "inline"
 
 
 @async_test
@@ -243,3 +201,58 @@ async def test_servercore_placement_options() -> None:
         assert text(await s.tool("pool")).startswith("mcpfast-tool")
         assert text(await s.tool("adaptive")).startswith("mcpfast-tool")
     assert [core.tools[n].placement for n in ("default", "pool", "adaptive")] == ["inline", "pool", "pool"]
+
+
+@async_test
+async def test_registry_execute_runs_a_def_tool_in_the_pool_with_stats() -> None:
+    app = make_app()
+
+    @app.tool()
+    def fails() -> str:
+        raise ValueError("no")
+
+    assert (await app.tools.execute("pinned_pool", {"x": 1})).startswith("mcpfast-tool")
+    assert (await app.tools.execute("quick", {"x": "4"})) == 5  # lax coercion as on the wire
+    assert (await app.tools.execute("pinned_inline", {"x": 1})) == "MainThread"
+    with pytest.raises(ValueError, match="no"):
+        await app.tools.execute("fails")
+    stats = app.tools.stats()
+    assert stats["quick"]["calls"] == 1 and stats["pinned_pool"]["calls"] == 1
+    assert stats["fails"]["calls"] == 1 and stats["fails"]["errors"] == 1
+    assert app.core.runner.in_flight == 0
+
+
+@async_test
+async def test_shutdown_stops_idle_workers_and_a_later_call_starts_one() -> None:
+    app = make_app()
+    runner = app.core.runner
+    async with connect(app) as s:
+        assert text(await s.tool("quick", {"x": 1})) == "2"
+        assert runner.threads == 1
+        runner.shutdown()
+        assert runner.threads == 0
+        assert text(await s.tool("quick", {"x": 2})) == "3"
+        assert runner.threads == 1
+    metrics = app.get_metrics()
+    assert metrics["thread_pool"]["started"] is True and metrics["thread_pool"]["threads"] == 1
+
+
+@async_test
+async def test_public_accessors_of_the_core() -> None:
+    app = make_app()
+
+    @app.resource("test://r")
+    def r() -> str:
+        return "r"
+
+    @app.prompt()
+    def p() -> str:
+        return "p"
+
+    core = app.core
+    assert list(core.resources) == ["test://r"] and list(core.prompts) == ["p"]
+    assert core.resource_templates == {} and core.session_count == 0 and core.listener_count == 0
+    async with connect(app):
+        assert core.session_count == 1
+    with pytest.raises(ValueError, match="kind"):
+        core.notify_list_changed("widgets")

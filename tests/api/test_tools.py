@@ -332,7 +332,7 @@ def test_constructor_options() -> None:
     s = app.settings
     assert (s.host, s.port, s.max_connections, s.request_timeout, s.workers, s.json_response, s.stateless_http) == \
         ("0.0.0.0", 9000, 5, 3.0, 2, True, True)
-    assert app.core.pool.size == 3 and app.dependencies == ["x"] and "middleware" in app.unsupported
+    assert app.core.runner.size == 3 and app.dependencies == ["x"] and "middleware" in app.unsupported
 
 
 def test_sdk_pydantic_annotations_and_icons_are_dumped() -> None:

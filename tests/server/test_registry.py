@@ -7,7 +7,7 @@ import pytest
 from mcpfast.errors import InvalidParams
 from mcpfast.server import RequestStateSigner, ServerCore, UriTemplate
 from mcpfast.server.mrtr import request_digest
-from mcpfast.server.registry import compile_input_check
+from mcpfast.server.validation import compile_input_check
 
 
 def test_input_check_none_when_unconstrained():
