@@ -22,8 +22,6 @@ dispatcher's one-frame path.
 
 Differences from the SDK, on purpose (see the README):
 
-* arguments that break the input schema are answered with JSON-RPC -32602 naming the argument
-  (the SDK answers an ``isError`` result; ``MCPServer(validation_errors="result")`` does that);
 * a ``ToolError`` (mcpfast's) is sent with its message verbatim (the SDK's own ``ToolError``
   gets the SDK's ``"Error executing tool <name>: <message>"``, as with the SDK); an unexpected
   exception is ``"Error executing tool <name>"`` only, as the SDK sends it (the exception is
@@ -192,8 +190,9 @@ class MCPServer(Generic[LifespanT]):
     ``thread_pool_size`` (threads for blocking ``def`` tools), ``json_response`` and
     ``stateless_http`` (Streamable HTTP defaults), ``page_size``, ``state_secret``
     (2026-07-28 requestState key, shared by every process behind one endpoint) and
-    ``validation_errors`` (``"error"``: -32602, the default; ``"result"``: an ``isError``
-    result, SEP-1303).
+    ``validation_errors`` (``"result"``, the default: arguments that break the input schema get
+    an ``isError`` result naming the argument, as MCP 2025-11-25 (SEP-1303) and the SDK answer,
+    so the model can correct its call; ``"error"``: a JSON-RPC -32602 error instead).
     """
 
     def __init__(
@@ -237,7 +236,7 @@ class MCPServer(Generic[LifespanT]):
         streamable_http_path: str = "/mcp",
         page_size: int | None = None,
         state_secret: bytes | str | None = None,
-        validation_errors: str = "error",
+        validation_errors: str = "result",
     ) -> None:
         if validation_errors not in ("error", "result"):
             raise ValueError(f'validation_errors must be "error" or "result", got {validation_errors!r}')
@@ -383,8 +382,8 @@ class MCPServer(Generic[LifespanT]):
 
     def _invalid_argument(self, exc: InvalidParams) -> Exception:
         """A tool argument failed its conversion (pydantic's validation of a model, an Enum
-        value): answered like a failed input check, as ``validation_errors`` says (-32602, or
-        an ``isError`` result with the same message)."""
+        value): answered like a failed input check, as ``validation_errors`` says (an
+        ``isError`` result, or -32602 with the same message)."""
         self.core.rejected_calls += 1
         if self.core.invalid_arguments == "result":
             return ToolError(exc.message)
@@ -896,9 +895,24 @@ class MCPServer(Generic[LifespanT]):
 
     async def call_tool(self, name: str, arguments: dict[str, Any] | None = None, context: Any = None) -> Any:
         """Call a tool in process -> the ``CallToolResult`` dict. An unknown tool or invalid
-        arguments raise ``ToolError`` (as in the SDK); a failing tool is an ``isError`` result."""
+        arguments raise ``ToolError`` (as in the SDK, whatever ``validation_errors`` says: that
+        option shapes what a client gets); a failing tool is an ``isError`` result."""
+        arguments = arguments or {}
+        tool = self.core.tools.get(name)
+        if tool is not None and tool.check is not None:
+            # the check the dispatcher makes (lax coercion first), raised here rather than
+            # answered as an isError result
+            try:
+                tool.check(arguments)
+            except InvalidParams as exc:
+                if tool.coerce is None:
+                    raise ToolError(exc.message) from exc
+                try:
+                    tool.coerce(arguments)
+                except InvalidParams as again:
+                    raise ToolError(again.message) from again
         try:
-            return await self._local("tools/call", {"name": name, "arguments": arguments or {}})
+            return await self._local("tools/call", {"name": name, "arguments": arguments})
         except InvalidParams as exc:
             raise ToolError(exc.message) from exc
 

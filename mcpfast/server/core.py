@@ -685,8 +685,8 @@ class ServerCore:
                 check(args)
             except InvalidParams as exc:
                 args = self._rejected(tool, args, exc)
-                if args is None:  # invalid_arguments == "result" (SEP-1303)
-                    return self._tool_error(tool, ToolError(exc.message), session is None)
+                if type(args) is not dict:  # invalid_arguments == "result" (SEP-1303): the final failure
+                    return self._tool_error(tool, ToolError(args.message), session is None)
         if tool.fast and not tool.mode and (session is not None or "requestState" not in params):
             # the common case in one frame: a plain sync tool placed inline, no context, no
             # capabilities; two clock reads and one histogram bucket are its stats
@@ -728,8 +728,9 @@ class ServerCore:
 
     def _rejected(self, tool: Tool, args: dict[str, Any], exc: InvalidParams) -> Any:
         """The input check failed: try the tool's lax coercion, else count it and re-raise
-        (or return None when ``invalid_arguments`` is ``"result"``: the caller answers an
-        ``isError`` result, which counts as the tool's error)."""
+        (or, when ``invalid_arguments`` is ``"result"``, return the last failure, the coerced
+        value's when coercion ran: the caller answers an ``isError`` result with its message,
+        which counts as the tool's error)."""
         if tool.coerce is not None:
             try:
                 return tool.coerce(args)
@@ -737,7 +738,7 @@ class ServerCore:
                 exc = again
         self.rejected_calls += 1
         if self.invalid_arguments == "result":
-            return None
+            return exc
         tool.errors += 1
         raise exc
 

@@ -179,8 +179,8 @@ class ToolRegistry:
                 t.check(args)
             except InvalidParams as exc:
                 fixed = core._rejected(t, args, exc)
-                if fixed is None:
-                    raise exc from None
+                if not isinstance(fixed, dict):  # the final failure (invalid_arguments == "result")
+                    raise fixed from None
                 args = fixed
         if t.context_kwarg is not None:
             raise TypeError(f"tool {name!r} takes a Context: call it through a connection (or app.call_tool)")

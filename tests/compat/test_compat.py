@@ -44,8 +44,7 @@ Allowed differences (normalised away before comparing; each is intentional):
   unknown resource gets -32602 in both eras from the SDK, while MCP says -32002 in sessions
   (2025-11-25) and -32602 at 2026-07-28 (SEP-2164), which is what mcpfast sends.
 * the text of an argument-validation failure - the SDK sends pydantic's report, mcpfast its own
-  one-line message; both must name the argument. (Where mcpfast answers with a JSON-RPC error
-  rather than an ``isError`` result, the step is an expected failure below.)
+  one-line message; both are ``isError`` results (SEP-1303) that must name the argument.
 
 Genuine mismatches still open are marked ``xfail(strict=True)`` with the reason: they turn into
 failures the day they are fixed, so the mark must go then.
@@ -165,21 +164,9 @@ ITEMS: dict[tuple[str, str], list[str]] = {
     ("content_server", "prompts/list"): ["dialogue"],
 }
 
-SEP_1303 = ("deliberate (SEP-1303 left as is): arguments that fail the input schema get JSON-RPC -32602"
-            " naming the argument, mcpfast's default per our issue; the SDK (MCP 2025-11-25, SEP-1303)"
-            " answers an isError result, which MCPServer(validation_errors='result') opts into"
-            " (test_validation_errors_result checks that mode against the SDK)")
 #: (server, step) or (server, list step, item) -> why mcpfast differs (routed to the owners of
 #: mcpfast/server/)
-XFAIL: dict[tuple[str, ...], str] = {
-    ("tools_server", "literal-bad"): SEP_1303,
-    ("tools_server", "enum-bad"): SEP_1303,
-    ("tools_server", "constrained-too-short"): SEP_1303,
-    ("tools_server", "constrained-too-old"): SEP_1303,
-    ("tools_server", "model-param-bad"): SEP_1303,
-    ("tools_server", "missing-argument"): SEP_1303,
-    ("tools_server", "wrong-type"): SEP_1303,
-}
+XFAIL: dict[tuple[str, ...], str] = {}
 
 
 @functools.cache
@@ -376,41 +363,40 @@ def test_same_handshake(server: str, mode: str) -> None:
         assert registered <= set(caps)
 
 
-#: the steps whose only difference is SEP-1303: compared again with mcpfast run as
-#: ``MCPServer(validation_errors="result")`` (``run_server.py mcpfast-result``)
-SEP_1303_STEPS = [step for step in STEPS["tools_server"] if XFAIL.get(("tools_server", step[0])) == SEP_1303]
+#: the argument-validation steps (SEP-1303): compared again with mcpfast run as
+#: ``MCPServer(validation_errors="error")`` (``run_server.py mcpfast-error``), the opt-in to
+#: JSON-RPC -32602
+INVALID_STEPS = [step for step in STEPS["tools_server"] if step[3].startswith("invalid:")]
 
 
 @functools.cache
-def recorded_result_mode() -> dict[str, dict[str, recorder.Outcome]]:
-    """tools_server's SEP-1303 steps served by mcpfast with validation_errors="result", per era."""
-    steps = [(sid, method, args) for sid, method, args, _ in SEP_1303_STEPS]
+def recorded_error_mode() -> dict[str, dict[str, recorder.Outcome]]:
+    """tools_server's argument-validation steps served by mcpfast with validation_errors="error", per era."""
+    steps = [(sid, method, args) for sid, method, args, _ in INVALID_STEPS]
 
     async def main() -> list[dict[str, recorder.Outcome]]:
-        return await asyncio.gather(*(recorder.record("mcpfast-result", SERVERS / "tools_server.py", mode, steps)
+        return await asyncio.gather(*(recorder.record("mcpfast-error", SERVERS / "tools_server.py", mode, steps)
                                       for mode in sdk.MODES))
 
     return dict(zip(sdk.MODES, asyncio.run(main())))
 
 
 @pytest.mark.parametrize("mode", sdk.MODES)
-@pytest.mark.parametrize(("step", "kind"), [(sid, kind) for sid, _, _, kind in SEP_1303_STEPS])
-def test_validation_errors_result(step: str, kind: str, mode: str) -> None:
-    """With ``validation_errors="result"`` mcpfast answers a call whose arguments break the
-    input schema the SDK's way: an ``isError`` result naming the argument."""
-    theirs = recorded("tools_server")[("sdk", mode)][step]
-    ours = recorded_result_mode()[mode][step]
-    what, _, name = kind.partition(":")
-    assert what == "invalid"
-    their_form, their_text = _refusal_text(theirs)
+@pytest.mark.parametrize(("step", "kind"), [(sid, kind) for sid, _, _, kind in INVALID_STEPS])
+def test_validation_errors_error(step: str, kind: str, mode: str) -> None:
+    """With ``validation_errors="error"`` mcpfast answers a call whose arguments break the
+    input schema with JSON-RPC -32602 naming the argument (the default is the SDK's ``isError``
+    result, compared by test_same_answer)."""
+    ours = recorded_error_mode()[mode][step]
+    name = kind.partition(":")[2]
     our_form, our_text = _refusal_text(ours)
-    assert our_form == their_form == "result", f"SDK: {their_form}, mcpfast: {our_form} ({our_text})"
-    assert name in their_text and name in our_text, (their_text, our_text)
+    assert our_form == "error", ours
+    assert ours["error"]["code"] == -32602
+    assert name in our_text, our_text
 
 
-def test_sep_1303_steps_are_all_compared_in_result_mode() -> None:
-    assert {sid for sid, *_ in SEP_1303_STEPS} == {k[1] for k, v in XFAIL.items() if v == SEP_1303}
-    assert len(SEP_1303_STEPS) == 7
+def test_invalid_steps_are_all_compared_in_error_mode() -> None:
+    assert len(INVALID_STEPS) == 7
 
 
 def test_the_import_swap_is_the_only_change() -> None:
