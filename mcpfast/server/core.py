@@ -111,9 +111,10 @@ class ServerCore:
     low-level registration API the decorator API (``MCPServer``) sits on.
 
     ``page_size`` (None: one page) applies to every list method; ``ttl_ms``/``cache_scope`` are
-    the caching hints of ``server/discover`` and the list results (2026-07-28); the default
-    scope is ``"private"`` (never shared across authorization contexts: safe when a list may
-    depend on who asks). ``state_secret`` signs MRTR requestState (random per process unless
+    the caching hints of ``server/discover`` and the list results (2026-07-28); the defaults
+    are the official SDK's, ``0`` (immediately stale: a client caches nothing the server did
+    not say it may) and ``"private"`` (never shared across authorization contexts: safe when a
+    list may depend on who asks). ``state_secret`` signs MRTR requestState (random per process unless
     given; give the same one to every process behind one endpoint).
     """
 
@@ -128,7 +129,7 @@ class ServerCore:
         icons: list[dict[str, Any]] | None = None,
         instructions: str | None = None,
         page_size: int | None = None,
-        ttl_ms: int = 60_000,
+        ttl_ms: int = 0,
         cache_scope: str = "private",
         resource_ttl_ms: int = 0,
         state_secret: bytes | str | None = None,

@@ -15,9 +15,6 @@ Allowed differences (normalised away before comparing; each is intentional):
 
 * ``isError: false`` - the SDK always sends it, mcpfast omits it on success. The schema makes
   it optional with ``false`` as the default, so the two mean the same.
-* ``ttlMs`` (2026-07-28 cache hint) - a server's caching policy, not behaviour: the SDK sends 0
-  or nothing (which means 0), mcpfast 60 s for lists (``ServerCore(ttl_ms=...)``); only its
-  presence as a non-negative integer (or absence) is checked.
 * capabilities in ``initialize``/``server/discover`` - the SDK declares ``tools``, ``resources``
   and ``prompts`` whatever is registered (``listChanged: false`` in a session); mcpfast declares
   what is registered, with ``listChanged: true`` and ``subscribe: true`` (it sends those
@@ -184,9 +181,6 @@ def _norm_result(value: Any) -> Any:
         out = {k: _norm_result(v) for k, v in value.items()}
         if out.get("isError") is False:
             del out["isError"]
-        if "ttlMs" in out:
-            ttl = out.pop("ttlMs")
-            assert isinstance(ttl, int) and ttl >= 0, f"bad ttlMs {ttl!r}"
         return out
     if isinstance(value, list):
         return [_norm_result(v) for v in value]
@@ -220,7 +214,7 @@ def _items(outcome: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _features(handshake: dict[str, Any]) -> dict[str, Any]:
     res = handshake["result"]
-    shown = {k: v for k, v in res.items() if k not in ("capabilities", "ttlMs")}
+    shown = {k: v for k, v in res.items() if k != "capabilities"}
     return {"fields": shown}
 
 
