@@ -69,6 +69,13 @@ LifespanT = TypeVar("LifespanT")
 
 _TRANSPORTS = ("stdio", "streamable-http", "http", "tcp")
 
+#: what every MCPServer declares whatever is registered, as the SDK's does: resources and
+#: prompts can be added while serving, and their list methods answer (empty) all along. The
+#: flags say what mcpfast does: it sends the list-changed notifications and serves
+#: resources/subscribe (ServerCore adds tools, logging and completions)
+_ALWAYS_DECLARED: dict[str, Any] = {"resources": {"subscribe": True, "listChanged": True},
+                                    "prompts": {"listChanged": True}}
+
 
 @dataclasses.dataclass
 class Settings:
@@ -261,7 +268,7 @@ class MCPServer(Generic[LifespanT]):
         self.core = ServerCore(
             name or "mcp-server", version, title=title, description=description, website_url=website_url,
             icons=_dump(icons), instructions=instructions, page_size=page_size, state_secret=state_secret,
-            thread_pool_size=thread_pool_size)
+            thread_pool_size=thread_pool_size, capabilities=_ALWAYS_DECLARED)
         self.core.app = self
         self.core.lifespan_state = {} if lifespan is None else None
         self.validation_errors = validation_errors

@@ -15,11 +15,12 @@ Allowed differences (normalised away before comparing; each is intentional):
 
 * ``isError: false`` - the SDK always sends it, mcpfast omits it on success. The schema makes
   it optional with ``false`` as the default, so the two mean the same.
-* capabilities in ``initialize``/``server/discover`` - the SDK declares ``tools``, ``resources``
-  and ``prompts`` whatever is registered (``listChanged: false`` in a session); mcpfast declares
-  what is registered, with ``listChanged: true`` and ``subscribe: true`` (it sends those
-  notifications) and ``logging``. Only the presence of the features the file registers is
-  compared.
+* capabilities in ``initialize``/``server/discover`` are compared exactly, but for two
+  declarations MCP requires of what mcpfast does: ``logging`` (MCP: a server that sends
+  ``notifications/message`` MUST declare it; both send log messages, the SDK 2.3 declares it in
+  neither era) and, in a session, ``listChanged``/``subscribe`` ``true`` where the SDK says
+  ``false`` (mcpfast sends the list-changed notifications and serves ``resources/subscribe``
+  in a session; the SDK does neither). At 2026-07-28 both say ``true``.
 * unknown tool - the SDK answers an ``isError`` result, mcpfast JSON-RPC -32602: MCP
   (server/tools, Error Handling) lists unknown tools under protocol errors, and mcpfast follows
   it (``ServerCore._handle_tools_call``). Compared as "both refuse, naming the tool".
@@ -56,6 +57,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import mcp_types as types
 import pytest
 
 from . import recorder, sdk
@@ -122,6 +124,10 @@ STEPS: dict[str, list[tuple[str, str, tuple[Any, ...], str]]] = {
         ("prompt-messages", "get_prompt", ("conversation", {"topic": "owls"}), "same"),
         ("prompt-missing-arg", "get_prompt", ("review", {}), "refused"),
         ("prompt-unknown", "get_prompt", ("nope", {}), "refused"),
+        ("complete", "complete", (types.PromptReference(type="ref/prompt", name="translate"),
+                                  {"name": "language", "value": "Fr"}), "same"),
+        ("complete-nothing", "complete", (types.PromptReference(type="ref/prompt", name="translate"),
+                                          {"name": "text", "value": "x"}), "same"),
     ],
     "content_server": [
         ("tools/list", "list_tools", (), "list"),
@@ -350,11 +356,19 @@ def test_same_handshake(server: str, mode: str) -> None:
     rec = recorded(server)
     theirs, ours = rec[("sdk", mode)]["@handshake"], rec[("mcpfast", mode)]["@handshake"]
     assert _features(ours) == _features(theirs)
-    registered = {"tools_server": {"tools"}, "resources_server": {"resources", "prompts"},
-                  "context_server": {"tools", "resources"}, "interactive_server": {"tools"},
-                  "content_server": {"tools", "prompts"}}[server]
-    for caps in (theirs["result"]["capabilities"], ours["result"]["capabilities"]):
-        assert registered <= set(caps)
+    their_caps, our_caps = theirs["result"]["capabilities"], copy.deepcopy(ours["result"]["capabilities"])
+    assert our_caps.pop("logging") == {}  # see the module docstring: MCP requires it of a server that logs
+    assert "logging" not in their_caps
+    if mode == "legacy":  # mcpfast sends list-changed notifications and serves resources/subscribe
+        for feature, flags in our_caps.items():
+            for flag in ("listChanged", "subscribe"):
+                if flag in flags:
+                    assert flags[flag] is True
+                    assert their_caps.get(feature, {}).get(flag) is False, (feature, flag, their_caps)
+                    flags[flag] = False
+    assert our_caps == their_caps
+    # the completions capability follows a registered completion handler, in both
+    assert ("completions" in our_caps) is (server == "resources_server")
 
 
 #: the argument-validation steps (SEP-1303): compared again with mcpfast run as

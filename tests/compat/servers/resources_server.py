@@ -58,5 +58,12 @@ def conversation(topic: str) -> list[dict[str, object]]:
     ]
 
 
+@mcp.completion()
+async def complete(ref, argument, context):  # noqa: ANN001, ANN201 - as SDK users write it
+    if argument.name == "language":
+        return {"values": [lang for lang in ("French", "Frisian", "German") if lang.startswith(argument.value)]}
+    return None
+
+
 if __name__ == "__main__":
     mcp.run()
