@@ -67,7 +67,7 @@ log = logging.getLogger("mcpfast.server")
 F = TypeVar("F", bound=Callable[..., Any])
 LifespanT = TypeVar("LifespanT")
 
-_TRANSPORTS = ("stdio", "streamable-http", "http", "tcp")
+_TRANSPORTS = ("stdio", "streamable-http", "http", "tcp", "sse")
 
 #: what every MCPServer declares whatever is registered, as the SDK's does: resources and
 #: prompts can be added while serving, and their list methods answer (empty) all along. The
@@ -687,14 +687,17 @@ class MCPServer(Generic[LifespanT]):
     def run(self, transport: str = "stdio", mount_path: str | None = None, **kwargs: Any) -> None:
         """Serve until stopped (blocking): ``"stdio"`` (default), ``"streamable-http"`` (alias
         ``"http"``; ``host``, ``port``, ``workers``, ``tls``, ``max_connections`` and the
-        ``streamable_http_app`` options), or ``"tcp"`` (newline-delimited JSON-RPC; ``host``,
-        ``port``, ``tls``, ``max_connections``)."""
+        ``streamable_http_app`` options), ``"tcp"`` (newline-delimited JSON-RPC; ``host``,
+        ``port``, ``tls``, ``max_connections``) or ``"sse"`` (the deprecated HTTP+SSE transport
+        of 2024-11-05 under uvicorn, for older clients; ``run_sse_async``'s options)."""
         if transport not in _TRANSPORTS:
-            if transport == "sse":
-                raise ValueError('The SSE transport is not supported; use transport="streamable-http"')
             raise ValueError(f"Unknown transport: {transport}")
         if transport == "stdio":
             asyncio.run(self.run_stdio_async(**kwargs))
+        elif transport == "sse":
+            if mount_path is not None:
+                kwargs["mount_path"] = mount_path
+            asyncio.run(self.run_sse_async(**kwargs))
         elif transport == "tcp":
             asyncio.run(self.run_tcp_async(**kwargs))
         elif self._custom_routes:
@@ -882,6 +885,105 @@ class MCPServer(Generic[LifespanT]):
                 yield
 
         return Starlette(debug=self.settings.debug, routes=routes, lifespan=lifespan)
+
+    # ================================================================== HTTP+SSE (2024-11-05)
+
+    def sse_app(self, *, sse_path: str = "/sse", message_path: str = "/messages/",
+                max_request_body_size: int | None = None, transport_security: Any = None,
+                host: str | None = None, mount_path: str | None = None) -> Any:
+        """An ASGI app serving the deprecated HTTP+SSE transport of MCP 2024-11-05 (the SDK's
+        ``sse_app``): ``GET {sse_path}`` opens a client's event stream, whose first event
+        names ``{message_path}?session_id=...`` to POST its messages to. For clients that
+        predate Streamable HTTP; see ``mcpfast.transports.http.sse_legacy``. Host/Origin checks
+        as for Streamable HTTP (on by default for a loopback ``host``; ``transport_security`` is
+        the SDK's ``TransportSecuritySettings``). ``mount_path`` (the SDK 1.x option) prefixes
+        the message URL of an app mounted where the ASGI server does not set ``root_path``.
+        With ``custom_route``s it is a Starlette app holding them and the transport."""
+        return self._wrap_routes(self._legacy_sse(sse_path, message_path, max_request_body_size, transport_security,
+                                                  host, mount_path))
+
+    def _legacy_sse(self, sse_path: str, message_path: str, max_request_body_size: int | None,
+                    transport_security: Any, host: str | None, mount_path: str | None) -> Any:
+        from ..transports.http.security import HostOriginGuard
+        from ..transports.http.settings import DEFAULT_MAX_BODY
+        from ..transports.http.sse_legacy import LegacySSEApp
+
+        if self.settings.auth is not None:
+            raise ValueError("auth is served on Streamable HTTP only: use streamable_http_app() for an"
+                             " authenticated server")
+        guard_kw: dict[str, Any] = {}
+        if transport_security is not None:
+            for src, dst in (("allowed_hosts", "allowed_hosts"), ("allowed_origins", "allowed_origins"),
+                             ("enable_dns_rebinding_protection", "enabled")):
+                value = getattr(transport_security, src, None)
+                if value is not None:
+                    guard_kw[dst] = value
+        guard = HostOriginGuard(bind_host=host or self.settings.host, **guard_kw)
+        return LegacySSEApp(
+            self.core, sse_path=sse_path, message_path=message_path, mount_path=mount_path, guard=guard,
+            max_body=max_request_body_size or DEFAULT_MAX_BODY, request_timeout=self.settings.request_timeout,
+            lifespan=self.lifespan_context)
+
+    def _wrap_routes(self, app: Any) -> Any:
+        """``app`` as it is, or with ``custom_route``s a Starlette app holding them and ``app``
+        (whose ``lifespan()`` runs in Starlette's)."""
+        if not self._custom_routes:
+            return app
+        from starlette.applications import Starlette
+        from starlette.routing import Mount, Route
+
+        routes: list[Any] = [Route(p, endpoint=fn, methods=m, name=n, include_in_schema=i)
+                             for p, m, fn, n, i in self._custom_routes]
+        routes.append(Mount("/", app=app))
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_: Any) -> AsyncIterator[None]:
+            async with app.lifespan():
+                yield
+
+        return Starlette(debug=self.settings.debug, routes=routes, lifespan=lifespan)
+
+    async def run_sse_async(self, *, host: str | None = None, port: int | None = None, sse_path: str = "/sse",
+                            message_path: str = "/messages/", max_request_body_size: int | None = None,
+                            transport_security: Any = None, mount_path: str | None = None,
+                            ready: Callable[[Any], Any] | None = None) -> None:
+        """Serve ``sse_app()`` under uvicorn until stopped (the SDK's ``run_sse_async``; host
+        and port default to the constructor's). ``ready(info)`` is called once listening
+        (``info.port`` tells a port 0)."""
+        try:
+            import uvicorn
+        except ImportError as exc:
+            raise ImportError("the HTTP+SSE transport is served by uvicorn: pip install 'mcpfast[http]'") from exc
+        s = self.settings
+        host = host or s.host
+        legacy = self._legacy_sse(sse_path, message_path, max_request_body_size, transport_security, host, mount_path)
+        # timeout_graceful_shutdown: a shutdown uvicorn starts itself (a signal) waits this long
+        # for open event streams before cancelling them
+        config = uvicorn.Config(self._wrap_routes(legacy), host=host, port=s.port if port is None else port,
+                                log_level=s.log_level.lower(), access_log=False, lifespan="on",
+                                timeout_graceful_shutdown=5)
+        server = uvicorn.Server(config)
+        watcher = None
+        if ready is not None:
+            async def announce() -> None:
+                while not server.started:
+                    await asyncio.sleep(0.01)
+                sock = server.servers[0].sockets[0]
+                ready(types.SimpleNamespace(port=sock.getsockname()[1], host=host, server=server))
+
+            watcher = asyncio.ensure_future(announce())
+        serving = asyncio.ensure_future(server.serve())
+        try:
+            await asyncio.shield(serving)
+        except asyncio.CancelledError:
+            legacy.close_streams()  # graceful: the streams end, then uvicorn stops and leaves the lifespan
+            server.should_exit = True
+            await serving
+            raise
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+            self.core.close_listeners()
 
     # ================================================================== direct calls (in process)
 

@@ -79,15 +79,24 @@ async def _tapped(impl: str, server: Path, seen: list[dict[str, Any]], errlog: T
         yield _Tap(read, seen), write
 
 
-async def record(impl: str, server: Path, mode: str, steps: list[Step]) -> dict[str, Outcome]:
-    """Run ``steps`` against ``server`` served by ``impl`` in ``mode`` -> step id -> outcome."""
+@asynccontextmanager
+async def _tapped_transport(transport: Any, seen: list[dict[str, Any]]) -> AsyncIterator[tuple[Any, Any]]:
+    async with transport as (read, write, *_):
+        yield _Tap(read, seen), write
+
+
+async def record(impl: str, server: Path, mode: str, steps: list[Step], transport: Any = None) -> dict[str, Outcome]:
+    """Run ``steps`` against ``server`` served by ``impl`` in ``mode`` -> step id -> outcome.
+    ``transport``: an SDK client transport (``sse_client(url)``) to the server already serving
+    it, instead of a stdio subprocess."""
     seen: list[dict[str, Any]] = []
     out: dict[str, Outcome] = {}
     # the servers' stderr (tracebacks of the failing tools, logs) is kept out of the test output
     # and shown only if the recording fails
     errlog = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed in the finally below
     # log_level: the 2026-07-28 opt-in to log messages (a session gets them all until setLevel)
-    client = Client(_tapped(impl, server, seen, errlog), mode=mode, cache=None, read_timeout_seconds=30,
+    wire = _tapped(impl, server, seen, errlog) if transport is None else _tapped_transport(transport, seen)
+    client = Client(wire, mode=mode, cache=None, read_timeout_seconds=30,
                     log_level="debug", elicitation_callback=_elicit, sampling_callback=_sample,
                     list_roots_callback=_roots)
     try:

@@ -252,13 +252,6 @@ def test_same_answer(server: str, step: str, kind: str, mode: str) -> None:
     rec = recorded(server)
     theirs, ours = rec[("sdk", mode)][step], rec[("mcpfast", mode)][step]
     assert theirs, f"the SDK's server gave no answer to {step}"
-    if kind == "same":
-        theirs, ours = normalise(theirs), normalise(ours)
-        if mode == "legacy":
-            for o in (theirs, ours):
-                o.get("result", {}).pop("resultType", None)  # see the module docstring
-        assert ours == theirs
-        return
     if kind == "interactive":
         # the SDK serves these in a session only: at 2026-07-28 over stdio it refuses them
         # (-32600, no back-channel), while mcpfast asks with an InputRequiredResult and gives the
@@ -270,6 +263,18 @@ def test_same_answer(server: str, step: str, kind: str, mode: str) -> None:
         final.pop("resultType", None)
         final.pop("_meta", None)
         assert final == session["result"]
+        return
+    compare(kind, server, step, mode, theirs, ours)
+
+
+def compare(kind: str, server: str, step: str, mode: str, theirs: dict[str, Any], ours: dict[str, Any]) -> None:
+    """One step's outcomes, the SDK's and mcpfast's, compared as ``kind`` says (see STEPS)."""
+    if kind == "same":
+        theirs, ours = normalise(theirs), normalise(ours)
+        if mode == "legacy":
+            for o in (theirs, ours):
+                o.get("result", {}).pop("resultType", None)  # see the module docstring
+        assert ours == theirs
         return
     if kind == "list":
         (their_rest, their_items), (our_rest, our_items) = _items(normalise(theirs)), _items(normalise(ours))
@@ -354,7 +359,11 @@ def test_same_list_item(server: str, step: str, key: str, mode: str) -> None:
 @pytest.mark.parametrize("server", list(STEPS))
 def test_same_handshake(server: str, mode: str) -> None:
     rec = recorded(server)
-    theirs, ours = rec[("sdk", mode)]["@handshake"], rec[("mcpfast", mode)]["@handshake"]
+    compare_handshake(server, mode, rec[("sdk", mode)]["@handshake"], rec[("mcpfast", mode)]["@handshake"])
+
+
+def compare_handshake(server: str, mode: str, theirs: dict[str, Any], ours: dict[str, Any]) -> None:
+    """The ``initialize`` or ``server/discover`` results, compared (capabilities: see the docstring)."""
     assert _features(ours) == _features(theirs)
     their_caps, our_caps = theirs["result"]["capabilities"], copy.deepcopy(ours["result"]["capabilities"])
     assert our_caps.pop("logging") == {}  # see the module docstring: MCP requires it of a server that logs
