@@ -275,6 +275,8 @@ class MCPServer(Generic[LifespanT]):
         self.core.invalid_arguments = validation_errors
         self.tools = ToolRegistry(self.core)
         self._custom_routes: list[tuple[str, list[str], Callable[..., Any], str | None, bool]] = []
+        #: the ASGI app streamable_http_app() made last (``session_manager`` runs it)
+        self._http_app: Any = None
         self._lifespan_depth = 0
         if debug:
             logging.getLogger("mcpfast").setLevel(logging.DEBUG)
@@ -870,6 +872,7 @@ class MCPServer(Generic[LifespanT]):
         app = asgi_app(self.core, self._http_settings(
             host=host, streamable_http_path=streamable_http_path, json_response=json_response,
             stateless_http=stateless_http, **kwargs))
+        self._http_app = app
         if not self._custom_routes:
             return app
         from starlette.applications import Starlette
@@ -885,6 +888,18 @@ class MCPServer(Generic[LifespanT]):
                 yield
 
         return Starlette(debug=self.settings.debug, routes=routes, lifespan=lifespan)
+
+    @property
+    def session_manager(self) -> SessionManager:
+        """What ``streamable_http_app()`` serves, for a parent app's lifespan (the SDK's
+        ``session_manager``): ``async with mcp.session_manager.run(): ...`` starts it and
+        stops it with the parent, as the SDK's FastAPI recipe does. Mounted without it, the
+        app starts on its first request anyway. ``RuntimeError`` before
+        ``streamable_http_app()`` was called, as in the SDK."""
+        if self._http_app is None:
+            raise RuntimeError("Session manager can only be accessed after calling streamable_http_app(). "
+                               "The session manager is created lazily to avoid unnecessary initialization.")
+        return SessionManager(self._http_app)
 
     # ================================================================== HTTP+SSE (2024-11-05)
 
@@ -1091,6 +1106,21 @@ class MCPServer(Generic[LifespanT]):
 
 #: the SDK 1.x name
 FastMCP = MCPServer
+
+
+class SessionManager:
+    """``MCPServer.session_manager``: runs the Streamable HTTP app of ``streamable_http_app()``
+    (``run()`` is its lifespan: the server's lifespan, session expiry, open streams closed at
+    the end)."""
+
+    __slots__ = ("app",)
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def run(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """Start the app now and stop it on leaving (sessions and streams end then)."""
+        return self.app.lifespan()  # type: ignore[no-any-return]
 
 
 class ReadResourceContents:
