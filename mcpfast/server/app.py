@@ -101,6 +101,27 @@ class Settings:
     streamable_http_path: str = "/mcp"
 
 
+_CACHEABLE = frozenset({"server/discover", "tools/list", "prompts/list", "resources/list", "resources/templates/list",
+                        "resources/read"})
+
+
+def _cache_hints(hints: Any) -> dict[str, tuple[int, str]]:
+    """The SDK's ``cache_hints`` (``{method: CacheHint(ttl_ms, scope)}``, 2026-07-28 caching)
+    as ``ServerCore.cache_hints``; a method not named keeps the SDK's default, ttl 0, private.
+    Checked here so a bad entry fails at construction, as in the SDK."""
+    out: dict[str, tuple[int, str]] = {}
+    for method, hint in (hints or {}).items():
+        if method not in _CACHEABLE:
+            raise ValueError(f"cache_hints keys must be cacheable methods ({', '.join(sorted(_CACHEABLE))}),"
+                             f" got {method!r}")
+        ttl, scope = getattr(hint, "ttl_ms", None), getattr(hint, "scope", None)
+        if type(ttl) is not int or ttl < 0 or scope not in ("public", "private"):
+            raise TypeError(f"cache_hints[{method!r}] must be a CacheHint (ttl_ms >= 0, scope 'public' or"
+                            f" 'private'), got {hint!r}")
+        out[method] = (ttl, scope)
+    return out
+
+
 def _dump(value: Any) -> Any:
     """The SDK's pydantic objects (ToolAnnotations, Icon...) as wire dicts; dicts as they are."""
     if value is None:
@@ -263,13 +284,14 @@ class MCPServer(Generic[LifespanT]):
         self.unsupported = {k: v for k, v in {
             "auth_server_provider": auth_server_provider,
             "extensions": extensions, "resource_security": resource_security,
-            "request_state_security": request_state_security, "cache_hints": cache_hints,
+            "request_state_security": request_state_security,
             "subscriptions": subscriptions, "middleware": middleware}.items() if v is not None}
         self.core = ServerCore(
             name or "mcp-server", version, title=title, description=description, website_url=website_url,
             icons=_dump(icons), instructions=instructions, page_size=page_size, state_secret=state_secret,
             thread_pool_size=thread_pool_size, capabilities=_ALWAYS_DECLARED)
         self.core.app = self
+        self.core.cache_hints = _cache_hints(cache_hints)
         self.core.lifespan_state = {} if lifespan is None else None
         self.validation_errors = validation_errors
         self.core.invalid_arguments = validation_errors

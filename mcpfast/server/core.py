@@ -77,6 +77,8 @@ LEGACY_ONLY_METHODS = frozenset({
 _EMPTY: dict[str, Any] = {}
 _dumps = _json.dumps
 _LIST_KEYS = {"tools": "tools", "prompts": "prompts", "resources": "resources", "templates": "resourceTemplates"}
+_LIST_METHODS = {"tools": "tools/list", "prompts": "prompts/list", "resources": "resources/list",
+                 "templates": "resources/templates/list"}
 _FILTER_FLAGS = {"tools": "toolsListChanged", "prompts": "promptsListChanged", "resources": "resourcesListChanged"}
 
 
@@ -157,6 +159,10 @@ class ServerCore:
         self.ttl_ms = ttl_ms
         self.cache_scope = cache_scope
         self.resource_ttl_ms = resource_ttl_ms
+        #: per-method caching hints, ``{method: (ttl_ms, scope)}`` (``server/discover``, the list
+        #: methods, ``resources/read``), over ``ttl_ms``/``resource_ttl_ms``/``cache_scope``;
+        #: set before serving (list results are cached once built)
+        self.cache_hints: dict[str, tuple[int, str]] = {}
         self.extra_capabilities = capabilities or {}
         #: step ``async def`` handlers with no task on Python 3.11 (see ``_start``)
         self.eager_async_handlers = eager_async_handlers
@@ -525,8 +531,7 @@ class ServerCore:
             }
             if self.instructions is not None:
                 res["instructions"] = self.instructions
-            res["ttlMs"] = self.ttl_ms
-            res["cacheScope"] = self.cache_scope
+            res["ttlMs"], res["cacheScope"] = self.cache_hints.get("server/discover", (self.ttl_ms, self.cache_scope))
             res["_meta"] = self._meta
             data = self._discover = _dumps(res)
         return data
@@ -547,6 +552,7 @@ class ServerCore:
         size = self.page_size or max(len(items), 1)
         chunks = [items[i:i + size] for i in range(0, len(items), size)] or [[]]
         key = _LIST_KEYS[kind]
+        ttl, scope = self.cache_hints.get(_LIST_METHODS[kind], (self.ttl_ms, self.cache_scope))
         pages = []
         for i, chunk in enumerate(chunks):
             res: dict[str, Any] = {key: chunk}
@@ -554,8 +560,8 @@ class ServerCore:
                 res["nextCursor"] = _b64e(f"{kind}:{i + 1}")
             if modern:
                 res["resultType"] = "complete"
-                res["ttlMs"] = self.ttl_ms
-                res["cacheScope"] = self.cache_scope
+                res["ttlMs"] = ttl
+                res["cacheScope"] = scope
                 res["_meta"] = self._meta
             pages.append(_dumps(res))
         self._pages[(kind, modern)] = pages
@@ -944,7 +950,9 @@ class ServerCore:
         kwargs, ctx, digest = self._prepare(entry, kwargs, "resources/read", uri, peer, request, params, session, meta)
         modern = session is None
         mime = entry.mime_type
-        ttl = entry.ttl_ms if entry.ttl_ms is not None else self.resource_ttl_ms
+        ttl, scope = self.cache_hints.get("resources/read", (self.resource_ttl_ms, self.cache_scope))
+        if entry.ttl_ms is not None:
+            ttl = entry.ttl_ms
 
         def finish(value: Any) -> Any:
             if type(value) is list:
@@ -955,7 +963,7 @@ class ServerCore:
             if modern:
                 res["resultType"] = "complete"
                 res["ttlMs"] = ttl
-                res["cacheScope"] = self.cache_scope
+                res["cacheScope"] = scope
                 res["_meta"] = self._meta
             return res
 

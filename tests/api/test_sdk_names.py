@@ -128,3 +128,27 @@ async def test_request_state_is_the_echoed_token() -> None:
 
 class _Name(BaseModel):
     name: str
+
+
+@async_test
+async def test_cache_hints_set_ttl_and_scope_per_method() -> None:
+    from mcp.server.caching import CacheHint
+
+    app = MCPServer("c", cache_hints={"tools/list": CacheHint(ttl_ms=9, scope="public"),
+                                      "server/discover": CacheHint(ttl_ms=7)})
+
+    @app.tool()
+    def t() -> str:
+        return "x"
+
+    async with connect(app, "modern") as s:
+        tools = await s.call("tools/list")
+        prompts = await s.call("prompts/list")
+        discover = await s.call("server/discover")
+    assert (tools["ttlMs"], tools["cacheScope"]) == (9, "public")
+    assert (prompts["ttlMs"], prompts["cacheScope"]) == (0, "private")  # not named: the default
+    assert (discover["ttlMs"], discover["cacheScope"]) == (7, "private")
+    with pytest.raises(ValueError, match="cacheable"):
+        MCPServer("c", cache_hints={"tools/call": CacheHint()})
+    with pytest.raises(TypeError, match="CacheHint"):
+        MCPServer("c", cache_hints={"tools/list": 5})

@@ -2,10 +2,14 @@
 
 from typing import Annotated
 
+from mcp.server.caching import CacheHint
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
-mcp = MCPServer("compat-resources", version="2.0", instructions="Resources and prompts for the comparison.")
+# caching hints at 2026-07-28: the methods not named keep the default (ttl 0, private)
+mcp = MCPServer("compat-resources", version="2.0", instructions="Resources and prompts for the comparison.",
+                cache_hints={"resources/list": CacheHint(ttl_ms=30_000, scope="public"),
+                             "resources/read": CacheHint(ttl_ms=5_000)})
 
 DOCS = {"intro": "Welcome.", "usage": "Call the tools."}
 
