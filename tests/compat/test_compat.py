@@ -44,6 +44,9 @@ Allowed differences (normalised away before comparing; each is intentional):
 * the text of an argument-validation failure - the SDK sends pydantic's report, mcpfast its own
   one-line message; both are ``isError`` results (SEP-1303) that must name the argument.
 
+``test_sse.py`` replays these steps over the deprecated HTTP+SSE transport (both servers'
+``sse_app()`` under uvicorn, the SDK's ``sse_client``) with the same comparisons.
+
 Genuine mismatches still open are marked ``xfail(strict=True)`` with the reason: they turn into
 failures the day they are fixed, so the mark must go then.
 """
