@@ -895,21 +895,7 @@ class MCPServer(Generic[LifespanT]):
             host=host, streamable_http_path=streamable_http_path, json_response=json_response,
             stateless_http=stateless_http, **kwargs))
         self._http_app = app
-        if not self._custom_routes:
-            return app
-        from starlette.applications import Starlette
-        from starlette.routing import Mount, Route
-
-        routes: list[Any] = [Route(p, endpoint=fn, methods=m, name=n, include_in_schema=i)
-                             for p, m, fn, n, i in self._custom_routes]
-        routes.append(Mount("/", app=app))
-
-        @contextlib.asynccontextmanager
-        async def lifespan(_: Any) -> AsyncIterator[None]:
-            async with self.lifespan_context():
-                yield
-
-        return Starlette(debug=self.settings.debug, routes=routes, lifespan=lifespan)
+        return self._wrap_routes(app)
 
     @property
     def session_manager(self) -> SessionManager:
