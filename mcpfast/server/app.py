@@ -22,8 +22,6 @@ answered on the dispatcher's one-frame path.
 
 Differences from the SDK, on purpose (see the README):
 
-* arguments that break the input schema are answered with JSON-RPC -32602 naming the argument
-  (the SDK answers an ``isError`` result; ``MCPServer(validation_errors="result")`` does that);
 * a ``ToolError`` (mcpfast's) is sent with its message verbatim (the SDK's own ``ToolError``
   gets the SDK's ``"Error executing tool <name>: <message>"``, as with the SDK); an unexpected
   exception is ``"Error executing tool <name>"`` only, as the SDK sends it (the exception is
@@ -70,7 +68,14 @@ log = logging.getLogger("mcpfast.server")
 F = TypeVar("F", bound=Callable[..., Any])
 LifespanT = TypeVar("LifespanT")
 
-_TRANSPORTS = ("stdio", "streamable-http", "http", "tcp")
+_TRANSPORTS = ("stdio", "streamable-http", "http", "tcp", "sse")
+
+#: what every MCPServer declares whatever is registered, as the SDK's does: resources and
+#: prompts can be added while serving, and their list methods answer (empty) all along. The
+#: flags say what mcpfast does: it sends the list-changed notifications and serves
+#: resources/subscribe (ServerCore adds tools, logging and completions)
+_ALWAYS_DECLARED: dict[str, Any] = {"resources": {"subscribe": True, "listChanged": True},
+                                    "prompts": {"listChanged": True}}
 
 
 @dataclasses.dataclass
@@ -95,6 +100,27 @@ class Settings:
     json_response: bool = False
     stateless_http: bool = False
     streamable_http_path: str = "/mcp"
+
+
+_CACHEABLE = frozenset({"server/discover", "tools/list", "prompts/list", "resources/list", "resources/templates/list",
+                        "resources/read"})
+
+
+def _cache_hints(hints: Any) -> dict[str, tuple[int, str]]:
+    """The SDK's ``cache_hints`` (``{method: CacheHint(ttl_ms, scope)}``, 2026-07-28 caching)
+    as ``ServerCore.cache_hints``; a method not named keeps the SDK's default, ttl 0, private.
+    Checked here so a bad entry fails at construction, as in the SDK."""
+    out: dict[str, tuple[int, str]] = {}
+    for method, hint in (hints or {}).items():
+        if method not in _CACHEABLE:
+            raise ValueError(f"cache_hints keys must be cacheable methods ({', '.join(sorted(_CACHEABLE))}),"
+                             f" got {method!r}")
+        ttl, scope = getattr(hint, "ttl_ms", None), getattr(hint, "scope", None)
+        if type(ttl) is not int or ttl < 0 or scope not in ("public", "private"):
+            raise TypeError(f"cache_hints[{method!r}] must be a CacheHint (ttl_ms >= 0, scope 'public' or"
+                            f" 'private'), got {hint!r}")
+        out[method] = (ttl, scope)
+    return out
 
 
 def _dump(value: Any) -> Any:
@@ -193,8 +219,9 @@ class MCPServer(Generic[LifespanT]):
     ``thread_pool_size`` (threads for blocking ``def`` tools), ``json_response`` and
     ``stateless_http`` (Streamable HTTP defaults), ``page_size``, ``state_secret``
     (2026-07-28 requestState key, shared by every process behind one endpoint) and
-    ``validation_errors`` (``"error"``: -32602, the default; ``"result"``: an ``isError``
-    result, SEP-1303).
+    ``validation_errors`` (``"result"``, the default: arguments that break the input schema get
+    an ``isError`` result naming the argument, as MCP 2025-11-25 (SEP-1303) and the SDK answer,
+    so the model can correct its call; ``"error"``: a JSON-RPC -32602 error instead).
     """
 
     def __init__(
@@ -238,7 +265,7 @@ class MCPServer(Generic[LifespanT]):
         streamable_http_path: str = "/mcp",
         page_size: int | None = None,
         state_secret: bytes | str | None = None,
-        validation_errors: str = "error",
+        validation_errors: str = "result",
     ) -> None:
         if validation_errors not in ("error", "result"):
             raise ValueError(f'validation_errors must be "error" or "result", got {validation_errors!r}')
@@ -258,18 +285,21 @@ class MCPServer(Generic[LifespanT]):
         self.unsupported = {k: v for k, v in {
             "auth_server_provider": auth_server_provider,
             "extensions": extensions, "resource_security": resource_security,
-            "request_state_security": request_state_security, "cache_hints": cache_hints,
+            "request_state_security": request_state_security,
             "subscriptions": subscriptions, "middleware": middleware}.items() if v is not None}
         self.core = ServerCore(
             name or "mcp-server", version, title=title, description=description, website_url=website_url,
             icons=_dump(icons), instructions=instructions, page_size=page_size, state_secret=state_secret,
-            thread_pool_size=thread_pool_size)
+            thread_pool_size=thread_pool_size, capabilities=_ALWAYS_DECLARED)
         self.core.app = self
+        self.core.cache_hints = _cache_hints(cache_hints)
         self.core.lifespan_state = {} if lifespan is None else None
         self.validation_errors = validation_errors
         self.core.invalid_arguments = validation_errors
         self.tools = ToolRegistry(self.core)
         self._custom_routes: list[tuple[str, list[str], Callable[..., Any], str | None, bool]] = []
+        #: the ASGI app streamable_http_app() made last (``session_manager`` runs it)
+        self._http_app: Any = None
         self._lifespan_depth = 0
         if debug:
             logging.getLogger("mcpfast").setLevel(logging.DEBUG)
@@ -384,8 +414,8 @@ class MCPServer(Generic[LifespanT]):
 
     def _invalid_argument(self, exc: InvalidParams) -> Exception:
         """A tool argument failed its conversion (pydantic's validation of a model, an Enum
-        value): answered like a failed input check, as ``validation_errors`` says (-32602, or
-        an ``isError`` result with the same message)."""
+        value): answered like a failed input check, as ``validation_errors`` says (an
+        ``isError`` result, or -32602 with the same message)."""
         self.core.rejected_calls += 1
         if self.core.invalid_arguments == "result":
             return ToolError(exc.message)
@@ -684,14 +714,17 @@ class MCPServer(Generic[LifespanT]):
     def run(self, transport: str = "stdio", mount_path: str | None = None, **kwargs: Any) -> None:
         """Serve until stopped (blocking): ``"stdio"`` (default), ``"streamable-http"`` (alias
         ``"http"``; ``host``, ``port``, ``workers``, ``tls``, ``max_connections`` and the
-        ``streamable_http_app`` options), or ``"tcp"`` (newline-delimited JSON-RPC; ``host``,
-        ``port``, ``tls``, ``max_connections``)."""
+        ``streamable_http_app`` options), ``"tcp"`` (newline-delimited JSON-RPC; ``host``,
+        ``port``, ``tls``, ``max_connections``) or ``"sse"`` (the deprecated HTTP+SSE transport
+        of 2024-11-05 under uvicorn, for older clients; ``run_sse_async``'s options)."""
         if transport not in _TRANSPORTS:
-            if transport == "sse":
-                raise ValueError('The SSE transport is not supported; use transport="streamable-http"')
             raise ValueError(f"Unknown transport: {transport}")
         if transport == "stdio":
             asyncio.run(self.run_stdio_async(**kwargs))
+        elif transport == "sse":
+            if mount_path is not None:
+                kwargs["mount_path"] = mount_path
+            asyncio.run(self.run_sse_async(**kwargs))
         elif transport == "tcp":
             asyncio.run(self.run_tcp_async(**kwargs))
         elif self._custom_routes:
@@ -864,6 +897,62 @@ class MCPServer(Generic[LifespanT]):
         app = asgi_app(self.core, self._http_settings(
             host=host, streamable_http_path=streamable_http_path, json_response=json_response,
             stateless_http=stateless_http, **kwargs))
+        self._http_app = app
+        return self._wrap_routes(app)
+
+    @property
+    def session_manager(self) -> SessionManager:
+        """What ``streamable_http_app()`` serves, for a parent app's lifespan (the SDK's
+        ``session_manager``): ``async with mcp.session_manager.run(): ...`` starts it and
+        stops it with the parent, as the SDK's FastAPI recipe does. Mounted without it, the
+        app starts on its first request anyway. ``RuntimeError`` before
+        ``streamable_http_app()`` was called, as in the SDK."""
+        if self._http_app is None:
+            raise RuntimeError("Session manager can only be accessed after calling streamable_http_app(). "
+                               "The session manager is created lazily to avoid unnecessary initialization.")
+        return SessionManager(self._http_app)
+
+    # ================================================================== HTTP+SSE (2024-11-05)
+
+    def sse_app(self, *, sse_path: str = "/sse", message_path: str = "/messages/",
+                max_request_body_size: int | None = None, transport_security: Any = None,
+                host: str | None = None, mount_path: str | None = None) -> Any:
+        """An ASGI app serving the deprecated HTTP+SSE transport of MCP 2024-11-05 (the SDK's
+        ``sse_app``): ``GET {sse_path}`` opens a client's event stream, whose first event
+        names ``{message_path}?session_id=...`` to POST its messages to. For clients that
+        predate Streamable HTTP; see ``mcpfast.transports.http.sse_legacy``. Host/Origin checks
+        as for Streamable HTTP (on by default for a loopback ``host``; ``transport_security`` is
+        the SDK's ``TransportSecuritySettings``). ``mount_path`` (the SDK 1.x option) prefixes
+        the message URL of an app mounted where the ASGI server does not set ``root_path``.
+        With ``custom_route``s it is a Starlette app holding them and the transport."""
+        return self._wrap_routes(self._legacy_sse(sse_path, message_path, max_request_body_size, transport_security,
+                                                  host, mount_path))
+
+    def _legacy_sse(self, sse_path: str, message_path: str, max_request_body_size: int | None,
+                    transport_security: Any, host: str | None, mount_path: str | None) -> Any:
+        from ..transports.http.security import HostOriginGuard
+        from ..transports.http.settings import DEFAULT_MAX_BODY
+        from ..transports.http.sse_legacy import LegacySSEApp
+
+        if self.settings.auth is not None:
+            raise ValueError("auth is served on Streamable HTTP only: use streamable_http_app() for an"
+                             " authenticated server")
+        guard_kw: dict[str, Any] = {}
+        if transport_security is not None:
+            for src, dst in (("allowed_hosts", "allowed_hosts"), ("allowed_origins", "allowed_origins"),
+                             ("enable_dns_rebinding_protection", "enabled")):
+                value = getattr(transport_security, src, None)
+                if value is not None:
+                    guard_kw[dst] = value
+        guard = HostOriginGuard(bind_host=host or self.settings.host, **guard_kw)
+        return LegacySSEApp(
+            self.core, sse_path=sse_path, message_path=message_path, mount_path=mount_path, guard=guard,
+            max_body=max_request_body_size or DEFAULT_MAX_BODY, request_timeout=self.settings.request_timeout,
+            lifespan=self.lifespan_context)
+
+    def _wrap_routes(self, app: Any) -> Any:
+        """``app`` as it is, or with ``custom_route``s a Starlette app holding them and ``app``
+        (whose ``lifespan()`` runs in Starlette's)."""
         if not self._custom_routes:
             return app
         from starlette.applications import Starlette
@@ -875,10 +964,52 @@ class MCPServer(Generic[LifespanT]):
 
         @contextlib.asynccontextmanager
         async def lifespan(_: Any) -> AsyncIterator[None]:
-            async with self.lifespan_context():
+            async with app.lifespan():
                 yield
 
         return Starlette(debug=self.settings.debug, routes=routes, lifespan=lifespan)
+
+    async def run_sse_async(self, *, host: str | None = None, port: int | None = None, sse_path: str = "/sse",
+                            message_path: str = "/messages/", max_request_body_size: int | None = None,
+                            transport_security: Any = None, mount_path: str | None = None,
+                            ready: Callable[[Any], Any] | None = None) -> None:
+        """Serve ``sse_app()`` under uvicorn until stopped (the SDK's ``run_sse_async``; host
+        and port default to the constructor's). ``ready(info)`` is called once listening
+        (``info.port`` tells a port 0)."""
+        try:
+            import uvicorn
+        except ImportError as exc:
+            raise ImportError("the HTTP+SSE transport is served by uvicorn: pip install 'mcpfast[http]'") from exc
+        s = self.settings
+        host = host or s.host
+        legacy = self._legacy_sse(sse_path, message_path, max_request_body_size, transport_security, host, mount_path)
+        # timeout_graceful_shutdown: a shutdown uvicorn starts itself (a signal) waits this long
+        # for open event streams before cancelling them
+        config = uvicorn.Config(self._wrap_routes(legacy), host=host, port=s.port if port is None else port,
+                                log_level=s.log_level.lower(), access_log=False, lifespan="on",
+                                timeout_graceful_shutdown=5)
+        server = uvicorn.Server(config)
+        watcher = None
+        if ready is not None:
+            async def announce() -> None:
+                while not server.started:
+                    await asyncio.sleep(0.01)
+                sock = server.servers[0].sockets[0]
+                ready(types.SimpleNamespace(port=sock.getsockname()[1], host=host, server=server))
+
+            watcher = asyncio.ensure_future(announce())
+        serving = asyncio.ensure_future(server.serve())
+        try:
+            await asyncio.shield(serving)
+        except asyncio.CancelledError:
+            legacy.close_streams()  # graceful: the streams end, then uvicorn stops and leaves the lifespan
+            server.should_exit = True
+            await serving
+            raise
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+            self.core.close_listeners()
 
     # ================================================================== direct calls (in process)
 
@@ -899,9 +1030,24 @@ class MCPServer(Generic[LifespanT]):
 
     async def call_tool(self, name: str, arguments: dict[str, Any] | None = None, context: Any = None) -> Any:
         """Call a tool in process -> the ``CallToolResult`` dict. An unknown tool or invalid
-        arguments raise ``ToolError`` (as in the SDK); a failing tool is an ``isError`` result."""
+        arguments raise ``ToolError`` (as in the SDK, whatever ``validation_errors`` says: that
+        option shapes what a client gets); a failing tool is an ``isError`` result."""
+        arguments = arguments or {}
+        tool = self.core.tools.get(name)
+        if tool is not None and tool.check is not None:
+            # the check the dispatcher makes (lax coercion first), raised here rather than
+            # answered as an isError result
+            try:
+                tool.check(arguments)
+            except InvalidParams as exc:
+                if tool.coerce is None:
+                    raise ToolError(exc.message) from exc
+                try:
+                    tool.coerce(arguments)
+                except InvalidParams as again:
+                    raise ToolError(again.message) from again
         try:
-            return await self._local("tools/call", {"name": name, "arguments": arguments or {}})
+            return await self._local("tools/call", {"name": name, "arguments": arguments})
         except InvalidParams as exc:
             raise ToolError(exc.message) from exc
 
@@ -971,6 +1117,21 @@ class MCPServer(Generic[LifespanT]):
 
 #: the SDK 1.x name
 FastMCP = MCPServer
+
+
+class SessionManager:
+    """``MCPServer.session_manager``: runs the Streamable HTTP app of ``streamable_http_app()``
+    (``run()`` is its lifespan: the server's lifespan, session expiry, open streams closed at
+    the end)."""
+
+    __slots__ = ("app",)
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def run(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """Start the app now and stop it on leaving (sessions and streams end then)."""
+        return self.app.lifespan()  # type: ignore[no-any-return]
 
 
 class ReadResourceContents:

@@ -351,6 +351,18 @@ class Context:
     fastmcp = mcp_server
 
     @property
+    def request_state(self) -> str | None:
+        """The opaque ``requestState`` the client echoed from an earlier ``InputRequiredResult``
+        (2026-07-28 multi round-trip requests), as received; None on the first round and in a
+        legacy session (the SDK's name). mcpfast signs what it puts there: read ``state`` for
+        the handler's own JSON."""
+        if self.legacy is not None:
+            return None
+        params = self.request.params
+        value = params.get("requestState") if type(params) is dict else None
+        return value if type(value) is str else None
+
+    @property
     def input_responses(self) -> dict[str, Any]:
         """MRTR: the answers so far (the SDK's name for ``responses``)."""
         return self.responses

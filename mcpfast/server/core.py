@@ -80,6 +80,8 @@ LEGACY_ONLY_METHODS = frozenset({
 _EMPTY: dict[str, Any] = {}
 _dumps = _json.dumps
 _LIST_KEYS = {"tools": "tools", "prompts": "prompts", "resources": "resources", "templates": "resourceTemplates"}
+_LIST_METHODS = {"tools": "tools/list", "prompts": "prompts/list", "resources": "resources/list",
+                 "templates": "resources/templates/list"}
 _FILTER_FLAGS = {"tools": "toolsListChanged", "prompts": "promptsListChanged", "resources": "resourcesListChanged"}
 
 
@@ -112,9 +114,10 @@ class ServerCore:
     low-level registration API the decorator API (``MCPServer``) sits on.
 
     ``page_size`` (None: one page) applies to every list method; ``ttl_ms``/``cache_scope`` are
-    the caching hints of ``server/discover`` and the list results (2026-07-28); the default
-    scope is ``"private"`` (never shared across authorization contexts: safe when a list may
-    depend on who asks). ``state_secret`` signs MRTR requestState (random per process unless
+    the caching hints of ``server/discover`` and the list results (2026-07-28); the defaults
+    are the official SDK's, ``0`` (immediately stale: a client caches nothing the server did
+    not say it may) and ``"private"`` (never shared across authorization contexts: safe when a
+    list may depend on who asks). ``state_secret`` signs MRTR requestState (random per process unless
     given; give the same one to every process behind one endpoint).
     """
 
@@ -129,7 +132,7 @@ class ServerCore:
         icons: list[dict[str, Any]] | None = None,
         instructions: str | None = None,
         page_size: int | None = None,
-        ttl_ms: int = 60_000,
+        ttl_ms: int = 0,
         cache_scope: str = "private",
         resource_ttl_ms: int = 0,
         state_secret: bytes | str | None = None,
@@ -157,6 +160,10 @@ class ServerCore:
         self.ttl_ms = ttl_ms
         self.cache_scope = cache_scope
         self.resource_ttl_ms = resource_ttl_ms
+        #: per-method caching hints, ``{method: (ttl_ms, scope)}`` (``server/discover``, the list
+        #: methods, ``resources/read``), over ``ttl_ms``/``resource_ttl_ms``/``cache_scope``;
+        #: set before serving (list results are cached once built)
+        self.cache_hints: dict[str, tuple[int, str]] = {}
         self.extra_capabilities = capabilities or {}
         #: step ``async def`` handlers with no task on Python 3.11 (see ``_start``)
         self.eager_async_handlers = eager_async_handlers
@@ -555,8 +562,7 @@ class ServerCore:
             }
             if self.instructions is not None:
                 res["instructions"] = self.instructions
-            res["ttlMs"] = self.ttl_ms
-            res["cacheScope"] = self.cache_scope
+            res["ttlMs"], res["cacheScope"] = self.cache_hints.get("server/discover", (self.ttl_ms, self.cache_scope))
             res["_meta"] = self._meta
             data = self._discover = _dumps(res)
         return data
@@ -577,6 +583,7 @@ class ServerCore:
         size = self.page_size or max(len(items), 1)
         chunks = [items[i:i + size] for i in range(0, len(items), size)] or [[]]
         key = _LIST_KEYS[kind]
+        ttl, scope = self.cache_hints.get(_LIST_METHODS[kind], (self.ttl_ms, self.cache_scope))
         pages = []
         for i, chunk in enumerate(chunks):
             res: dict[str, Any] = {key: chunk}
@@ -584,8 +591,8 @@ class ServerCore:
                 res["nextCursor"] = _b64e(f"{kind}:{i + 1}")
             if modern:
                 res["resultType"] = "complete"
-                res["ttlMs"] = self.ttl_ms
-                res["cacheScope"] = self.cache_scope
+                res["ttlMs"] = ttl
+                res["cacheScope"] = scope
                 res["_meta"] = self._meta
             pages.append(_dumps(res))
         self._pages[(kind, modern)] = pages
@@ -716,8 +723,8 @@ class ServerCore:
                 check(args)
             except InvalidParams as exc:
                 args = self._rejected(tool, args, exc)
-                if args is None:  # invalid_arguments == "result" (SEP-1303)
-                    return self._tool_error(tool, ToolError(exc.message), session is None)
+                if type(args) is not dict:  # invalid_arguments == "result" (SEP-1303): the final failure
+                    return self._tool_error(tool, ToolError(args.message), session is None)
         if tool.fast and (session is not None or "requestState" not in params):
             # the common case: a plain sync tool with no context and no capabilities
             if not tool.var_kw and not args.keys() <= tool.params:
@@ -754,8 +761,9 @@ class ServerCore:
 
     def _rejected(self, tool: Tool, args: dict[str, Any], exc: InvalidParams) -> Any:
         """The input check failed: try the tool's lax coercion, else count it and re-raise
-        (or return None when ``invalid_arguments`` is ``"result"``: the caller answers an
-        ``isError`` result, which counts as the tool's error)."""
+        (or, when ``invalid_arguments`` is ``"result"``, return the last failure, the coerced
+        value's when coercion ran: the caller answers an ``isError`` result with its message,
+        which counts as the tool's error)."""
         if tool.coerce is not None:
             try:
                 return tool.coerce(args)
@@ -763,7 +771,7 @@ class ServerCore:
                 exc = again
         self.rejected_calls += 1
         if self.invalid_arguments == "result":
-            return None
+            return exc
         tool.errors += 1
         raise exc
 
@@ -776,9 +784,9 @@ class ServerCore:
             tool.check(args)
         except InvalidParams as exc:
             fixed = self._rejected(tool, args, exc)
-            if fixed is None:
-                raise exc from None
-            return fixed  # type: ignore[no-any-return]
+            if type(fixed) is not dict:  # the final failure (invalid_arguments == "result")
+                raise fixed from None
+            return fixed
         return args
 
     def _pooled_done(self, tool: Tool, value: Any, exc: BaseException | None, modern: bool) -> Any:
@@ -950,7 +958,9 @@ class ServerCore:
         kwargs, ctx, digest = self._prepare(entry, kwargs, "resources/read", uri, peer, request, params, session, meta)
         modern = session is None
         mime = entry.mime_type
-        ttl = entry.ttl_ms if entry.ttl_ms is not None else self.resource_ttl_ms
+        ttl, scope = self.cache_hints.get("resources/read", (self.resource_ttl_ms, self.cache_scope))
+        if entry.ttl_ms is not None:
+            ttl = entry.ttl_ms
 
         def finish(value: Any) -> Any:
             if type(value) is list:
@@ -961,7 +971,7 @@ class ServerCore:
             if modern:
                 res["resultType"] = "complete"
                 res["ttlMs"] = ttl
-                res["cacheScope"] = self.cache_scope
+                res["cacheScope"] = scope
                 res["_meta"] = self._meta
             return res
 

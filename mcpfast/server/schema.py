@@ -250,7 +250,9 @@ class _Builder:
     @staticmethod
     def _enum(cls: type) -> dict[str, Any]:
         values = [m.value for m in typing.cast("type[enum.Enum]", cls)]
-        out: dict[str, Any] = {"enum": values, "title": cls.__name__}
+        out: dict[str, Any] = _described(cls)
+        out["enum"] = values
+        out["title"] = cls.__name__
         kinds = {_PRIMITIVES.get(type(v)) for v in values}
         if len(kinds) == 1 and None not in kinds:
             out["type"] = kinds.pop()
@@ -280,7 +282,8 @@ class _Builder:
                 elif f.default_factory is dataclasses.MISSING:
                     required.append(f.name)
                 properties[f.name] = prop
-        out: dict[str, Any] = {"properties": properties}
+        out: dict[str, Any] = _described(cls)
+        out["properties"] = properties
         if required:
             out["required"] = required
         out["title"] = cls.__name__
@@ -297,6 +300,23 @@ class _Builder:
         if self.defs:
             schema["$defs"] = dict(sorted(self.defs.items()))
         return schema
+
+
+def _described(cls: type) -> dict[str, Any]:
+    """``{"description": ...}`` from a class's own docstring, or ``{}``: pydantic's rule, so a
+    schema reads as the SDK's. The docstring is cleaned (``inspect.cleandoc``); Enum's generic
+    ``"An enumeration."`` and the ``Name(field: type, ...)`` text the ``dataclass`` decorator
+    writes for a class without a docstring are not descriptions. Only the class's own
+    ``__doc__`` counts (a class without one has ``None``: it is not inherited)."""
+    doc = cls.__dict__.get("__doc__")
+    if not doc:
+        return {}
+    if dataclasses.is_dataclass(cls) and doc.startswith(f"{cls.__name__}("):
+        return {}
+    doc = inspect.cleandoc(doc)
+    if isinstance(cls, enum.EnumMeta) and doc == "An enumeration.":
+        return {}
+    return {"description": doc}
 
 
 _QUALIFIERS = frozenset({"Required", "NotRequired", "ReadOnly"})
@@ -379,12 +399,20 @@ def _inline(builder: _Builder, schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def _has_type_hints(cls: type) -> bool:
+    try:
+        return bool(typing.get_type_hints(cls))
+    except Exception:  # noqa: BLE001 - unresolvable hints: let the schema builder report them
+        return True
+
+
 @functools.cache
 def output_schema(fn: Callable[..., Any]) -> dict[str, Any] | None:
     """The structured-output schema of ``fn``'s return annotation, or None when it has none.
 
     Object-like returns (``dict[str, X]``, dataclasses, TypedDicts, pydantic models) give their own
-    object schema; anything else is wrapped as ``{"result": ...}`` the way the SDK does.
+    object schema; a class without type hints (an Enum) gives None, as in the SDK; anything else
+    is wrapped as ``{"result": ...}`` the way the SDK does.
     Cached per function: the result is shared and must not be mutated.
     """
     sig = inspect.signature(fn, eval_str=True)
@@ -403,7 +431,15 @@ def output_schema(fn: Callable[..., Any]) -> dict[str, Any] | None:
         return builder.finish(schema)
     if isinstance(bare, type) and (_is_pydantic_model(bare) or _is_typeddict(bare) or dataclasses.is_dataclass(bare)):
         schema = _inline(builder, builder.schema(bare))
+        if dataclasses.is_dataclass(bare):
+            # the SDK rebuilds a returned dataclass as a model of its fields: its docstring
+            # does not reach the output schema (it does where the class is nested, in $defs)
+            schema.pop("description", None)
         return builder.finish(schema)
+    if isinstance(bare, type) and bare not in _PRIMITIVES and bare is not bytes and not _has_type_hints(bare):
+        # the SDK's rule: a class without type hints (an Enum, a plain class) cannot carry
+        # structured output, so the tool has none (its value is sent as content only)
+        return None
     result, _ = builder.field(ann)
     wrapped: dict[str, Any] = {
         "properties": {"result": _titled(result, "result")},

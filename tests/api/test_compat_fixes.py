@@ -147,25 +147,32 @@ def _constrained_app(**kw: Any) -> MCPServer:
 @pytest.mark.parametrize("era", ERAS)
 @async_test
 async def test_field_constraints_are_enforced_by_mcpserver(era: str) -> None:
+    # the default (SEP-1303, as the SDK): an isError result naming the argument and the keyword
     app = _constrained_app()
     async with connect(app, era) as s:
         assert text(await s.tool("constrained", {"name": "al", "tags": ["x"]})) == "al/30/x/0"
         for args, arg, keyword in [({"name": "a"}, "name", "minLength"), ({"name": "al", "age": 200}, "age", "maximum"),
                                    ({"name": "al", "tags": ["1", "2", "3", "4"]}, "tags", "maxItems"),
                                    ({"name": "al", "age": "200"}, "age", "maximum")]:  # lax "200" -> 200 first
-            with pytest.raises(McpError) as info:
-                await s.tool("constrained", args)
-            assert info.value.code == -32602
-            assert f"Argument {arg!r}" in info.value.message and f"({keyword})" in info.value.message
+            res = await s.tool("constrained", args)
+            assert res["isError"] is True
+            assert f"Argument {arg!r}" in text(res) and f"({keyword})" in text(res)
     assert app.get_metrics()["totals"]["rejected"] == 4
 
 
 @async_test
-async def test_field_constraints_as_error_results() -> None:
-    app = _constrained_app(validation_errors="result")
+async def test_field_constraints_as_json_rpc_errors() -> None:
+    app = _constrained_app(validation_errors="error")
     async with connect(app) as s:
-        res = await s.tool("constrained", {"name": "a"})
-    assert res["isError"] is True and "'name'" in text(res) and "minLength" in text(res)
+        with pytest.raises(McpError) as info:
+            await s.tool("constrained", {"name": "a"})
+    assert info.value.code == -32602
+    assert "'name'" in info.value.message and "minLength" in info.value.message
+
+
+def test_validation_errors_default_is_the_sdks() -> None:
+    """SEP-1303: the default answers bad arguments with an isError result, as the SDK does."""
+    assert MCPServer("d").validation_errors == "result"
 
 
 @async_test
@@ -174,9 +181,8 @@ async def test_array_items_get_lax_conversion() -> None:
     app = _constrained_app()
     async with connect(app) as s:
         assert text(await s.tool("constrained", {"name": "al", "numbers": ["1", 2, " 3 "]})) == "al/30//6"
-        with pytest.raises(McpError) as info:
-            await s.tool("constrained", {"name": "al", "numbers": [1, "x"]})
-    assert info.value.code == -32602 and "numbers[1]" in info.value.message
+        res = await s.tool("constrained", {"name": "al", "numbers": [1, "x"]})
+    assert res["isError"] is True and "numbers[1]" in text(res)
 
 
 class Shade(enum.Enum):
@@ -233,9 +239,8 @@ async def test_an_unannotated_parameter_takes_any_value(era: str) -> None:
             res = await s.tool("untyped", {"x": value})
             assert res.get("isError") is not True, res
             assert res["structuredContent"] if "structuredContent" in res else text(res)
-        with pytest.raises(McpError) as info:  # the annotated one is still checked
-            await s.tool("untyped", {"x": 1, "n": "many"})
-        assert info.value.code == -32602 and "'n'" in info.value.message
+        res = await s.tool("untyped", {"x": 1, "n": "many"})  # the annotated one is still checked
+        assert res["isError"] is True and "'n'" in text(res)
 
 
 def test_untyped_parameters() -> None:

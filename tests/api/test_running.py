@@ -183,9 +183,7 @@ def test_http_settings_from_sdk_option_names() -> None:
 
 
 def test_run_rejects_unknown_transports() -> None:
-    app = MCPServer()
-    with pytest.raises(ValueError, match="SSE transport is not supported"):
-        app.run("sse")
+    app = MCPServer()  # ("sse" is served since the HTTP+SSE transport exists: tests/compat/test_sse.py)
     with pytest.raises(ValueError, match="Unknown transport"):
         app.run("carrier-pigeon")
 

@@ -37,8 +37,8 @@ class User(BaseModel):
     age: int = Field(ge=0)
 
 
-def build() -> MCPServer:
-    app = MCPServer("tools-test", version="1.0")
+def build(**kw: Any) -> MCPServer:
+    app = MCPServer("tools-test", version="1.0", **kw)
 
     @app.tool()
     def echo(message: str) -> str:
@@ -218,7 +218,8 @@ async def test_arguments_are_converted_to_the_annotated_types() -> None:
 @pytest.mark.parametrize("era", ERAS)
 @async_test
 async def test_invalid_arguments_are_minus_32602_naming_the_argument(era: str) -> None:
-    async with connect(build(), era) as s:
+    # validation_errors="error": the opt-in to JSON-RPC errors (the default is SEP-1303's isError result)
+    async with connect(build(validation_errors="error"), era) as s:
         with pytest.raises(McpError) as info:
             await s.tool("kinds", {"s": "x", "i": "nope", "f": 1.0, "b": True})
         assert info.value.code == -32602 and "'i'" in info.value.message
@@ -251,7 +252,7 @@ async def test_lax_coercion_like_pydantic() -> None:
 
 @async_test
 async def test_validation_errors_as_results() -> None:
-    app = MCPServer("x", validation_errors="result")
+    app = MCPServer("x")  # the default, as explicit validation_errors="result"
 
     @app.tool()
     def add(a: int, b: int) -> int:

@@ -1,12 +1,12 @@
 """Run a server file written for the official SDK, as the SDK or as mcpfast.
 
-    python run_server.py sdk|mcpfast|mcpfast-result path/to/server.py
+    python run_server.py sdk|mcpfast|mcpfast-error path/to/server.py
 
 ``mcpfast`` swaps the SDK's import of the server API (``from mcp.server.mcpserver import ...``)
 for ``from mcpfast import ...`` before running the file as ``__main__``: the only change a user
-makes to move a server over. ``mcpfast-result`` does the same with ``MCPServer``'s
-``validation_errors`` defaulting to ``"result"`` (SEP-1303: invalid arguments answered with an
-``isError`` result, as the SDK does), so the same file is compared in that mode too.
+makes to move a server over. ``mcpfast-error`` does the same with ``MCPServer``'s
+``validation_errors`` defaulting to ``"error"`` (invalid arguments answered with JSON-RPC -32602
+rather than the ``isError`` result of SEP-1303), so the same file is checked in that mode too.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ OURS_IMPORT = "from mcpfast import "
 
 def source_for(impl: str, path: Path) -> str:
     src = path.read_text()
-    if impl in ("mcpfast", "mcpfast-result"):
+    if impl in ("mcpfast", "mcpfast-error"):
         if SDK_IMPORT not in src:
             raise SystemExit(f"{path} does not import {SDK_IMPORT.strip()}")
         src = src.replace(SDK_IMPORT, OURS_IMPORT)
@@ -37,8 +37,8 @@ def main() -> None:
     sys.argv = [str(file)]
     sys.path.insert(0, str(file.parent))
     code = compile(source_for(impl, file), str(file), "exec")
-    if impl == "mcpfast-result":
-        _default_validation_errors("result")
+    if impl == "mcpfast-error":
+        _default_validation_errors("error")
     # a real __main__ module in sys.modules: pydantic resolves annotations through it
     module = types.ModuleType("__main__")
     module.__file__ = str(file)

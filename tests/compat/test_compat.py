@@ -15,14 +15,12 @@ Allowed differences (normalised away before comparing; each is intentional):
 
 * ``isError: false`` - the SDK always sends it, mcpfast omits it on success. The schema makes
   it optional with ``false`` as the default, so the two mean the same.
-* ``ttlMs`` (2026-07-28 cache hint) - a server's caching policy, not behaviour: the SDK sends 0
-  or nothing (which means 0), mcpfast 60 s for lists (``ServerCore(ttl_ms=...)``); only its
-  presence as a non-negative integer (or absence) is checked.
-* capabilities in ``initialize``/``server/discover`` - the SDK declares ``tools``, ``resources``
-  and ``prompts`` whatever is registered (``listChanged: false`` in a session); mcpfast declares
-  what is registered, with ``listChanged: true`` and ``subscribe: true`` (it sends those
-  notifications) and ``logging``. Only the presence of the features the file registers is
-  compared.
+* capabilities in ``initialize``/``server/discover`` are compared exactly, but for two
+  declarations MCP requires of what mcpfast does: ``logging`` (MCP: a server that sends
+  ``notifications/message`` MUST declare it; both send log messages, the SDK 2.3 declares it in
+  neither era) and, in a session, ``listChanged``/``subscribe`` ``true`` where the SDK says
+  ``false`` (mcpfast sends the list-changed notifications and serves ``resources/subscribe``
+  in a session; the SDK does neither). At 2026-07-28 both say ``true``.
 * unknown tool - the SDK answers an ``isError`` result, mcpfast JSON-RPC -32602: MCP
   (server/tools, Error Handling) lists unknown tools under protocol errors, and mcpfast follows
   it (``ServerCore._handle_tools_call``). Compared as "both refuse, naming the tool".
@@ -44,8 +42,10 @@ Allowed differences (normalised away before comparing; each is intentional):
   unknown resource gets -32602 in both eras from the SDK, while MCP says -32002 in sessions
   (2025-11-25) and -32602 at 2026-07-28 (SEP-2164), which is what mcpfast sends.
 * the text of an argument-validation failure - the SDK sends pydantic's report, mcpfast its own
-  one-line message; both must name the argument. (Where mcpfast answers with a JSON-RPC error
-  rather than an ``isError`` result, the step is an expected failure below.)
+  one-line message; both are ``isError`` results (SEP-1303) that must name the argument.
+
+``test_sse.py`` replays these steps over the deprecated HTTP+SSE transport (both servers'
+``sse_app()`` under uvicorn, the SDK's ``sse_client``) with the same comparisons.
 
 Genuine mismatches still open are marked ``xfail(strict=True)`` with the reason: they turn into
 failures the day they are fixed, so the mark must go then.
@@ -60,6 +60,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import mcp_types as types
 import pytest
 
 from . import recorder, sdk
@@ -126,6 +127,10 @@ STEPS: dict[str, list[tuple[str, str, tuple[Any, ...], str]]] = {
         ("prompt-messages", "get_prompt", ("conversation", {"topic": "owls"}), "same"),
         ("prompt-missing-arg", "get_prompt", ("review", {}), "refused"),
         ("prompt-unknown", "get_prompt", ("nope", {}), "refused"),
+        ("complete", "complete", (types.PromptReference(type="ref/prompt", name="translate"),
+                                  {"name": "language", "value": "Fr"}), "same"),
+        ("complete-nothing", "complete", (types.PromptReference(type="ref/prompt", name="translate"),
+                                          {"name": "text", "value": "x"}), "same"),
     ],
     "content_server": [
         ("tools/list", "list_tools", (), "list"),
@@ -165,21 +170,9 @@ ITEMS: dict[tuple[str, str], list[str]] = {
     ("content_server", "prompts/list"): ["dialogue"],
 }
 
-SEP_1303 = ("deliberate (SEP-1303 left as is): arguments that fail the input schema get JSON-RPC -32602"
-            " naming the argument, mcpfast's default per our issue; the SDK (MCP 2025-11-25, SEP-1303)"
-            " answers an isError result, which MCPServer(validation_errors='result') opts into"
-            " (test_validation_errors_result checks that mode against the SDK)")
 #: (server, step) or (server, list step, item) -> why mcpfast differs (routed to the owners of
 #: mcpfast/server/)
-XFAIL: dict[tuple[str, ...], str] = {
-    ("tools_server", "literal-bad"): SEP_1303,
-    ("tools_server", "enum-bad"): SEP_1303,
-    ("tools_server", "constrained-too-short"): SEP_1303,
-    ("tools_server", "constrained-too-old"): SEP_1303,
-    ("tools_server", "model-param-bad"): SEP_1303,
-    ("tools_server", "missing-argument"): SEP_1303,
-    ("tools_server", "wrong-type"): SEP_1303,
-}
+XFAIL: dict[tuple[str, ...], str] = {}
 
 
 @functools.cache
@@ -197,9 +190,6 @@ def _norm_result(value: Any) -> Any:
         out = {k: _norm_result(v) for k, v in value.items()}
         if out.get("isError") is False:
             del out["isError"]
-        if "ttlMs" in out:
-            ttl = out.pop("ttlMs")
-            assert isinstance(ttl, int) and ttl >= 0, f"bad ttlMs {ttl!r}"
         return out
     if isinstance(value, list):
         return [_norm_result(v) for v in value]
@@ -233,7 +223,7 @@ def _items(outcome: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _features(handshake: dict[str, Any]) -> dict[str, Any]:
     res = handshake["result"]
-    shown = {k: v for k, v in res.items() if k not in ("capabilities", "ttlMs")}
+    shown = {k: v for k, v in res.items() if k != "capabilities"}
     return {"fields": shown}
 
 
@@ -265,13 +255,6 @@ def test_same_answer(server: str, step: str, kind: str, mode: str) -> None:
     rec = recorded(server)
     theirs, ours = rec[("sdk", mode)][step], rec[("mcpfast", mode)][step]
     assert theirs, f"the SDK's server gave no answer to {step}"
-    if kind == "same":
-        theirs, ours = normalise(theirs), normalise(ours)
-        if mode == "legacy":
-            for o in (theirs, ours):
-                o.get("result", {}).pop("resultType", None)  # see the module docstring
-        assert ours == theirs
-        return
     if kind == "interactive":
         # the SDK serves these in a session only: at 2026-07-28 over stdio it refuses them
         # (-32600, no back-channel), while mcpfast asks with an InputRequiredResult and gives the
@@ -283,6 +266,18 @@ def test_same_answer(server: str, step: str, kind: str, mode: str) -> None:
         final.pop("resultType", None)
         final.pop("_meta", None)
         assert final == session["result"]
+        return
+    compare(kind, server, step, mode, theirs, ours)
+
+
+def compare(kind: str, server: str, step: str, mode: str, theirs: dict[str, Any], ours: dict[str, Any]) -> None:
+    """One step's outcomes, the SDK's and mcpfast's, compared as ``kind`` says (see STEPS)."""
+    if kind == "same":
+        theirs, ours = normalise(theirs), normalise(ours)
+        if mode == "legacy":
+            for o in (theirs, ours):
+                o.get("result", {}).pop("resultType", None)  # see the module docstring
+        assert ours == theirs
         return
     if kind == "list":
         (their_rest, their_items), (our_rest, our_items) = _items(normalise(theirs)), _items(normalise(ours))
@@ -367,50 +362,61 @@ def test_same_list_item(server: str, step: str, key: str, mode: str) -> None:
 @pytest.mark.parametrize("server", list(STEPS))
 def test_same_handshake(server: str, mode: str) -> None:
     rec = recorded(server)
-    theirs, ours = rec[("sdk", mode)]["@handshake"], rec[("mcpfast", mode)]["@handshake"]
+    compare_handshake(server, mode, rec[("sdk", mode)]["@handshake"], rec[("mcpfast", mode)]["@handshake"])
+
+
+def compare_handshake(server: str, mode: str, theirs: dict[str, Any], ours: dict[str, Any]) -> None:
+    """The ``initialize`` or ``server/discover`` results, compared (capabilities: see the docstring)."""
     assert _features(ours) == _features(theirs)
-    registered = {"tools_server": {"tools"}, "resources_server": {"resources", "prompts"},
-                  "context_server": {"tools", "resources"}, "interactive_server": {"tools"},
-                  "content_server": {"tools", "prompts"}}[server]
-    for caps in (theirs["result"]["capabilities"], ours["result"]["capabilities"]):
-        assert registered <= set(caps)
+    their_caps, our_caps = theirs["result"]["capabilities"], copy.deepcopy(ours["result"]["capabilities"])
+    assert our_caps.pop("logging") == {}  # see the module docstring: MCP requires it of a server that logs
+    assert "logging" not in their_caps
+    if mode == "legacy":  # mcpfast sends list-changed notifications and serves resources/subscribe
+        for feature, flags in our_caps.items():
+            for flag in ("listChanged", "subscribe"):
+                if flag in flags:
+                    assert flags[flag] is True
+                    assert their_caps.get(feature, {}).get(flag) is False, (feature, flag, their_caps)
+                    flags[flag] = False
+    assert our_caps == their_caps
+    # the completions capability follows a registered completion handler, in both
+    assert ("completions" in our_caps) is (server == "resources_server")
 
 
-#: the steps whose only difference is SEP-1303: compared again with mcpfast run as
-#: ``MCPServer(validation_errors="result")`` (``run_server.py mcpfast-result``)
-SEP_1303_STEPS = [step for step in STEPS["tools_server"] if XFAIL.get(("tools_server", step[0])) == SEP_1303]
+#: the argument-validation steps (SEP-1303): compared again with mcpfast run as
+#: ``MCPServer(validation_errors="error")`` (``run_server.py mcpfast-error``), the opt-in to
+#: JSON-RPC -32602
+INVALID_STEPS = [step for step in STEPS["tools_server"] if step[3].startswith("invalid:")]
 
 
 @functools.cache
-def recorded_result_mode() -> dict[str, dict[str, recorder.Outcome]]:
-    """tools_server's SEP-1303 steps served by mcpfast with validation_errors="result", per era."""
-    steps = [(sid, method, args) for sid, method, args, _ in SEP_1303_STEPS]
+def recorded_error_mode() -> dict[str, dict[str, recorder.Outcome]]:
+    """tools_server's argument-validation steps served by mcpfast with validation_errors="error", per era."""
+    steps = [(sid, method, args) for sid, method, args, _ in INVALID_STEPS]
 
     async def main() -> list[dict[str, recorder.Outcome]]:
-        return await asyncio.gather(*(recorder.record("mcpfast-result", SERVERS / "tools_server.py", mode, steps)
+        return await asyncio.gather(*(recorder.record("mcpfast-error", SERVERS / "tools_server.py", mode, steps)
                                       for mode in sdk.MODES))
 
     return dict(zip(sdk.MODES, asyncio.run(main())))
 
 
 @pytest.mark.parametrize("mode", sdk.MODES)
-@pytest.mark.parametrize(("step", "kind"), [(sid, kind) for sid, _, _, kind in SEP_1303_STEPS])
-def test_validation_errors_result(step: str, kind: str, mode: str) -> None:
-    """With ``validation_errors="result"`` mcpfast answers a call whose arguments break the
-    input schema the SDK's way: an ``isError`` result naming the argument."""
-    theirs = recorded("tools_server")[("sdk", mode)][step]
-    ours = recorded_result_mode()[mode][step]
-    what, _, name = kind.partition(":")
-    assert what == "invalid"
-    their_form, their_text = _refusal_text(theirs)
+@pytest.mark.parametrize(("step", "kind"), [(sid, kind) for sid, _, _, kind in INVALID_STEPS])
+def test_validation_errors_error(step: str, kind: str, mode: str) -> None:
+    """With ``validation_errors="error"`` mcpfast answers a call whose arguments break the
+    input schema with JSON-RPC -32602 naming the argument (the default is the SDK's ``isError``
+    result, compared by test_same_answer)."""
+    ours = recorded_error_mode()[mode][step]
+    name = kind.partition(":")[2]
     our_form, our_text = _refusal_text(ours)
-    assert our_form == their_form == "result", f"SDK: {their_form}, mcpfast: {our_form} ({our_text})"
-    assert name in their_text and name in our_text, (their_text, our_text)
+    assert our_form == "error", ours
+    assert ours["error"]["code"] == -32602
+    assert name in our_text, our_text
 
 
-def test_sep_1303_steps_are_all_compared_in_result_mode() -> None:
-    assert {sid for sid, *_ in SEP_1303_STEPS} == {k[1] for k, v in XFAIL.items() if v == SEP_1303}
-    assert len(SEP_1303_STEPS) == 7
+def test_invalid_steps_are_all_compared_in_error_mode() -> None:
+    assert len(INVALID_STEPS) == 7
 
 
 def test_the_import_swap_is_the_only_change() -> None:

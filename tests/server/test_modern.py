@@ -51,7 +51,7 @@ async def test_discover(core):
     assert res["supportedVersions"] == ["2026-07-28"]
     assert res["capabilities"]["tools"] == {"listChanged": True}
     assert res["_meta"] == {SERVER_INFO_KEY: INFO}
-    assert res["ttlMs"] == 60000 and res["cacheScope"] == "private"
+    assert res["ttlMs"] == 0 and res["cacheScope"] == "private"  # the SDK's defaults: no caching unless asked
     assert "instructions" not in res
 
 

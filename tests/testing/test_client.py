@@ -134,9 +134,9 @@ async def test_tools(version: str) -> None:
 @async_test
 async def test_errors_raise_mcp_error(version: str) -> None:
     async with Client(make_app(), protocol_version=version) as c:
-        with pytest.raises(McpError) as info:
-            await c.call_tool("add", {"a": 1})
-        assert info.value.code == -32602 and info.value.data == {"argument": "b"}
+        # bad arguments are a tool result (SEP-1303, MCPServer's default), not a JSON-RPC error
+        res = await c.call_tool("add", {"a": 1})
+        assert res["isError"] is True and "'b'" in text_of(res)
         with pytest.raises(McpError) as info:
             await c.read_resource("demo://missing/thing")
         assert info.value.code == (-32002 if version == LEGACY else -32602)

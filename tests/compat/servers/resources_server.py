@@ -2,10 +2,14 @@
 
 from typing import Annotated
 
+from mcp.server.caching import CacheHint
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
-mcp = MCPServer("compat-resources", version="2.0", instructions="Resources and prompts for the comparison.")
+# caching hints at 2026-07-28: the methods not named keep the default (ttl 0, private)
+mcp = MCPServer("compat-resources", version="2.0", instructions="Resources and prompts for the comparison.",
+                cache_hints={"resources/list": CacheHint(ttl_ms=30_000, scope="public"),
+                             "resources/read": CacheHint(ttl_ms=5_000)})
 
 DOCS = {"intro": "Welcome.", "usage": "Call the tools."}
 
@@ -56,6 +60,13 @@ def conversation(topic: str) -> list[dict[str, object]]:
         {"role": "user", "content": {"type": "text", "text": f"Tell me about {topic}"}},
         {"role": "assistant", "content": {"type": "text", "text": "Sure."}},
     ]
+
+
+@mcp.completion()
+async def complete(ref, argument, context):  # noqa: ANN001, ANN201 - as SDK users write it
+    if argument.name == "language":
+        return {"values": [lang for lang in ("French", "Frisian", "German") if lang.startswith(argument.value)]}
+    return None
 
 
 if __name__ == "__main__":

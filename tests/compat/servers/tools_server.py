@@ -13,23 +13,35 @@ mcp = MCPServer("compat-tools", version="1.2.3")
 
 
 class Color(str, Enum):
+    """A colour the picker knows.
+
+        Indented text stays indented relative to the rest.
+    """
+
     RED = "red"
     GREEN = "green"
 
 
 class Point(BaseModel):
+    """A point on the plane."""
+
     x: int
     y: int = 0
     label: Optional[str] = None
 
 
 class Stats(TypedDict):
+    """Summary statistics."""
+
     count: int
     mean: float
 
 
 @dataclass
 class Box:
+    """A box,
+    in two lines."""
+
     width: float
     height: float
     name: str = "box"
