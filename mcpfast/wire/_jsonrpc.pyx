@@ -502,7 +502,6 @@ def encode_notification(method, params=None):
     return _encode({"jsonrpc": "2.0", "method": method, "params": params})
 
 
-
 cdef const char* _HEAD = b'{"jsonrpc":"2.0","id":'
 cdef const char* _MID = b',"result":'
 cdef enum:

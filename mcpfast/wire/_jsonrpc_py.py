@@ -184,6 +184,10 @@ def _describe(value: Any) -> str:
         return "an object"
     if isinstance(value, list):
         return "an array" if value else "[]"
+    if isinstance(value, int) and value.bit_length() > 200:
+        # validate() takes Python values: neither the encoder nor repr() may be asked to write
+        # an int past Python's 4300-digit str() limit
+        return f"an integer of {value.bit_length()} bits"
     try:
         text = _json.dumps(value).decode("utf-8")
     except Exception:  # noqa: BLE001 - a message must never fail to be built
