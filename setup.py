@@ -18,7 +18,7 @@ NO_EXTENSIONS = os.environ.get("MCPFAST_NO_EXTENSIONS", "") not in ("", "0") or 
 DEBUG_BUILD = os.environ.get("MCPFAST_DEBUG_BUILD", "") not in ("", "0")
 CYTHON_TRACE = os.environ.get("MCPFAST_CYTHON_TRACE", "") not in ("", "0")
 
-WIRE_MODULES = ("framing", "jsonrpc", "pool", "counters")
+WIRE_MODULES = ("framing", "jsonrpc", "counters")
 
 
 def extensions() -> list[Extension]:

@@ -1,1 +1,1 @@
-"""asv benchmarks of mcpfast's wire core: framing, jsonrpc, pool, counters, import time."""
+"""asv benchmarks of mcpfast's wire core: framing, jsonrpc, counters, import time."""

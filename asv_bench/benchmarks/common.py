@@ -46,7 +46,7 @@ payloads: ModuleType = _load_payloads()
 
 
 def load(impl: str, name: str) -> ModuleType:
-    """The ``name`` twin ("framing", "jsonrpc", "pool", "counters") for ``impl`` "c" or "py"."""
+    """The ``name`` twin ("framing", "jsonrpc", "counters") for ``impl`` "c" or "py"."""
     # Not guarded: mcpfast itself missing is a broken setup, not a combination to skip. (asv
     # drops PYTHONPATH from the benchmark environment; with --python=same and an uninstalled
     # checkout, set ASV_PYTHONPATH instead.)

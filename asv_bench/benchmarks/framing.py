@@ -1,9 +1,8 @@
-"""NDJSON splitting, SSE parsing and encoding, and the write buffer: mcpfast/wire/_framing.pyx
-(impl "c") and mcpfast/wire/_framing_py.py (impl "py"), with ``bytes.split`` and a list +
-``b"".join`` as baselines.
+"""NDJSON splitting, SSE parsing and encoding: mcpfast/wire/_framing.pyx (impl "c") and
+mcpfast/wire/_framing_py.py (impl "py"), with ``bytes.split`` as the baseline.
 
 Inputs (tests/bench/payloads.py): NDJSON streams of fixed-length lines, SSE bodies of ``message``
-events carrying result envelopes, bursts of 64 encoded replies.
+events carrying result envelopes.
 """
 
 from __future__ import annotations
@@ -91,30 +90,3 @@ class EncodeSSE:
 
     def time_encode_sse(self, impl: str, size: str) -> None:
         self.encode_sse(self.data, event="message", id="42")
-
-
-class WriteBurst:
-    """64 replies of ``size`` through ``WriteBuffer.write_line`` and one ``take()``, against a
-    list of parts and ``b"".join`` (impl "join")."""
-
-    params = (IMPLS + ["join"], ["100B", "10KB"])
-    param_names = ["impl", "size"]
-
-    def setup(self, impl: str, size: str) -> None:
-        self.messages: tuple[bytes, ...] = payloads.outgoing_messages(size, 64)
-        if impl != "join":
-            self.buf: Any = load(impl, "framing").WriteBuffer()
-
-    def time_write_64(self, impl: str, size: str) -> None:
-        if impl == "join":
-            parts: list[bytes] = []
-            append = parts.append
-            for msg in self.messages:
-                append(msg)
-                append(b"\n")
-            b"".join(parts)
-            return
-        write_line = self.buf.write_line
-        for msg in self.messages:
-            write_line(msg)
-        self.buf.take()

@@ -1,6 +1,6 @@
 """Import time, each sample in a fresh interpreter: the package (mcpfast/__init__.py, which
-imports the four compiled wire modules to set ``EXTENSIONS``) and the wire selectors
-(mcpfast/wire/{framing,jsonrpc,pool,counters}.py with mcpfast/wire/_json.py and _compat.py)."""
+imports the compiled wire modules to set ``EXTENSIONS``) and the wire selectors
+(mcpfast/wire/{framing,jsonrpc,counters}.py with mcpfast/wire/_json.py and _compat.py)."""
 
 from __future__ import annotations
 
@@ -20,9 +20,7 @@ def timeraw_import_mcpfast() -> str:
 
 
 def timeraw_import_wire() -> str:
-    return (
-        "import mcpfast.wire.framing, mcpfast.wire.jsonrpc, mcpfast.wire.pool, mcpfast.wire.counters"
-    )
+    return "import mcpfast.wire.framing, mcpfast.wire.jsonrpc, mcpfast.wire.counters"
 
 
 timeraw_import_mcpfast.env = _CHILD_ENV  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""Cutting frames out of byte streams, and joining outgoing ones (compiled twin).
+"""Cutting frames out of byte streams, and encoding SSE events (compiled twin).
 
 Twin of ``mcpfast/wire/_framing_py.py``, which is the specification (docstrings, edge cases);
 this module has the same names, signatures, results, exception classes and texts. ``SSEEvent``
@@ -36,7 +36,6 @@ __all__ = [
     "LineSplitter",
     "SSEEvent",
     "SSEParser",
-    "WriteBuffer",
     "encode_sse",
     "encode_sse_comment",
     "DEFAULT_MAX_SIZE",
@@ -100,20 +99,13 @@ cdef inline int buf_append(Buf* b, const char* p, Py_ssize_t n) except -1:
     return 0
 
 
-cdef void buf_release(Buf* b, Py_ssize_t keep) noexcept:
-    # Called when empty: give memory back after a burst, keeping `keep` bytes of capacity.
-    cdef char* p
+cdef void buf_release(Buf* b) noexcept:
+    # Called when empty: give the memory back after a burst grew the buffer past 1 MiB.
     if b.cap <= _SHRINK_ABOVE:
         return
-    if keep <= 0:
-        PyMem_Free(b.data)
-        b.data = NULL
-        b.cap = 0
-        return
-    p = <char*>PyMem_Realloc(b.data, <size_t>keep)
-    if p != NULL:  # a failed shrink leaves the larger block in place, which is still valid
-        b.data = p
-        b.cap = keep
+    PyMem_Free(b.data)
+    b.data = NULL
+    b.cap = 0
 
 
 cdef void buf_free(Buf* b) noexcept:
@@ -214,7 +206,7 @@ cdef class LineSplitter:
     def reset(self):
         """Forget any unfinished frame and start over as a new splitter (offset 0)."""
         self._buf.len = 0
-        buf_release(&self._buf, 0)
+        buf_release(&self._buf)
         self._start = 0
         self._offset = 0
         self._bad = -1
@@ -278,7 +270,7 @@ cdef class LineSplitter:
             if nl == NULL:
                 if self._too_long(self._buf.len + n - pos, p[n - 1]):
                     self._buf.len = 0
-                    buf_release(&self._buf, 0)
+                    buf_release(&self._buf)
                     self._discarding = True
                     self._bad = self._start
                 else:
@@ -291,7 +283,7 @@ cdef class LineSplitter:
                 buf_append(&self._buf, p + pos, nl - p - pos)
                 self._emit(frames, self._buf.data, self._buf.len, self._start)
             self._buf.len = 0
-            buf_release(&self._buf, 0)
+            buf_release(&self._buf)
             pos = nl - p + 1
 
         q = p + pos
@@ -409,9 +401,9 @@ cdef class SSEParser:
     def reset(self):
         """Start over as a new parser: buffers, BOM check, last event ID, retry and counts."""
         self._line.len = 0
-        buf_release(&self._line, 0)
+        buf_release(&self._line)
         self._data.len = 0
-        buf_release(&self._data, 0)
+        buf_release(&self._data)
         self._line_start = 0
         self._offset = 0
         self._bom_done = False
@@ -540,7 +532,7 @@ cdef class SSEParser:
                     buf_append(&self._line, p + pos, eol - pos)
                     self._process(self._line.data, self._line.len, self._line_start, events)
                 self._line.len = 0
-                buf_release(&self._line, 0)
+                buf_release(&self._line)
             elif eol - pos > max_size:
                 self._oversized_line(base + pos)
             else:
@@ -552,7 +544,7 @@ cdef class SSEParser:
                 self._oversized_line(self._line_start if self._line.len else base + pos)
                 self._discard_line = True
                 self._line.len = 0
-                buf_release(&self._line, 0)
+                buf_release(&self._line)
             else:
                 if self._line.len == 0:
                     self._line_start = base + pos
@@ -577,7 +569,7 @@ cdef class SSEParser:
             self._err_offset = offset
         self._discard = True
         self._data.len = 0
-        buf_release(&self._data, 0)
+        buf_release(&self._data)
         return 0
 
     cdef int _process(self, const char* s, Py_ssize_t n, long long start, list events) except -1:
@@ -647,7 +639,7 @@ cdef class SSEParser:
                 SSEEvent._new(data, self._event_type or _MESSAGE, self._id_buffer, self._block_retry)
             )
         self._data.len = 0
-        buf_release(&self._data, 0)
+        buf_release(&self._data)
         self._event_type = _EMPTY
         self._block_retry = None
         self._block_start = -1
@@ -751,66 +743,3 @@ def encode_sse(data, *, event=None, id=None, retry=None):
 def encode_sse_comment(text=""):
     """A comment line and a blank line, ``: text\\n\\n`` (see ``_framing_py.encode_sse_comment``)."""
     return b": " + _check_field("comment", text, "\r\n").encode("utf-8") + b"\n\n"
-
-
-# --------------------------------------------------------------------------------------------
-# Outgoing
-
-
-@cython.final
-cdef class WriteBuffer:
-    """Joins many outgoing messages into one ``transport.write`` (see ``_framing_py.WriteBuffer``)."""
-
-    cdef Buf _buf               # everything written since the last take()/clear()
-    cdef Py_ssize_t _keep       # capacity kept between bursts: initial_size, at most 1 MiB
-
-    def __init__(self, initial_size=4096):
-        cdef Py_ssize_t size = _check_limit("initial_size", initial_size, 0)
-        self._keep = size if size < _SHRINK_ABOVE else _SHRINK_ABOVE
-        self._buf.len = 0
-        if self._keep:
-            buf_reserve(&self._buf, self._keep)
-
-    def __dealloc__(self):
-        buf_free(&self._buf)
-
-    cdef inline int _append(self, object data, str what) except -1:
-        cdef Py_buffer view
-        if PyBytes_CheckExact(data):
-            return buf_append(&self._buf, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
-        _get_buffer(data, &view, what)
-        try:
-            buf_append(&self._buf, <const char*>view.buf, view.len)
-        finally:
-            PyBuffer_Release(&view)
-        return 0
-
-    def write(self, data):
-        """Append bytes (any C-contiguous buffer)."""
-        self._append(data, "write()")
-
-    def write_line(self, msg):
-        """Append ``msg`` and a ``\\n`` (one NDJSON frame)."""
-        self._append(msg, "write_line()")
-        if self._buf.len == self._buf.cap:
-            buf_reserve(&self._buf, 1)
-        self._buf.data[self._buf.len] = _LF
-        self._buf.len += 1
-
-    def take(self):
-        """Everything written since the last ``take()``/``clear()``; empties the buffer."""
-        out = PyBytes_FromStringAndSize(self._buf.data, self._buf.len)
-        self._buf.len = 0
-        buf_release(&self._buf, self._keep)
-        return out
-
-    def clear(self):
-        """Drop everything written."""
-        self._buf.len = 0
-        buf_release(&self._buf, self._keep)
-
-    def __len__(self):
-        return self._buf.len
-
-    def __repr__(self):
-        return f"<WriteBuffer len={self._buf.len}>"

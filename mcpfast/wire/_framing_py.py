@@ -1,4 +1,4 @@
-"""Cutting frames out of byte streams, and joining outgoing ones (pure-Python twin).
+"""Cutting frames out of byte streams, and encoding SSE events (pure-Python twin).
 
 This module is the specification; ``_framing.pyx`` is its compiled twin with the same names,
 signatures, results, exception classes and texts. ``framing.py`` picks one at import.
@@ -6,7 +6,6 @@ signatures, results, exception classes and texts. ``framing.py`` picks one at im
 * ``LineSplitter``: newline-delimited frames (MCP stdio transport, NDJSON over TCP).
 * ``SSEParser`` / ``SSEEvent``: the WHATWG HTML "event stream interpretation" (Streamable HTTP).
 * ``encode_sse`` / ``encode_sse_comment``: the other direction.
-* ``WriteBuffer``: many outgoing messages joined into one ``transport.write``.
 
 Limits: what a splitter buffers is bounded by ``max_size`` (an unfinished NDJSON frame; an
 unfinished SSE line and an event's data). A frame beyond the limit is dropped, the rest of the
@@ -30,7 +29,6 @@ __all__ = [
     "LineSplitter",
     "SSEEvent",
     "SSEParser",
-    "WriteBuffer",
     "encode_sse",
     "encode_sse_comment",
     "DEFAULT_MAX_SIZE",
@@ -42,8 +40,6 @@ DEFAULT_MAX_SIZE: Final = 16 * 1024 * 1024
 # Upper bound for max_size, chosen so that "limit + 1" and "buffered + chunk" never overflow
 # a C Py_ssize_t in the compiled twin.
 _MAX_LIMIT: Final = sys.maxsize // 4
-# WriteBuffer.take() gives memory back when one burst grew the buffer past this.
-_SHRINK_ABOVE: Final = 1 << 20
 
 _CR: Final = 0x0D
 _LF: Final = 0x0A
@@ -59,7 +55,7 @@ _RETRY_MAX_DIGITS: Final = 18
 
 
 def _as_bytes(data: Buffer, what: str) -> bytes:
-    # One normalisation at the entry of every feed()/write(): any C-contiguous buffer is
+    # One normalisation at the entry of every feed()/encode_sse(): any C-contiguous buffer is
     # accepted (PyBUF_SIMPLE in the compiled twin), with the same error texts in both twins.
     if type(data) is bytes:
         return data
@@ -604,58 +600,3 @@ def encode_sse_comment(text: str = "") -> bytes:
     ``text`` holding CR or LF raises ``ValueError`` (the rest would become a field).
     """
     return b": " + _check_field("comment", text, "\r\n").encode("utf-8") + b"\n\n"
-
-
-# --------------------------------------------------------------------------------------------
-# Outgoing
-
-
-class WriteBuffer:
-    """Joins many outgoing messages into one ``transport.write``.
-
-    ``write``/``write_line`` append, ``take()`` returns everything as one ``bytes`` and empties
-    the buffer. The compiled twin keeps its capacity between bursts, giving memory back when a
-    burst grew it past 1 MiB; here the ``bytearray`` manages its own.
-    """
-
-    __slots__ = ("_buf",)
-
-    def __init__(self, initial_size: int = 4096) -> None:
-        _check_limit("initial_size", initial_size, 0)
-        self._buf = bytearray()
-
-    def write(self, data: Buffer) -> None:
-        """Append bytes (any C-contiguous buffer)."""
-        try:
-            self._buf += data
-            return
-        except (TypeError, BufferError):
-            pass
-        # bytearray's own texts differ (and it turns BufferError into TypeError): the shared
-        # normaliser raises the canonical error, outside the except block to keep no context.
-        self._buf += _as_bytes(data, "write()")
-
-    def write_line(self, msg: Buffer) -> None:
-        """Append ``msg`` and a ``\\n`` (one NDJSON frame)."""
-        try:
-            self._buf += msg
-        except (TypeError, BufferError):
-            msg = _as_bytes(msg, "write_line()")  # raises; see write()
-            self._buf += msg
-        self._buf.append(_LF)
-
-    def take(self) -> bytes:
-        """Everything written since the last ``take()``/``clear()``; empties the buffer."""
-        out = bytes(self._buf)
-        self._buf.clear()
-        return out
-
-    def clear(self) -> None:
-        """Drop everything written."""
-        self._buf.clear()
-
-    def __len__(self) -> int:
-        return len(self._buf)
-
-    def __repr__(self) -> str:
-        return f"<WriteBuffer len={len(self._buf)}>"

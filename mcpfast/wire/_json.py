@@ -283,6 +283,14 @@ def _path(parts: list[Any]) -> str:
     return "".join(out)
 
 
+def _int_text(value: int) -> str:
+    # Python refuses str() of an int of more than 4300 digits (sys.int_info): an error message
+    # must not fail to be built, so long ones are shortened to their size.
+    if value.bit_length() <= 200:
+        return f"{value}"
+    return f"{'-' if value < 0 else ''}<{value.bit_length()} bits>"
+
+
 def check_encodable(obj: Any) -> None:
     """Raise EncodeError for the first value that no backend may encode, else return None."""
     stack: list[tuple[Any, list[Any]]] = [(obj, [])]
@@ -304,7 +312,7 @@ def check_encodable(obj: Any) -> None:
         elif isinstance(o, int):
             if not _I64_MIN <= o < _U64_END:
                 raise EncodeError(
-                    f"Cannot encode integer {o} outside [-2**63, 2**64) - at {_path(path)}"
+                    f"Cannot encode integer {_int_text(o)} outside [-2**63, 2**64) - at {_path(path)}"
                 )
         elif isinstance(o, float):
             if not math.isfinite(o):

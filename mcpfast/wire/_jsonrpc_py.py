@@ -8,7 +8,12 @@ Validation (JSON-RPC 2.0 §4-§6, MCP basic/index):
 * the message is a JSON object with ``"jsonrpc": "2.0"``; a JSON array is a batch;
 * a request has a string ``method`` and an ``id`` that is a string or an integer (never a bool,
   which would alias 0/1, never a float, never null: MCP forbids null request ids);
+  integer ids are those in [-2**63, 2**64): the JSON backends decode a larger integer as a
+  float (which is then refused as an id), and the encoders raise ``EncodeError`` for one, so
+  an id this codec writes is always one it can read back;
   a notification has no ``id``; ``params``, when present, is an object or an array;
+* a message with ``method`` and also ``result`` or ``error`` is neither a request nor a
+  response: invalid (its id is still recovered for the error response);
 * a response has exactly one of ``result`` and ``error``; ``id`` is a string or an integer, or
   null/absent for an error response to a message whose id could not be read; ``error`` is an
   object with an integer ``code`` and a string ``message``, ``data`` optional.
@@ -179,6 +184,10 @@ def _describe(value: Any) -> str:
         return "an object"
     if isinstance(value, list):
         return "an array" if value else "[]"
+    if isinstance(value, int) and value.bit_length() > 200:
+        # validate() takes Python values: neither the encoder nor repr() may be asked to write
+        # an int past Python's 4300-digit str() limit
+        return f"an integer of {value.bit_length()} bits"
     try:
         text = _json.dumps(value).decode("utf-8")
     except Exception:  # noqa: BLE001 - a message must never fail to be built
@@ -216,6 +225,11 @@ def _check(obj: Any, where: str) -> Message:
         raise _fail(f"{where}.jsonrpc", '"2.0"', got, obj)
     method = obj.get("method", _MISSING)
     if method is not _MISSING:
+        # a request (or notification) that is also a response is neither: answering it or
+        # resolving a pending request with it would both be guesses
+        if "result" in obj or "error" in obj:
+            other = '"result"' if "result" in obj else '"error"'
+            raise _fail(where, 'either "method" or "result"/"error"', f'"method" and {other}', obj)
         if type(method) is not str:
             raise _fail(f"{where}.method", "a string", _describe(method), obj)
         params = obj.get("params")
@@ -302,11 +316,25 @@ def decode_all(frames: list[bytes]) -> list[Message | Batch | JSONRPCError]:
 # ---------------------------------------------------------------------------------- encoding
 
 
+_ID_MIN = -(2**63)
+_ID_END = 2**64
+
+
 def _check_id(id: Any, allow_null: bool = False) -> None:
+    """TypeError for an id of the wrong type, EncodeError for an int id outside [-2**63, 2**64).
+
+    JSON allows any integer, but every JSON backend decodes an integer outside that range as a
+    float, which ``decode`` refuses as an id: a message sent with such an id could never be
+    matched by a peer built like this one, so no encoder writes one. The range is checked
+    before anything else so that the error is the same whatever else is wrong.
+    """
     if id is None and allow_null:
         return
     if not _usable_id(id):
         raise TypeError(f"Expected a str or int request id, got {type(id).__name__}: {id!r}")
+    if type(id) is int and not _ID_MIN <= id < _ID_END:
+        _json.check_encodable({"id": id})  # raises the canonical text, naming $.id
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 def encode_request(id: str | int, method: str, params: Any = None) -> bytes:

@@ -1,4 +1,4 @@
-"""NDJSON line splitting, SSE parsing and encoding, write buffer; picks the compiled or the pure twin.
+"""NDJSON line splitting, SSE parsing and encoding; picks the compiled or the pure twin.
 
 See ``_framing_py.py`` for the specification; ``NO_EXTENSIONS`` (``_compat.py``) forces it.
 """
@@ -15,7 +15,6 @@ if TYPE_CHECKING or NO_EXTENSIONS:
         LineSplitter,
         SSEEvent,
         SSEParser,
-        WriteBuffer,
         encode_sse,
         encode_sse_comment,
     )
@@ -26,8 +25,7 @@ else:
             LineSplitter,
             SSEEvent,
             SSEParser,
-            WriteBuffer,
-            encode_sse,
+                encode_sse,
             encode_sse_comment,
         )
     except ImportError:  # pragma: no cover
@@ -36,8 +34,7 @@ else:
             LineSplitter,
             SSEEvent,
             SSEParser,
-            WriteBuffer,
-            encode_sse,
+                encode_sse,
             encode_sse_comment,
         )
 
@@ -45,7 +42,6 @@ __all__ = [
     "LineSplitter",
     "SSEEvent",
     "SSEParser",
-    "WriteBuffer",
     "encode_sse",
     "encode_sse_comment",
     "DEFAULT_MAX_SIZE",

@@ -1,8 +1,8 @@
 """Benchmark-only pytest configuration.
 
 Real runs group with ``--benchmark-group-by=group,param:size``. pytest-benchmark's own grouping
-raises ``KeyError`` for a benchmark that has no ``size`` parameter (the pool and counter ones
-have nothing to size), so this hook groups such benchmarks under ``size=-`` instead; otherwise it
+raises ``KeyError`` for a benchmark that has no ``size`` parameter (the counter ones have
+nothing to size), so this hook groups such benchmarks under ``size=-`` instead; otherwise it
 groups exactly as the built-in hook does.
 """
 

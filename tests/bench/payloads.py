@@ -34,7 +34,6 @@ __all__ = [
     "envelope_bytes",
     "ndjson_stream",
     "sse_stream",
-    "outgoing_messages",
 ]
 
 #: the benchmark ``size`` parameter and its byte count
@@ -274,10 +273,3 @@ def sse_stream(size: str, total: int = 64 * 1024) -> bytes:
         length += len(ev)
         i += 1
     return b"".join(events)
-
-
-@cache
-def outgoing_messages(size: str, n: int = 64) -> tuple[bytes, ...]:
-    """``n`` encoded result envelopes of ``size``: one burst of replies to write."""
-    data = envelope_bytes(size)
-    return tuple(bytes(bytearray(data)) for _ in range(n))

@@ -1,4 +1,4 @@
-"""Benchmarks of NDJSON and SSE framing and the write buffer (mcpfast/wire/_framing.pyx,
+"""Benchmarks of NDJSON and SSE framing (mcpfast/wire/_framing.pyx,
 _framing_py.py), with plain-``bytes`` baselines where one exists.
 
 Real runs: ``pytest tests/bench --benchmark-enable --benchmark-only
@@ -19,7 +19,6 @@ SPLIT_CASES = [("64KB", "100B"), ("1MB", "100B"), ("1MB", "10KB")]
 _STREAM = {"64KB": 64 * 1024, "1MB": 1024 * 1024}
 _LINE = {"100B": 100, "10KB": 10 * 1024}
 CHUNK = 4096  # what one socket read typically brings
-BURST = 64  # messages joined into one transport.write
 
 
 def _stream(size: str, shape: str) -> bytes:
@@ -31,23 +30,6 @@ def _feed_chunks(feed: Any, chunks: list[bytes]) -> int:
     for chunk in chunks:
         n += len(feed(chunk))
     return n
-
-
-def _write_burst(buf: Any, messages: tuple[bytes, ...]) -> bytes:
-    write_line = buf.write_line
-    for msg in messages:
-        write_line(msg)
-    return buf.take()  # type: ignore[no-any-return]
-
-
-def _join_burst(messages: tuple[bytes, ...]) -> bytes:
-    """What pure-Python code does without a write buffer: a list of parts and one join."""
-    parts: list[bytes] = []
-    append = parts.append
-    for msg in messages:
-        append(msg)
-        append(b"\n")
-    return b"".join(parts)
 
 
 # ------------------------------------------------------------------------------------- NDJSON
@@ -105,24 +87,3 @@ def test_encode_sse(benchmark: BenchmarkFixture, framing: Any, size: str) -> Non
     data = payloads.envelope_bytes(size)
     out = benchmark(framing.encode_sse, data, event="message", id="42")
     assert out.endswith(b"\n\n") and len(out) > len(data)
-
-
-# ------------------------------------------------------------------------------- write buffer
-
-
-@pytest.mark.benchmark(group="framing.write_buffer")
-@pytest.mark.parametrize("size", ["100B", "10KB"])
-def test_write_buffer_64(benchmark: BenchmarkFixture, framing: Any, size: str) -> None:
-    """64 replies of ``size`` written as lines and taken as one ``bytes``."""
-    messages = payloads.outgoing_messages(size, BURST)
-    buf = framing.WriteBuffer()
-    out = benchmark(_write_burst, buf, messages)
-    assert len(out) == BURST * (payloads.size_bytes(size) + 1)
-
-
-@pytest.mark.benchmark(group="framing.write_buffer")
-@pytest.mark.parametrize("size", ["100B", "10KB"])
-def test_write_buffer_64_baseline_join(benchmark: BenchmarkFixture, size: str) -> None:
-    messages = payloads.outgoing_messages(size, BURST)
-    out = benchmark(_join_burst, messages)
-    assert len(out) == BURST * (payloads.size_bytes(size) + 1)

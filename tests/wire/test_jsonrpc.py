@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -85,6 +86,12 @@ def test_bad_json_is_32700(jsonrpc: Any, data: bytes) -> None:
         (b'{"jsonrpc":"2.0","id":3,"method":"m","params":null}', "Expected an object or an array, got null - at $.params", 3),
         (b'{"jsonrpc":"2.0","id":3}', 'Expected "method", "result" or "error", got none of them - at $', 3),
         (b'{"jsonrpc":"2.0","id":3,"result":1,"error":{}}', 'Expected exactly one of "result" and "error", got both - at $', 3),
+        # a request that is also a response is neither (checked before the method's type)
+        (b'{"jsonrpc":"2.0","id":3,"method":"m","result":{}}', 'Expected either "method" or "result"/"error", got "method" and "result" - at $', 3),
+        (b'{"jsonrpc":"2.0","id":"k","method":5,"error":{"code":1,"message":"m"}}', 'Expected either "method" or "result"/"error", got "method" and "error" - at $', "k"),
+        (b'{"jsonrpc":"2.0","method":"m","result":null,"error":null}', 'Expected either "method" or "result"/"error", got "method" and "result" - at $', None),
+        # an integer beyond 64 bits decodes as a float (the JSON backends' rule): not an id
+        (b'{"jsonrpc":"2.0","id":18446744073709551616,"method":"m"}', "Expected a string or an integer, got 1.8446744073709552e+19 - at $.id", None),
         (b'{"jsonrpc":"2.0","id":3,"error":{"code":"x","message":"m"}}', 'Expected an integer, got "x" - at $.error.code', 3),
         (b'{"jsonrpc":"2.0","id":3,"error":{"code":1}}', "Expected a string, got nothing - at $.error.message", 3),
         (b'"hello"', 'Expected an object, got "hello" - at $', None),
@@ -176,6 +183,32 @@ def test_encode_rejects_bad_ids(jsonrpc: Any, bad_id: Any) -> None:
         jsonrpc.encode_request(bad_id, "m")
     with pytest.raises(TypeError, match="request id"):
         jsonrpc.encode_result(bad_id, {})
+
+
+@pytest.mark.parametrize("rid", [2**64, -(2**63) - 1, 10**30, -(10**5000)], ids=["2**64", "-2**63-1", "10**30", "-10**5000"])
+def test_encoders_refuse_ids_beyond_64_bits(jsonrpc: Any, rid: int) -> None:
+    # decode can never give such an id back (it reads as a float), so no encoder writes one;
+    # the id is checked first, whatever else is wrong, and the text is the same in both twins
+    text = f"{rid}" if rid.bit_length() <= 200 else f"-<{rid.bit_length()} bits>"
+    message = "^" + re.escape(f"Cannot encode integer {text} outside [-2**63, 2**64) - at $.id") + "$"
+    with pytest.raises(EncodeError, match=message):
+        jsonrpc.encode_request(rid, "m", {"x": float("nan")})
+    with pytest.raises(EncodeError, match=message):
+        jsonrpc.encode_result(rid, {"x": float("nan")})
+    with pytest.raises(EncodeError, match=message):
+        jsonrpc.encode_result(rid, b"{}")
+    with pytest.raises(EncodeError, match=message):
+        jsonrpc.encode_error(rid, -1, "m")
+    with pytest.raises(EncodeError, match=message):
+        jsonrpc.encode_message(jsonrpc.Response(rid, {}))
+
+
+@pytest.mark.parametrize("rid", [2**64 - 1, 2**63, 2**63 - 1, -(2**63), 0])
+def test_ids_at_the_64_bit_edges_round_trip(jsonrpc: Any, rid: int) -> None:
+    assert jsonrpc.decode(jsonrpc.encode_request(rid, "m")).id == rid
+    assert jsonrpc.decode(jsonrpc.encode_result(rid, {})).id == rid
+    assert jsonrpc.decode(jsonrpc.encode_result(rid, b"{}")).id == rid
+    assert jsonrpc.decode(jsonrpc.encode_error(rid, -1, "m")).id == rid
 
 
 def test_encode_rejects_non_json(jsonrpc: Any) -> None:
