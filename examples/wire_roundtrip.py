@@ -6,7 +6,7 @@ from __future__ import annotations
 import mcpfast
 from mcpfast.errors import JSONRPCError
 from mcpfast.wire import _json
-from mcpfast.wire.framing import LineSplitter, WriteBuffer
+from mcpfast.wire.framing import LineSplitter
 from mcpfast.wire.jsonrpc import Request, decode_all, encode_error, encode_result
 
 STREAM = (
@@ -19,15 +19,15 @@ REST = b'll","params":{"name":"echo","arguments":{"message":"again"}}}\r\n\n{not
 def main() -> None:
     print(f"mcpfast {mcpfast.__version__}: compiled wire core = {mcpfast.EXTENSIONS}, JSON backend = {_json.BACKEND}")
     splitter = LineSplitter()
-    out = WriteBuffer()
+    out: list[bytes] = []  # the replies, framed and written at the end in one go
     for chunk in (STREAM, REST):
         for msg in decode_all(splitter.feed(chunk)):
             if isinstance(msg, JSONRPCError):  # -32700 / -32600, id recovered when usable
-                out.write_line(encode_error(msg.id, msg.code, msg.message))
+                out.append(encode_error(msg.id, msg.code, msg.message))
             elif isinstance(msg, Request):
                 text = msg.params["arguments"]["message"]
-                out.write_line(encode_result(msg.id, {"content": [{"type": "text", "text": text}]}))
-    print(out.take().decode(), end="")
+                out.append(encode_result(msg.id, {"content": [{"type": "text", "text": text}]}))
+    print(b"\n".join([*out, b""]).decode(), end="")
 
 
 if __name__ == "__main__":

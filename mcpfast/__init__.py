@@ -13,7 +13,7 @@ def _extensions_active() -> bool:
     if _NO_EXTENSIONS:
         return False
     try:
-        from .wire import _counters, _framing, _jsonrpc, _pool  # type: ignore[attr-defined]  # noqa: F401
+        from .wire import _counters, _framing, _jsonrpc  # type: ignore[attr-defined]  # noqa: F401
     except ImportError:
         return False
     return True

@@ -66,10 +66,5 @@ def jsonrpc(impl: Impl) -> Any:
 
 
 @pytest.fixture(scope="session")
-def pool(impl: Impl) -> Any:
-    return impl.module("pool")
-
-
-@pytest.fixture(scope="session")
 def counters(impl: Impl) -> Any:
     return impl.module("counters")

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = ("framing", "jsonrpc", "pool", "counters")
+MODULES = ("framing", "jsonrpc", "counters")
 # one name per module whose defining module tells which twin is active
-PROBES = {"framing": "LineSplitter", "jsonrpc": "decode", "pool": "ObjectPool", "counters": "Counter"}
+PROBES = {"framing": "LineSplitter", "jsonrpc": "decode", "counters": "Counter"}
 
 PROBE = """
 import importlib, sys
