@@ -19,3 +19,4 @@ LATEST_PROTOCOL_VERSION: Final = "2026-07-28"
 LATEST_HANDSHAKE_VERSION: Final = "2025-11-25"
 #: the only revision that allows JSON-RPC batches (added 2025-03-26, removed 2025-06-18)
 BATCH_PROTOCOL_VERSIONS: Final = ("2025-03-26",)
+PROTOCOL_VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
