@@ -118,8 +118,10 @@ def load_server(target: str) -> Any:
 
 
 def serve(obj: Any, *, transport: str = "stdio", host: str | None = None, port: int | None = None,
-          workers: int | None = None, json_response: bool = False, stateless: bool = False) -> None:
-    """Serve ``obj`` (an ``MCPServer`` or a ``ServerCore``) until stopped."""
+          workers: int | None = None, json_response: bool = False, stateless: bool = False,
+          idle_timeout: float | None = None) -> None:
+    """Serve ``obj`` (an ``MCPServer`` or a ``ServerCore``) until stopped. ``idle_timeout``
+    (tcp, http; None: the transport's default, 0: never) closes connections idle that long."""
     from .server.app import MCPServer
 
     if transport == "streamable-http":
@@ -132,6 +134,10 @@ def serve(obj: Any, *, transport: str = "stdio", host: str | None = None, port: 
         raise CLIError("--json-response, --stateless and --workers apply to --transport http only")
     if workers is not None and workers < 1:
         raise CLIError(f"--workers must be at least 1, got {workers}")
+    if idle_timeout is not None and transport == "stdio":
+        raise CLIError("--idle-timeout applies to --transport tcp or http, not stdio")
+    if idle_timeout is not None and not idle_timeout >= 0:
+        raise CLIError(f"--idle-timeout must be seconds >= 0 (0: never), got {idle_timeout}")
     if workers is not None and workers > 1 and not (
             stateless or getattr(getattr(obj, "settings", None), "stateless_http", False)):
         # a legacy session lives in one process; the kernel spreads connections over the workers
@@ -141,13 +147,17 @@ def serve(obj: Any, *, transport: str = "stdio", host: str | None = None, port: 
         net["host"] = host
     if port is not None:
         net["port"] = port
+    # the transports' own names: TCPServer's idle_timeout, HTTPSettings.keep_alive_timeout
+    idle: dict[str, Any] = {}
+    if idle_timeout is not None:
+        idle["idle_timeout" if transport == "tcp" else "keep_alive_timeout"] = idle_timeout or None
     if isinstance(obj, MCPServer):
         if transport == "stdio":
             obj.run("stdio")
         elif transport == "tcp":
-            obj.run("tcp", **net)
+            obj.run("tcp", **net, **idle)
         else:
-            http: dict[str, Any] = dict(net)
+            http: dict[str, Any] = dict(net, **idle)
             if workers is not None:
                 http["workers"] = workers
             if json_response:
@@ -167,7 +177,7 @@ def serve(obj: Any, *, transport: str = "stdio", host: str | None = None, port: 
         from .transports.tcp import start_tcp_server
 
         async def run_tcp() -> None:
-            server = await start_tcp_server(lambda: obj, net.get("host", "127.0.0.1"), net.get("port", 8000))
+            server = await start_tcp_server(lambda: obj, net.get("host", "127.0.0.1"), net.get("port", 8000), **idle)
             await server.serve_forever()
 
         try:
@@ -178,7 +188,7 @@ def serve(obj: Any, *, transport: str = "stdio", host: str | None = None, port: 
         from .transports.http import HTTPSettings, run_http
 
         h = net.get("host", "127.0.0.1")
-        settings = HTTPSettings(json_response=json_response, stateless=stateless, bind_host=h)
+        settings = HTTPSettings(json_response=json_response, stateless=stateless, bind_host=h, **idle)
         run_http(obj, host=h, port=net.get("port", 8000), settings=settings, workers=workers or 1)
 
 
@@ -194,6 +204,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, help="HTTP worker processes sharing the port (needs --stateless)")
     run.add_argument("--json-response", action="store_true", help="HTTP: answer POSTs with JSON, never SSE")
     run.add_argument("--stateless", action="store_true", help="HTTP: serve legacy requests without sessions")
+    run.add_argument("--idle-timeout", type=float, metavar="SECONDS",
+                     help="tcp, http: close a connection with no request in flight and no traffic for this long"
+                          " (0: never; default: tcp 300, http 5 between keep-alive requests)")
     run.add_argument("--log-level", default="WARNING", type=str.upper,
                      choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
                      help="log level of mcpfast's logs on stderr (default: WARNING)")
@@ -244,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(f"importing {args.target} failed: {type(exc).__name__}: {exc}")
     try:
         serve(obj, transport=args.transport, host=args.host, port=args.port, workers=args.workers,
-              json_response=args.json_response, stateless=args.stateless)
+              json_response=args.json_response, stateless=args.stateless, idle_timeout=args.idle_timeout)
     except CLIError as exc:
         _fail(str(exc))
     except OSError as exc:

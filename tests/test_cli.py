@@ -269,6 +269,40 @@ def test_http(tmp_path: Path, app_file: Path, which: str) -> None:
         proc.stderr.close()  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize(("transport", "which"), [("tcp", "mcpserver"), ("tcp", "core"), ("http", "mcpserver"),
+                                                   ("http", "core")])
+def test_idle_timeout_option(tmp_path: Path, app_file: Path, transport: str, which: str) -> None:
+    target = str(app_file) if which == "mcpserver" else str(write(tmp_path, "core_server.py", CORE_FILE))
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "mcpfast", "run", target, "-t", transport, "--port", str(port),
+                             "--idle-timeout", "0.3"], env=sdk.child_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        _wait_listening(port, proc)
+
+        async def silent() -> float:
+            loop = asyncio.get_running_loop()
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            t0 = loop.time()
+            assert await asyncio.wait_for(reader.read(), 10) == b""  # closed by the server, silently
+            writer.close()
+            return loop.time() - t0
+
+        assert asyncio.run(silent()) < 2.0  # the defaults would be 300 s (tcp) and 5 s (http)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        proc.stderr.close()  # type: ignore[union-attr]
+
+
+def test_idle_timeout_option_errors() -> None:
+    core = ServerCore("x", "1")
+    with pytest.raises(cli.CLIError, match="not stdio"):
+        cli.serve(core, transport="stdio", idle_timeout=1.0)
+    with pytest.raises(cli.CLIError, match=">= 0"):
+        cli.serve(core, transport="tcp", idle_timeout=-1.0)
+
+
 def test_port_in_use_is_one_line(tmp_path: Path) -> None:
     import socket
 

@@ -1,7 +1,7 @@
 """Micro-benchmark of the built-in HTTP server's per-request CPU cost, without sockets.
 
 Feeds ``tools/call`` echo requests, as wrk sends them in ``../shared/bench/http_bench.py``,
-straight into one ``_HTTPConnection`` whose transport only collects what is written: the
+straight into one ``HTTPConnection`` whose transport only collects what is written: the
 figure is the Python (and httptools) work per request of the front end, the Streamable HTTP
 core, the peer and the dispatcher, without the socket system calls. A run checks every answer.
 
@@ -100,14 +100,15 @@ async def _run(n: int, repeats: int, json_response: bool, profile: bool) -> list
     sys.path.insert(0, "examples")
     import echo_mcpserver
 
-    from mcpfast.transports.http.server import HTTPServer, _HTTPConnection
+    from mcpfast.transports.http.protocol import HTTPConnection
+    from mcpfast.transports.http.server import HTTPServer
     from mcpfast.transports.http.settings import HTTPSettings
 
     app = echo_mcpserver.build()
     server = HTTPServer(app.core, host="127.0.0.1", port=0,
                         settings=HTTPSettings(json_response=json_response, bind_host="127.0.0.1"))
     await server.core.startup()
-    conn = _HTTPConnection(server)
+    conn = HTTPConnection(server)
     tr = _Transport()
     conn.connection_made(tr)
     init = (b'{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"%s",'

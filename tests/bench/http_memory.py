@@ -45,7 +45,8 @@ def serve(port: int, ttl: float, max_sessions: int) -> None:
     from mcpfast.transports.http import HTTPSettings, run_http
 
     app = echo_mcpserver.build()
-    settings = HTTPSettings(json_response=True, session_ttl=ttl, max_sessions=max_sessions,
+    # every session comes from 127.0.0.1: no per-client limit here
+    settings = HTTPSettings(json_response=True, session_ttl=ttl, max_sessions=max_sessions, max_sessions_per_client=None,
                             metrics_path="/metrics")
     run_http(app.core, host="127.0.0.1", port=port, settings=settings)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from mcpfast.errors import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR
+from mcpfast.errors import INVALID_REQUEST, PARSE_ERROR, SERVER_OVERLOADED
 from mcpfast.transports.http import HTTPSettings, StreamableHTTP
 from mcpfast.wire import jsonrpc
 
@@ -98,14 +98,21 @@ async def test_delete_answers_requests_in_flight() -> None:
 
 
 @async_test
-async def test_session_cap_answers_503() -> None:
+async def test_session_cap_evicts_an_idle_session_else_answers_503_overloaded() -> None:
     _, http, c = make(max_sessions=2)
-    assert Client(http).initialize().status == 200
-    assert Client(http).initialize().status == 200
+    a, b = Client(http), Client(http)
+    assert a.initialize().status == 200 and b.initialize().status == 200
+    ga, gb = a.get(), b.get()  # an open GET stream: neither session is idle
     r = Client(http).initialize()
-    assert r.status == 503 and r.error_code() == INTERNAL_ERROR
+    assert r.status == 503 and r.error_code() == SERVER_OVERLOADED
     assert "max_sessions" in r.json()["error"]["message"]
     assert http.stats["sessions_refused"] == 1
+    gb.disconnect()  # b is idle now: a full table evicts it for a newcomer
+    await settle()
+    d = Client(http)
+    assert d.initialize().status == 200
+    assert len(http.table) == 2 and b.call("ping").status == 404 and a.call("ping").status == 200
+    ga.disconnect()
 
 
 @async_test

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from mcpfast.errors import ConnectionClosed
-from mcpfast.transports.tcp import connect_tcp, start_tcp_server
+from mcpfast.transports.tcp import DEFAULT_IDLE_TIMEOUT, connect_tcp, start_tcp_server
 
 from ..engine.aio import async_test
 from ..engine.dispatchers import EchoDispatcher
@@ -40,7 +40,7 @@ async def test_round_trip_and_nodelay() -> None:
         assert await client.peer.request("ask", {"b": 2}) == {"b": 2}  # server -> client
         results = await asyncio.gather(*(client.peer.request("slow", {"delay": 0.05, "tag": i}) for i in range(20)))
         assert [r["tag"] for r in results] == list(range(20))
-        (conn,) = server.connections
+        (conn,) = server.protocols
         for t in (conn.transport, client.transport):
             sock = t.get_extra_info("socket")  # type: ignore[union-attr]
             assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
@@ -115,6 +115,43 @@ async def test_idle_timeout_closes_quiet_connections_only() -> None:
             await idle.peer.request("echo")
         assert await busy.peer.request("echo", {"still": "open"}) == {"still": "open"}
         await asyncio.wait_for(busy.wait_closed(), 2)  # and it goes once quiet
+    finally:
+        await server.close()
+
+
+@async_test
+async def test_silent_sockets_are_closed_by_default_and_free_their_slot() -> None:
+    assert start_tcp_server.__kwdefaults__["idle_timeout"] == DEFAULT_IDLE_TIMEOUT == 300.0
+    server = await start_tcp_server(EchoDispatcher, max_connections=1, idle_timeout=0.2)
+    try:
+        assert server.idle_timeout == 0.2 and server.tick == 0.05
+        loop = asyncio.get_running_loop()
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)  # says nothing
+        t0 = loop.time()
+        assert await asyncio.wait_for(reader.read(), 3) == b""  # closed, without a word
+        assert 0.15 < loop.time() - t0 < 1.5
+        writer.close()
+        await asyncio.sleep(0.05)
+        assert server.connections == 0
+        client = await connect_tcp("127.0.0.1", server.port, EchoDispatcher())  # the slot is free
+        assert await client.peer.request("echo", {"n": 1}) == {"n": 1}  # type: ignore[union-attr]
+        assert server.refused == 0
+        client.close()
+        await client.wait_closed()
+    finally:
+        await server.close()
+
+
+@async_test
+async def test_a_long_tool_call_is_not_idle() -> None:
+    server = await start_tcp_server(EchoDispatcher, idle_timeout=0.1)
+    try:
+        client = await connect_tcp("127.0.0.1", server.port, EchoDispatcher())
+        # no byte either way for eight idle timeouts, but a request in flight
+        assert await client.peer.request("slow", {"delay": 0.8}) == {"slept": 0.8, "tag": None}  # type: ignore[union-attr]
+        assert server.connections == 1
+        client.close()
+        await client.wait_closed()
     finally:
         await server.close()
 
@@ -199,7 +236,7 @@ def test_tls_round_trip(tmp_path: Path) -> None:
             client = await connect_tcp("127.0.0.1", server.port, EchoDispatcher(), tls=ctx, server_hostname="localhost")
             assert await client.peer.request("echo", {"secure": True}) == {"secure": True}
             assert client.transport.get_extra_info("ssl_object") is not None  # type: ignore[union-attr]
-            (conn,) = server.connections
+            (conn,) = server.protocols
             sock = conn.transport.get_extra_info("socket")  # type: ignore[union-attr]
             assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
             # an untrusting client fails the handshake; the server keeps serving

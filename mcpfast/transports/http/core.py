@@ -194,7 +194,7 @@ class StreamableHTTP:
         store = s.event_store
         #: the SSE event store (None only if a subclass turns resumability off)
         self.store: EventStore | None = store if store is not None else MemoryEventStore()
-        self.table = SessionTable(s.max_sessions, s.session_ttl, self._expire)
+        self.table = SessionTable(s.max_sessions, s.session_ttl, self._expire, s.max_sessions_per_client)
         self._modern_versions = frozenset(getattr(dispatcher, "modern_versions", MODERN_PROTOCOL_VERSIONS))
         self._tools: dict[str, Any] | None = getattr(dispatcher, "tools", None)
         self._param_specs: dict[str, tuple[Any, Any]] = {}
@@ -647,15 +647,15 @@ class StreamableHTTP:
 
     def _initialize(self, request: HTTPRequest, responder: Responder, msg: Any, token: Any) -> None:
         table = self.table
-        if table.full():
+        owner = _identity(token) if self._auth is not None else None
+        client = owner if owner is not None else (request.client[0] if request.client else None)
+        refusal = table.admit(client)
+        if refusal is not None:
             self.stats["sessions_refused"] += 1
-            self._error(responder, 503, INTERNAL_ERROR,
-                        f"Service Unavailable: {len(table)} sessions are open, the limit"
-                        " (raise HTTPSettings.max_sessions, or lower HTTPSettings.session_ttl so idle"
-                        " sessions expire sooner)", rid=msg.id)
+            self._error(responder, 503, SERVER_OVERLOADED, refusal, rid=msg.id)
             return
         peer = SessionPeer(self.dispatcher, self, self._timeout, self._max_in_flight, self._loop)
-        session = Session(new_session_id(), peer, table.tick, _identity(token) if self._auth is not None else None)
+        session = Session(new_session_id(), peer, table.tick, owner, client)
         peer.session = session
         ex = InitExchange(self, responder, msg.id, peer, session, False, self.settings.json_response)
         self._call(peer, msg, ex, request, token)

@@ -319,6 +319,32 @@ class HostOriginGuard:
             return None
         return self._check_slow(host, origin)
 
+    def check_target(self, authority: str) -> Rejection | None:
+        """None when the authority of an absolute-form request target (``POST
+        http://host:port/mcp``) may proceed, else the ``Rejection`` (421) to send.
+
+        RFC 9112 section 3.2.2 makes that authority, not ``Host``, the host a server must use
+        for such a request, so a guard that checked only ``Host`` could be walked around with
+        it: it is held to the same allow-list. The front end that parses the request target
+        calls this, as well as (not instead of) ``check``.
+        """
+        if not self.enabled or authority in self._hosts_ok:
+            return None
+        if authority and self._host_allowed(authority):
+            if len(self._hosts_ok) >= _CACHE_MAX:
+                self._hosts_ok.clear()
+            self._hosts_ok.add(authority)
+            return None
+        message = (
+            f"Invalid request target authority {_quote(authority)}: DNS-rebinding protection is "
+            f"on ({self._reason}) and accepts only localhost, 127.0.0.1, [::1] and the allowed "
+            f"hosts, in the Host header and in an absolute-form request target alike. Send the "
+            f"request in origin form (POST /path), add the host to allowed_hosts or "
+            f"{ENV_ALLOWED_HOSTS}, or turn the protection off with dns_rebinding_protection=False "
+            f"or {ENV_DNS_REBINDING_PROTECTION}=0."
+        )
+        return Rejection(421, json_rpc_error_body(TRANSPORT_ERROR, message), _JSON_HEADERS)
+
     def _check_slow(self, host: str | None, origin: str | None) -> Rejection | None:
         if host is None or host not in self._hosts_ok:
             if not host or not self._host_allowed(host):

@@ -4,9 +4,11 @@
   session bookkeeping, list-changed broadcasts and resource subscriptions work as on stdio),
   the GET stream, the POST streams a client may resume. Kept small: an idle session costs well
   under 4 KiB, and nothing per session is armed in the event loop.
-* ``SessionTable``: the open sessions by id, the cap, and the idle expiry: one periodic sweep
+* ``SessionTable``: the open sessions by id, the caps, and the idle expiry: one periodic sweep
   for the whole table (a request only stamps the sweep's tick number on its session: no clock
-  read, no timer handle per session).
+  read, no timer handle per session). Sessions are counted per client (the access token's
+  identity, else the remote address), so that one client cannot take the whole table; a full
+  table makes room by evicting the least recently used idle session of the biggest holder.
 * ``EventStore``: the interface of the SSE event store (``Last-Event-ID`` replay, SEP-1699
   polling), and ``MemoryEventStore``, the bounded default.
 """
@@ -14,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import secrets
 from collections import deque
@@ -21,6 +24,8 @@ from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["EventStore", "MemoryEventStore", "Session", "SessionTable", "new_session_id"]
+
+log = logging.getLogger("mcpfast.http")
 
 
 def new_session_id() -> str:
@@ -180,9 +185,9 @@ class Session:
     """One legacy session (see the module docstring). The core owns the logic; this holds
     the state, in slots."""
 
-    __slots__ = ("id", "peer", "tick", "get", "get_opened", "live", "nstreams", "owner", "closed")
+    __slots__ = ("id", "peer", "tick", "get", "get_opened", "live", "nstreams", "owner", "client", "closed")
 
-    def __init__(self, sid: str, peer: Any, tick: int, owner: Any = None) -> None:
+    def __init__(self, sid: str, peer: Any, tick: int, owner: Any = None, client: Any = None) -> None:
         self.id = sid
         #: the session's JSONRPCPeer (its ``state`` is ServerCore's LegacySession)
         self.peer = peer
@@ -199,6 +204,9 @@ class Session:
         self.nstreams = 0
         #: who opened it (the access token's identity), when authentication is on
         self.owner = owner
+        #: whom it counts against in ``max_sessions_per_client`` (the owner, else the remote
+        #: address; None when neither is known)
+        self.client = client
         self.closed = False
 
     @property
@@ -208,10 +216,66 @@ class Session:
 
     def idle(self) -> bool:
         """Nothing holds the session: no request in flight, no open stream."""
-        return not self.peer._in_flight and self.get is None and not self.live
+        return not self.peer.in_flight and self.get is None and not self.live
 
     def __repr__(self) -> str:
         return f"<Session {self.id[:8]}... {self.protocol_version}>"
+
+
+class _SessionsById(dict[str, Session]):
+    """``SessionTable.sessions``: a dict by id that keeps the sessions grouped by client in step
+    with every insert and removal (the core adds and deletes entries directly; lookups stay
+    plain ``dict.get``)."""
+
+    __slots__ = ("by_client",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: client -> its sessions by id, oldest first
+        self.by_client: dict[Any, dict[str, Session]] = {}
+
+    def _group_remove(self, session: Session) -> None:
+        group = self.by_client.get(session.client)
+        if group is not None:
+            group.pop(session.id, None)
+            if not group:
+                del self.by_client[session.client]
+
+    def __setitem__(self, sid: str, session: Session) -> None:
+        old = dict.get(self, sid)
+        if old is not None:
+            self._group_remove(old)
+        super().__setitem__(sid, session)
+        group = self.by_client.get(session.client)
+        if group is None:
+            group = self.by_client[session.client] = {}
+        group[sid] = session
+
+    def __delitem__(self, sid: str) -> None:
+        session = self[sid]
+        super().__delitem__(sid)
+        self._group_remove(session)
+
+    def pop(self, sid: str, default: Any = None) -> Any:
+        session = super().pop(sid, default)
+        if isinstance(session, Session):
+            self._group_remove(session)
+        return session
+
+    def popitem(self) -> tuple[str, Session]:
+        sid, session = super().popitem()
+        self._group_remove(session)
+        return sid, session
+
+    def clear(self) -> None:
+        super().clear()
+        self.by_client.clear()
+
+    def setdefault(self, sid: str, default: Any = None) -> Session:
+        raise TypeError("SessionTable.sessions: assign sessions with table.sessions[sid] = session")
+
+    def update(self, *args: Any, **kw: Any) -> None:
+        raise TypeError("SessionTable.sessions: assign sessions with table.sessions[sid] = session")
 
 
 class SessionTable:
@@ -224,12 +288,16 @@ class SessionTable:
     request, for the price of one attribute store per request.
     """
 
-    __slots__ = ("sessions", "tick", "max_sessions", "ttl", "interval", "_ticks", "_timer", "_on_expire", "_loop")
+    __slots__ = ("sessions", "tick", "max_sessions", "max_per_client", "ttl", "interval", "_ticks", "_timer",
+                 "_on_expire", "_loop")
 
-    def __init__(self, max_sessions: int, ttl: float | None, on_expire: Callable[[Session], None]) -> None:
-        self.sessions: dict[str, Session] = {}
+    def __init__(self, max_sessions: int, ttl: float | None, on_expire: Callable[[Session], None],
+                 max_per_client: int | None = None) -> None:
+        self.sessions: _SessionsById = _SessionsById()
         self.tick = 0
         self.max_sessions = max_sessions
+        #: sessions one client may hold (None: no per-client limit)
+        self.max_per_client = max_per_client
         self.ttl = ttl
         self.interval = min(ttl / 4, 30.0) if ttl is not None else 0.0
         self._ticks = math.ceil(ttl / self.interval) if ttl is not None else 0
@@ -248,6 +316,53 @@ class SessionTable:
     def full(self) -> bool:
         return len(self.sessions) >= self.max_sessions
 
+    def count(self, client: Any) -> int:
+        """Open sessions of ``client``."""
+        group = self.sessions.by_client.get(client)
+        return len(group) if group is not None else 0
+
+    def admit(self, client: Any) -> str | None:
+        """Make room for one more session of ``client``: None when it may open one (an idle
+        session may have been evicted for it), else why not (the core answers 503 with -32005).
+
+        Over ``max_per_client`` the client is refused: its own sessions are its business (a
+        client None, whose identity and address are unknown, is not limited this way). A full
+        table evicts the least recently used idle session (``Session.idle``) of the client
+        holding the most, so a client that filled it pays, not the others; when nothing is idle,
+        the new session is refused. (Sessions count once ``initialize`` succeeded: several
+        initializes racing may pass the limits by the number in flight.)
+        """
+        by_client = self.sessions.by_client
+        limit = self.max_per_client
+        if limit is not None and client is not None:  # None: no identity known to tell clients apart
+            group = by_client.get(client)
+            if group is not None and len(group) >= limit:
+                return (f"Server overloaded: this client has {len(group)} sessions open, the limit per client"
+                        " (close sessions with DELETE, let idle ones expire, or raise"
+                        " HTTPSettings.max_sessions_per_client)")
+        if len(self.sessions) < self.max_sessions:
+            return None
+        victim: Session | None = None
+        if by_client:
+            biggest = max(by_client.values(), key=len)
+            victim = min((s for s in biggest.values() if s.idle()), key=lambda s: s.tick, default=None)
+        if victim is None:  # the biggest holder is all busy: any idle session, oldest first
+            victim = min((s for s in self.sessions.values() if s.idle()), key=lambda s: s.tick, default=None)
+        if victim is None:
+            return (f"Server overloaded: {len(self.sessions)} sessions are open, the limit, and none is idle"
+                    " (raise HTTPSettings.max_sessions, or lower HTTPSettings.session_ttl so idle sessions"
+                    " expire sooner)")
+        log.info("session table full: evicting idle session %s... of the biggest holder", victim.id[:8])
+        self._expire(victim)
+        return None
+
+    def _expire(self, session: Session) -> None:
+        try:
+            self._on_expire(session)
+        except Exception:  # noqa: BLE001 - one bad session must not stop the sweep or admit()
+            log.exception("expiring session %s failed", session.id[:8])
+            self.sessions.pop(session.id, None)
+
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Arm the sweep (idempotent; nothing to arm without a TTL)."""
         self._loop = loop
@@ -264,12 +379,6 @@ class SessionTable:
         oldest = self.tick - self._ticks
         expired = [s for s in self.sessions.values() if s.tick < oldest and s.idle()]
         for s in expired:
-            try:
-                self._on_expire(s)
-            except Exception:  # noqa: BLE001 - one bad session must not stop the sweep
-                import logging
-
-                logging.getLogger("mcpfast.http").exception("expiring session %s failed", s.id[:8])
-                self.sessions.pop(s.id, None)
+            self._expire(s)
         if self._loop is not None and self.ttl is not None:
             self._timer = self._loop.call_later(self.interval, self._sweep)

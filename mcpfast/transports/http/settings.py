@@ -11,10 +11,16 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["HTTPSettings", "DEFAULT_MAX_BODY"]
+__all__ = ["HTTPSettings", "DEFAULT_MAX_BODY", "DEFAULT_KEEP_ALIVE_TIMEOUT", "DEFAULT_HEAD_TIMEOUT", "DEFAULT_BODY_TIMEOUT"]
 
 #: the request body limit (bytes received, not the announced Content-Length)
 DEFAULT_MAX_BODY = 4 * 1024 * 1024
+#: seconds a keep-alive connection may sit with no request before it is closed
+DEFAULT_KEEP_ALIVE_TIMEOUT = 5.0
+#: seconds a request head (request line and header fields) may take to arrive: 408 past it
+DEFAULT_HEAD_TIMEOUT = 10.0
+#: seconds a request body may take to arrive once its head did: 408 past it
+DEFAULT_BODY_TIMEOUT = 30.0
 
 
 @dataclass
@@ -38,8 +44,14 @@ class HTTPSettings:
     #: seconds a legacy session may stay idle (no request, no open GET stream) before it expires;
     #: None: never
     session_ttl: float | None = 1800.0
-    #: open legacy sessions at most; past it ``initialize`` gets 503
+    #: open legacy sessions at most. When the table is full, a new ``initialize`` evicts the
+    #: oldest idle session of the client holding the most; with none idle it gets 503 (-32005)
     max_sessions: int = 10_000
+    #: open legacy sessions per client (the access token's identity when authenticated, else
+    #: the remote address); past it ``initialize`` gets 503 (-32005), so that one client cannot
+    #: take the whole table. Behind a reverse proxy every client has the proxy's address: raise
+    #: it (or None: no per-client limit) unless the clients authenticate
+    max_sessions_per_client: int | None = 1000
     #: where SSE events are kept for ``Last-Event-ID`` replay (``sessions.EventStore``);
     #: None: a bounded ``MemoryEventStore``
     event_store: Any = None
@@ -74,6 +86,16 @@ class HTTPSettings:
     lifespan: Callable[[], AbstractAsyncContextManager[Any]] | None = None
     #: the address the server listens on (set by the runner; decides the rebinding default)
     bind_host: str | None = None
+    #: built-in server: seconds a keep-alive connection may wait for its next request before it
+    #: is closed (None: never). ASGI: the ASGI server's own setting applies
+    keep_alive_timeout: float | None = DEFAULT_KEEP_ALIVE_TIMEOUT
+    #: built-in server: seconds a request head (request line and header fields) may take to
+    #: arrive; past it 408 and the connection closes (a client sending a byte a second cannot
+    #: hold a connection slot). None: no limit
+    head_timeout: float | None = DEFAULT_HEAD_TIMEOUT
+    #: built-in server: seconds a request body may take to arrive once its head did; past it
+    #: 408 and the connection closes. None: no limit
+    body_timeout: float | None = DEFAULT_BODY_TIMEOUT
     #: anything a front end wants to keep with the settings
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -92,5 +114,12 @@ class HTTPSettings:
             raise ValueError(f"HTTPSettings.sse_keepalive must be positive seconds, got {self.sse_keepalive}")
         if self.sse_retry_ms < 0:
             raise ValueError(f"HTTPSettings.sse_retry_ms must be >= 0, got {self.sse_retry_ms}")
+        if self.max_sessions_per_client is not None and self.max_sessions_per_client < 1:
+            raise ValueError(
+                f"HTTPSettings.max_sessions_per_client must be at least 1 or None, got {self.max_sessions_per_client}")
+        for name in ("keep_alive_timeout", "head_timeout", "body_timeout"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"HTTPSettings.{name} must be positive seconds or None, got {value}")
         if self.max_in_flight < 1:
             raise ValueError(f"HTTPSettings.max_in_flight must be at least 1, got {self.max_in_flight}")
