@@ -258,9 +258,10 @@ class StreamableHTTP:
         busy = [p for p in peers if p.in_flight]
         if busy:
             # each peer lets its handlers finish within the grace, then cancels the rest (answered
-            # -32000 "the server is shutting down"); the peers wait side by side
+            # -32000 "the server is shutting down"); the peers wait side by side, and a handler
+            # that ignores its cancellation holds the shutdown one second at most
             grace = self.settings.shutdown_grace
-            await asyncio.gather(*(p.drain(grace) for p in busy), return_exceptions=True)
+            await asyncio.wait([asyncio.ensure_future(p.drain(grace)) for p in busy], timeout=grace + 1.0)
         for session in list(self.table.sessions.values()):
             self._end_session(session)
         for ex in list(self.inflight):
