@@ -565,7 +565,7 @@ class StreamableHTTP:
             else:
                 self._unsupported(responder, version, rid)
             return
-        json_only = self.settings.json_response
+        json_only = self._json_response
         if method == "tools/call":
             problem = self._check_params(params, headers)
             if problem is not None:
