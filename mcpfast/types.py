@@ -19,4 +19,10 @@ LATEST_PROTOCOL_VERSION: Final = "2026-07-28"
 LATEST_HANDSHAKE_VERSION: Final = "2025-11-25"
 #: the only revision that allows JSON-RPC batches (added 2025-03-26, removed 2025-06-18)
 BATCH_PROTOCOL_VERSIONS: Final = ("2025-03-26",)
-PROTOCOL_VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
+
+#: ``params._meta`` keys of the 2026-07-28 per-request envelope (client -> server) and of its
+#: results (server -> client); defined once here for the server, the client and the transports
+PROTOCOL_VERSION_KEY: Final = "io.modelcontextprotocol/protocolVersion"
+CLIENT_CAPABILITIES_KEY: Final = "io.modelcontextprotocol/clientCapabilities"
+CLIENT_INFO_KEY: Final = "io.modelcontextprotocol/clientInfo"
+SERVER_INFO_KEY: Final = "io.modelcontextprotocol/serverInfo"

@@ -39,7 +39,12 @@ from ...errors import (
     JSONRPCError,
 )
 from ...requestvars import access_token, http_request, stream_control
-from ...types import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS, PROTOCOL_VERSION_KEY
+from ...types import (
+    CLIENT_CAPABILITIES_KEY,
+    HANDSHAKE_PROTOCOL_VERSIONS,
+    MODERN_PROTOCOL_VERSIONS,
+    PROTOCOL_VERSION_KEY,
+)
 from ...wire import jsonrpc
 from ...wire.counters import Registry
 from ...wire.framing import encode_sse
@@ -74,7 +79,6 @@ _reset_request = http_request.reset
 _set_control = stream_control.set
 _reset_control = stream_control.reset
 
-CLIENT_CAPABILITIES_KEY = "io.modelcontextprotocol/clientCapabilities"
 _HANDSHAKE = frozenset(HANDSHAKE_PROTOCOL_VERSIONS)
 _DEFAULT_LEGACY_VERSION = "2025-03-26"  # the spec: no MCP-Protocol-Version header means this
 _STD_ACCEPT = "application/json, text/event-stream"
