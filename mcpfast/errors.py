@@ -16,6 +16,7 @@ __all__ = [
     "INTERNAL_ERROR",
     "REQUEST_TIMEOUT",
     "SERVER_OVERLOADED",
+    "REQUEST_CANCELLED",
     "CONNECTION_CLOSED",
     "RESOURCE_NOT_FOUND",
     "HEADER_MISMATCH",
@@ -49,6 +50,9 @@ INTERNAL_ERROR = -32603
 CONNECTION_CLOSED = -32000
 REQUEST_TIMEOUT = -32001
 SERVER_OVERLOADED = -32005
+# What a legacy Streamable HTTP POST stream ends with when the client cancelled its request (the
+# 2025 wire ends a request's stream only with a response for it); the official SDK's number.
+REQUEST_CANCELLED = -32800
 # MCP codes
 RESOURCE_NOT_FOUND = -32002  # <= 2025-11-25 only; 2026-07-28 uses -32602 with data.uri
 URL_ELICITATION_REQUIRED = -32042  # 2025-11-25

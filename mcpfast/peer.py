@@ -9,6 +9,18 @@ Transports hand it decoded messages in batches (``feed``) and give it a ``send``
 takes a list of encoded messages; everything the peer produces while handling one batch leaves
 in one ``send`` call, and replies finished later in the same loop iteration are coalesced too.
 
+Drivers that route answers by request (HTTP answers each request on its own POST; a client
+hands each answer to its caller) use the public seams instead of subclassing internals:
+
+* ``call(request, sink)`` (and ``feed(messages, sink)``): the final answer of each request goes
+  to ``sink(rid, data, error_code)`` -- at once when the handler answers eagerly, later when a
+  suspended handler finishes, times out or is cancelled at shutdown. Without a sink, answers
+  join the ``send`` batch as above.
+* ``emit(data)``: every message that is not such an answer (notifications, outgoing requests)
+  leaves through it; it queues for ``send`` and is overridden by drivers that route messages.
+* ``on_suspend(rid)``: called when a request's handler suspends (it is in flight from then on).
+* ``in_flight``, ``has_in_flight(rid)``, ``max_in_flight``: for a driver's own admission checks.
+
 Handlers run eagerly: a request handler is called on the reader path, and if it returns a plain
 value, or a coroutine that finishes without suspending, the reply is encoded at once, without
 a task or a trip through the event loop. Only a coroutine that really suspends is wrapped in a
@@ -21,6 +33,7 @@ import asyncio
 import collections.abc
 import contextvars
 import logging
+import sys
 import types
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, Protocol
@@ -38,14 +51,25 @@ from .errors import (
 from .wire import jsonrpc
 from .wire.jsonrpc import ErrorResponse, Notification, Request, Response
 
-__all__ = ["Dispatcher", "JSONRPCPeer", "RequestCancelled", "DEFAULT_MAX_IN_FLIGHT"]
+__all__ = ["Dispatcher", "JSONRPCPeer", "ReplySink", "RequestCancelled", "DEFAULT_MAX_IN_FLIGHT"]
 
 log = logging.getLogger("mcpfast.peer")
 
 DEFAULT_MAX_IN_FLIGHT = 1024
 
+#: where the final answer of one request goes: ``sink(rid, data, error_code)``, ``data`` the
+#: encoded response, ``error_code`` its JSON-RPC error code (None for a result)
+ReplySink = Callable[[Any, bytes, int | None], None]
+
 _CoroutineType = types.CoroutineType
-_current_task = asyncio.current_task
+# the running task of a loop, asked once per feed()/call(): on 3.11 asyncio.current_task is a
+# Python function over the C module's dict of running tasks, read here directly; from 3.12 on
+# current_task is C itself (and where asyncio keeps the current task changed)
+_running_task: Callable[[asyncio.AbstractEventLoop], Any] = asyncio.current_task
+if sys.version_info < (3, 12):  # pragma: no branch - depends on the Python version
+    _tasks_by_loop = getattr(asyncio.tasks, "_current_tasks", None)
+    if type(_tasks_by_loop) is dict:
+        _running_task = _tasks_by_loop.get
 # asyncio's own bookkeeping of the running task (private; present from 3.8 on, and used by
 # 3.12's eager tasks); see feed(). Without it feed() cannot step out of a caller's task.
 _enter_task = getattr(asyncio.tasks, "_enter_task", None)
@@ -150,14 +174,16 @@ def _continue(coro: Coroutine[Any, Any, Any], first: Any) -> Any:
 
 
 class _InFlight:
-    """An incoming request whose handler suspended: its task and timers."""
+    """An incoming request whose handler suspended: its task, timer and reply sink."""
 
-    __slots__ = ("task", "timer", "cancelled_by_peer")
+    __slots__ = ("task", "timer", "cancelled_by_peer", "sink")
 
-    def __init__(self, task: asyncio.Future[Any]) -> None:
+    def __init__(self, task: asyncio.Future[Any], sink: ReplySink | None) -> None:
         self.task = task
         self.timer: asyncio.TimerHandle | None = None
         self.cancelled_by_peer = False
+        #: where the answer goes (None: the peer's own ``send`` batches)
+        self.sink = sink
 
 
 class JSONRPCPeer:
@@ -169,12 +195,9 @@ class JSONRPCPeer:
     expiry the handler is cancelled and the request answered with -32001. ``max_in_flight``
     bounds the suspended handlers: past it a request is answered at once with -32005.
 
-    Seams for subclasses that route output by request (``transports/http/_exchange.py`` does):
-    every message that is not a response goes through ``_queue``; responses go through
-    ``_reply``, ``_reply_exception``, the cancelled branch of ``_on_task_done`` (its own
-    ``_queue`` call), and the fast path of ``_on_request``, which appends to ``_out`` during
-    ``feed`` (sent by ``_flush``); ``_track`` runs when a handler suspends. Keep them when
-    changing this class.
+    Drivers that route output by request use the public seams listed in the module
+    docstring (``call``/``feed`` with a reply sink, ``emit``, ``on_suspend``, ``in_flight``,
+    ``has_in_flight``); nothing else of this class is meant to be overridden or read.
     """
 
     def __init__(
@@ -221,6 +244,11 @@ class JSONRPCPeer:
         """Incoming requests whose handlers are still running."""
         return len(self._in_flight)
 
+    def has_in_flight(self, rid: Any) -> bool:
+        """Whether an incoming request with id ``rid`` is in flight (its handler suspended and
+        has not answered): a new request may not reuse the id until then."""
+        return rid in self._in_flight
+
     @property
     def pending(self) -> int:
         """Outgoing requests waiting for their response."""
@@ -232,154 +260,218 @@ class JSONRPCPeer:
 
     # ------------------------------------------------------------------ output
 
-    def _queue(self, data: bytes) -> None:
+    def emit(self, data: bytes) -> None:
+        """Send one encoded message that is not the answer to an incoming request (a
+        notification, an outgoing request): it is queued and leaves with the next flush through
+        ``send``, in order with the answers. Drivers that route messages elsewhere (HTTP: to
+        the stream of the request being handled) override this; answers never come here."""
         if self._closed is not False:
             return
         self._out.append(data)
         if not self._batching and not self._flush_scheduled:
             self._flush_scheduled = True
-            self.loop.call_soon(self._flush)
+            self.loop.call_soon(self.flush)
 
-    def _flush(self) -> None:
+    # answers without a sink join the send batch the same way, whatever a subclass made of emit
+    _queue = emit
+
+    def flush(self) -> None:
+        """Hand what is queued to ``send`` now (one call). Runs by itself at the end of each
+        ``feed`` and once per loop iteration for output produced outside one."""
         self._flush_scheduled = False
         if self._out and self._closed is False:
             out, self._out = self._out, []
             self._send(out)
 
     def notify(self, method: str, params: Any = None) -> None:
-        """Send a notification (queued; leaves with the next flush, in order)."""
-        self._queue(_encode_notification(method, params))
+        """Send a notification (through ``emit``: queued, leaves with the next flush, in order)."""
+        self.emit(_encode_notification(method, params))
+
+    def _answer(self, sink: ReplySink | None, rid: Any, data: bytes, code: int | None) -> None:
+        # every final answer ends here (the eager fast paths inline the sink=None case)
+        if self._closed is not False:
+            return
+        if sink is None:
+            self._queue(data)
+        else:
+            sink(rid, data, code)
 
     # ------------------------------------------------------------------ input
 
-    def feed(self, messages: list[Any]) -> None:
+    def feed(self, messages: list[Any], sink: ReplySink | None = None) -> None:
         """Handle a batch of decoded messages (``jsonrpc.decode_all`` output: messages,
         ``Batch`` objects and ``JSONRPCError`` instances for frames that failed to decode).
-        Replies produced while handling them leave together in one ``send``."""
+        Answers go to ``sink`` when given (see ``call``); otherwise the answers produced while
+        handling the batch leave together in one ``send``."""
         # Handlers' eager first steps run here, outside any task, as they do when a protocol's
         # data_received calls us. Called from inside a task (a transport that reads in a task,
         # a test), that task must not pass for the handler's own: asyncio.timeout() or anyio
         # in a handler would capture it and later cancel the caller instead of the handler.
-        outer = _current_task(self.loop) if not self._batching and _leave_task is not None else None
+        loop = self._loop
+        if loop is None:
+            loop = self.loop
+        outer = _running_task(loop) if not self._batching and _leave_task is not None else None
         if outer is not None:
-            _leave_task(self.loop, outer)  # type: ignore[misc]  # not None when outer is set
+            _leave_task(loop, outer)  # type: ignore[misc]  # not None when outer is set
         self._batching += 1
         try:
             for msg in messages:
                 t = type(msg)
                 if t is Request:
-                    self._on_request(msg)
+                    self._on_request(msg, sink)
                 elif t is Notification:
                     self._on_notification(msg)
                 elif t is Response or t is ErrorResponse:
                     self._on_response(msg)
                 elif isinstance(msg, JSONRPCError):
-                    self._queue(_encode_error(msg.id, msg.code, msg.message, msg.data))
+                    self._answer(sink, msg.id, _encode_error(msg.id, msg.code, msg.message, msg.data), msg.code)
                 elif isinstance(msg, list):
-                    self._on_batch(msg)
+                    self._on_batch(msg, sink)
                 else:  # pragma: no cover - decode_all gives nothing else
                     raise TypeError(f"cannot handle {t.__name__}")
         finally:
             self._batching -= 1
             if outer is not None:
-                _enter_task(self.loop, outer)  # type: ignore[misc]
+                _enter_task(loop, outer)  # type: ignore[misc]
             if not self._batching and self._out:
-                self._flush()
+                self.flush()
 
-    def _on_batch(self, batch: list[Any]) -> None:
+    def call(self, request: Request, sink: ReplySink | None = None) -> None:
+        """Handle one request; its final answer goes to ``sink(rid, data, error_code)``: at once
+        if the handler answers without suspending (no task, no list, no flush), else when its
+        task finishes, times out (-32001) or is cancelled at shutdown (-32000). A request
+        cancelled by the requester (``cancel_request``) gets no answer, nor does one on a
+        closed connection. Without a sink the answer is queued for ``send``, as ``feed`` does.
+
+        Messages the handler sends meanwhile go through ``emit``. The duplicate-id and
+        in-flight checks apply (answered through ``sink``); a driver that answers them its own
+        way checks ``has_in_flight`` and ``in_flight`` first."""
+        if self._batching:
+            self._on_request(request, sink)  # inside feed(): already outside any task
+            return
+        loop = self._loop
+        if loop is None:
+            loop = self.loop
+        outer = _running_task(loop) if _leave_task is not None else None
+        if outer is None:
+            self._on_request(request, sink)
+            return
+        _leave_task(loop, outer)  # type: ignore[misc]  # the handler's eager step is not the caller's task (see feed)
+        try:
+            self._on_request(request, sink)
+        finally:
+            _enter_task(loop, outer)  # type: ignore[misc]
+
+    def _on_batch(self, batch: list[Any], sink: ReplySink | None) -> None:
         if not self.dispatcher.on_batch(self, batch):
-            self._queue(
+            self._answer(
+                sink, None,
                 _encode_error(
                     None, INVALID_REQUEST, "Batches are not supported by this protocol version"
                     " (JSON-RPC batches exist only in MCP 2025-03-26) - at $"
-                )
+                ),
+                INVALID_REQUEST,
             )
             return
-        # JSON-RPC 2.0 §6: the answers to a batch go back as an array
-        sink: list[bytes] = []
-        saved = self._out
-        self._out = sink
-        try:
-            self.feed(list(batch))
-        finally:
-            self._out = saved
-        # Requests that suspended answer later, on their own (an array cannot wait for them
-        # without holding the others back); the immediate ones leave as one array.
-        if sink:
-            self._queue(b"[" + b",".join(sink) + b"]")
+        # JSON-RPC 2.0 §6: the answers to a batch go back as an array. Requests that suspend
+        # answer later, on their own (an array cannot wait for them without holding the others
+        # back); the immediate ones leave as one array.
+        answers: list[bytes] = []
+        open_ = True
 
-    def _on_request(self, req: Request) -> None:
+        def collect(rid: Any, data: bytes, code: int | None) -> None:
+            if open_:
+                answers.append(data)
+            else:
+                self._answer(sink, rid, data, code)
+
+        try:
+            self.feed(list(batch), collect)
+        finally:
+            open_ = False
+        if answers:
+            self._answer(sink, None, b"[" + b",".join(answers) + b"]", None)
+
+    def _on_request(self, req: Request, sink: ReplySink | None) -> None:
         rid = req.id
         in_flight = self._in_flight
         if in_flight:
             if rid in in_flight:
-                self._queue(
-                    _encode_error(rid, INVALID_REQUEST, f"Request id {rid!r} is already in use by a request in flight")
+                self._answer(
+                    sink, rid,
+                    _encode_error(rid, INVALID_REQUEST, f"Request id {rid!r} is already in use by a request in flight"),
+                    INVALID_REQUEST,
                 )
                 return
             if len(in_flight) >= self.max_in_flight:
                 # refuse before running anything: a handler stopped half-way may leave side effects
-                self._queue(
+                self._answer(
+                    sink, rid,
                     _encode_error(
                         rid, SERVER_OVERLOADED,
                         f"Server overloaded: {len(in_flight)} requests in flight on this connection"
                         f" (limit {self.max_in_flight}); retry later",
-                    )
+                    ),
+                    SERVER_OVERLOADED,
                 )
                 return
         try:
             result = self._dispatch_request(self, req)
         except BaseException as exc:  # noqa: BLE001
-            self._reply_exception(rid, exc)
+            self._reply_exception(sink, rid, exc)
             return
         rt = type(result)
         if rt is dict or rt is bytes:  # the common answers first: no isinstance on the hot path
-            if self._batching and self._closed is False:
-                # inside feed(): append straight to the batch (what _reply + _queue would do)
-                try:
-                    self._out.append(_encode_result(rid, result))
-                    return
-                except Exception:  # noqa: BLE001 - _reply words an unencodable result
-                    pass
-            self._reply(rid, result)
+            try:
+                data = _encode_result(rid, result)
+            except Exception:  # noqa: BLE001 - _reply words an unencodable result
+                self._reply(sink, rid, result)
+                return
+            if self._closed is False:
+                if sink is not None:
+                    sink(rid, data, None)
+                elif self._batching:
+                    self._out.append(data)  # inside feed(): straight into the batch
+                else:
+                    self._queue(data)
             return
         if rt is not _CoroutineType:
             if isinstance(result, asyncio.Future):
                 if result.done():  # an eager task (Python 3.12+) that finished at once
-                    self._settle(rid, result)
+                    self._settle(sink, rid, result)
                 else:
-                    self._track(rid, result)
+                    self._track(rid, result, sink)
                 return
-            self._reply(rid, result)
+            self._reply(sink, rid, result)
             return
-        self._drive(rid, result)
+        self._drive(rid, result, sink)
 
-    def _settle(self, rid: Any, fut: asyncio.Future[Any]) -> None:
+    def _settle(self, sink: ReplySink | None, rid: Any, fut: asyncio.Future[Any]) -> None:
         if fut.cancelled():
-            self._reply_exception(rid, asyncio.CancelledError())
+            self._reply_exception(sink, rid, asyncio.CancelledError())
             return
         exc = fut.exception()
         if exc is not None:
-            self._reply_exception(rid, exc)
+            self._reply_exception(sink, rid, exc)
         else:
-            self._reply(rid, fut.result())
+            self._reply(sink, rid, fut.result())
 
-    def _drive(self, rid: Any, coro: Coroutine[Any, Any, Any]) -> None:
+    def _drive(self, rid: Any, coro: Coroutine[Any, Any, Any], sink: ReplySink | None) -> None:
         # The eager first step: most handlers finish here without suspending.
         ctx = contextvars.copy_context()
         try:
             first = ctx.run(coro.send, None)
         except StopIteration as stop:
-            self._reply(rid, stop.value)
+            self._reply(sink, rid, stop.value)
             return
         except BaseException as exc:  # noqa: BLE001
-            self._reply_exception(rid, exc)
+            self._reply_exception(sink, rid, exc)
             return
-        self._track(rid, self.loop.create_task(_continue(coro, first), context=ctx))
+        self._track(rid, self.loop.create_task(_continue(coro, first), context=ctx), sink)
 
-    def _track(self, rid: Any, task: asyncio.Future[Any]) -> None:
+    def _track(self, rid: Any, task: asyncio.Future[Any], sink: ReplySink | None) -> None:
         # A suspended handler (or a task/future the dispatcher started): in flight until done.
-        entry = _InFlight(task)
+        entry = _InFlight(task, sink)
         self._in_flight[rid] = entry
         if self.request_timeout is not None:
             entry.timer = self.loop.call_later(self.request_timeout, self._on_timeout, rid)
@@ -390,6 +482,12 @@ class JSONRPCPeer:
         task.add_done_callback(done)
         if self.on_in_flight_change is not None:
             self.on_in_flight_change(len(self._in_flight))
+        self.on_suspend(rid)
+
+    def on_suspend(self, rid: Any) -> None:
+        """The handler of request ``rid`` suspended: it is in flight (``has_in_flight``) until
+        its answer reaches its sink. Nothing here; a driver that watches the requester from
+        then on (HTTP: a closed response stream cancels, keep-alives start) overrides it."""
 
     def _on_task_done(self, rid: Any, entry: _InFlight, task: asyncio.Future[Any]) -> None:
         if self._in_flight.get(rid) is entry:
@@ -398,24 +496,24 @@ class JSONRPCPeer:
             entry.timer.cancel()
         if self.on_in_flight_change is not None:
             self.on_in_flight_change(len(self._in_flight))
+        sink = entry.sink
         if task.cancelled():
             if entry.cancelled_by_peer:
                 return  # the requester cancelled: MCP says answer nothing
             if isinstance(entry.timer, _Expired):
-                self._queue(
-                    _encode_error(
-                        rid, REQUEST_TIMEOUT,
-                        f"Request timed out after {self.request_timeout:g} s (server request_timeout)",
-                    )
-                )
+                message = f"Request timed out after {self.request_timeout:g} s (server request_timeout)"
+                self._answer(sink, rid, _encode_error(rid, REQUEST_TIMEOUT, message), REQUEST_TIMEOUT)
                 return
-            self._queue(_encode_error(rid, CONNECTION_CLOSED, "Request cancelled: the server is shutting down"))
+            self._answer(
+                sink, rid, _encode_error(rid, CONNECTION_CLOSED, "Request cancelled: the server is shutting down"),
+                CONNECTION_CLOSED,
+            )
             return
         exc = task.exception()
         if exc is not None:
-            self._reply_exception(rid, exc)
+            self._reply_exception(sink, rid, exc)
         else:
-            self._reply(rid, task.result())
+            self._reply(sink, rid, task.result())
 
     def _on_timeout(self, rid: Any) -> None:
         entry = self._in_flight.get(rid)
@@ -433,31 +531,34 @@ class JSONRPCPeer:
         entry.task.cancel()
         return True
 
-    def _reply(self, rid: Any, result: Any) -> None:
+    def _reply(self, sink: ReplySink | None, rid: Any, result: Any) -> None:
         try:
             data = _encode_result(rid, result)
         except Exception as exc:  # noqa: BLE001 - an unencodable result is a server fault
             log.error("result of request %r cannot be encoded: %s", rid, exc)
             data = _encode_error(rid, INTERNAL_ERROR, "Internal error: the result could not be encoded as JSON")
-        self._queue(data)
+            self._answer(sink, rid, data, INTERNAL_ERROR)
+            return
+        self._answer(sink, rid, data, None)
 
-    def _reply_exception(self, rid: Any, exc: BaseException) -> None:
+    def _reply_exception(self, sink: ReplySink | None, rid: Any, exc: BaseException) -> None:
         if isinstance(exc, JSONRPCError):
+            code = exc.code
             try:
-                data = _encode_error(rid, exc.code, exc.message, exc.data)
+                data = _encode_error(rid, code, exc.message, exc.data)
             except Exception:  # noqa: BLE001 - unencodable error data
-                data = _encode_error(rid, exc.code, exc.message)
-            self._queue(data)
+                data = _encode_error(rid, code, exc.message)
+            self._answer(sink, rid, data, code)
             return
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-            self._queue(_encode_error(rid, INTERNAL_ERROR, "Internal error"))
+            self._answer(sink, rid, _encode_error(rid, INTERNAL_ERROR, "Internal error"), INTERNAL_ERROR)
             raise exc
         if isinstance(exc, asyncio.CancelledError):
-            self._queue(_encode_error(rid, CONNECTION_CLOSED, "Request cancelled"))
+            self._answer(sink, rid, _encode_error(rid, CONNECTION_CLOSED, "Request cancelled"), CONNECTION_CLOSED)
             return
         # Never leak a traceback or exception text to the peer: log it here instead.
         log.error("handler of request %r failed", rid, exc_info=exc)
-        self._queue(_encode_error(rid, INTERNAL_ERROR, "Internal error"))
+        self._answer(sink, rid, _encode_error(rid, INTERNAL_ERROR, "Internal error"), INTERNAL_ERROR)
 
     def _on_notification(self, note: Notification) -> None:
         try:
@@ -520,7 +621,7 @@ class JSONRPCPeer:
             self._progress[rid] = on_progress
         fut: asyncio.Future[Any] = self.loop.create_future()
         self._pending[rid] = fut
-        self._queue(_encode_request(rid, method, params))
+        self.emit(_encode_request(rid, method, params))
         try:
             if timeout is None:
                 return await fut
@@ -564,7 +665,7 @@ class JSONRPCPeer:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
-        self._flush()
+        self.flush()
 
     def connection_lost(self, exc: BaseException | None) -> None:
         """The transport is gone: fail outgoing requests, cancel handlers (nobody to answer)."""

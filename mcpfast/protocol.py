@@ -218,7 +218,7 @@ class JSONRPCStreamProtocol(asyncio.Protocol):
                 # EOF: everything asked for is still answered (no deadline but the handlers')
                 while peer.in_flight:
                     await asyncio.sleep(0.01)
-                peer._flush()
+                peer.flush()
             else:
                 await peer.drain(grace)
         for t in (self.write_transport, self.transport):

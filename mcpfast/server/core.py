@@ -503,6 +503,14 @@ class ServerCore:
         for key in [k for k, lst in self._listeners.items() if lst.peer is peer]:
             del self._listeners[key]
 
+    def sessionless_state(self, protocol_version: str) -> LegacySession:
+        """The ``peer.state`` of a legacy request that arrives with no session (a stateless HTTP
+        endpoint): ready at ``protocol_version``, with no declared client capabilities (there is
+        no initialize to declare them in). Transports ask for it; they never build one."""
+        state = LegacySession(protocol_version, {}, None)
+        state.initialized = True
+        return state
+
     # ================================================================== lifecycle (legacy)
 
     def _handle_initialize(self, peer: Any, request: Request, params: dict[str, Any]) -> Any:

@@ -78,8 +78,7 @@ class MemoryTransport(asyncio.Transport):
         """Close at once: undelivered bytes are dropped, the other end sees EOF."""
         other = self.other
         if other is not None and not self._write_closed:
-            other._inbox.clear()
-            other._inbox_size = 0
+            other.discard_inbox()
         self.close()
 
     # ------------------------------------------------------------------ ReadTransport
@@ -108,14 +107,14 @@ class MemoryTransport(asyncio.Transport):
         if not high >= low >= 0:
             raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
         self._high, self._low = high, low
-        self._check_write_pressure()
+        self.check_write_pressure()
 
     def get_write_buffer_limits(self) -> tuple[int, int]:
         return self._low, self._high
 
     def get_write_buffer_size(self) -> int:
         other = self.other
-        return other._inbox_size if other is not None else 0
+        return other.inbox_size if other is not None else 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if self._write_closed:
@@ -125,13 +124,10 @@ class MemoryTransport(asyncio.Transport):
         if not data:
             return
         other = self.other
-        if other is None or other._closing:
+        if other is None or other.is_closing():
             return  # the other end is gone; a socket would fail later with a reset
-        chunk = bytes(data)
-        other._inbox.append(chunk)
-        other._inbox_size += len(chunk)
-        other._schedule_delivery()
-        self._check_write_pressure()
+        other.accept(bytes(data))
+        self.check_write_pressure()
 
     def writelines(self, list_of_data: Any) -> None:
         self.write(b"".join(list_of_data))
@@ -144,14 +140,47 @@ class MemoryTransport(asyncio.Transport):
     def can_write_eof(self) -> bool:
         return True
 
+    # ------------------------------------------------------------------ the other end's calls
+
+    @property
+    def inbox_size(self) -> int:
+        """Bytes written by the other end and not yet delivered here (its write buffer)."""
+        return self._inbox_size
+
+    def accept(self, chunk: bytes) -> None:
+        """The other end wrote ``chunk``: deliver it on a later loop iteration."""
+        self._inbox.append(chunk)
+        self._inbox_size += len(chunk)
+        self._schedule_delivery()
+
+    def accept_eof(self) -> None:
+        """The other end will write no more: EOF once the inbox is delivered."""
+        if not self._closing:
+            self._eof_pending = True
+            self._schedule_delivery()
+
+    def discard_inbox(self) -> None:
+        """The other end aborted: what it wrote is never delivered."""
+        self._inbox.clear()
+        self._inbox_size = 0
+
+    def check_write_pressure(self) -> None:
+        """Pause or resume this end's writer as the other end's inbox grows or drains."""
+        size = self.get_write_buffer_size()
+        if not self._write_paused and size > self._high and not self._closing:
+            self._write_paused = True
+            self._protocol.pause_writing()
+        elif self._write_paused and size <= self._low:
+            self._write_paused = False
+            self._protocol.resume_writing()
+
     # ------------------------------------------------------------------ internals
 
     def _shut_write(self) -> None:
         self._write_closed = True
         other = self.other
-        if other is not None and not other._closing:
-            other._eof_pending = True
-            other._schedule_delivery()
+        if other is not None:
+            other.accept_eof()
 
     def _schedule_delivery(self) -> None:
         if not self._deliver_scheduled and self._reading and not self._closing:
@@ -168,21 +197,12 @@ class MemoryTransport(asyncio.Transport):
             protocol.data_received(chunk)
         other = self.other
         if other is not None:
-            other._check_write_pressure()
+            other.check_write_pressure()
         if not inbox and self._eof_pending and not self._eof_delivered and self._reading and not self._closing:
             self._eof_delivered = True
             keep_open = protocol.eof_received()
             if not keep_open:
                 self.close()
-
-    def _check_write_pressure(self) -> None:
-        size = self.get_write_buffer_size()
-        if not self._write_paused and size > self._high and not self._closing:
-            self._write_paused = True
-            self._protocol.pause_writing()
-        elif self._write_paused and size <= self._low:
-            self._write_paused = False
-            self._protocol.resume_writing()
 
     def _connection_lost(self, exc: BaseException | None) -> None:
         if self._lost:

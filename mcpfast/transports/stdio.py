@@ -67,7 +67,7 @@ class _WritePipeProtocol(asyncio.BaseProtocol):
         self._owner.resume_writing()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._owner._write_side_lost(exc)
+        self._owner.write_side_lost(exc)
 
 
 class StdioProtocol(JSONRPCStreamProtocol):
@@ -107,7 +107,8 @@ class StdioProtocol(JSONRPCStreamProtocol):
             wt.close()
         # else: EOF; the drain closes the write pipe, whose connection_lost finishes
 
-    def _write_side_lost(self, exc: Exception | None) -> None:
+    def write_side_lost(self, exc: Exception | None) -> None:
+        """The write pipe closed or broke (its protocol says so): close the read side, finish."""
         self._write_lost = True
         if self._finished:
             return

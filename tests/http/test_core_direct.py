@@ -1,7 +1,7 @@
-"""The peer's direct path (``_HTTPPeer.call``): a request handled from a plain event-loop
-callback, as the built-in server's ``data_received`` runs it, is answered without
-``feed``. Its answers must be the ones ``feed`` gives (which the core uses inside a task, as
-under the ASGI front end)."""
+"""The core runs every request through the peer's public ``call`` with the exchange as its reply
+sink, from a plain event-loop callback (as the built-in server's ``data_received`` runs it) and
+from inside a task (as under the ASGI front end) alike: the answers must be the same, and
+nothing goes through ``feed``."""
 
 from __future__ import annotations
 
@@ -33,8 +33,9 @@ async def outside_task(fn: Callable[[], T]) -> T:
     return await fut
 
 
-async def started(**kw: Any) -> tuple[Any, StreamableHTTP, Client, list[Any]]:
-    """A started core with one initialized session whose peer counts ``feed`` calls."""
+async def started(**kw: Any) -> tuple[Any, StreamableHTTP, Client, list[Any], list[str]]:
+    """A started core with one initialized session whose peer counts ``feed`` calls (requests
+    never take that path) and ``call`` calls."""
     core = build_core()
     http = StreamableHTTP(core, HTTPSettings(**kw))
     await http.startup()
@@ -50,12 +51,21 @@ async def started(**kw: Any) -> tuple[Any, StreamableHTTP, Client, list[Any]]:
         real_feed(messages)
 
     peer.feed = feed
-    return core, http, c, fed
+    real_call = peer.call
+
+    def call(request: Any, sink: Any = None) -> None:
+        assert sink is not None  # every HTTP request has its exchange's sink
+        calls.append(request.method)
+        real_call(request, sink)
+
+    peer.call = call
+    calls: list[str] = []
+    return core, http, c, fed, calls
 
 
 @async_test
-async def test_immediate_answers_skip_feed_and_match_the_task_path() -> None:
-    _, http, c, fed = await started()
+async def test_immediate_answers_match_the_task_path() -> None:
+    _, http, c, fed, calls = await started()
     add = {"name": "add", "arguments": {"a": 1, "b": 2}}
     direct = await outside_task(lambda: c.call("tools/call", add))
     assert direct.status == 200 and direct.calls == ["respond"]
@@ -64,9 +74,9 @@ async def test_immediate_answers_skip_feed_and_match_the_task_path() -> None:
     assert result_of(who)["content"][0]["text"] == "POST /mcp None"  # request variables were set
     missing = await outside_task(lambda: c.call("no/such/method"))
     assert missing.status == 200 and missing.error_code() == METHOD_NOT_FOUND
-    assert fed == []  # all three took the direct path
-    in_task = c.call("tools/call", add)  # inside this test's task: through feed()
-    assert len(fed) == 1
+    assert calls == ["tools/call", "tools/call", "no/such/method"]
+    in_task = c.call("tools/call", add)  # inside this test's task: the same path
+    assert calls[-1] == "tools/call" and fed == []
     assert in_task.status == direct.status and in_task.headers == direct.headers
     assert result_of(in_task) == result_of(direct)
     await http.shutdown()
@@ -74,7 +84,7 @@ async def test_immediate_answers_skip_feed_and_match_the_task_path() -> None:
 
 @async_test
 async def test_suspended_handler_is_answered_later_on_its_exchange() -> None:
-    core, http, c, fed = await started()
+    core, http, c, fed, calls = await started()
     r: FakeResponder = await outside_task(lambda: c.call("tools/call", {"name": "wait", "arguments": {}}))
     assert r.status is None  # suspended: no answer yet
     await until(lambda: "g" in core.gate)
@@ -89,7 +99,7 @@ async def test_suspended_handler_is_answered_later_on_its_exchange() -> None:
 
 @async_test
 async def test_messages_sent_while_handling_switch_to_sse() -> None:
-    _, http, c, fed = await started()
+    _, http, c, fed, calls = await started()
     r = await outside_task(lambda: c.call("tools/call", {"name": "progress", "arguments": {},
                                                           "_meta": {"progressToken": 7}}))
     assert r.streaming and r.ended and r.header("content-type") == "text/event-stream"

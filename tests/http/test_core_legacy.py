@@ -449,7 +449,7 @@ async def test_request_timeout_answers_32001() -> None:
     await asyncio.sleep(0.05)
     assert r.status == 200 and r.json()["error"]["code"] == -32001
     assert m.status == 200 and m.json()["error"]["code"] == -32001
-    assert not http._inflight and not core.gate
+    assert not http.inflight and not core.gate
 
 
 @async_test

@@ -265,11 +265,11 @@ async def test_suspended_handler_answers_json_later() -> None:
     core, http, c = make()
     r = c.modern("tools/call", {"name": "wait", "arguments": {}})
     await settle()
-    assert r.status is None and len(http._inflight) == 1
+    assert r.status is None and len(http.inflight) == 1
     open_gate(core)
     await settle()
     assert r.calls == ["respond"] and result_of(r)["content"][0]["text"] == "opened g"
-    assert not http._inflight
+    assert not http.inflight
 
 
 @async_test
@@ -281,7 +281,7 @@ async def test_client_disconnect_cancels_the_request() -> None:
     r.disconnect()
     await settle()
     assert "g" not in core.gate  # the handler was cancelled (its finally ran)
-    assert r.calls == [] and not http._inflight
+    assert r.calls == [] and not http.inflight
 
 
 @async_test
@@ -325,7 +325,7 @@ async def test_listen_streams_with_keepalive_and_ends_on_close() -> None:
     assert any(ch == b": ping\n\n" for ch in r.chunks)
     r.disconnect()
     await settle()
-    assert not core._listeners and not http._inflight
+    assert not core._listeners and not http.inflight
 
 
 @async_test
@@ -360,4 +360,4 @@ async def test_no_state_survives_a_request() -> None:
     core, http, c = make()
     for _ in range(3):
         assert c.modern("tools/call", {"name": "add", "arguments": {"a": 1, "b": 1}}, id=1).status == 200
-    assert not core._sessions and not http._inflight and len(http.table) == 0
+    assert not core._sessions and not http.inflight and len(http.table) == 0

@@ -255,7 +255,7 @@ async def test_many_streams_keep_working() -> None:
     for i, r in enumerate(rs):
         assert r.ended and r.messages()[-1].result["content"][0]["text"] == "slow done"
         assert all(m.params["progressToken"] == i for m in r.messages()[:-1])
-    assert http.stats["sse_open"] == 0 and http._inflight == set()
+    assert http.stats["sse_open"] == 0 and http.inflight == set()
 
 
 @async_test

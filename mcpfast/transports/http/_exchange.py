@@ -4,15 +4,17 @@
 A POST request's answer is a JSON body when the handler answers before sending anything else
 (the hot path: one ``Responder.respond`` call), and switches to an SSE stream at the first
 notification or server->client request sent while the handler runs; the stream ends after the
-response. Routing needs to know which outgoing message belongs to which request:
+response. Routing uses only the peer's public seams:
 
-* a final response: the peer's reply methods know the request id (``_reply``,
-  ``_reply_exception``, the cancelled branch of ``_on_task_done``, and the peer's fast path,
-  which appends replies to ``_out`` during ``feed``), and are overridden here;
-* anything else (``notify``, ``request``): the ``stream_control`` context variable holds the
-  exchange of the request being handled (it is set around ``feed``, and the tasks of suspended
-  handlers copy the context), so the message goes to that request's stream, or to the
-  session's GET stream when it belongs to no request of this peer.
+* a final response: the request is run with ``peer.call(request, exchange.answer)``, so its
+  answer reaches its exchange whenever it comes (at once, or from a suspended handler);
+* anything else (``notify``, ``request``) leaves through ``peer.emit``, overridden here: the
+  ``stream_control`` context variable holds the exchange of the request being handled (it is
+  set around ``call``, and the tasks of suspended handlers copy the context), so the message
+  goes to that request's stream, or to the session's GET stream when it belongs to no request
+  of this peer;
+* ``peer.on_suspend`` tells the exchange that its handler suspended (watch the client, start
+  keep-alives).
 
 A 2026-07-28 request gets a fresh ``ModernPeer`` of its own (nothing outlives the request); a
 legacy session has one long-lived ``SessionPeer``.
@@ -22,21 +24,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 from ...errors import (
     CONNECTION_CLOSED,
     HEADER_MISMATCH,
-    INTERNAL_ERROR,
     INVALID_PARAMS,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
     MISSING_CLIENT_CAPABILITY,
     PARSE_ERROR,
+    REQUEST_CANCELLED,
     UNSUPPORTED_PROTOCOL_VERSION,
-    JSONRPCError,
 )
 from ...peer import JSONRPCPeer
 from ...requestvars import stream_control
@@ -51,24 +50,8 @@ __all__ = ["Exchange", "InitExchange", "BatchExchange", "BatchPart", "GetStream"
 
 log = logging.getLogger("mcpfast.http")
 
-_encode_result = jsonrpc.encode_result
 _encode_error = jsonrpc.encode_error
 _current = stream_control.get
-_Future = asyncio.Future
-_CoroutineType = types.CoroutineType
-# the running task of a loop: on 3.11 asyncio.current_task is a Python function over this
-# dict (the C module's), read here directly; from 3.12 on current_task is C itself (and where
-# asyncio keeps the current task changes), so it is called
-_current_tasks: dict[Any, Any] | None = None
-if sys.version_info < (3, 12):  # pragma: no branch - depends on the Python version
-    _current_tasks = getattr(asyncio.tasks, "_current_tasks", None)
-    if type(_current_tasks) is not dict:  # pragma: no cover - a Python without the C module
-        _current_tasks = None
-_current_task = asyncio.current_task
-
-#: -32800: what a legacy POST stream ends with when its request was cancelled (the 2025 wire
-#: ends a request's stream only with a response for it; the official SDK does the same)
-REQUEST_CANCELLED = -32800
 
 #: 2026-07-28: the HTTP status of a JSON error response, by JSON-RPC code (others: 200)
 STATUS_OF_ERROR: dict[int, int] = {
@@ -92,7 +75,7 @@ DETACHED = 2  # the stream ended (client gone, or close_sse_stream) while the re
 DONE = 3  # the response was sent (or the request is abandoned)
 
 
-def _no_send(messages: list[bytes]) -> None:  # pragma: no cover - _flush is overridden
+def _no_send(messages: list[bytes]) -> None:  # pragma: no cover - every answer has a sink, emit is overridden
     raise AssertionError("an HTTP peer sends through its exchanges")
 
 
@@ -146,6 +129,15 @@ class Exchange:
 
     # ------------------------------------------------------------------ output
 
+    def answer(self, rid: Any, data: bytes, code: int | None) -> None:
+        """The reply sink of this exchange's request (``peer.call(request, exchange.answer)``)."""
+        session = self.session
+        if session is not None:
+            suspended = session.peer.exchanges
+            if suspended:
+                suspended.pop(rid, None)
+        self.finish(data, code)
+
     def finish(self, data: bytes, code: int | None) -> None:
         """The final response (``code``: its JSON-RPC error code, None for a result)."""
         state = self.state
@@ -160,10 +152,10 @@ class Exchange:
                 status = STATUS_OF_ERROR.get(code, 200)
             self.responder.respond(status, JSON_HEADERS, data)  # type: ignore[union-attr]
             http = self.http
-            if http._metrics_on:
-                http._count_response("POST", status)
+            if http.metrics_on:
+                http.count_response("POST", status)
             if self.session is None:
-                http._inflight.discard(self)
+                http.inflight.discard(self)
                 self.peer = None  # no reference cycle with the peer: freed at once
             return
         if state == DONE:
@@ -187,7 +179,7 @@ class Exchange:
                 # a JSON body carries only the response: notifications have no wire; a
                 # server->client request (legacy) still may go on the session's GET stream
                 if self.session is not None and data.startswith(_REQUEST_PREFIX):
-                    self.http._unsolicited(self.session, data)
+                    self.http.unsolicited(self.session, data)
                 return
             self._start_sse()
             self._event(data)
@@ -197,7 +189,7 @@ class Exchange:
             if self.stream_id is not None and self.http.store is not None:
                 self.http.store.store_event(self.stream_id, data)
         elif self.session is not None:  # DONE: a late message (a task the handler left behind)
-            self.http._unsolicited(self.session, data)
+            self.http.unsolicited(self.session, data)
 
     def _start_sse(self) -> None:
         r = self.responder
@@ -206,8 +198,8 @@ class Exchange:
         r.start(200, self._sse_headers())
         self.state = SSE
         http = self.http
-        http._count_response("POST", 200)
-        http._sse_opened()
+        http.count_response("POST", 200)
+        http.sse_opened()
         session = self.session
         if session is not None and http.store is not None and not self.modern:
             session.nstreams += 1
@@ -249,7 +241,7 @@ class Exchange:
         if r is not None:
             r.on_close = None
             r.end()
-            self.http._sse_closed()
+            self.http.sse_closed()
 
     def _detach(self, end: bool) -> None:
         # legacy: the stream is gone but the request runs on; a resuming client gets the rest
@@ -259,7 +251,7 @@ class Exchange:
         if end and self.state == SSE:
             self._end_stream()
         elif self.state == SSE:
-            self.http._sse_closed()
+            self.http.sse_closed()
         self.state = DETACHED
         self.responder = None
 
@@ -271,7 +263,7 @@ class Exchange:
         self.responder = responder
         self.state = SSE
         responder.on_close = self.on_close
-        self.http._sse_opened()
+        self.http.sse_opened()
         if self.timer is None:
             self.timer = asyncio.get_running_loop().call_later(self.http.settings.sse_keepalive, self._keepalive)
 
@@ -300,7 +292,7 @@ class Exchange:
             if self.timer is None and not (self.json_only and self.state == PENDING):
                 self.timer = asyncio.get_running_loop().call_later(self.http.settings.sse_keepalive, self._keepalive)
         if self.session is None:
-            self.http._inflight.add(self)
+            self.http.inflight.add(self)
 
     def on_close(self) -> None:
         """The client went away before the response was complete."""
@@ -310,7 +302,7 @@ class Exchange:
         if self.modern or self.session is None:
             # 2026-07-28: closing the response stream is how a client cancels
             if state == SSE:
-                self.http._sse_closed()
+                self.http.sse_closed()
             if self.timer is not None:
                 self.timer.cancel()
                 self.timer = None
@@ -360,7 +352,7 @@ class Exchange:
                 if not session.live:
                     session.live = None
         else:
-            self.http._inflight.discard(self)
+            self.http.inflight.discard(self)
             self.peer = None  # no reference cycle through the peer's exchange: freed at once
 
     def __repr__(self) -> str:
@@ -376,17 +368,17 @@ class InitExchange(Exchange):
         session = self.session
         assert session is not None
         if code is None:
-            self.http._register(session)
+            self.http.register_session(session)
             if self.state == PENDING:
                 self.state = DONE
                 headers = [("content-type", "application/json"), ("mcp-session-id", session.id)]
                 self.responder.respond(200, headers, data)  # type: ignore[union-attr]
-                self.http._count_response("POST", 200)
+                self.http.count_response("POST", 200)
                 return
             super().finish(data, code)
             return
         super().finish(data, code)
-        self.http._discard(session)
+        self.http.discard_session(session)
 
     def _sse_headers(self) -> list[tuple[str, str]]:
         assert self.session is not None
@@ -420,7 +412,7 @@ class BatchExchange(Exchange):
                     self.timer = None
                 self.responder.respond(200, JSON_HEADERS, b"[" + b",".join(self.answers) + b"]")  # type: ignore[union-attr]
                 self.answers = []
-                self.http._count_response("POST", 200)
+                self.http.count_response("POST", 200)
             return
         if state == SSE:
             self._event(data)
@@ -470,7 +462,7 @@ class BatchPart(Exchange):
         if self.state != DONE:
             self.parent.message(data)
         elif self.session is not None:
-            self.http._unsolicited(self.session, data)
+            self.http.unsolicited(self.session, data)
 
     def suspended(self) -> None:
         self.parent.suspended()
@@ -504,8 +496,8 @@ class GetStream:
         r = self.responder
         r.on_close = self.on_close
         r.start(200, SSE_HEADERS)
-        http._count_response("GET", 200)
-        http._sse_opened()
+        http.count_response("GET", 200)
+        http.sse_opened()
         store = http.store
         if store is not None and self.session.protocol_version >= "2025-11-25":
             r.write(encode_sse(b"", id=store.store_event(self.stream_id, b""), retry=http.settings.sse_retry_ms))
@@ -537,7 +529,7 @@ class GetStream:
             self.timer = None
         if self.session.get is self:
             self.session.get = None
-        self.http._sse_closed()
+        self.http.sse_closed()
 
     def on_close(self) -> None:
         """The client went away."""
@@ -557,159 +549,28 @@ class GetStream:
 # ============================================================================== peers
 
 
-class _HTTPPeer(JSONRPCPeer):
-    """A peer whose every outgoing message goes to ``_final`` (a request's response, with its
-    error code) or ``_message`` (anything else). See the module docstring."""
-
-    def _final(self, rid: Any, data: bytes, code: int | None) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def call(self, req: Any, ex: Exchange) -> None:
-        """Handle one request whose response belongs to ``ex``: what ``feed([req])`` does, with
-        a response produced at once handed straight to ``ex.finish`` (no batch list, no
-        ``_out``/``_flush``/``_final`` round, no task lookup through a Python call). The caller
-        has set ``stream_control`` to ``ex`` and checked the request id against the requests
-        in flight (duplicate, overload). Inside a running task (the ASGI front end), or while
-        a batch is being fed, it is ``feed([req])`` itself (which steps out of that task)."""
-        loop = self._loop
-        if (self._batching or self._closed is not False or loop is None
-                or (_current_tasks.get(loop) if _current_tasks is not None else _current_task(loop)) is not None):
-            self.feed([req])
-            return
-        rid = req.id
-        try:
-            result = self._dispatch_request(self, req)
-        except BaseException as exc:  # noqa: BLE001 - answered (and re-raised when fatal) there
-            self._reply_exception(rid, exc)
-            return
-        rt = type(result)
-        if rt is dict or rt is bytes:
-            try:
-                data = _encode_result(rid, result)
-            except Exception:  # noqa: BLE001 - _reply words an unencodable result
-                self._reply(rid, result)
-                return
-            if self._closed is False:
-                ex.finish(data, None)
-            return
-        if rt is _CoroutineType:
-            self._drive(rid, result)
-        elif isinstance(result, _Future):
-            if result.done():
-                self._settle(rid, result)
-            else:
-                self._track(rid, result)
-        else:
-            self._reply(rid, result)
-
-    def _message(self, data: bytes) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _queue(self, data: bytes) -> None:
-        # what reaches here is never a response: replies go through _reply/_reply_exception
-        # below or the fast path (_flush); notify() and request() come here
-        if self._closed is False:
-            self._message(data)
-
-    def _flush(self) -> None:
-        # only the peer's fast path appends to _out (a dict/bytes result during feed): the
-        # response to the request being fed
-        self._flush_scheduled = False
-        out = self._out
-        if not out or self._closed is not False:
-            return
-        if len(out) == 1:
-            data = out[0]
-            out.clear()
-            self._final(None, data, None)
-            return
-        items = out[:]  # pragma: no cover - one request per feed on HTTP
-        out.clear()  # pragma: no cover
-        for data in items:  # pragma: no cover
-            self._final(None, data, None)
-
-    def _reply(self, rid: Any, result: Any) -> None:
-        try:
-            data = _encode_result(rid, result)
-            code = None
-        except Exception as exc:  # noqa: BLE001 - an unencodable result is a server fault
-            log.error("result of request %r cannot be encoded: %s", rid, exc)
-            data = _encode_error(rid, INTERNAL_ERROR, "Internal error: the result could not be encoded as JSON")
-            code = INTERNAL_ERROR
-        if self._closed is False:
-            self._final(rid, data, code)
-
-    def _reply_exception(self, rid: Any, exc: BaseException) -> None:
-        if isinstance(exc, JSONRPCError):
-            code = exc.code
-            try:
-                data = _encode_error(rid, code, exc.message, exc.data)
-            except Exception:  # noqa: BLE001 - unencodable error data
-                data = _encode_error(rid, code, exc.message)
-        elif isinstance(exc, (KeyboardInterrupt, SystemExit)):
-            if self._closed is False:
-                self._final(rid, _encode_error(rid, INTERNAL_ERROR, "Internal error"), INTERNAL_ERROR)
-            raise exc
-        elif isinstance(exc, asyncio.CancelledError):
-            code = CONNECTION_CLOSED
-            data = _encode_error(rid, code, "Request cancelled")
-        else:
-            # never leak a traceback or exception text to the client: log it here
-            log.error("handler of request %r failed", rid, exc_info=exc)
-            code = INTERNAL_ERROR
-            data = _encode_error(rid, code, "Internal error")
-        if self._closed is False:
-            self._final(rid, data, code)
-
-    def _on_task_done(self, rid: Any, entry: Any, task: asyncio.Future[Any]) -> None:
-        if task.cancelled() and not entry.cancelled_by_peer:
-            # timeout or shutdown: the base class queues that error itself (no user code runs
-            # in between), so route the next _queue as this request's response
-            self._answering = rid
-            try:
-                super()._on_task_done(rid, entry, task)
-            finally:
-                self._answering = None
-            return
-        super()._on_task_done(rid, entry, task)
-
-    _answering: Any = None
-
-
-class ModernPeer(_HTTPPeer):
+class ModernPeer(JSONRPCPeer):
     """The peer of one 2026-07-28 POST (or one legacy POST without a session): everything it
     sends belongs to its one exchange."""
 
     def __init__(self, dispatcher: Any, ex: Exchange, request_timeout: float | None, max_in_flight: int,
                  loop: asyncio.AbstractEventLoop | None) -> None:
-        # one is made per request: the base initializer called directly, arguments by position
+        # one is made per request: the base initializer called directly
         JSONRPCPeer.__init__(self, dispatcher, _no_send, request_timeout=request_timeout,
                              max_in_flight=max_in_flight, loop=loop)
         self.exchange = ex
 
-    def _queue(self, data: bytes) -> None:
-        if self._closed is not False:
-            return
-        rid = self._answering
-        if rid is not None:
-            self._answering = None
-            self.exchange.finish(data, CONNECTION_CLOSED)
-            return
-        self.exchange.message(data)
+    def emit(self, data: bytes) -> None:
+        if not self.closed:
+            self.exchange.message(data)
 
-    def _final(self, rid: Any, data: bytes, code: int | None) -> None:
-        self.exchange.finish(data, code)
-
-    def _message(self, data: bytes) -> None:  # pragma: no cover - _queue is overridden
-        self.exchange.message(data)
-
-    def _track(self, rid: Any, task: asyncio.Future[Any]) -> None:
-        super()._track(rid, task)
+    def on_suspend(self, rid: Any) -> None:
         self.exchange.suspended()
 
 
-class SessionPeer(_HTTPPeer):
-    """A legacy session's long-lived peer: routes by the request being handled."""
+class SessionPeer(JSONRPCPeer):
+    """A legacy session's long-lived peer: what a handler sends goes to the exchange of the
+    request being handled (``stream_control``), else to the session's GET stream."""
 
     def __init__(self, dispatcher: Any, http: StreamableHTTP, request_timeout: float | None, max_in_flight: int,
                  loop: asyncio.AbstractEventLoop | None) -> None:
@@ -717,37 +578,19 @@ class SessionPeer(_HTTPPeer):
                              max_in_flight=max_in_flight, loop=loop)
         self.http = http
         self.session: Session | None = None
-        #: requests whose handler suspended -> their exchange (until answered)
+        #: requests whose handler suspended -> their exchange (until answered, see Exchange.answer)
         self.exchanges: dict[Any, Exchange] = {}
 
-    def _queue(self, data: bytes) -> None:
-        if self._closed is not False:
-            return
-        rid = self._answering
-        if rid is not None:
-            self._answering = None
-            self._final(rid, data, CONNECTION_CLOSED)
+    def emit(self, data: bytes) -> None:
+        if self.closed:
             return
         ex = _current()
         if ex is not None and ex.peer is self:
             ex.message(data)
         elif self.session is not None:
-            self.http._unsolicited(self.session, data)
+            self.http.unsolicited(self.session, data)
 
-    def _final(self, rid: Any, data: bytes, code: int | None) -> None:
-        ex = self.exchanges.pop(rid, None) if self.exchanges else None
-        if ex is None:
-            ex = _current()
-            if ex is None or ex.peer is not self or (rid is not None and ex.rid != rid):
-                log.debug("response to request %r has no exchange (dropped)", rid)
-                return
-        ex.finish(data, code)
-
-    def _message(self, data: bytes) -> None:  # pragma: no cover - _queue is overridden
-        self._queue(data)
-
-    def _track(self, rid: Any, task: asyncio.Future[Any]) -> None:
-        super()._track(rid, task)
+    def on_suspend(self, rid: Any) -> None:
         ex = _current()
         if ex is not None and ex.peer is self:
             self.exchanges[rid] = ex

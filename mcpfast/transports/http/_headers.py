@@ -61,12 +61,14 @@ def _same(header: str | None, expected: Any) -> bool:
 
 def check_routing_headers(headers: dict[str, str], method: str, params: dict[str, Any], version: Any) -> str | None:
     """The -32020 message for the first routing header that disagrees with the body, or None."""
-    if not _same(headers.get("mcp-protocol-version"), version):
-        got = headers.get("mcp-protocol-version")
+    # each header is compared equal first (what conforming clients send), _same() only otherwise:
+    # this runs for every 2026-07-28 request
+    got = headers.get("mcp-protocol-version")
+    if got != version and not _same(got, version):
         return (f"MCP-Protocol-Version header ({'missing' if got is None else repr(got)}) does not match"
                 f" params._meta protocolVersion {version!r}")
-    if not _same(headers.get("mcp-method"), method):
-        got = headers.get("mcp-method")
+    got = headers.get("mcp-method")
+    if got != method and not _same(got, method):
         return f"Mcp-Method header ({'missing' if got is None else repr(got)}) does not match the method {method!r}"
     key = NAME_PARAM.get(method)
     if key is not None:
@@ -75,7 +77,7 @@ def check_routing_headers(headers: dict[str, str], method: str, params: dict[str
             raw = headers.get("mcp-name")
             if raw is None:
                 return f"Mcp-Name header is missing; it must mirror params.{key} ({value!r})"
-            if not _same(raw, value):
+            if raw != value and not _same(raw, value):
                 decoded = decode_header_value(raw.strip())
                 if decoded != value:
                     return f"Mcp-Name header ({raw!r}) does not match params.{key} ({value!r})"

@@ -35,6 +35,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from ...errors import INTERNAL_ERROR
 from ._front_common import error_body, sse_extra_headers
 from .core import HTTPRequest, Responder
 
@@ -116,7 +117,7 @@ class _ASGIResponder(Responder):
         except ValueError:
             log.exception("invalid response header; answering 500 instead")
             raw = _JSON.copy()
-            status, body = 500, error_body(-32603, "Internal server error")
+            status, body = 500, error_body(INTERNAL_ERROR, "Internal server error")
         self._state = _DONE
         self.closed = True
         if status >= 200 and status != 204 and status != 304:
@@ -135,7 +136,7 @@ class _ASGIResponder(Responder):
             raw = _encode(headers)
         except ValueError:
             log.exception("invalid response header; answering 500 instead")
-            self.respond(500, [("Content-Type", "application/json")], error_body(-32603, "Internal server error"))
+            self.respond(500, [("Content-Type", "application/json")], error_body(INTERNAL_ERROR, "Internal server error"))
             return
         self._state = _STREAMING
         extra = sse_extra_headers(headers)
@@ -175,6 +176,62 @@ class _ASGIResponder(Responder):
             return
         self._state = _DONE
         self.client_gone()
+
+    def crashed(self) -> None:
+        """The core raised (it never should): answer 500, or end a stream it started."""
+        if self._state == _IDLE:
+            self.respond(500, [("Content-Type", "application/json")], error_body(INTERNAL_ERROR, "Internal server error"))
+        elif self._state == _STREAMING:
+            self.end()
+
+    async def send_to(self, receive: Receive, send: Send) -> None:
+        """Send the response to the ASGI server: at once when the core answered inside
+        ``handle()`` (two ``send`` calls, no task), else as the core produces it."""
+        msgs = self._msgs
+        if self._state == _DONE and len(msgs) == 2:
+            await send(msgs[0])
+            await send(msgs[1])
+            return
+        await self._pump(receive, send)
+
+    async def _pump(self, receive: Receive, send: Send) -> None:
+        """Send what the core produces as it comes; a disconnect ends it (``on_close``)."""
+        loop = asyncio.get_running_loop()
+        watcher: asyncio.Task[None] | None = None
+        msgs = self._msgs
+        try:
+            while not self._gone:
+                while msgs and not self._gone:
+                    message = msgs.popleft()
+                    if message.get("more_body"):
+                        self._buffered -= len(message["body"])
+                    await send(message)
+                if self._state == _DONE and not msgs:
+                    break
+                if self._gone:
+                    break
+                if watcher is None:
+                    watcher = loop.create_task(self._watch(receive))
+                waiter = self._waiter = loop.create_future()
+                try:
+                    await waiter
+                finally:
+                    self._waiter = None
+        except asyncio.CancelledError:
+            self._lost()
+            raise
+        except OSError:
+            self._lost()  # the server could not write: the client is gone
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+
+    async def _watch(self, receive: Receive) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                self._lost()
+                return
 
 
 class ASGIApp:
@@ -327,58 +384,8 @@ class ASGIApp:
             except Exception:
                 # handle() never raises by contract; if it does, the request still gets an answer
                 log.exception("Streamable HTTP core raised for %s", request.path)
-                if responder._state == _IDLE:
-                    responder.respond(500, [("Content-Type", "application/json")], error_body(-32603, "Internal server error"))
-                elif responder._state == _STREAMING:
-                    responder.end()
-
-        msgs = responder._msgs
-        if responder._state == _DONE and len(msgs) == 2:
-            # the fast path: answered inside handle(), no task, no future
-            await send(msgs[0])
-            await send(msgs[1])
-            return
-        await self._pump(responder, receive, send)
-
-    async def _pump(self, responder: _ASGIResponder, receive: Receive, send: Send) -> None:
-        """Send what the core produces as it comes; a disconnect ends it (``on_close``)."""
-        loop = asyncio.get_running_loop()
-        watcher: asyncio.Task[None] | None = None
-        msgs = responder._msgs
-        try:
-            while not responder._gone:
-                while msgs and not responder._gone:
-                    message = msgs.popleft()
-                    if message.get("more_body"):
-                        responder._buffered -= len(message["body"])
-                    await send(message)
-                if responder._state == _DONE and not msgs:
-                    break
-                if responder._gone:
-                    break
-                if watcher is None:
-                    watcher = loop.create_task(self._watch(receive, responder))
-                waiter = responder._waiter = loop.create_future()
-                try:
-                    await waiter
-                finally:
-                    responder._waiter = None
-        except asyncio.CancelledError:
-            responder._lost()
-            raise
-        except OSError:
-            responder._lost()  # the server could not write: the client is gone
-        finally:
-            if watcher is not None:
-                watcher.cancel()
-
-    @staticmethod
-    async def _watch(receive: Receive, responder: _ASGIResponder) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                responder._lost()
-                return
+                responder.crashed()
+        await responder.send_to(receive, send)
 
 
 def asgi_app(dispatcher: Any, settings: HTTPSettings | None = None) -> ASGIApp:

@@ -39,7 +39,12 @@ from ...errors import (
     JSONRPCError,
 )
 from ...requestvars import access_token, http_request, stream_control
-from ...types import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
+from ...types import (
+    CLIENT_CAPABILITIES_KEY,
+    HANDSHAKE_PROTOCOL_VERSIONS,
+    MODERN_PROTOCOL_VERSIONS,
+    PROTOCOL_VERSION_KEY,
+)
 from ...wire import jsonrpc
 from ...wire.counters import Registry
 from ...wire.framing import encode_sse
@@ -55,6 +60,7 @@ from ._exchange import (
     SessionPeer,
 )
 from ._headers import check_param_headers, check_routing_headers, param_spec
+from .security import HostOriginGuard, Rejection
 from .sessions import EventStore, MemoryEventStore, Session, SessionTable, new_session_id
 from .settings import HTTPSettings
 
@@ -73,8 +79,6 @@ _reset_request = http_request.reset
 _set_control = stream_control.set
 _reset_control = stream_control.reset
 
-PROTOCOL_VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
-CLIENT_CAPABILITIES_KEY = "io.modelcontextprotocol/clientCapabilities"
 _HANDSHAKE = frozenset(HANDSHAKE_PROTOCOL_VERSIONS)
 _DEFAULT_LEGACY_VERSION = "2025-03-26"  # the spec: no MCP-Protocol-Version header means this
 _STD_ACCEPT = "application/json, text/event-stream"
@@ -198,35 +202,32 @@ class StreamableHTTP:
         self._modern_versions = frozenset(getattr(dispatcher, "modern_versions", MODERN_PROTOCOL_VERSIONS))
         self._tools: dict[str, Any] | None = getattr(dispatcher, "tools", None)
         self._param_specs: dict[str, tuple[Any, Any]] = {}
-        self._inflight: set[Exchange] = set()
+        #: sessionless exchanges whose handler suspended (answered or aborted at shutdown)
+        self.inflight: set[Exchange] = set()
         self._stateless = s.stateless
         self._json_response = s.json_response
         self._sessions = self.table.sessions  # the same dict, one attribute away on the hot path
         self._timeout = s.request_timeout
         self._max_in_flight = s.max_in_flight
-        self._legacy_session_cls: Any = None
+        # the dispatcher's born-ready session state for a sessionless legacy request (ServerCore:
+        # a LegacySession); a dispatcher without one serves those requests with no state
+        self._sessionless_state: Callable[[str], Any] | None = getattr(dispatcher, "sessionless_state", None)
         self._started = False
         self._closing = False
         self._lifespan_cm: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        # security and auth (http-security's modules; imported only here, and tolerated
-        # missing so the core can be built and tested on its own)
-        self._guard: Any = None
-        self._rejection_cls: Any = None
-        try:
-            from . import security
-        except ImportError:  # pragma: no cover - the module ships with the package
-            log.warning("mcpfast.transports.http.security is missing: no Host/Origin checks")
-        else:
-            self._rejection_cls = security.Rejection
-            self._guard = security.HostOriginGuard(
-                bind_host=s.bind_host, allowed_hosts=s.allowed_hosts, allowed_origins=s.allowed_origins,
-                enabled=s.dns_rebinding_protection)
+        # Host/Origin checks (DNS rebinding): the security module is a plain import above, so a
+        # missing or broken one fails the import, never serves with the checks off
+        self._rejection_cls = Rejection
+        self._guard: HostOriginGuard | None = HostOriginGuard(
+            bind_host=s.bind_host, allowed_hosts=s.allowed_hosts, allowed_origins=s.allowed_origins,
+            enabled=s.dns_rebinding_protection)
         self._auth = s.auth
         self._well_known: dict[str, bytes] = dict(s.auth.well_known()) if s.auth is not None else {}
         # metrics: plain ints on the hot path, copied into the registry when scraped
         self.metrics = Registry()
-        self._metrics_on = s.metrics_path is not None
+        #: whether responses are counted (``metrics_path`` is set); read by exchanges on the hot path
+        self.metrics_on = s.metrics_path is not None
         self._responses: dict[tuple[str, int], int] = {}
         self.stats = {"sessions_created": 0, "sessions_expired": 0, "sessions_deleted": 0,
                       "sessions_refused": 0, "unsolicited_dropped": 0, "sse_open": 0}
@@ -257,19 +258,19 @@ class StreamableHTTP:
         if callable(close_listeners):
             close_listeners()  # listen streams end gracefully, with their final result
         peers = [s.peer for s in self.table.sessions.values()]
-        peers += [ex.peer for ex in self._inflight if ex.peer is not None]
-        tasks = [e.task for p in peers for e in list(p._in_flight.values())]
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=self.settings.shutdown_grace)
-            for t in pending:
-                t.cancel()  # answered -32000 "the server is shutting down" by the peer
-            if pending:
-                await asyncio.wait(pending, timeout=1.0)
+        peers += [ex.peer for ex in self.inflight if ex.peer is not None]
+        busy = [p for p in peers if p.in_flight]
+        if busy:
+            # each peer lets its handlers finish within the grace, then cancels the rest (answered
+            # -32000 "the server is shutting down"); the peers wait side by side, and a handler
+            # that ignores its cancellation holds the shutdown one second at most
+            grace = self.settings.shutdown_grace
+            await asyncio.wait([asyncio.ensure_future(p.drain(grace)) for p in busy], timeout=grace + 1.0)
         for session in list(self.table.sessions.values()):
             self._end_session(session)
-        for ex in list(self._inflight):
+        for ex in list(self.inflight):
             ex.abort("Request cancelled: the server is shutting down")
-        self._inflight.clear()
+        self.inflight.clear()
         cm, self._lifespan_cm = self._lifespan_cm, None
         if cm is not None:
             await cm.__aexit__(None, None, None)
@@ -283,7 +284,7 @@ class StreamableHTTP:
         body = _encode_error(None, INVALID_REQUEST, f"Request body too large: more than {limit} bytes"
                              " (raise HTTPSettings.max_body to accept larger requests)")
         responder.respond(413, [("content-type", "application/json"), ("connection", "close")], body)
-        self._count_response("POST", 413)
+        self.count_response("POST", 413)
 
     def handle(self, request: HTTPRequest, responder: Responder) -> None:
         """Answer one HTTP request (now, or later through ``responder``). Never raises."""
@@ -349,16 +350,17 @@ class StreamableHTTP:
 
     # ================================================================== answers
 
-    def _count_response(self, method: str, status: int) -> None:
-        if self._metrics_on:
+    def count_response(self, method: str, status: int) -> None:
+        """Count one response for the metrics (a no-op unless ``metrics_path`` is set)."""
+        if self.metrics_on:
             key = (method, status)
             self._responses[key] = self._responses.get(key, 0) + 1
 
     def _send(self, responder: Responder, status: int, headers: list[tuple[str, str]], body: bytes,
               method: str = "POST") -> None:
         responder.respond(status, headers, body)
-        if self._metrics_on:
-            self._count_response(method, status)
+        if self.metrics_on:
+            self.count_response(method, status)
 
     def _error(self, responder: Responder, status: int, code: int, message: str, rid: Any = None, data: Any = None,
                headers: list[tuple[str, str]] | None = None, method: str = "POST") -> None:
@@ -483,25 +485,27 @@ class StreamableHTTP:
                     " or use the 2026-07-28 per-request envelope)")
 
     def _call(self, peer: Any, msg: Any, ex: Exchange, request: HTTPRequest, token: Any) -> None:
-        """``_dispatch`` for one request with its own exchange (the hot path: ``peer.call``)."""
+        """Run one request whose answer belongs to ``ex`` (the hot path: ``peer.call`` with the
+        exchange as the reply sink), with the request variables set around it."""
         t1 = _set_request(request)
         t2 = _set_control(ex)
         if token is None:
             try:
-                peer.call(msg, ex)
+                peer.call(msg, ex.answer)
             finally:
                 _reset_control(t2)
                 _reset_request(t1)
             return
         t3 = access_token.set(token)
         try:
-            peer.call(msg, ex)
+            peer.call(msg, ex.answer)
         finally:
             access_token.reset(t3)
             _reset_control(t2)
             _reset_request(t1)
 
     def _dispatch(self, peer: Any, msg: Any, ex: Any, request: HTTPRequest, token: Any) -> None:
+        """Feed one message that gets no answer (a notification, a response) to ``peer``."""
         t1 = _set_request(request)
         t2 = _set_control(ex)
         if token is None:
@@ -565,7 +569,7 @@ class StreamableHTTP:
             else:
                 self._unsupported(responder, version, rid)
             return
-        json_only = self.settings.json_response
+        json_only = self._json_response
         if method == "tools/call":
             problem = self._check_params(params, headers)
             if problem is not None:
@@ -623,18 +627,11 @@ class StreamableHTTP:
         ex = Exchange(self, responder, msg.id, None, None, False, self.settings.json_response)
         ex.peer = peer = ModernPeer(self.dispatcher, ex, self._timeout, self._max_in_flight, self._loop)
         initialize = msg.method == "initialize"
-        if not initialize:
+        if not initialize and self._sessionless_state is not None:
             # born ready: the version from the header (the spec's default without one), no
             # declared client capabilities (there is no initialize to declare them in)
-            cls = self._legacy_session_cls
-            if cls is None:
-                from ...server.session import LegacySession  # noqa: PLC0415 - transports must not import server at import time
-
-                cls = self._legacy_session_cls = LegacySession
-            state = cls(pv or _DEFAULT_LEGACY_VERSION, {}, None)
-            state.initialized = True
-            peer.state = state
-        self._dispatch(peer, msg, ex, request, token)
+            peer.state = self._sessionless_state(pv or _DEFAULT_LEGACY_VERSION)
+        self._call(peer, msg, ex, request, token)
         if initialize:
             # the dispatcher counted a session for this throwaway peer: forget it
             on_close = getattr(self.dispatcher, "on_close", None)
@@ -668,15 +665,16 @@ class StreamableHTTP:
         ex = InitExchange(self, responder, msg.id, peer, session, False, self.settings.json_response)
         self._call(peer, msg, ex, request, token)
 
-    def _register(self, session: Session) -> None:
+    def register_session(self, session: Session) -> None:
+        """An ``initialize`` succeeded: its session's id is served from now on."""
         table = self.table
         table.sessions[session.id] = session
         self.stats["sessions_created"] += 1
         if not table.running and not self._closing:
             table.start(asyncio.get_running_loop())  # used without startup(): expire sessions anyway
 
-    def _discard(self, session: Session) -> None:
-        # an initialize that failed: nothing was established
+    def discard_session(self, session: Session) -> None:
+        """An ``initialize`` failed: nothing was established."""
         if self.table.sessions.get(session.id) is session:
             del self.table.sessions[session.id]
         session.closed = True
@@ -688,16 +686,16 @@ class StreamableHTTP:
         t = type(msg)
         if t is _Request:
             rid = msg.id
-            in_flight = peer._in_flight
+            in_flight = peer.in_flight
             if in_flight:
-                if rid in in_flight:
+                if peer.has_in_flight(rid):
                     self._error(responder, 409, INVALID_REQUEST,
                                 f"Request id {rid!r} is already in use by a request in flight in this session",
                                 rid=rid)
                     return
-                if len(in_flight) >= peer.max_in_flight:
+                if in_flight >= peer.max_in_flight:
                     self._error(responder, 503, SERVER_OVERLOADED,
-                                f"Server overloaded: {len(in_flight)} requests in flight in this session"
+                                f"Server overloaded: {in_flight} requests in flight in this session"
                                 f" (limit HTTPSettings.max_in_flight={peer.max_in_flight}); retry later", rid=rid)
                     return
             ex = Exchange(self, responder, rid, peer, session, False, self._json_response)
@@ -729,13 +727,13 @@ class StreamableHTTP:
             t = type(m)
             if t is _Request:
                 rid = m.id
-                if rid in peer._in_flight or ids.count(rid) > 1:
+                if peer.has_in_flight(rid) or ids.count(rid) > 1:
                     parent.collect(_encode_error(rid, INVALID_REQUEST, f"Request id {rid!r} is already in use"))
                     continue
-                if len(peer._in_flight) >= peer.max_in_flight:
+                if peer.in_flight >= peer.max_in_flight:
                     parent.collect(_encode_error(rid, SERVER_OVERLOADED, "Server overloaded; retry later"))
                     continue
-                self._dispatch(peer, m, BatchPart(parent, rid), request, token)
+                self._call(peer, m, BatchPart(parent, rid), request, token)
             elif isinstance(m, JSONRPCError):
                 parent.collect(_encode_error(m.id, m.code, m.message, m.data))
             else:
@@ -799,7 +797,7 @@ class StreamableHTTP:
             return
         # a POST stream: the rest of that request's messages, its response included
         responder.start(200, SSE_HEADERS)
-        self._count_response("GET", 200)
+        self.count_response("GET", 200)
         for eid, data in events:
             responder.write(encode_sse(data, event="message", id=eid))
         ex = session.live.get(stream_id) if session.live is not None else None
@@ -859,7 +857,7 @@ class StreamableHTTP:
         if self.store is not None:
             self.store.forget_session(session.id)
 
-    def _unsolicited(self, session: Session, data: bytes) -> None:
+    def unsolicited(self, session: Session, data: bytes) -> None:
         """A message of a session's peer that belongs to no request: the GET stream, or the
         event store while the stream is down (when the client knows an id to resume from)."""
         g = session.get
@@ -870,10 +868,12 @@ class StreamableHTTP:
         else:
             self.stats["unsolicited_dropped"] += 1
 
-    def _sse_opened(self) -> None:
+    def sse_opened(self) -> None:
+        """An event stream opened (counted for the ``mcp_http_sse_streams`` gauge)."""
         self.stats["sse_open"] += 1
 
-    def _sse_closed(self) -> None:
+    def sse_closed(self) -> None:
+        """An event stream ended."""
         self.stats["sse_open"] -= 1
 
     # ================================================================== metrics
@@ -897,7 +897,7 @@ class StreamableHTTP:
         reg.gauge("mcp_http_sessions", "legacy sessions open").set(len(self.table))
         reg.gauge("mcp_http_sse_streams", "SSE streams open").set(st["sse_open"])
         reg.gauge("mcp_http_requests_in_flight", "sessionless requests whose handler is running").set(
-            len(self._inflight))
+            len(self.inflight))
         store = self.store
         if isinstance(store, MemoryEventStore):
             reg.gauge("mcp_http_event_store_bytes", "bytes held by the SSE event store").set(store.size)

@@ -25,6 +25,12 @@ What a connection does, and why:
   the core how much a slow client left unread.
 * **Disconnects.** A client that goes away before its response ended gets the core's
   ``on_close`` callback called once (the core cancels the request or drops the stream).
+* **Repeated heads.** A keep-alive MCP client sends the same head again and again (same
+  session, same headers; the body length changes only with the digits of the id). When a read
+  holds exactly one request whose head is byte for byte the previous one llhttp parsed, that
+  parse is reused: no parser pass, no ten parser callbacks. Only heads that llhttp accepted
+  and that ask for nothing special (no Expect, Upgrade, Transfer-Encoding, absolute-form
+  target; keep-alive) are reused, so the reuse can never accept what llhttp would refuse.
 """
 
 from __future__ import annotations
@@ -329,6 +335,13 @@ class HTTPConnection(asyncio.Protocol):
         self._nreq = 0
         self._drained: asyncio.Future[None] | None = None
         self._lost = False
+        # the repeated-head fast path (see the module docstring): llhttp is between messages
+        # (no on_message_begin since the last on_message_complete), the last reusable head's
+        # bytes and its parse (method, path, query, headers, keep-alive, http10, body length)
+        self._in_message = False
+        self._reusable: tuple[str, str, str, dict[str, str], bool, bool, int] | None = None
+        self._last_head = b""
+        self._last_parse: tuple[str, str, str, dict[str, str], bool, bool, int] | None = None
 
     # ------------------------------------------------------------------ transport events
 
@@ -392,9 +405,33 @@ class HTTPConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._stopped:
             return  # lingering after an error response, or closing: drain and drop
+        fresh = not self._in_message
+        if fresh:
+            parse = self._last_parse
+            if parse is not None:
+                head = self._last_head
+                if len(data) == len(head) + parse[6] and data.startswith(head):
+                    # the head llhttp parsed last time, and exactly its body: reuse the parse
+                    self._nreq += 1
+                    self._in_head = True  # as after a read that ended with a whole message
+                    self._head_carry = True
+                    self._head_raw = 0
+                    self._request(parse[0], parse[1], parse[2], parse[3].copy(), data[len(head):],
+                                  parse[4], parse[5])
+                    return
+        nreq = self._nreq
+        self._reusable = None
         self._feed_len = len(data)
         try:
             self._parser.feed_data(data)
+            if fresh and self._nreq == nreq + 1 and not self._in_message and self._reusable is not None:
+                # this read held exactly one whole request, from its first byte: remember its
+                # head's bytes (where the body of the declared length starts) with the parse
+                parse = self._reusable
+                end = data.find(b"\r\n\r\n") + 4
+                if end >= 4 and len(data) == end + parse[6]:
+                    self._last_head = data[:end]
+                    self._last_parse = parse
         except _Stop:
             pass
         except Exception as exc:
@@ -427,6 +464,9 @@ class HTTPConnection(asyncio.Protocol):
                 self._head_raw = 0
 
     # ------------------------------------------------------------------ parser callbacks
+
+    def on_message_begin(self) -> None:
+        self._in_message = True
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -528,8 +568,8 @@ class HTTPConnection(asyncio.Protocol):
         self._body_size = 0
         self._continue_due = False
         self._nreq += 1
-        # the next message's head starts right after this one (no on_message_begin callback:
-        # one Python call less per request)
+        self._in_message = False
+        # the next message's head starts right after this one
         self._in_head = True
         self._head_carry = False
         url = self._url
@@ -556,10 +596,21 @@ class HTTPConnection(asyncio.Protocol):
                 path, query = url.decode("latin-1"), ""
             else:
                 path, query = url[:i].decode("latin-1"), url[i + 1 :].decode("latin-1")
-        method = self._method
-        request = HTTPRequest(method, path, query, self._headers, data, self._client)
-        responder = ConnResponder(self, method, self._keep_alive, self._http10)
-        if not self._keep_alive:
+            headers = self._headers
+            if (self._keep_alive and "expect" not in headers and "upgrade" not in headers
+                    and "transfer-encoding" not in headers):
+                # a head the next request may repeat (see data_received)
+                self._reusable = (self._method, path, query, headers.copy(), True, self._http10, len(data))
+        self._request(self._method, path, query, self._headers, data, self._keep_alive, self._http10)
+        if self._stopped:
+            raise _Stop
+
+    def _request(self, method: str, path: str, query: str, headers: dict[str, str], data: bytes, keep_alive: bool,
+                 http10: bool) -> None:
+        """A whole request: to the core now, or queued behind the one being answered."""
+        request = HTTPRequest(method, path, query, headers, data, self._client)
+        responder = ConnResponder(self, method, keep_alive, http10)
+        if not keep_alive:
             self._stopped = True  # nothing after this request is read
             self.closing = True
         if self._current is None and not self.pending:
@@ -572,8 +623,6 @@ class HTTPConnection(asyncio.Protocol):
             self.pending.append((_HANDLE, request, responder))
             if len(self.pending) >= MAX_PIPELINED:
                 self._update_reading()
-        if self._stopped:
-            raise _Stop
 
     # ------------------------------------------------------------------ request queue
 
