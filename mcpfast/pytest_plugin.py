@@ -145,8 +145,10 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         return None
     from .testing import Client
 
-    names = pyfuncitem._fixtureinfo.argnames
-    kwargs = {name: pyfuncitem.funcargs[name] for name in names}
+    # the test function's own arguments (funcargs also holds autouse and indirect fixtures);
+    # read from its signature, the public face of what pytest resolved for it
+    params = inspect.signature(pyfuncitem.obj).parameters
+    kwargs = {name: value for name, value in pyfuncitem.funcargs.items() if name in params}
 
     async def main() -> None:
         clients = [v for v in kwargs.values() if isinstance(v, Client)]
