@@ -80,7 +80,9 @@ async def test_concurrent_slow_calls_take_about_one_delay() -> None:
         results = await asyncio.gather(*(client.peer.request("slow", {"delay": 0.2, "tag": i}) for i in range(50)))
         elapsed = time.perf_counter() - t0
     assert [r["tag"] for r in results] == list(range(50))
-    assert elapsed < 0.6, elapsed
+    # one after another they would take 10 s; concurrently about 0.2 s. The bound leaves room
+    # for a loaded CI machine in asyncio debug mode (0.85 s was seen) and still fails serial runs
+    assert elapsed < 2.0, elapsed
 
 
 @async_test
