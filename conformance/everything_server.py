@@ -27,22 +27,18 @@ import base64
 import io
 import json
 import logging
-import os
 import struct
 import sys
 import wave
 import zlib
 from typing import Annotated, Any
 
-# run from a checkout (python conformance/everything_server.py) without installing mcpfast
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
+# the installed mcpfast is served (pip install . or -e .): the checkout is never put on the path,
+# so the conformance run tests what a release ships
+from pydantic import Field
 
-from pydantic import Field  # noqa: E402 - after the path fix above
-
-from mcpfast import Context, MCPServer  # noqa: E402
-from mcpfast.server import InputRequired, MissingClientCapability, ToolResult  # noqa: E402
+from mcpfast import Context, MCPServer
+from mcpfast.server import InputRequired, MissingClientCapability, ToolResult
 
 log = logging.getLogger("everything_server")
 

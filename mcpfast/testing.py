@@ -45,7 +45,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import Any
 
@@ -321,3 +322,56 @@ class Client:
 
 def _cursor(cursor: str | None) -> dict[str, Any] | None:
     return {"cursor": cursor} if cursor is not None else None
+
+
+# ---------------------------------------------------------------------------- async test runner
+
+__all__ += ["async_test", "LeftoverTasksError"]
+
+#: loop turns granted, after the test body returns, to tasks that are finishing (done callbacks,
+#: closing transports) before the ones still pending count as left behind
+SETTLE_ROUNDS = 10
+
+
+class LeftoverTasksError(AssertionError):
+    """An async test returned while tasks it started were still running: they would have been
+    cancelled silently by ``asyncio.run`` and their failures never seen."""
+
+
+def async_test(fn: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]:
+    """Run ``async def test_x(...)`` as a plain test, without an async pytest plugin.
+
+    Each call gets a fresh event loop in debug mode (``asyncio.run(..., debug=True)``: never
+    retrieved exceptions, unawaited coroutines and non-thread-safe calls are reported), and the
+    test fails with ``LeftoverTasksError`` if tasks it started are still pending once the body
+    has returned and the loop has turned ``SETTLE_ROUNDS`` times; they are cancelled and awaited
+    first so nothing leaks into the next test. A body that raised keeps its own exception. The
+    wrapper keeps the function's signature, so pytest fixtures and parametrization work::
+
+        @async_test
+        async def test_add(tmp_path) -> None:
+            async with Client(app) as c:
+                ...
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return asyncio.run(_run_checked(fn(*args, **kwargs)), debug=True)
+
+    return wrapper
+
+
+async def _run_checked(body: Coroutine[Any, Any, Any]) -> Any:
+    result = await body
+    me = asyncio.current_task()
+    pending: list[asyncio.Task[Any]] = []
+    for _ in range(SETTLE_ROUNDS):
+        pending = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+        if not pending:
+            return result
+        await asyncio.sleep(0)
+    names = ", ".join(repr(t) for t in pending)
+    for t in pending:
+        t.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    raise LeftoverTasksError(f"{len(pending)} task(s) left running by the test: {names}")

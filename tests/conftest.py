@@ -1,4 +1,12 @@
-"""Implementation facade: every wire test runs against the compiled twin (id ``c``) and the
+"""Test-session setup: which mcpfast is under test, and the implementation facade.
+
+The tests import the *installed* mcpfast (``--import-mode=importlib``: pytest puts neither the
+checkout nor ``tests/`` on ``sys.path``). With ``MCPFAST_EXPECT_INSTALLED=1`` (``.ci/run``,
+tox, cibuildwheel: runs meant to test a built wheel) the session refuses to start when
+``mcpfast`` was imported from the source tree these tests live in, instead of quietly testing
+the checkout; the header line says which mcpfast a run tested.
+
+Implementation facade: every wire test runs against the compiled twin (id ``c``) and the
 pure-Python twin (id ``py``). A missing compiled module is an error, not a skip, unless
 ``--no-c-extensions`` is given (the nocompile run) or ``MCPFAST_NO_EXTENSIONS`` is set."""
 
@@ -7,12 +15,32 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from importlib import import_module
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
+import mcpfast
+
 NO_EXTENSIONS_ENV = os.environ.get("MCPFAST_NO_EXTENSIONS", "") not in ("", "0")
+EXPECT_INSTALLED = os.environ.get("MCPFAST_EXPECT_INSTALLED", "") not in ("", "0")
+#: the source tree (checkout or unpacked sdist) these tests belong to
+SOURCE_TREE = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(mcpfast.__file__).resolve().parent
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"mcpfast {mcpfast.__version__} from {PACKAGE_DIR} (EXTENSIONS = {mcpfast.EXTENSIONS})"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if EXPECT_INSTALLED and PACKAGE_DIR.is_relative_to(SOURCE_TREE):
+        raise pytest.UsageError(
+            f"MCPFAST_EXPECT_INSTALLED is set but mcpfast was imported from the source tree ({PACKAGE_DIR}),"
+            " not from the installed wheel: run pytest with --import-mode=importlib, from outside the"
+            " checkout or with python -P, and without the checkout on PYTHONPATH"
+        )
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -17,9 +17,9 @@ import pytest
 from mcpfast import cli
 from mcpfast.server import ServerCore
 from mcpfast.server.app import MCPServer
+from mcpfast.testing import async_test
 
 from .compat import sdk
-from .engine.aio import async_test
 from .test_examples import _free_port, _wait_listening
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX only (stdio transport, signals)")

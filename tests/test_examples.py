@@ -4,7 +4,6 @@ by a real client: the MCPServer examples by the official SDK's client in both er
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -15,8 +14,9 @@ import anyio
 import mcp_types as types
 import pytest
 
+from mcpfast.testing import async_test
+
 from .compat import sdk
-from .engine.aio import async_test
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,11 +24,9 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="mcpfast's stdio
 
 
 def run(script: str) -> str:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     out = subprocess.run(
         [sys.executable, str(ROOT / "examples" / script)],
-        capture_output=True, text=True, env=env, timeout=60, check=True,
+        capture_output=True, text=True, timeout=60, check=True,
     )
     return out.stdout
 

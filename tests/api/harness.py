@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import functools
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from mcpfast.errors import MethodNotFound
@@ -14,16 +12,6 @@ from mcpfast.transports.memory import memory_connection
 
 MODERN = "2026-07-28"
 ERAS = ["legacy", "modern"]
-
-
-def async_test(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test in a fresh debug-mode loop."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(fn(*args, **kwargs), debug=False)
-
-    return wrapper
 
 
 class ClientSide:

@@ -3,13 +3,9 @@ spawns it): a cache hit, then a miss that does slow I/O."""
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-
-from mcpfast import MCPServer  # noqa: E402
+from mcpfast import MCPServer  # the installed package, as every test sees it
 
 app = MCPServer("stall-app")
 

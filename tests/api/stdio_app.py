@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-
-from mcpfast import Context, MCPServer  # noqa: E402
+from mcpfast import Context, MCPServer
 
 
 @contextlib.asynccontextmanager

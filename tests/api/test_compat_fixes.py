@@ -25,8 +25,9 @@ from mcpfast.errors import InvalidParams, McpError
 from mcpfast.server.context import _elicitation_schema
 from mcpfast.server.schema import input_schema, untyped_parameters
 from mcpfast.server.validation import compile_input_check
+from mcpfast.testing import async_test
 
-from .harness import ERAS, async_test, connect, text
+from .harness import ERAS, connect, text
 
 # ------------------------------------------------------------------------------ 1. constraints
 

@@ -13,8 +13,9 @@ from pydantic import BaseModel
 
 from mcpfast import Context, MCPServer, requestvars
 from mcpfast.errors import McpError
+from mcpfast.testing import async_test
 
-from .harness import ERAS, async_test, connect, text
+from .harness import ERAS, connect, text
 
 
 class Booking(BaseModel):

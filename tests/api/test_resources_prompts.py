@@ -11,8 +11,9 @@ from pydantic import Field
 from mcpfast import MCPServer
 from mcpfast.errors import McpError
 from mcpfast.server import AssistantMessage, Image, UserMessage
+from mcpfast.testing import async_test
 
-from .harness import ERAS, async_test, connect
+from .harness import ERAS, connect
 
 
 def build() -> MCPServer:

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from mcpfast import Context, MCPServer
+from mcpfast.testing import async_test
 from mcpfast.transports.stdio import connect_stdio
 from mcpfast.transports.tcp import connect_tcp
 
-from .harness import ClientSide, async_test, text
+from .harness import ClientSide, text
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -11,8 +11,9 @@ import pytest
 from pydantic import BaseModel
 
 from mcpfast import Context, MCPServer
+from mcpfast.testing import async_test
 
-from .harness import async_test, connect, text
+from .harness import connect, text
 
 #: SDK MCPServer names mcpfast does not have, and why
 SERVER_EXCLUDED = {

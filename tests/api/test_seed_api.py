@@ -10,8 +10,9 @@ import pytest
 import mcpfast
 from mcpfast import MCPServer, Tool, ToolRegistry
 from mcpfast.errors import InvalidParams
+from mcpfast.testing import async_test
 
-from .harness import ERAS, async_test, connect, text
+from .harness import ERAS, connect, text
 
 ADD_SCHEMA = {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
               "required": ["a", "b"]}

@@ -20,8 +20,9 @@ import time
 from typing import Any
 
 from mcpfast import MCPServer
+from mcpfast.testing import async_test
 
-from .harness import async_test, connect, text
+from .harness import connect, text
 
 BLOCK_S = 1.5
 #: the promise: another request waits at most ~10 ms; the median of many is held to it

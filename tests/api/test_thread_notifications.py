@@ -8,8 +8,9 @@ import asyncio
 import threading
 
 from mcpfast import MCPServer
+from mcpfast.testing import async_test
 
-from .harness import async_test, connect
+from .harness import connect
 
 
 @async_test

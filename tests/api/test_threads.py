@@ -12,8 +12,9 @@ import pytest
 from mcpfast import MCPServer
 from mcpfast.errors import McpError
 from mcpfast.server._threads import ToolRunner
+from mcpfast.testing import async_test
 
-from .harness import async_test, connect, text
+from .harness import connect, text
 
 VAR: contextvars.ContextVar[str] = contextvars.ContextVar("VAR", default="unset")
 

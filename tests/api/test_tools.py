@@ -12,8 +12,9 @@ from pydantic import BaseModel, Field
 from mcpfast import MCPServer, ToolError
 from mcpfast.errors import McpError
 from mcpfast.server import Audio, Image, ToolResult
+from mcpfast.testing import async_test
 
-from .harness import ERAS, async_test, connect, text
+from .harness import ERAS, connect, text
 
 
 class Color(enum.Enum):
@@ -366,9 +367,5 @@ def test_pydantic_is_imported_only_when_a_signature_needs_it() -> None:
         "print(asyncio.run(app.call_tool('echo', {'message': 'ab', 'n': '2'}))['content'][0]['text'])\n"
         "print('pydantic' in sys.modules)\n"
     )
-    import os
-
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONPATH": root})
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["abab", "False"], out.stderr

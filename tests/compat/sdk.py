@@ -22,18 +22,18 @@ MODES = ("legacy", "auto")
 
 
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """What a server subprocess needs: our package on PYTHONPATH and the MCPFAST_* variables
-    (so it runs on the twins this test session runs on). The SDK's stdio_client passes only a
-    few safe variables plus these."""
-    env = {k: v for k, v in os.environ.items() if k.startswith("MCPFAST_")}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    """What a server subprocess needs: the MCPFAST_* variables (so it runs on the twins this
+    test session runs on) and the interpreter's path settings (PYTHONPATH, PYTHONSAFEPATH), so it
+    imports the same installed mcpfast as this process; the checkout is never put on the path.
+    The SDK's stdio_client passes only a few safe variables plus these."""
+    env = {k: v for k, v in os.environ.items() if k.startswith("MCPFAST_") or k in ("PYTHONPATH", "PYTHONSAFEPATH")}
     env.update(extra or {})
     return env
 
 
 def params(args: list[str], env: dict[str, str] | None = None) -> StdioServerParameters:
     """``python <args>`` as a stdio server."""
-    return StdioServerParameters(command=sys.executable, args=args, env=child_env(env), cwd=str(ROOT))
+    return StdioServerParameters(command=sys.executable, args=args, env=child_env(env))
 
 
 def unwrap(group: BaseExceptionGroup[Any]) -> BaseException:

@@ -12,10 +12,10 @@ import pytest
 from mcpfast.errors import ConnectionClosed, McpError
 from mcpfast.peer import JSONRPCPeer
 from mcpfast.protocol import JSONRPCStreamProtocol
+from mcpfast.testing import async_test
 from mcpfast.transports.memory import memory_connection
 from mcpfast.wire.jsonrpc import Notification, Request
 
-from .aio import async_test
 from .dispatchers import EchoDispatcher
 from .fakes import connect, note, req
 

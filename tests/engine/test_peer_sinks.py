@@ -17,9 +17,9 @@ from mcpfast.errors import (
     InvalidRequest,
 )
 from mcpfast.peer import JSONRPCPeer
+from mcpfast.testing import async_test
 from mcpfast.wire.jsonrpc import Notification, Request, decode_all
 
-from .aio import async_test
 from .dispatchers import EchoDispatcher
 
 

@@ -6,8 +6,8 @@ import asyncio
 import json
 
 from mcpfast.protocol import ConnectionState, JSONRPCStreamProtocol
+from mcpfast.testing import async_test
 
-from .aio import async_test
 from .dispatchers import EchoDispatcher
 from .fakes import connect, line, note, req
 

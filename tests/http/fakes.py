@@ -237,17 +237,6 @@ async def until(cond: Any, timeout: float = 2.0) -> None:
         await asyncio.sleep(0.001)
 
 
-def async_test(fn: Any) -> Any:
-    """Run an async test in a fresh debug-mode loop (pytest-asyncio is not used)."""
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(fn(*args, **kwargs), debug=True)
-
-    return wrapper
-
-
 REGION_SCHEMA = {
     "type": "object",
     "properties": {

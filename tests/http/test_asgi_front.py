@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from mcpfast.testing import async_test
 from mcpfast.transports.http.asgi import ASGIApp
-from tests.server.harness import async_test
 
 from .front_fakes import FakeCore, FakeSettings, free_port
 

@@ -8,9 +8,9 @@ import json
 from typing import Any
 
 from mcpfast.server import ServerCore
+from mcpfast.testing import async_test
 from mcpfast.transports.http.asgi import asgi_app
 from mcpfast.transports.http.settings import HTTPSettings
-from tests.server.harness import async_test
 
 from .front_fakes import free_port
 from .test_asgi_front import Channel, _serve_uvicorn, _wait, scope

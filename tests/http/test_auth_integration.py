@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
+from mcpfast.testing import async_test
 from mcpfast.transports.http.auth import AccessToken, BearerAuth, OAuthResourceServer, get_access_token
 
-fakes = pytest.importorskip("tests.http.fakes")
+from . import fakes
+
 http_mod = pytest.importorskip("mcpfast.transports.http")
 
 URL = "http://127.0.0.1:8000/mcp"
@@ -42,7 +44,7 @@ def make(**kw: Any) -> Any:
     return fakes.Client(http)
 
 
-@fakes.async_test
+@async_test
 async def test_guard_rejects_rebinding_and_accepts_localhost() -> None:
     c = make(bind_host="127.0.0.1")
     r = c.post(fakes.modern_body("tools/list"), {"host": "evil.example:8000", **fakes.modern_headers("tools/list")})
@@ -57,7 +59,7 @@ async def test_guard_rejects_rebinding_and_accepts_localhost() -> None:
         assert r.status == 200, (host, r.body)
 
 
-@fakes.async_test
+@async_test
 async def test_bearer_auth_through_the_core() -> None:
     c = make(auth=BearerAuth("s3cret"))
     r = c.modern("tools/list")
@@ -70,7 +72,7 @@ async def test_bearer_auth_through_the_core() -> None:
     assert fakes.result_of(r)["content"][0]["text"] == "None "
 
 
-@fakes.async_test
+@async_test
 async def test_oauth_resource_server_through_the_core() -> None:
     verifier = Verifier()
     c = make(

@@ -10,9 +10,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from mcpfast.errors import METHOD_NOT_FOUND
+from mcpfast.testing import async_test
 from mcpfast.transports.http import HTTPSettings, StreamableHTTP
 
-from .fakes import Client, FakeResponder, async_test, build_core, open_gate, result_of, until
+from .fakes import Client, FakeResponder, build_core, open_gate, result_of, until
 
 T = TypeVar("T")
 

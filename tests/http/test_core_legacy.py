@@ -6,10 +6,11 @@ import asyncio
 from typing import Any
 
 from mcpfast.errors import INVALID_REQUEST, PARSE_ERROR, SERVER_OVERLOADED
+from mcpfast.testing import async_test
 from mcpfast.transports.http import HTTPSettings, StreamableHTTP
 from mcpfast.wire import jsonrpc
 
-from .fakes import Client, async_test, build_core, open_gate, request, result_of, settle
+from .fakes import Client, build_core, open_gate, request, result_of, settle
 
 INIT = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
         "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}

@@ -13,6 +13,7 @@ from mcpfast.errors import (
     PARSE_ERROR,
     UNSUPPORTED_PROTOCOL_VERSION,
 )
+from mcpfast.testing import async_test
 from mcpfast.transports.http import HTTPSettings, StreamableHTTP
 from mcpfast.wire import jsonrpc
 
@@ -21,7 +22,6 @@ from .fakes import (
     MODERN,
     PV_KEY,
     Client,
-    async_test,
     build_core,
     modern_body,
     modern_headers,

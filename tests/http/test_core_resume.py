@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
+from mcpfast.testing import async_test
 from mcpfast.transports.http import HTTPSettings, StreamableHTTP
 from mcpfast.transports.http.sessions import EventStore, MemoryEventStore
 from mcpfast.wire import jsonrpc
 
-from .fakes import Client, FakeResponder, async_test, build_core, open_gate, request, result_of, settle
+from .fakes import Client, FakeResponder, build_core, open_gate, request, result_of, settle
 
 
 def make(**kw: Any) -> tuple[Any, StreamableHTTP, Client]:

@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
+from mcpfast.testing import async_test
 from mcpfast.transports.http import HTTPRequest, HTTPSettings, Responder, StreamableHTTP
 from mcpfast.transports.http.security import Rejection
 from mcpfast.wire import _json
 
-from .fakes import Client, FakeResponder, async_test, build_core, request, result_of, settle
+from .fakes import Client, FakeResponder, build_core, request, result_of, settle
 
 INIT = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
         "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}

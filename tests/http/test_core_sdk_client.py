@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from mcpfast.testing import async_test
 from mcpfast.transports.http import HTTPSettings
 from mcpfast.transports.http.server import HTTPServer
 
-from .fakes import async_test, build_core
+from .fakes import build_core
 
 ERAS = [pytest.param("legacy", id="legacy"), pytest.param("auto", id="modern")]
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from mcpfast.testing import async_test
 from mcpfast.transports.http.server import HTTPServer
-from tests.server.harness import async_test
 
 from .front_fakes import FakeCore, FakeSettings, RawClient, post
 

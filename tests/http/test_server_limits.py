@@ -13,9 +13,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from mcpfast.errors import SERVER_OVERLOADED
+from mcpfast.testing import async_test
 from mcpfast.transports.http import HTTPRequest, HTTPSettings, StreamableHTTP
 from mcpfast.transports.http.server import HTTPServer
-from tests.server.harness import async_test
 
 from .fakes import Client, FakeResponder, build_core
 from .front_fakes import FakeCore, RawClient, post

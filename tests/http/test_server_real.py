@@ -19,13 +19,12 @@ from typing import Any
 import pytest
 
 from mcpfast.server import ServerCore
+from mcpfast.testing import async_test
 from mcpfast.transports.http.server import HTTPServer, run_http, serve_http
 from mcpfast.transports.http.settings import HTTPSettings
-from tests.server.harness import async_test
 
 from .front_fakes import RawClient, Response, free_port, post
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LEGACY = "2025-11-25"
 MODERN = "2026-07-28"
 PV_KEY = "io.modelcontextprotocol/protocolVersion"
@@ -266,8 +265,7 @@ def _wait_serving(port: int, proc: subprocess.Popen[bytes], timeout: float = 10.
 
 def test_two_workers_share_the_port() -> None:
     port = free_port()
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    proc = subprocess.Popen([sys.executable, "-c", WORKER_SCRIPT, str(port)], env=env,
+    proc = subprocess.Popen([sys.executable, "-c", WORKER_SCRIPT, str(port)],
                             stderr=subprocess.PIPE, start_new_session=True)
     try:
         _wait_serving(port, proc)

@@ -10,9 +10,9 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
+from mcpfast.testing import async_test
 from mcpfast.transports.http.protocol import HTTPConnection
 from mcpfast.transports.http.server import HTTPServer
-from tests.server.harness import async_test
 
 from .front_fakes import FakeCore, RawClient, post
 

@@ -6,7 +6,7 @@ a static resource, a resource template, a prompt with a required argument and a 
 handler. It answers both eras on one connection (``initialize`` sessions and 2026-07-28
 requests with the ``_meta`` envelope), like every ``ServerCore``.
 
-    PYTHONPATH=. python tests/interop/server_app.py
+    python tests/interop/server_app.py   # with mcpfast installed (pip install -e . in a checkout)
 
 ``MCPFAST_NO_EXTENSIONS`` is read by mcpfast itself at import: the ``whoami`` tool reports
 which twins this process runs on, so a test can check the variable reached the subprocess.
@@ -17,16 +17,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import sys
 from typing import Any
 
-# runnable as a plain script from anywhere: the repository root goes first on the path
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-
-import mcpfast  # noqa: E402
-from mcpfast.server import Context, ServerCore  # noqa: E402
-from mcpfast.transports.stdio import run_stdio  # noqa: E402
+import mcpfast
+from mcpfast.server import Context, ServerCore
+from mcpfast.transports.stdio import run_stdio
 
 SERVER_NAME = "mcpfast-interop"
 SERVER_VERSION = "1.2.3"

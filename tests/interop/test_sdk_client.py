@@ -38,13 +38,13 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp.shared.message import SessionMessage
 
-from ..engine.aio import async_test
+from mcpfast.testing import async_test
+
 from . import server_app
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="mcpfast's stdio transport is POSIX only")
 
 SERVER = str(Path(__file__).with_name("server_app.py"))
-ROOT = str(Path(__file__).resolve().parents[2])
 NO_EXTENSIONS = os.environ.get("MCPFAST_NO_EXTENSIONS", "") not in ("", "0")
 
 LEGACY_VERSION = "2025-11-25"
@@ -62,9 +62,9 @@ ERAS = [pytest.param("legacy", id="legacy"), pytest.param("auto", id="modern")]
 
 def server_params() -> StdioServerParameters:
     """The server subprocess. The SDK passes only a few safe variables (HOME, PATH...) plus
-    ``env``: PYTHONPATH and every MCPFAST_* variable must be given explicitly."""
-    env = {k: v for k, v in os.environ.items() if k.startswith("MCPFAST_")}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)
+    ``env``: every MCPFAST_* variable, and the path settings that make it import the same
+    installed mcpfast as this process, must be given explicitly."""
+    env = {k: v for k, v in os.environ.items() if k.startswith("MCPFAST_") or k in ("PYTHONPATH", "PYTHONSAFEPATH")}
     return StdioServerParameters(command=sys.executable, args=[SERVER], env=env)
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 from mcpfast.peer import JSONRPCPeer
@@ -12,16 +10,6 @@ from mcpfast.server import CLIENT_CAPABILITIES_KEY, PROTOCOL_VERSION_KEY, Server
 from mcpfast.wire import _json, jsonrpc
 
 MODERN = "2026-07-28"
-
-
-def async_test(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test in a fresh debug-mode loop (pytest-asyncio is not used)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(fn(*args, **kwargs), debug=True)
-
-    return wrapper
 
 
 def make_core(**kw: Any) -> ServerCore:

@@ -8,9 +8,10 @@ import pytest
 
 from mcpfast.errors import INVALID_PARAMS, METHOD_NOT_FOUND
 from mcpfast.server import ToolResult
+from mcpfast.testing import async_test
 
 from .conftest import build_core
-from .harness import Conn, async_test, err, make_core, ok
+from .harness import Conn, err, make_core, ok
 
 ERAS = ["legacy", "modern"]
 

@@ -7,9 +7,10 @@ import pytest
 
 from mcpfast.errors import INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND
 from mcpfast.server import LegacySession
+from mcpfast.testing import async_test
 from mcpfast.wire import jsonrpc
 
-from .harness import Conn, async_test, err, ok
+from .harness import Conn, err, ok
 
 LEGACY = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]
 

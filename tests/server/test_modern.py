@@ -14,9 +14,10 @@ from mcpfast.server import (
     SUBSCRIPTION_ID_KEY,
     InputRequired,
 )
+from mcpfast.testing import async_test
 
 from .conftest import build_core
-from .harness import Conn, async_test, err, ok
+from .harness import Conn, err, ok
 
 INFO = {"name": "test-server", "version": "1.0.0"}
 

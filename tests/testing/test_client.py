@@ -12,9 +12,7 @@ import pytest
 from mcpfast import Context, MCPServer
 from mcpfast.errors import McpError, ToolError
 from mcpfast.server import ServerCore
-from mcpfast.testing import ERAS, LEGACY, MODERN, Client, text_of
-
-from ..engine.aio import async_test
+from mcpfast.testing import ERAS, LEGACY, MODERN, Client, async_test, text_of
 
 SERVER_INFO_KEY = "io.modelcontextprotocol/serverInfo"
 

@@ -11,11 +11,8 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
 
 USER_TESTS = '''
 import pytest
@@ -113,7 +110,6 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     (d / "test_no_app.py").write_text(NO_APP)
     (d / "pytest.ini").write_text("[pytest]\nfilterwarnings = error\nxfail_strict = true\n")
     env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "mcpfast.pytest_plugin", "-p", "anyio", "-p", "no:cacheprovider",
          "--strict-markers", "-rA", "-q", str(d)],
@@ -151,6 +147,5 @@ def test_the_plugin_imports_no_server_code() -> None:
     # loaded into every pytest run of every project that installs mcpfast: keep it light
     code = ("import sys, mcpfast.pytest_plugin; "
             "print(sorted(m for m in sys.modules if m.startswith(('mcpfast.server', 'mcpfast.testing', 'pydantic'))))")
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -8,11 +8,14 @@ import logging
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+# the echo dispatcher is a helper of the tests, not of mcpfast: its folder (which holds no
+# mcpfast) goes on the path, so this process imports the same installed mcpfast as the test
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "engine"))
+
+from dispatchers import EchoDispatcher  # noqa: E402
 
 from mcpfast.protocol import DEFAULT_MAX_MESSAGE_SIZE  # noqa: E402
 from mcpfast.transports.stdio import run_stdio  # noqa: E402
-from tests.engine.dispatchers import EchoDispatcher  # noqa: E402
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)

@@ -8,10 +8,13 @@ import asyncio
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+# the echo dispatcher is a helper of the tests, not of mcpfast: its folder (which holds no
+# mcpfast) goes on the path, so this process imports the same installed mcpfast as the test
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "engine"))
+
+from dispatchers import EchoDispatcher  # noqa: E402
 
 from mcpfast.transports.tcp import start_tcp_server  # noqa: E402
-from tests.engine.dispatchers import EchoDispatcher  # noqa: E402
 
 
 async def main() -> None:

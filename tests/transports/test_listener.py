@@ -10,9 +10,8 @@ from collections.abc import Hashable
 
 import pytest
 
+from mcpfast.testing import async_test
 from mcpfast.transports.listener import CLOSE_WAIT, Listener
-
-from ..engine.aio import async_test
 
 
 class Toy(asyncio.Protocol):

@@ -8,9 +8,9 @@ import pytest
 
 from mcpfast.errors import ConnectionClosed, McpError
 from mcpfast.protocol import ConnectionState
+from mcpfast.testing import async_test
 from mcpfast.transports.memory import memory_connection, memory_pair
 
-from ..engine.aio import async_test
 from ..engine.dispatchers import EchoDispatcher
 
 

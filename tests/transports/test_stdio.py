@@ -14,20 +14,18 @@ from typing import Any
 import pytest
 
 from mcpfast.errors import McpError
+from mcpfast.testing import async_test
 from mcpfast.transports.stdio import connect_stdio
 
-from ..engine.aio import async_test
 from ..engine.dispatchers import EchoDispatcher
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="stdio pipes transport is POSIX only")
 
 SERVER = str(Path(__file__).with_name("stdio_server.py"))
-ROOT = str(Path(__file__).parents[2])
 
 
 def server_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
     env.update(extra)
     return env
 

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from mcpfast.errors import ConnectionClosed
+from mcpfast.testing import async_test
 from mcpfast.transports.tcp import DEFAULT_IDLE_TIMEOUT, connect_tcp, start_tcp_server
 
-from ..engine.aio import async_test
 from ..engine.dispatchers import EchoDispatcher
 
 
@@ -281,8 +281,7 @@ def test_a_silent_tls_client_is_cut_after_the_handshake_timeout(tmp_path: Path) 
 @pytest.mark.skipif(not hasattr(signal, "SIGTERM") or sys.platform == "win32", reason="POSIX signals")
 @async_test
 async def test_serve_forever_sigterm_is_graceful() -> None:
-    root = str(Path(__file__).parents[2])
-    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""), MCPFAST_TEST_GRACE="0.5")
+    env = dict(os.environ, MCPFAST_TEST_GRACE="0.5")
     proc = await asyncio.create_subprocess_exec(
         sys.executable, str(Path(__file__).with_name("tcp_server.py")),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
