@@ -187,9 +187,18 @@ def strict_loads(data: bytes | bytearray | memoryview | str) -> Any:
     idx = _WS.match(text).end()  # type: ignore[union-attr]
     if idx == len(text):
         _raise_for("expected a JSON value, got end of data", raw, text, idx, skipped)
+    # Deeper than MAX_DEPTH is refused on every Python: up to 3.11 the stdlib scanner hits the
+    # recursion limit first (handled below), from 3.12 on its C stack guard allows far more,
+    # so the depth is checked here too. Only a text with more than MAX_DEPTH brackets can be
+    # that deep (counted in C); the scan below still reports an earlier syntax error first.
+    deep_at = -1
+    if text.count("[") + text.count("{") > MAX_DEPTH:
+        deep_at = _depth_exceeded_at(text)
     try:
         try:
             obj, end = _scan_once(text, idx)
+            if deep_at >= 0:
+                _raise_for(f"nesting deeper than {MAX_DEPTH} levels", raw, text, deep_at, skipped)
         except RecursionError:
             # The stdlib scanner recurses on the C stack under the recursion limit; lift it
             # for the documented depth instead of failing earlier than the other backends.
@@ -205,7 +214,15 @@ def strict_loads(data: bytes | bytearray | memoryview | str) -> Any:
     except StopIteration as exc:
         _raise_for("expected a JSON value", raw, text, exc.value, skipped)
     except _stdjson.JSONDecodeError as exc:
-        _raise_for(_stdjson_message(exc.msg), raw, text, exc.pos, skipped)
+        if 0 <= deep_at < exc.pos:  # the scanner got past the level too deep before failing
+            _raise_for(f"nesting deeper than {MAX_DEPTH} levels", raw, text, deep_at, skipped)
+        msg, pos = exc.msg, exc.pos
+        if msg.startswith(_TRAILING_COMMA):
+            # 3.13's scanner names a trailing comma at the comma; earlier ones (and so the
+            # canonical text, the same on every Python) name what should follow it
+            msg = "Expecting property name enclosed in double quotes" if msg.endswith("object") else "Expecting value"
+            pos = _WS.match(text, pos + 1).end()  # type: ignore[union-attr]
+        _raise_for(_stdjson_message(msg), raw, text, pos, skipped)
     except _Reject as exc:
         pos = _find_token(text, exc.token, idx)
         _raise_for(exc.what, raw, text, pos, skipped)
@@ -228,6 +245,8 @@ def strict_loads(data: bytes | bytearray | memoryview | str) -> Any:
         _raise_for("lone UTF-16 surrogate escape in a string", raw, text, pos, skipped)
     return obj
 
+
+_TRAILING_COMMA = "Illegal trailing comma before end of "
 
 _STDJSON_MESSAGES = {
     "Expecting value": "expected a JSON value",

@@ -79,6 +79,28 @@ def test_parse_error_points_at_the_offset(backend: str) -> None:
     assert text.splitlines()[2].index("^") - 2 == 8
 
 
+@pytest.mark.parametrize(
+    ("data", "first_line"),
+    [
+        (b'{"a":1 , }', "Invalid JSON: expected a string key in double quotes - at byte 9 (line 1, column 10)"),
+        (b"[1, ]", "Invalid JSON: expected a JSON value - at byte 4 (line 1, column 5)"),
+        (b"[1,\n  ]", "Invalid JSON: expected a JSON value - at byte 6 (line 2, column 3)"),
+    ],
+)
+def test_trailing_comma_text_is_the_same_on_every_python(backend: str, data: bytes, first_line: str) -> None:
+    # CPython 3.13's stdlib scanner words a trailing comma its own way, at the comma; the
+    # canonical text (what 3.11 and 3.12 say) points at what should follow it
+    with pytest.raises(ParseError) as info:
+        _json.loads(data)
+    assert str(info.value).splitlines()[0] == first_line
+
+
+def test_depth_past_the_limit_behind_a_later_syntax_error_is_the_depth_error(backend: str) -> None:
+    deep = b"[" * (_json.MAX_DEPTH + 1) + b"1,]" + b"]" * _json.MAX_DEPTH
+    with pytest.raises(ParseError, match="nesting deeper than 1024"):
+        _json.loads(deep)
+
+
 def test_offset_counts_bytes_not_characters(backend: str) -> None:
     # "é" is two bytes: the bad token is at character 9 but at byte 10
     with pytest.raises(ParseError, match=r"at byte 10 \(line 1, column 10\)"):
