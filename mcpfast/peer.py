@@ -222,6 +222,12 @@ class JSONRPCPeer:
         self._flush_scheduled = False
         self._batching = 0
         self._in_flight: dict[Any, _InFlight] = {}
+        # the request whose handler is taking its eager first step (not yet in flight), and
+        # whether the requester cancelled it meanwhile: a handler that sends a message during
+        # that step can make its requester go away (HTTP: a stream cut as a slow reader), and
+        # on 3.12+ an eager task runs that step inside create_task, before it can be tracked
+        self._starting: Any = _NOTHING
+        self._starting_cancelled = False
         self._pending: dict[Any, asyncio.Future[Any]] = {}
         self._progress: dict[Any, Callable[[dict[str, Any]], Any]] = {}
         self._next_id = 0
@@ -415,6 +421,14 @@ class JSONRPCPeer:
                     SERVER_OVERLOADED,
                 )
                 return
+        self._starting = rid
+        try:
+            self._start(req, rid, sink)
+        finally:
+            self._starting = _NOTHING
+            self._starting_cancelled = False
+
+    def _start(self, req: Request, rid: Any, sink: ReplySink | None) -> None:
         try:
             result = self._dispatch_request(self, req)
         except BaseException as exc:  # noqa: BLE001
@@ -482,6 +496,11 @@ class JSONRPCPeer:
         task.add_done_callback(done)
         if self.on_in_flight_change is not None:
             self.on_in_flight_change(len(self._in_flight))
+        if self._starting_cancelled and self._starting == rid:
+            self._starting_cancelled = False
+            entry.cancelled_by_peer = True
+            task.cancel()
+            return
         self.on_suspend(rid)
 
     def on_suspend(self, rid: Any) -> None:
@@ -526,6 +545,9 @@ class JSONRPCPeer:
         cancelled``): no answer is sent. Unknown or finished ids are ignored (races are normal)."""
         entry = self._in_flight.get(rid)
         if entry is None:
+            if self._starting is not _NOTHING and self._starting == rid:
+                self._starting_cancelled = True  # cancelled as soon as it suspends (_track)
+                return True
             return False
         entry.cancelled_by_peer = True
         entry.task.cancel()

@@ -29,7 +29,7 @@ BLOCK_S = 1.5
 PROMISE_S = 0.010
 #: one measurement on a loaded CI machine may be descheduled: the worst is only held to this,
 #: which the old behaviour (BLOCK_S) still fails by far
-WORST_S = 0.25
+WORST_S = 0.5
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -124,11 +124,12 @@ async def test_queued_calls_behind_a_blocked_worker_are_taken_by_another() -> No
         return "ok"
 
     async with connect(app) as s:
-        slow = asyncio.ensure_future(s.tool("nap", {"seconds": 1.0}))
+        slow = asyncio.ensure_future(s.tool("nap", {"seconds": 2 * BLOCK_S}))
         await asyncio.sleep(0.05)
         t0 = time.perf_counter()
         got = await asyncio.gather(*(s.tool("nap", {"seconds": 0}) for _ in range(50)))
-        assert time.perf_counter() - t0 < WORST_S
+        # 50 calls through the one free worker; waiting for the blocked one would take 3 s
+        assert time.perf_counter() - t0 < 2 * WORST_S
         assert all(text(r) == "ok" for r in got)
         assert not slow.done()
         await slow

@@ -214,3 +214,48 @@ async def test_without_a_sink_answers_and_messages_share_one_send_in_order() -> 
     assert len(calls) == 1
     await asyncio.sleep(0)
     assert [json.loads(m)["id"] for m in calls[1]] == [3]
+
+
+class CancelsItself(EchoDispatcher):
+    """``selfcut``: while taking its eager first step the handler makes its requester cancel it
+    (as an HTTP stream cut for a slow reader does), then suspends; as a coroutine, or as an
+    eager task (3.12+) whose first step runs inside ``create_task``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.finished = False
+        self.cancelled = False
+
+    def on_request(self, peer: Any, req: Any) -> Any:
+        if req.method == "selfcut":
+            return self._selfcut(peer, req.id)
+        if req.method == "selfcut-task":
+            return asyncio.ensure_future(self._selfcut(peer, req.id))
+        return super().on_request(peer, req)
+
+    async def _selfcut(self, peer: Any, rid: Any) -> Any:
+        assert peer.cancel_request(rid)
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        self.finished = True
+        return {"never": True}
+
+
+@async_test
+async def test_a_request_cancelled_during_its_eager_step_is_cancelled_when_it_suspends() -> None:
+    for method in ("selfcut", "selfcut-task"):
+        d = CancelsItself()
+        sent: list[list[bytes]] = []
+        peer = JSONRPCPeer(d, sent.append)
+        sink = Sink()
+        peer.call(Request(1, method), sink)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert d.cancelled and not d.finished, method
+        assert sink.answers == [] and peer.in_flight == 0, method  # the requester asked for no answer
+        # the id is free again and a later request with it runs normally
+        peer.call(Request(1, "echo", {"x": 1}), sink)
+        assert sink.answers and sink.answers[0][2] is None, method
