@@ -10,7 +10,7 @@ import sys
 
 # the echo dispatcher is a helper of the tests, not of mcpfast: its folder (which holds no
 # mcpfast) goes on the path, so this process imports the same installed mcpfast as the test
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "engine"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "support"))
 
 from dispatchers import EchoDispatcher  # noqa: E402
 

@@ -11,7 +11,7 @@ from mcpfast.protocol import ConnectionState
 from mcpfast.testing import async_test
 from mcpfast.transports.memory import memory_connection, memory_pair
 
-from ..engine.dispatchers import EchoDispatcher
+from ..support.dispatchers import EchoDispatcher
 
 
 @async_test

@@ -17,7 +17,7 @@ from mcpfast.errors import McpError
 from mcpfast.testing import async_test
 from mcpfast.transports.stdio import connect_stdio
 
-from ..engine.dispatchers import EchoDispatcher
+from ..support.dispatchers import EchoDispatcher
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="stdio pipes transport is POSIX only")
 

@@ -21,7 +21,7 @@ from mcpfast.errors import ConnectionClosed
 from mcpfast.testing import async_test
 from mcpfast.transports.tcp import DEFAULT_IDLE_TIMEOUT, connect_tcp, start_tcp_server
 
-from ..engine.dispatchers import EchoDispatcher
+from ..support.dispatchers import EchoDispatcher
 
 
 def req(rid: Any, method: str, params: Any = None) -> bytes:

@@ -16,8 +16,8 @@ from mcpfast.testing import async_test
 from mcpfast.transports.memory import memory_connection
 from mcpfast.wire.jsonrpc import Notification, Request
 
-from .dispatchers import EchoDispatcher
-from .fakes import connect, note, req
+from .support.dispatchers import EchoDispatcher
+from .support.fakes import connect, note, req
 
 
 class Sent:

@@ -8,8 +8,8 @@ import json
 from mcpfast.protocol import ConnectionState, JSONRPCStreamProtocol
 from mcpfast.testing import async_test
 
-from .dispatchers import EchoDispatcher
-from .fakes import connect, line, note, req
+from .support.dispatchers import EchoDispatcher
+from .support.fakes import connect, line, note, req
 
 
 def make(**kw):

@@ -20,7 +20,7 @@ from mcpfast.peer import JSONRPCPeer
 from mcpfast.testing import async_test
 from mcpfast.wire.jsonrpc import Notification, Request, decode_all
 
-from .dispatchers import EchoDispatcher
+from .support.dispatchers import EchoDispatcher
 
 
 class Chatty(EchoDispatcher):
