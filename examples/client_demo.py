@@ -69,10 +69,13 @@ async def main() -> None:
             "name": "echo", "arguments": {"message": "hello, stateless"}, "_meta": MODERN,
         })
         print("2026-07-28 echo ->", res["content"][0]["text"], f"(resultType {res['resultType']})")
+        # bad arguments: a tool execution error the model can read and fix (SEP-1303)
+        res = await peer.request("tools/call", {"name": "echo", "arguments": {"message": 42}})
+        print(f"bad arguments -> isError {res['isError']}: {res['content'][0]['text']}")
         try:
-            await peer.request("tools/call", {"name": "echo", "arguments": {"message": 42}})
-        except McpError as exc:
-            print(f"bad arguments -> error {exc.code}: {exc.message}")
+            await peer.request("tools/call", {"name": "nope", "arguments": {}})
+        except McpError as exc:  # an unknown tool is a protocol error
+            print(f"unknown tool -> error {exc.code}: {exc.message}")
     finally:
         await proto.aclose()
 

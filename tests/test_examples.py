@@ -37,7 +37,8 @@ def test_client_demo_talks_to_the_echo_server_in_both_eras() -> None:
     assert "tools: ['echo']" in out
     assert "echo -> hello over stdio" in out
     assert "2026-07-28 echo -> hello, stateless (resultType complete)" in out
-    assert "bad arguments -> error -32602: Argument 'message'" in out
+    assert "bad arguments -> isError True: Argument 'message': expected string, got integer" in out
+    assert "unknown tool -> error -32602: Unknown tool: 'nope'" in out
 
 
 def test_wire_roundtrip() -> None:

@@ -181,10 +181,11 @@ class ServerCore:
         self.started_at = time.time()
         #: tool calls whose arguments were rejected before the tool ran
         self.rejected_calls = 0
-        #: how a tools/call whose arguments break the input schema is answered: "error"
-        #: (JSON-RPC -32602 naming the argument) or "result" (an ``isError`` result with the
-        #: same text, as MCP 2025-11-25 SEP-1303 recommends so a model can correct itself)
-        self.invalid_arguments = "error"
+        #: how a tools/call whose arguments break the input schema is answered: "result" (an
+        #: ``isError`` result naming the argument, as MCP 2025-11-25 SEP-1303 puts input
+        #: validation errors under tool execution errors, so a model can correct itself; the
+        #: official SDK does the same) or "error" (JSON-RPC -32602 with the same text)
+        self.invalid_arguments = "result"
 
         self._tools: dict[str, Tool] = {}
         self._resources: dict[str, Resource] = {}

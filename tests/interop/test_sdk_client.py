@@ -353,20 +353,12 @@ async def test_unknown_tool_is_a_protocol_error(mode: str) -> None:
 
 
 @pytest.mark.parametrize("mode", ERAS)
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="mcpfast answers a tools/call whose arguments fail the input schema with JSON-RPC -32602; "
-           "MCP 2025-11-25 (SEP-1303, server/tools#error-handling) lists input validation errors under "
-           "Tool Execution Errors (a result with isError: true) so the model can self-correct; the SDK's "
-           "own server (MCPServer._handle_call_tool) does so",
-)
 @async_test
 async def test_invalid_arguments_are_a_tool_execution_error(mode: str) -> None:
     async with connect(mode) as c:
         try:
             res = await c.client.call_tool("add", {"a": 2, "b": "three"})
-        except MCPError as exc:  # what mcpfast does today: -32602 "Argument 'b': expected integer..."
+        except MCPError as exc:  # what mcpfast's ServerCore did before it followed SEP-1303: -32602
             outcome: tuple[Any, ...] = ("JSON-RPC error", exc.code, exc.error.message)
         else:
             outcome = ("result", res.is_error, text_of(res))

@@ -60,6 +60,11 @@ async def test_tools_call_sync_and_async(core, era):
 @async_test
 async def test_tools_call_validation(core, era):
     c = await open_conn(core, era)
+    # by default (SEP-1303) a tool execution error the model can read and correct
+    res = ok(await call(c, era, "tools/call", {"name": "add", "arguments": {"a": 1, "b": "2"}}))
+    assert res["isError"] is True and "'b'" in res["content"][0]["text"]
+    # invalid_arguments="error": JSON-RPC -32602 naming the argument
+    core.invalid_arguments = "error"
     e = err(await call(c, era, "tools/call", {"name": "add", "arguments": {"a": 1}}), INVALID_PARAMS)
     assert "'b'" in e.message and e.data == {"argument": "b"}
     e = err(await call(c, era, "tools/call", {"name": "add", "arguments": {"a": 1, "b": "2"}}), INVALID_PARAMS)

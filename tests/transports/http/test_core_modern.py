@@ -83,10 +83,14 @@ async def test_removed_methods_are_404_method_not_found() -> None:
 
 @async_test
 async def test_errors_keep_the_request_id_and_map_status() -> None:
-    _, _, c = make()
+    core, _, c = make()
     r = c.modern("tools/call", {"name": "nope"}, id="abc")
     assert r.status == 400 and r.json()["id"] == "abc" and r.error_code() == INVALID_PARAMS
-    # a tool failure is a result, not an error: 200
+    # bad arguments are a tool execution error by default (SEP-1303): a result, 200
+    r = c.modern("tools/call", {"name": "add", "arguments": {"a": "x", "b": 1}})
+    assert r.status == 200 and r.json()["result"]["isError"] is True
+    # as a JSON-RPC error (invalid_arguments="error"), its status is mapped: 400
+    core.invalid_arguments = "error"
     r = c.modern("tools/call", {"name": "add", "arguments": {"a": "x", "b": 1}})
     assert r.status == 400 and r.error_code() == INVALID_PARAMS
 
