@@ -29,13 +29,13 @@ is not ready (a tool that awaits, an event stream) gets a task that listens for 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ...errors import INTERNAL_ERROR
+from ._asgi_base import ASGIEndpoint, Message, Receive, Scope, Send, route_path
 from ._front_common import error_body, sse_extra_headers
 from .core import HTTPRequest, Responder
 
@@ -46,11 +46,6 @@ if TYPE_CHECKING:
 __all__ = ["ASGIApp", "asgi_app"]
 
 log = logging.getLogger("mcpfast.transports.http.asgi")
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 _IDLE, _STREAMING, _DONE = 0, 1, 2
 _JSON = [(b"content-type", b"application/json")]
@@ -234,8 +229,12 @@ class _ASGIResponder(Responder):
                 return
 
 
-class ASGIApp:
+class ASGIApp(ASGIEndpoint):
     """The ASGI 3 application (see the module docstring). ``core`` is its ``StreamableHTTP``."""
+
+    _what = "Streamable HTTP endpoint"
+    _websocket_reason = "use POST/GET"
+    _log = log
 
     def __init__(self, dispatcher: Any = None, settings: HTTPSettings | None = None, *, core: StreamableHTTP | None = None) -> None:
         if core is None:
@@ -271,63 +270,9 @@ class ASGIApp:
                 self._started = False
                 await self.core.shutdown()
 
-    @contextlib.asynccontextmanager
-    async def lifespan(self) -> AsyncIterator[None]:
-        """``startup()`` then ``shutdown()``: for a parent app's lifespan when mounted, e.g.
-        ``Starlette(routes=[Mount("/mcp", app=mcp_app)], lifespan=lambda _: mcp_app.lifespan())``."""
-        await self.startup()
-        try:
-            yield
-        finally:
-            await self.shutdown()
-
-    # ------------------------------------------------------------------ ASGI
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "http":
-            if not self._started:
-                await self.startup()
-            await self._http(scope, receive, send)
-        elif kind == "lifespan":
-            await self._lifespan(receive, send)
-        elif kind == "websocket":
-            await receive()  # websocket.connect
-            await send({"type": "websocket.close", "code": 1003, "reason": "Streamable HTTP endpoint: use POST/GET"})
-        else:
-            raise RuntimeError(f"mcpfast ASGI app: unsupported scope type {kind!r}")
-
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            kind = message["type"]
-            if kind == "lifespan.startup":
-                try:
-                    await self.startup()
-                except Exception as e:
-                    log.exception("Streamable HTTP startup failed")
-                    await send({"type": "lifespan.startup.failed", "message": f"{type(e).__name__}: {e}"})
-                    return
-                await send({"type": "lifespan.startup.complete"})
-            elif kind == "lifespan.shutdown":
-                try:
-                    await self.shutdown()
-                except Exception as e:
-                    log.exception("Streamable HTTP shutdown failed")
-                    await send({"type": "lifespan.shutdown.failed", "message": f"{type(e).__name__}: {e}"})
-                    return
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-
     def _path(self, scope: Scope) -> str:
-        path: str = scope["path"]
-        root: str = scope.get("root_path", "")
-        if not root:
-            return path
-        # Starlette's rule (routing.get_route_path): strip root_path when path starts with it
-        if path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
-            path = path[len(root) :]
-        if path in ("", "/"):
+        path = route_path(scope)
+        if path in ("", "/") and scope.get("root_path"):
             return str(self.core.settings.path)  # the mount's root is the endpoint
         return path
 

@@ -34,24 +34,20 @@ import contextlib
 import logging
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from typing import Any, Final
 from urllib.parse import parse_qs, quote
 
 from ...errors import JSONRPCError
 from ...peer import JSONRPCPeer
 from ...wire import jsonrpc
+from ._asgi_base import ASGIEndpoint, Receive, Scope, Send, route_path
 from .security import HostOriginGuard
 from .settings import DEFAULT_MAX_BODY
 
 __all__ = ["LegacySSEApp", "DEFAULT_SSE_PATH", "DEFAULT_MESSAGE_PATH"]
 
 log = logging.getLogger("mcpfast.transports.http.sse_legacy")
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 #: the official SDK's default paths
 DEFAULT_SSE_PATH: Final = "/sse"
@@ -128,7 +124,7 @@ class _Stream:
         return chunk
 
 
-class LegacySSEApp:
+class LegacySSEApp(ASGIEndpoint):
     """The HTTP+SSE transport (see the module docstring) on one dispatcher (a ``ServerCore``).
 
     ``sse_path``/``message_path`` are the SDK's options; ``mount_path`` (the SDK 1.x option) is
@@ -137,6 +133,10 @@ class LegacySSEApp:
     check); ``lifespan`` is entered on ASGI startup, or on the first request when mounted
     without lifespan events, and left on shutdown.
     """
+
+    _what = "HTTP+SSE endpoint"
+    _websocket_reason = "use GET and POST"
+    _log = log
 
     def __init__(
         self,
@@ -227,63 +227,8 @@ class LegacySSEApp:
                 self._stop.set()
                 await task
 
-    @contextlib.asynccontextmanager
-    async def lifespan(self) -> AsyncIterator[None]:
-        """``startup()`` then ``shutdown()``, for a parent app's lifespan when mounted."""
-        await self.startup()
-        try:
-            yield
-        finally:
-            await self.shutdown()
-
-    # ------------------------------------------------------------------ ASGI
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "http":
-            if not self._started:
-                await self.startup()
-            await self._http(scope, receive, send)
-        elif kind == "lifespan":
-            await self._lifespan_events(receive, send)
-        elif kind == "websocket":
-            await receive()
-            await send({"type": "websocket.close", "code": 1003, "reason": "HTTP+SSE endpoint: use GET and POST"})
-        else:
-            raise RuntimeError(f"mcpfast legacy SSE app: unsupported scope type {kind!r}")
-
-    async def _lifespan_events(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                try:
-                    await self.startup()
-                except Exception as exc:
-                    log.exception("legacy SSE startup failed")
-                    await send({"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"})
-                    return
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                try:
-                    await self.shutdown()
-                except Exception as exc:
-                    log.exception("legacy SSE shutdown failed")
-                    await send({"type": "lifespan.shutdown.failed", "message": f"{type(exc).__name__}: {exc}"})
-                    return
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-
-    @staticmethod
-    def _route_path(scope: Scope) -> str:
-        path: str = scope["path"]
-        root: str = scope.get("root_path", "")
-        # Starlette's rule: a mounted app sees its path with the mount's root_path still on it
-        if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
-            path = path[len(root):] or "/"
-        return path
-
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = self._route_path(scope)
+        path = route_path(scope) or "/"
         if path == self.sse_path:
             if scope["method"] != "GET":
                 await _plain(send, 405, "Method Not Allowed", [(b"allow", b"GET")])
