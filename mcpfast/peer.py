@@ -21,6 +21,10 @@ hands each answer to its caller) use the public seams instead of subclassing int
 * ``on_suspend(rid)``: called when a request's handler suspends (it is in flight from then on).
 * ``in_flight``, ``has_in_flight(rid)``, ``max_in_flight``: for a driver's own admission checks.
 
+A dispatcher whose answer comes from elsewhere (a thread pool hands results back to the loop)
+returns a ``Deferred`` and later calls its ``resolve(result)`` or ``reject(exc)``: the request
+is tracked like a suspended handler, without a future, and answered inside ``resolve``.
+
 Handlers run eagerly: a request handler is called on the reader path, and if it returns a plain
 value, or a coroutine that finishes without suspending, the reply is encoded at once, without
 a task or a trip through the event loop. Only a coroutine that really suspends is wrapped in a
