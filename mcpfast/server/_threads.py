@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import os
 import threading
 from collections import deque
@@ -94,6 +95,8 @@ WATCH_S = 0.002
 #: calls of tools not seen slow (it then answers them in the same loop iteration); the most a
 #: pooled call can delay other requests, well under the 10 ms the README promises
 RENDEZVOUS_S = 0.001
+
+log = logging.getLogger("mcpfast.server")
 
 _now = perf_counter_ns
 _copy_context = contextvars.copy_context
@@ -355,6 +358,8 @@ class ToolRunner:
                     fut.set_result(res)
             except RuntimeError:  # a future (or a peer) of a loop that is gone
                 pass
+            except Exception:  # noqa: BLE001 - a failing reply sink must not strand the calls after it
+                log.exception("answering pooled call of tool %r failed", tool.name)
 
     def _watch(self) -> None:
         """The watchdog (on the loop, every ``WATCH_S`` while calls are in the pool): collect

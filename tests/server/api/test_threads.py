@@ -208,6 +208,34 @@ async def test_run_answers_a_batch_through_deferreds_and_skips_a_call_cancelled_
 
 
 @async_test
+async def test_a_failing_answer_does_not_strand_the_calls_delivered_after_it(caplog: pytest.LogCaptureFixture) -> None:
+    app = MCPServer("x")
+
+    @app.tool()
+    def same(x: int) -> int:
+        return x
+
+    tool = app.core.tools["same"]
+    runner = ToolRunner(1)
+
+    def broken_sink(_d: Deferred) -> None:
+        raise ValueError("a sink bug")
+
+    first = runner.submit(tool, {"x": 0})
+    ds = [runner.run(tool, {"x": i}, lambda t, v, e, d: v) for i in (1, 2)]
+    assert all(type(d) is Deferred for d in ds)
+    ds[0].add_done_callback(broken_sink)
+    await first
+    for _ in range(500):
+        if ds[1].done() and runner.in_flight == 0:
+            break
+        await asyncio.sleep(0.002)
+    assert ds[1].result() == 2 and runner.in_flight == 0
+    assert "answering pooled call of tool 'same' failed" in caplog.text
+    runner.shutdown()
+
+
+@async_test
 async def test_a_pooled_tool_failure_is_an_error_result() -> None:
     app = MCPServer("x")
 
