@@ -21,6 +21,10 @@ hands each answer to its caller) use the public seams instead of subclassing int
 * ``on_suspend(rid)``: called when a request's handler suspends (it is in flight from then on).
 * ``in_flight``, ``has_in_flight(rid)``, ``max_in_flight``: for a driver's own admission checks.
 
+A dispatcher whose answer comes from elsewhere (a thread pool hands results back to the loop)
+returns a ``Deferred`` and later calls its ``resolve(result)`` or ``reject(exc)``: the request
+is tracked like a suspended handler, without a future, and answered inside ``resolve``.
+
 Handlers run eagerly: a request handler is called on the reader path, and if it returns a plain
 value, or a coroutine that finishes without suspending, the reply is encoded at once, without
 a task or a trip through the event loop. Only a coroutine that really suspends is wrapped in a
@@ -51,7 +55,7 @@ from .errors import (
 from .wire import jsonrpc
 from .wire.jsonrpc import ErrorResponse, Notification, Request, Response
 
-__all__ = ["Dispatcher", "JSONRPCPeer", "ReplySink", "RequestCancelled", "DEFAULT_MAX_IN_FLIGHT"]
+__all__ = ["Deferred", "Dispatcher", "JSONRPCPeer", "ReplySink", "RequestCancelled", "DEFAULT_MAX_IN_FLIGHT"]
 
 log = logging.getLogger("mcpfast.peer")
 
@@ -96,7 +100,8 @@ class Dispatcher(Protocol):
         None there, so code that needs a task before its first suspension (``asyncio.timeout``,
         anyio, sniffio, hence httpx) fails in it. For such handlers return a task instead
         (``asyncio.ensure_future(coro)``): an ``asyncio.Future`` is tracked like a suspended
-        handler (timeout, cancellation, in-flight limit)."""
+        handler (timeout, cancellation, in-flight limit). A ``Deferred`` is tracked the same
+        way, without a future: for answers produced by other machinery (a thread pool)."""
 
     def on_notification(self, peer: JSONRPCPeer, notification: Any) -> Any:
         """Handle a notification; may return a coroutine (run as a task). Never answered."""
@@ -173,12 +178,160 @@ def _continue(coro: Coroutine[Any, Any, Any], first: Any) -> Any:
     return _Resume(coro, first)
 
 
+_PENDING = 0
+_RESOLVED = 1
+_REJECTED = 2
+_CANCELLED = 3
+
+
+class Deferred:
+    """An answer to be given later, without an ``asyncio.Future``.
+
+    A dispatcher returns one from ``on_request`` when the answer comes from elsewhere (a
+    worker thread's result handed back to the loop): the peer tracks the request exactly as
+    it tracks a future (in flight, the duplicate-id and in-flight limits, ``request_timeout``
+    -> -32001, ``cancel_request`` -> no answer, ``drain`` -> -32000, ``connection_lost``), and
+    ``resolve(result)`` / ``reject(exc)`` answer it through the same reply path. What it saves
+    over a future: the peer's callback runs inside ``resolve`` instead of one loop iteration
+    later (answers resolved in one iteration still leave in one ``send``), and nothing is
+    allocated for the loop.
+
+    The first of ``resolve``, ``reject`` and ``cancel`` wins; the others return False. All of
+    them must be called on the loop's thread; ``cancelled()`` may be read from any thread (a
+    worker skipping a call cancelled before it started). ``on_cancel`` (optional) is called
+    once when the peer cancels it (timeout, the requester's cancel, shutdown). It can be
+    awaited (a future is made then, for the rare caller that needs one): the result, or the
+    exception given to ``reject``.
+    """
+
+    __slots__ = ("_state", "_value", "_callbacks", "on_cancel")
+
+    def __init__(self, on_cancel: Callable[[Deferred], None] | None = None) -> None:
+        self._state = _PENDING
+        self._value: Any = None
+        self._callbacks: Any = None  # None, one callable, or a list of them
+        #: called once with this object when it is cancelled
+        self.on_cancel = on_cancel
+
+    def resolve(self, result: Any) -> bool:
+        """Answer with ``result`` (what a dispatcher may return: a dict, a JSON value, bytes)."""
+        if self._state != _PENDING:
+            return False
+        self._state = _RESOLVED
+        self._value = result
+        self._run_callbacks()
+        return True
+
+    def reject(self, exc: BaseException) -> bool:
+        """Answer with an error: a ``JSONRPCError`` as itself, anything else as -32603."""
+        if self._state != _PENDING:
+            return False
+        self._state = _REJECTED
+        self._value = exc
+        self._run_callbacks()
+        return True
+
+    def cancel(self) -> bool:
+        """Give up on the answer (what the peer calls on timeout, cancel or shutdown)."""
+        if self._state != _PENDING:
+            return False
+        self._state = _CANCELLED
+        hook = self.on_cancel
+        if hook is not None:
+            self.on_cancel = None
+            try:
+                hook(self)
+            except Exception:  # noqa: BLE001 - the cancellation itself must go on
+                log.exception("on_cancel hook failed")
+        self._run_callbacks()
+        return True
+
+    def done(self) -> bool:
+        return self._state != _PENDING
+
+    def cancelled(self) -> bool:
+        return self._state == _CANCELLED
+
+    def result(self) -> Any:
+        """The result; raises the rejection's exception, or CancelledError, or
+        InvalidStateError while pending (as ``asyncio.Future.result``)."""
+        state = self._state
+        if state == _RESOLVED:
+            return self._value
+        if state == _REJECTED:
+            raise self._value
+        if state == _CANCELLED:
+            raise asyncio.CancelledError()
+        raise asyncio.InvalidStateError("the answer is not given yet")
+
+    def exception(self) -> BaseException | None:
+        """The rejection's exception, or None when resolved (as ``asyncio.Future.exception``)."""
+        state = self._state
+        if state == _REJECTED:
+            return self._value  # type: ignore[no-any-return]
+        if state == _CANCELLED:
+            raise asyncio.CancelledError()
+        if state == _PENDING:
+            raise asyncio.InvalidStateError("the answer is not given yet")
+        return None
+
+    def add_done_callback(self, fn: Callable[[Deferred], Any]) -> None:
+        """Call ``fn(self)`` when the answer is given or cancelled -- synchronously, inside
+        ``resolve``/``reject``/``cancel`` (unlike a future's callbacks), or at once if done."""
+        if self._state != _PENDING:
+            fn(self)
+            return
+        cbs = self._callbacks
+        if cbs is None:
+            self._callbacks = fn
+        elif type(cbs) is list:
+            cbs.append(fn)
+        else:
+            self._callbacks = [cbs, fn]
+
+    def _run_callbacks(self) -> None:
+        cbs = self._callbacks
+        if cbs is None:
+            return
+        self._callbacks = None
+        if type(cbs) is list:
+            for fn in cbs:
+                fn(self)
+        else:
+            cbs(self)
+
+    def future(self) -> asyncio.Future[Any]:
+        """A future of the running loop that completes like this (made on demand)."""
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+        def copy(d: Deferred) -> None:
+            if fut.done():
+                return
+            if d.cancelled():
+                fut.cancel()
+            elif d.exception() is not None:
+                fut.set_exception(d.exception())  # type: ignore[arg-type]
+            else:
+                fut.set_result(d.result())
+
+        self.add_done_callback(copy)
+        return fut
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        if self._state == _RESOLVED:
+            return self._value
+        return (yield from self.future().__await__())
+
+    def __repr__(self) -> str:
+        return f"<Deferred {('pending', 'resolved', 'rejected', 'cancelled')[self._state]}>"
+
+
 class _InFlight:
-    """An incoming request whose handler suspended: its task, timer and reply sink."""
+    """An incoming request whose handler suspended: its task (or Deferred), timer and sink."""
 
     __slots__ = ("task", "timer", "cancelled_by_peer", "sink")
 
-    def __init__(self, task: asyncio.Future[Any], sink: ReplySink | None) -> None:
+    def __init__(self, task: asyncio.Future[Any] | Deferred, sink: ReplySink | None) -> None:
         self.task = task
         self.timer: asyncio.TimerHandle | None = None
         self.cancelled_by_peer = False
@@ -450,7 +603,7 @@ class JSONRPCPeer:
                     self._queue(data)
             return
         if rt is not _CoroutineType:
-            if isinstance(result, asyncio.Future):
+            if rt is Deferred or isinstance(result, asyncio.Future):
                 if result.done():  # an eager task (Python 3.12+) that finished at once
                     self._settle(sink, rid, result)
                 else:
@@ -460,7 +613,7 @@ class JSONRPCPeer:
             return
         self._drive(rid, result, sink)
 
-    def _settle(self, sink: ReplySink | None, rid: Any, fut: asyncio.Future[Any]) -> None:
+    def _settle(self, sink: ReplySink | None, rid: Any, fut: asyncio.Future[Any] | Deferred) -> None:
         if fut.cancelled():
             self._reply_exception(sink, rid, asyncio.CancelledError())
             return
@@ -483,14 +636,15 @@ class JSONRPCPeer:
             return
         self._track(rid, self.loop.create_task(_continue(coro, first), context=ctx), sink)
 
-    def _track(self, rid: Any, task: asyncio.Future[Any], sink: ReplySink | None) -> None:
-        # A suspended handler (or a task/future the dispatcher started): in flight until done.
+    def _track(self, rid: Any, task: asyncio.Future[Any] | Deferred, sink: ReplySink | None) -> None:
+        # A suspended handler (or a task/future/Deferred the dispatcher started): in flight
+        # until done. A Deferred calls ``done`` inside its resolve(), a future a loop turn later.
         entry = _InFlight(task, sink)
         self._in_flight[rid] = entry
         if self.request_timeout is not None:
             entry.timer = self.loop.call_later(self.request_timeout, self._on_timeout, rid)
 
-        def done(t: asyncio.Future[Any], rid: Any = rid, entry: _InFlight = entry) -> None:
+        def done(t: Any, rid: Any = rid, entry: _InFlight = entry) -> None:
             self._on_task_done(rid, entry, t)
 
         task.add_done_callback(done)
@@ -508,7 +662,7 @@ class JSONRPCPeer:
         its answer reaches its sink. Nothing here; a driver that watches the requester from
         then on (HTTP: a closed response stream cancels, keep-alives start) overrides it."""
 
-    def _on_task_done(self, rid: Any, entry: _InFlight, task: asyncio.Future[Any]) -> None:
+    def _on_task_done(self, rid: Any, entry: _InFlight, task: asyncio.Future[Any] | Deferred) -> None:
         if self._in_flight.get(rid) is entry:
             del self._in_flight[rid]
         if entry.timer is not None:
@@ -681,10 +835,14 @@ class JSONRPCPeer:
         """Let handlers in flight finish for up to ``grace`` seconds, then cancel the rest
         (each still gets an answer: -32000, the server is shutting down)."""
         if self._in_flight:
-            tasks = [e.task for e in self._in_flight.values()]
-            _, pending = await asyncio.wait(tasks, timeout=grace)
-            for task in pending:
-                task.cancel()
+            # a Deferred is waited on through a future made for it here (only at shutdown)
+            waits: dict[asyncio.Future[Any], asyncio.Future[Any] | Deferred] = {}
+            for e in self._in_flight.values():
+                t = e.task
+                waits[t.future() if type(t) is Deferred else t] = t  # type: ignore[index]
+            _, pending = await asyncio.wait(waits, timeout=grace)
+            for w in pending:
+                waits[w].cancel()
             if pending:
                 await asyncio.wait(pending)
         self.flush()

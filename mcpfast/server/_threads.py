@@ -35,29 +35,34 @@ waking a sleeping thread is tens of µs), so the pool makes as few as it can:
   delays another request is about ``STUCK_NS`` + ``WATCH_S`` + a thread wake-up (~5 ms);
 * the loop and the workers share no lock: they coordinate through single GIL-atomic operations
   on deques and lists, each side publishing its state before it looks at the other's;
-* the loop resolves each call's future and records its stats (the histograms are not
+* the loop resolves each call's answer and records its stats (the histograms are not
   thread-safe); workers start on first use (a server whose tools are all async starts no
   thread), are daemon threads (a tool blocked at exit does not hold the process), and sleep on
   their own lock.
 
 Context variables are copied into the call (``contextvars.copy_context().run``), so
 ``requestvars`` and the user's own variables are visible to the tool. A pooled call answers
-through an ``asyncio.Future``: cancelling it (a client's ``notifications/cancelled``, a request
-timeout) answers the request at once; a call not yet started is then skipped, one already
-running finishes in its thread (a thread cannot be interrupted) and is counted in ``in_flight``
-until it does.
+through an ``asyncio.Future`` (``submit``) or, on the dispatcher's one-frame path (``run``),
+through the peer's ``Deferred``: no future, and the peer's answer is given inside the delivery,
+so a batch of finished calls costs one loop wake-up and one write. Cancelling either (a
+client's ``notifications/cancelled``, a request timeout) answers the request at once; a call
+not yet started is then skipped, one already running finishes in its thread (a thread cannot
+be interrupted) and is counted in ``in_flight`` until it does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import os
 import threading
 from collections import deque
 from collections.abc import Callable, Coroutine
 from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any
+
+from ..peer import Deferred
 
 if TYPE_CHECKING:
     from .registry import Tool
@@ -91,6 +96,8 @@ WATCH_S = 0.002
 #: pooled call can delay other requests, well under the 10 ms the README promises
 RENDEZVOUS_S = 0.001
 
+log = logging.getLogger("mcpfast.server")
+
 _now = perf_counter_ns
 _copy_context = contextvars.copy_context
 _get_running_loop = asyncio.get_running_loop
@@ -108,11 +115,12 @@ def default_pool_size() -> int:
 
 
 class _Call:
-    """One pooled call: its future, the tool, the arguments, the caller's context."""
+    """One pooled call: where its answer goes (a future or a Deferred), the tool, the
+    arguments, the caller's context."""
 
     __slots__ = ("fut", "tool", "args", "ctx", "finish", "data")
 
-    def __init__(self, fut: asyncio.Future[Any], tool: Tool, args: dict[str, Any], ctx: contextvars.Context,
+    def __init__(self, fut: asyncio.Future[Any] | Deferred, tool: Tool, args: dict[str, Any], ctx: contextvars.Context,
                  finish: Finish | None, data: Any) -> None:
         self.fut = fut
         self.tool = tool
@@ -221,15 +229,17 @@ class ToolRunner:
     def run(self, tool: Tool, args: dict[str, Any], finish: Finish, data: Any = None) -> Any:
         """Run a plain tool in the pool and return its answer, ``finish(tool, value, exception,
         data)``, when it comes within ``RENDEZVOUS_S`` for a lone call (one call per loop
-        iteration lately: waiting costs two thread switches, answering later four), else the
-        future of it (as ``submit``). For the dispatcher's one-frame path."""
-        if self._batch or not self._lone or tool.slow:
-            return self.submit(tool, args, finish, data)
-        fut = self.submit(tool, args, finish, data)
+        iteration lately: waiting costs two thread switches, answering later four), else a
+        ``Deferred`` resolved with it (the peer tracks it like a future, without one). For the
+        dispatcher's one-frame path."""
+        d = Deferred()
+        self._queue(d, tool, args, finish, data)
+        if self._batch > 1 or not self._lone or tool.slow:
+            return d
         self._rendezvous(True)
-        if fut.done():
-            return fut.result()  # the answer, or its exception raised to the dispatcher
-        return fut
+        if d.done():
+            return d.result()  # the answer, or its exception raised to the dispatcher
+        return d
 
     def submit(self, tool: Tool, args: dict[str, Any], finish: Finish | None = None,
                data: Any = None) -> asyncio.Future[Any]:
@@ -242,10 +252,15 @@ class ToolRunner:
         The call is queued; a worker is woken at the end of the loop iteration (``_close_batch``),
         once for all the calls the iteration's input produced: the loop holds the GIL until then,
         so a worker woken earlier could not run anyway."""
+        fut = _get_running_loop().create_future()
+        self._queue(fut, tool, args, finish, data)
+        return fut
+
+    def _queue(self, fut: asyncio.Future[Any] | Deferred, tool: Tool, args: dict[str, Any],
+               finish: Finish | None, data: Any) -> None:
         loop = _get_running_loop()
         if loop is not self._loop:
             self._bind(loop)
-        fut = loop.create_future()
         self._calls.append(_Call(fut, tool, args, _copy_context(), finish, data))
         self.in_flight += 1
         if not self._batch:
@@ -255,7 +270,6 @@ class ToolRunner:
             self._quick += 1
         if self._timer is None:
             self._timer = loop.call_later(WATCH_S, self._watch)
-        return fut
 
     def _close_batch(self) -> None:
         """After the input batch (the next loop iteration): give its calls a worker and wait
@@ -310,7 +324,8 @@ class ToolRunner:
         self._quick = 0
 
     def _deliver(self) -> None:
-        """Hand finished calls to their futures and record their stats (on the loop)."""
+        """Hand finished calls to their futures or Deferreds (a Deferred's peer answers at
+        once) and record their stats (on the loop)."""
         self._signalled = False
         done = self._done
         while done:
@@ -327,16 +342,24 @@ class ToolRunner:
             finish = call.finish
             try:
                 if finish is None:
-                    fut.set_result((value, exc))
+                    res: Any = (value, exc)
                 else:
                     try:
                         res = finish(tool, value, exc, call.data)
                     except BaseException as e:  # noqa: BLE001 - the request's error answer
-                        fut.set_exception(e)
-                    else:
-                        fut.set_result(res)
-            except RuntimeError:  # a future of a loop that is gone
+                        if isinstance(fut, Deferred):
+                            fut.reject(e)
+                        else:
+                            fut.set_exception(e)
+                        continue
+                if isinstance(fut, Deferred):
+                    fut.resolve(res)
+                else:
+                    fut.set_result(res)
+            except RuntimeError:  # a future (or a peer) of a loop that is gone
                 pass
+            except Exception:  # noqa: BLE001 - a failing reply sink must not strand the calls after it
+                log.exception("answering pooled call of tool %r failed", tool.name)
 
     def _watch(self) -> None:
         """The watchdog (on the loop, every ``WATCH_S`` while calls are in the pool): collect

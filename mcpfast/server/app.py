@@ -49,6 +49,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Generic, TypeVar
 
 from ..errors import InvalidParams, McpError, ToolError
+from ..peer import Deferred
 from ..wire import _json
 from ..wire.jsonrpc import Request
 from . import _convert
@@ -1018,7 +1019,7 @@ class MCPServer(Generic[LifespanT]):
         client); the result as a plain dict."""
         peer = _LocalPeer()
         res = self.core.on_request(peer, Request(0, method, params))
-        if asyncio.iscoroutine(res) or isinstance(res, asyncio.Future):
+        if asyncio.iscoroutine(res) or isinstance(res, (asyncio.Future, Deferred)):
             res = await res
         if isinstance(res, bytes):
             res = _json.loads(res)

@@ -11,6 +11,7 @@ import pytest
 
 from mcpfast import MCPServer
 from mcpfast.errors import McpError
+from mcpfast.peer import Deferred
 from mcpfast.server._threads import ToolRunner
 from mcpfast.testing import async_test
 
@@ -168,6 +169,70 @@ def test_pool_starts_no_thread_until_used_and_rejects_bad_size() -> None:
     assert not runner.started and runner.threads == 0 and "threads=0" in repr(runner)
     with pytest.raises(ValueError, match="at least 1"):
         ToolRunner(0)
+
+
+@async_test
+async def test_run_answers_a_batch_through_deferreds_and_skips_a_call_cancelled_before_it_started() -> None:
+    app = MCPServer("x")
+    ran: list[int] = []
+
+    @app.tool()
+    def count(x: int) -> int:
+        ran.append(x)
+        if x == 4:
+            raise ValueError("four")
+        return x
+
+    tool = app.core.tools["count"]
+    runner = ToolRunner(1)
+
+    def finish(t: object, value: object, exc: BaseException | None, data: object) -> object:
+        if exc is not None:
+            raise McpError(str(exc))
+        return {"v": value, "data": data}
+
+    first = runner.submit(tool, {"x": 0})  # opens the batch: the calls below never wait
+    ds = [runner.run(tool, {"x": i}, finish, i * 10) for i in (1, 2, 3, 4)]
+    assert all(type(d) is Deferred for d in ds) and not runner.started  # no worker before the loop turns
+    assert ds[1].cancel()  # not started: the worker skips it
+    assert await first == (0, None)
+    for _ in range(500):
+        if all(d.done() for d in ds) and runner.in_flight == 0:
+            break
+        await asyncio.sleep(0.002)
+    assert ran == [0, 1, 3, 4]
+    assert ds[0].result() == {"v": 1, "data": 10} and ds[2].result() == {"v": 3, "data": 30}
+    assert ds[1].cancelled() and isinstance(ds[3].exception(), McpError)
+    assert tool.hist.count == 4 and runner.in_flight == 0  # the call skipped is not timed
+    runner.shutdown()
+
+
+@async_test
+async def test_a_failing_answer_does_not_strand_the_calls_delivered_after_it(caplog: pytest.LogCaptureFixture) -> None:
+    app = MCPServer("x")
+
+    @app.tool()
+    def same(x: int) -> int:
+        return x
+
+    tool = app.core.tools["same"]
+    runner = ToolRunner(1)
+
+    def broken_sink(_d: Deferred) -> None:
+        raise ValueError("a sink bug")
+
+    first = runner.submit(tool, {"x": 0})
+    ds = [runner.run(tool, {"x": i}, lambda t, v, e, d: v) for i in (1, 2)]
+    assert all(type(d) is Deferred for d in ds)
+    ds[0].add_done_callback(broken_sink)
+    await first
+    for _ in range(500):
+        if ds[1].done() and runner.in_flight == 0:
+            break
+        await asyncio.sleep(0.002)
+    assert ds[1].result() == 2 and runner.in_flight == 0
+    assert "answering pooled call of tool 'same' failed" in caplog.text
+    runner.shutdown()
 
 
 @async_test
