@@ -120,8 +120,8 @@ async def _run(n: int, repeats: int, json_response: bool, profile: bool) -> list
     pre = b'{"jsonrpc":"2.0","id":'
     post = (b',"method":"tools/call","params":{"name":"echo","arguments":{"message":"%s"}}}'
             % MESSAGE.encode())
-    # warm up one request at a time: a plain ``def`` tool starts in the dispatcher's thread
-    # pool and moves inline after a few fast calls
+    # warm up one request at a time: a plain ``def`` tool runs in the dispatcher's thread pool
+    # (never inline on the loop), whose workers start with the first calls
     for i in range(200):
         conn.data_received(_post(pre + str(i + 1).encode() + post, sid))
         while not tr.out:
