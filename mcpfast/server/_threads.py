@@ -114,6 +114,14 @@ def default_pool_size() -> int:
     return min(32, (os.cpu_count() or 1) + 4)
 
 
+def _working(w: _Worker, now: int) -> bool:
+    """Awake, and free or inside a function that started less than ``STUCK_NS`` ago."""
+    if w.parked:
+        return False
+    t0 = w.t0
+    return t0 == 0 or now - t0 < STUCK_NS
+
+
 class _Call:
     """One pooled call: where its answer goes (a future or a Deferred), the tool, the
     arguments, the caller's context."""
@@ -307,12 +315,7 @@ class ToolRunner:
     def _busy(self) -> bool:
         """Whether an awake worker may hold a call and is not stuck in it."""
         now = _now()
-        for w in self._workers:
-            if w.holding and not w.parked:
-                t0 = w.t0
-                if t0 == 0 or now - t0 < STUCK_NS:
-                    return True
-        return False
+        return any(w.holding and _working(w, now) for w in self._workers)
 
     def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
         # a new loop (a server run again, a test's fresh loop): results still held for the old
@@ -340,6 +343,12 @@ class ToolRunner:
             if fut.done():  # cancelled meanwhile: the answer was already given
                 continue
             finish = call.finish
+            answer: Callable[[Any], object]
+            fail: Callable[[BaseException], object]
+            if isinstance(fut, Deferred):
+                answer, fail = fut.resolve, fut.reject
+            else:
+                answer, fail = fut.set_result, fut.set_exception
             try:
                 if finish is None:
                     res: Any = (value, exc)
@@ -347,15 +356,9 @@ class ToolRunner:
                     try:
                         res = finish(tool, value, exc, call.data)
                     except BaseException as e:  # noqa: BLE001 - the request's error answer
-                        if isinstance(fut, Deferred):
-                            fut.reject(e)
-                        else:
-                            fut.set_exception(e)
+                        fail(e)
                         continue
-                if isinstance(fut, Deferred):
-                    fut.resolve(res)
-                else:
-                    fut.set_result(res)
+                answer(res)
             except RuntimeError:  # a future (or a peer) of a loop that is gone
                 pass
             except Exception:  # noqa: BLE001 - a failing reply sink must not strand the calls after it
@@ -379,11 +382,8 @@ class ToolRunner:
         whole queue unless it gets stuck, and then the next check (the next batch, or the
         watchdog) adds another. On the loop's thread only."""
         now = _now()
-        for w in self._workers:
-            if not w.parked:
-                t0 = w.t0
-                if t0 == 0 or now - t0 < STUCK_NS:
-                    return None
+        if any(_working(w, now) for w in self._workers):
+            return None
         try:
             w = self._idle.pop()  # the most recently parked: its stack is warm
         except IndexError:
