@@ -875,12 +875,7 @@ class MCPServer(Generic[LifespanT]):
             from ..transports.http.auth import OAuthResourceServer
 
             kw["auth"] = OAuthResourceServer.from_sdk(s.auth, self.token_verifier)
-        if transport_security is not None:
-            for src, dst in (("allowed_hosts", "allowed_hosts"), ("allowed_origins", "allowed_origins"),
-                             ("enable_dns_rebinding_protection", "dns_rebinding_protection")):
-                v = getattr(transport_security, src, None)
-                if v is not None:
-                    kw[dst] = v
+        kw.update(_security_options(transport_security, "dns_rebinding_protection"))
         kw.update(extra)
         names = {f.name for f in dataclasses.fields(HTTPSettings)}
         unknown = [k for k in extra if k not in names]
@@ -938,14 +933,7 @@ class MCPServer(Generic[LifespanT]):
         if self.settings.auth is not None:
             raise ValueError("auth is served on Streamable HTTP only: use streamable_http_app() for an"
                              " authenticated server")
-        guard_kw: dict[str, Any] = {}
-        if transport_security is not None:
-            for src, dst in (("allowed_hosts", "allowed_hosts"), ("allowed_origins", "allowed_origins"),
-                             ("enable_dns_rebinding_protection", "enabled")):
-                value = getattr(transport_security, src, None)
-                if value is not None:
-                    guard_kw[dst] = value
-        guard = HostOriginGuard(bind_host=host or self.settings.host, **guard_kw)
+        guard = HostOriginGuard(bind_host=host or self.settings.host, **_security_options(transport_security, "enabled"))
         return LegacySSEApp(
             self.core, sse_path=sse_path, message_path=message_path, mount_path=mount_path, guard=guard,
             max_body=max_request_body_size or DEFAULT_MAX_BODY, request_timeout=self.settings.request_timeout,
@@ -1219,3 +1207,13 @@ def _completion_args(ref: Any, argument: Any, context_args: Any) -> tuple[Any, A
             log.debug("completion arguments could not be built as mcp_types objects", exc_info=True)
     return AttrDict(ref), AttrDict(argument), AttrDict(context) if context is not None else None
 
+
+def _security_options(transport_security: Any, switch: str) -> dict[str, Any]:
+    """The SDK's ``TransportSecuritySettings`` as our keyword arguments: the host and origin
+    lists as they are, ``enable_dns_rebinding_protection`` under ``switch`` (its name differs
+    between ``HTTPSettings`` and ``HostOriginGuard``); unset fields are left out."""
+    if transport_security is None:
+        return {}
+    names = (("allowed_hosts", "allowed_hosts"), ("allowed_origins", "allowed_origins"),
+             ("enable_dns_rebinding_protection", switch))
+    return {dst: v for src, dst in names if (v := getattr(transport_security, src, None)) is not None}

@@ -244,3 +244,15 @@ def test_custom_routes_refuse_workers() -> None:
 
     with pytest.raises(ValueError, match="workers must be 1"):
         app.run(transport="streamable-http", port=0, workers=2, stateless_http=True)
+
+
+def test_sdk_transport_security_maps_onto_http_settings() -> None:
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    app = MCPServer("sec")
+    s = app._http_settings(transport_security=TransportSecuritySettings(
+        allowed_hosts=["api.example"], allowed_origins=["https://app.example"], enable_dns_rebinding_protection=True))
+    assert s.allowed_hosts == ["api.example"] and s.allowed_origins == ["https://app.example"]
+    assert s.dns_rebinding_protection is True
+    off = app._http_settings(transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False))
+    assert off.dns_rebinding_protection is False
