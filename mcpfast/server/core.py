@@ -726,18 +726,18 @@ class ServerCore:
             args = {}
         elif type(args) is not dict:
             raise InvalidParams(f"Expected an object at params.arguments, got {type(args).__name__}")
-        check = tool.check
-        if check is not None:
+        if tool.check is not None:
             try:
-                check(args)
+                args = self.check_arguments(tool, args)
             except InvalidParams as exc:
-                args = self._rejected(tool, args, exc)
-                if type(args) is not dict:  # invalid_arguments == "result" (SEP-1303): the final failure
-                    return self._tool_error(tool, ToolError(args.message), session is None)
+                if self.invalid_arguments != "result":
+                    raise
+                # SEP-1303: a tool execution error the model can read and correct
+                return self._tool_error(tool, ToolError(exc.message), session is None)
+        if not tool.var_kw and not args.keys() <= tool.params:
+            args = {k: v for k, v in args.items() if k in tool.params}  # undeclared extras dropped
         if tool.fast and (session is not None or "requestState" not in params):
             # the common case: a plain sync tool with no context and no capabilities
-            if not tool.var_kw and not args.keys() <= tool.params:
-                args = {k: v for k, v in args.items() if k in tool.params}  # undeclared extras dropped
             if tool.mode:  # in the pool: the answer (a lone call), or a future the peer tracks
                 return self.runner.run(tool, args, self._pooled_done, session is None)
             try:  # pinned inline (blocking=False)
@@ -764,8 +764,6 @@ class ServerCore:
             args = {**args, tool.context_kwarg: ctx}
         elif digest is not None:
             self._restore(None, params, digest)
-        if not tool.var_kw and not args.keys() <= tool.params:
-            args = {k: v for k, v in args.items() if k in tool.params}  # undeclared extras dropped
         return self._run_tool(tool, args, session is None, ctx, digest)
 
     def _rejected(self, tool: Tool, args: dict[str, Any], exc: InvalidParams) -> Any:
