@@ -31,11 +31,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, NoReturn
 
-__all__ = ["main", "load_server", "CLIError"]
+__all__ = ["main", "load_server", "CLIError", "add_serve_arguments", "launch", "serve"]
 
 #: names tried, in order, when the object is not named on the command line
 PREFERRED_NAMES = ("mcp", "app", "server")
-TRANSPORTS = ("stdio", "tcp", "http", "streamable-http")
+TRANSPORTS = ("stdio", "tcp", "http", "streamable-http", "ws")
 
 
 class CLIError(Exception):
@@ -117,79 +117,185 @@ def load_server(target: str) -> Any:
     raise CLIError(f"several servers in {spec}: {listing}; choose one: {spec}:{next(iter(found))}")
 
 
-def serve(obj: Any, *, transport: str = "stdio", host: str | None = None, port: int | None = None,
-          workers: int | None = None, json_response: bool = False, stateless: bool = False,
-          idle_timeout: float | None = None) -> None:
-    """Serve ``obj`` (an ``MCPServer`` or a ``ServerCore``) until stopped. ``idle_timeout``
-    (tcp, http; None: the transport's default, 0: never) closes connections idle that long."""
-    from .server.app import MCPServer
+#: the option that closes idle connections, by transport (each transport's own name)
+_IDLE_OPTION = {"tcp": "idle_timeout", "http": "keep_alive_timeout", "ws": "idle_timeout"}
 
-    if transport == "streamable-http":
-        transport = "http"
-    if transport not in ("stdio", "tcp", "http"):
-        raise CLIError(f"unknown transport {transport!r}; expected stdio, tcp or http")
-    if transport == "stdio" and (host is not None or port is not None or workers is not None):
-        raise CLIError("--host, --port and --workers apply to --transport tcp or http, not stdio")
+
+def _announce(transport: str) -> Any:
+    """The ``ready`` callback of a socket transport: one line on stderr saying where it listens
+    (``--port 0`` tells the chosen port there)."""
+
+    def ready(server: Any) -> None:
+        where = getattr(server, "url", None) or f"{getattr(server, 'host', '?')}:{server.port}"
+        print(f"mcpfast: serving {transport} on {where}", file=sys.stderr, flush=True)
+
+    return ready
+
+
+def _check_options(transport: str, *, host: str | None, port: int | None, workers: int | None, json_response: bool,
+                   stateless: bool, idle_timeout: float | None, max_connections: int | None,
+                   request_timeout: float | None, tls_cert: str | None, tls_key: str | None) -> None:
+    """Every flag checked against the transport, with the reason as a ``CLIError``."""
+    if transport == "stdio":
+        for flags, values in (("--host, --port and --workers apply", (host, port, workers)),
+                              ("--max-connections, --tls-cert and --tls-key apply",
+                               (max_connections, tls_cert, tls_key)),
+                              ("--idle-timeout applies", (idle_timeout,))):
+            if any(v is not None for v in values):
+                raise CLIError(f"{flags} to a socket transport (tcp, http, ws), not stdio")
     if transport != "http" and (json_response or stateless or workers is not None):
         raise CLIError("--json-response, --stateless and --workers apply to --transport http only")
+    if port is not None and not 0 <= port <= 65535:
+        raise CLIError(f"--port must be 0..65535 (0: any free port), got {port}")
     if workers is not None and workers < 1:
         raise CLIError(f"--workers must be at least 1, got {workers}")
-    if idle_timeout is not None and transport == "stdio":
-        raise CLIError("--idle-timeout applies to --transport tcp or http, not stdio")
+    if max_connections is not None and max_connections < 1:
+        raise CLIError(f"--max-connections must be at least 1, got {max_connections}")
+    if request_timeout is not None and not request_timeout > 0:
+        raise CLIError(f"--request-timeout must be seconds > 0, got {request_timeout}")
     if idle_timeout is not None and not idle_timeout >= 0:
         raise CLIError(f"--idle-timeout must be seconds >= 0 (0: never), got {idle_timeout}")
+    if (tls_cert is None) != (tls_key is None):
+        raise CLIError("--tls-cert and --tls-key go together (the certificate chain and its private key)")
+    for flag, path in (("--tls-cert", tls_cert), ("--tls-key", tls_key)):
+        if path is not None and not os.path.isfile(path):
+            raise CLIError(f"{flag}: file not found: {path}")
+
+
+def serve(obj: Any, *, transport: str = "stdio", host: str | None = None, port: int | None = None,
+          workers: int | None = None, json_response: bool = False, stateless: bool = False,
+          idle_timeout: float | None = None, max_connections: int | None = None,
+          request_timeout: float | None = None, tls_cert: str | None = None, tls_key: str | None = None,
+          announce: bool = False) -> None:
+    """Serve ``obj`` (an ``MCPServer`` or a ``ServerCore``) until stopped: the one launch path of
+    ``mcpfast run`` and ``python -m mcpfast.server``. ``idle_timeout`` (socket transports; None:
+    the transport's default, 0: never) closes connections idle that long; ``tls_cert`` and
+    ``tls_key`` serve TLS; ``announce`` prints where a socket transport listens on stderr.
+    Invalid combinations raise ``CLIError``."""
+    from .server.app import MCPServer
+    from .server.serving import TransportUnavailable, canonical_transport
+
+    if transport not in TRANSPORTS:
+        raise CLIError(f"unknown transport {transport!r}; expected {', '.join(TRANSPORTS)}")
+    if transport != "stdio":
+        try:
+            transport = canonical_transport(transport)
+        except TransportUnavailable as exc:
+            raise CLIError(str(exc)) from None
+    _check_options(transport, host=host, port=port, workers=workers, json_response=json_response,
+                   stateless=stateless, idle_timeout=idle_timeout, max_connections=max_connections,
+                   request_timeout=request_timeout, tls_cert=tls_cert, tls_key=tls_key)
     if workers is not None and workers > 1 and not (
             stateless or getattr(getattr(obj, "settings", None), "stateless_http", False)):
         # a legacy session lives in one process; the kernel spreads connections over the workers
         raise CLIError(f"--workers {workers} needs --stateless (sessions cannot span processes)")
-    net: dict[str, Any] = {}
-    if host is not None:
-        net["host"] = host
-    if port is not None:
-        net["port"] = port
-    # the transports' own names: TCPServer's idle_timeout, HTTPSettings.keep_alive_timeout
-    idle: dict[str, Any] = {}
-    if idle_timeout is not None:
-        idle["idle_timeout" if transport == "tcp" else "keep_alive_timeout"] = idle_timeout or None
+    kw: dict[str, Any] = {}
+    if request_timeout is not None:
+        kw["request_timeout"] = request_timeout
+    if transport != "stdio":
+        for name, value in (("host", host), ("port", port), ("max_connections", max_connections)):
+            if value is not None:
+                kw[name] = value
+        if tls_cert is not None:
+            kw["tls"] = (tls_cert, tls_key)
+        if idle_timeout is not None:
+            kw[_IDLE_OPTION.get(transport, "idle_timeout")] = idle_timeout or None
+        if workers is not None:
+            kw["workers"] = workers
+        if announce:
+            kw["ready"] = _announce(transport)
     if isinstance(obj, MCPServer):
-        if transport == "stdio":
-            obj.run("stdio")
-        elif transport == "tcp":
-            obj.run("tcp", **net, **idle)
-        else:
-            http: dict[str, Any] = dict(net, **idle)
-            if workers is not None:
-                http["workers"] = workers
-            if json_response:
-                http["json_response"] = True
-            if stateless:
-                http["stateless_http"] = True
-            obj.run("streamable-http", **http)
+        if json_response:
+            kw["json_response"] = True
+        if stateless:
+            kw["stateless_http"] = True
+        obj.run(transport, **kw)
         return
-    # a bare ServerCore: the transports directly
+    # a bare ServerCore: the transports directly, through the same start() as MCPServer's
     if transport == "stdio":
         from .transports.stdio import run_stdio
 
-        run_stdio(obj)
-    elif transport == "tcp":
-        import asyncio
-
-        from .transports.tcp import start_tcp_server
-
-        async def run_tcp() -> None:
-            server = await start_tcp_server(lambda: obj, net.get("host", "127.0.0.1"), net.get("port", 8000), **idle)
-            await server.serve_forever()
-
-        try:
-            asyncio.run(run_tcp())
-        except KeyboardInterrupt:
-            pass
-    else:
+        run_stdio(obj, **kw)
+        return
+    if json_response:
+        kw["json_response"] = True
+    if stateless:
+        kw["stateless"] = True
+    kw.setdefault("host", "127.0.0.1")
+    kw.setdefault("port", 8000)
+    if kw.get("workers", 1) != 1:
         from .transports.http import HTTPSettings, run_http
 
-        h = net.get("host", "127.0.0.1")
-        settings = HTTPSettings(json_response=json_response, stateless=stateless, bind_host=h, **idle)
-        run_http(obj, host=h, port=net.get("port", 8000), settings=settings, workers=workers or 1)
+        net = {k: kw.pop(k) for k in ("host", "port", "workers", "tls", "max_connections") if k in kw}
+        kw.pop("ready", None)
+        run_http(obj, settings=HTTPSettings(bind_host=net["host"], **kw), **net)
+        return
+    kw.pop("workers", None)
+    import asyncio
+    import contextlib
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve_core(obj, transport, kw))
+
+
+async def _serve_core(core: Any, transport: str, kw: dict[str, Any]) -> None:
+    from .server.serving import start_server
+    from .transports.listener import notify_ready
+
+    ready = kw.pop("ready", None)
+    handle = await start_server(core, transport, **kw)
+    notify_ready(ready, handle.listener)
+    await handle.serve_forever()
+
+
+def add_serve_arguments(ap: argparse.ArgumentParser) -> None:
+    """The serving flags shared by ``mcpfast run`` and ``python -m mcpfast.server``."""
+    ap.add_argument("--transport", "-t", choices=TRANSPORTS, default="stdio", help="default: stdio")
+    ap.add_argument("--host", help="address to bind (socket transports); default: the server's (127.0.0.1);"
+                                   " 0.0.0.0 in a container")
+    ap.add_argument("--port", "-p", type=int,
+                    help="port to bind (socket transports; 0: any free port); default: the server's (8000)")
+    ap.add_argument("--max-connections", type=int, metavar="N",
+                    help="socket transports: connections served at once (past it: refused with an error)")
+    ap.add_argument("--request-timeout", type=float, metavar="SECONDS",
+                    help="answer a request still running after this long with an error (default: no limit)")
+    ap.add_argument("--tls-cert", metavar="PEM", help="socket transports: serve TLS with this certificate chain")
+    ap.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
+    ap.add_argument("--workers", type=int, help="HTTP worker processes sharing the port (needs --stateless)")
+    ap.add_argument("--json-response", action="store_true", help="HTTP: answer POSTs with JSON, never SSE")
+    ap.add_argument("--stateless", action="store_true", help="HTTP: serve legacy requests without sessions")
+    ap.add_argument("--idle-timeout", type=float, metavar="SECONDS",
+                    help="socket transports: close a connection with no request in flight and no traffic for"
+                         " this long (0: never; default: tcp 300, http 5 between keep-alive requests)")
+    ap.add_argument("--log-level", default="WARNING", type=str.upper,
+                    choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+                    help="log level of mcpfast's logs on stderr (default: WARNING)")
+
+
+def setup_logging(args: argparse.Namespace) -> None:
+    """Logs on stderr at ``--log-level`` (stdout may be the protocol: stdio)."""
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def launch(obj: Any, args: argparse.Namespace, prog: str = "mcpfast") -> int:
+    """Serve ``obj`` with the flags of ``add_serve_arguments``; the exit status (usage errors
+    and a port that cannot be bound exit 2 with one line on stderr)."""
+    try:
+        serve(obj, transport=args.transport, host=args.host, port=args.port, workers=args.workers,
+              json_response=args.json_response, stateless=args.stateless, idle_timeout=args.idle_timeout,
+              max_connections=args.max_connections, request_timeout=args.request_timeout,
+              tls_cert=args.tls_cert, tls_key=args.tls_key, announce=True)
+    except CLIError as exc:
+        _fail(str(exc), prog)
+    except OSError as exc:
+        if exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            where = f"{args.host or '127.0.0.1'}:{args.port if args.port is not None else 8000}"
+            _fail(f"cannot listen on {where}: {exc.strerror or exc}", prog)
+        raise
+    except KeyboardInterrupt:
+        return 130
+    return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -198,18 +304,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="serve an MCPServer defined in a Python file",
                          description="Serve the MCPServer (or ServerCore) in a Python file or module.")
     run.add_argument("target", help="path/to/server.py[:obj] or package.module[:obj]")
-    run.add_argument("--transport", "-t", choices=TRANSPORTS, default="stdio", help="default: stdio")
-    run.add_argument("--host", help="address to bind (tcp, http); default: the server's (127.0.0.1)")
-    run.add_argument("--port", "-p", type=int, help="port to bind (tcp, http); default: the server's (8000)")
-    run.add_argument("--workers", type=int, help="HTTP worker processes sharing the port (needs --stateless)")
-    run.add_argument("--json-response", action="store_true", help="HTTP: answer POSTs with JSON, never SSE")
-    run.add_argument("--stateless", action="store_true", help="HTTP: serve legacy requests without sessions")
-    run.add_argument("--idle-timeout", type=float, metavar="SECONDS",
-                     help="tcp, http: close a connection with no request in flight and no traffic for this long"
-                          " (0: never; default: tcp 300, http 5 between keep-alive requests)")
-    run.add_argument("--log-level", default="WARNING", type=str.upper,
-                     choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
-                     help="log level of mcpfast's logs on stderr (default: WARNING)")
+    add_serve_arguments(run)
     sub.add_parser("version", help="print the mcpfast version")
     return ap
 
@@ -223,9 +318,23 @@ def _print_user_traceback(exc: BaseException) -> None:
     traceback.print_exception(type(exc), exc, tb if tb is not None else exc.__traceback__, file=sys.stderr)
 
 
-def _fail(message: str) -> NoReturn:
-    print(f"mcpfast: error: {message}", file=sys.stderr)
+def _fail(message: str, prog: str = "mcpfast") -> NoReturn:
+    print(f"{prog}: error: {message}", file=sys.stderr)
     raise SystemExit(2)
+
+
+def load_or_fail(target: str, prog: str = "mcpfast") -> Any:
+    """``load_server(target)``; a usage problem or a failing import exits 2 with its reason
+    (and the import's traceback)."""
+    try:
+        return load_server(target)
+    except CLIError as exc:
+        _fail(str(exc), prog)
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - the user's module failed to import
+        _print_user_traceback(exc)
+        _fail(f"importing {target} failed: {type(exc).__name__}: {exc}", prog)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -241,33 +350,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command != "run":
         ap.print_help(sys.stderr)
         return 2
-    # stdout may be the protocol (stdio): logs always go to stderr
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(args)
     try:
-        obj = load_server(args.target)
-    except CLIError as exc:
-        _fail(str(exc))
-    except SystemExit:
-        raise
-    except BaseException as exc:  # noqa: BLE001 - the user's module failed to import
-        if isinstance(exc, KeyboardInterrupt):
-            return 130
-        _print_user_traceback(exc)
-        _fail(f"importing {args.target} failed: {type(exc).__name__}: {exc}")
-    try:
-        serve(obj, transport=args.transport, host=args.host, port=args.port, workers=args.workers,
-              json_response=args.json_response, stateless=args.stateless, idle_timeout=args.idle_timeout)
-    except CLIError as exc:
-        _fail(str(exc))
-    except OSError as exc:
-        if exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
-            where = f"{args.host or '127.0.0.1'}:{args.port if args.port is not None else 8000}"
-            _fail(f"cannot listen on {where}: {exc.strerror or exc}")
-        raise
+        obj = load_or_fail(args.target)
     except KeyboardInterrupt:
         return 130
-    return 0
+    return launch(obj, args)
 
 
 if __name__ == "__main__":  # pragma: no cover - python -m mcpfast.cli

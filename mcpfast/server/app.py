@@ -46,7 +46,7 @@ import types
 import typing
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..errors import InvalidParams, McpError, ToolError
 from ..peer import Deferred
@@ -62,6 +62,9 @@ from .tools import ToolRegistry, tool_stats
 from .uritemplate import UriTemplate
 from .validation import compile_input_check
 
+if TYPE_CHECKING:
+    from .serving import Starting
+
 __all__ = ["MCPServer", "FastMCP", "Settings", "Image", "Audio"]
 
 log = logging.getLogger("mcpfast.server")
@@ -69,7 +72,8 @@ log = logging.getLogger("mcpfast.server")
 F = TypeVar("F", bound=Callable[..., Any])
 LifespanT = TypeVar("LifespanT")
 
-_TRANSPORTS = ("stdio", "streamable-http", "http", "tcp", "sse")
+#: transports served without a socket listener (the socket ones: ``serving.SOCKET_TRANSPORTS``)
+_TRANSPORTS = ("stdio", "sse")
 
 #: what every MCPServer declares whatever is registered, as the SDK's does: resources and
 #: prompts can be added while serving, and their list methods answer (empty) all along. The
@@ -464,7 +468,9 @@ class MCPServer(Generic[LifespanT]):
 
     def register_tool(self, obj: Any, *, name: str | None = None, blocking: bool | None = None) -> Any:
         """Register a tool object (``mcpfast.Tool`` or anything with ``name``, ``schema`` and
-        ``execute(params)``, sync or async); see ``ToolRegistry.register``."""
+        ``execute(params)``, sync or async; or the seed's shape, ``name()`` and ``schema()``
+        methods with ``schema()`` giving ``{"name", "description", "parameters"}``); see
+        ``ToolRegistry.register``."""
         return self.tools.register(obj, name=name, blocking=blocking)
 
     # ================================================================== resources
@@ -714,27 +720,98 @@ class MCPServer(Generic[LifespanT]):
 
     def run(self, transport: str = "stdio", mount_path: str | None = None, **kwargs: Any) -> None:
         """Serve until stopped (blocking): ``"stdio"`` (default), ``"streamable-http"`` (alias
-        ``"http"``; ``host``, ``port``, ``workers``, ``tls``, ``max_connections`` and the
-        ``streamable_http_app`` options), ``"tcp"`` (newline-delimited JSON-RPC; ``host``,
-        ``port``, ``tls``, ``max_connections``) or ``"sse"`` (the deprecated HTTP+SSE transport
-        of 2024-11-05 under uvicorn, for older clients; ``run_sse_async``'s options)."""
+        ``"http"``; ``host``, ``port``, ``workers``, ``tls``, ``max_connections``,
+        ``request_timeout`` and the ``streamable_http_app`` options), ``"tcp"``
+        (newline-delimited JSON-RPC; ``host``, ``port``, ``tls``, ``max_connections``,
+        ``request_timeout``, ``idle_timeout``), any other socket transport of
+        ``serving.SOCKET_TRANSPORTS``, or ``"sse"`` (the deprecated HTTP+SSE transport of
+        2024-11-05 under uvicorn, for older clients; ``run_sse_async``'s options). A socket
+        transport is ``start()`` + ``serve_forever()``: SIGTERM/SIGINT shut down gracefully."""
+        from . import serving
+
         if transport not in _TRANSPORTS:
-            raise ValueError(f"Unknown transport: {transport}")
-        if transport == "stdio":
-            asyncio.run(self.run_stdio_async(**kwargs))
-        elif transport == "sse":
-            if mount_path is not None:
-                kwargs["mount_path"] = mount_path
-            asyncio.run(self.run_sse_async(**kwargs))
-        elif transport == "tcp":
-            asyncio.run(self.run_tcp_async(**kwargs))
-        elif self._custom_routes:
-            asyncio.run(self.run_streamable_http_async(**kwargs))
-        else:
+            serving.canonical_transport(transport)  # ValueError: unknown, or not installed
+        if transport == "sse" and mount_path is not None:
+            kwargs["mount_path"] = mount_path
+        if (transport in ("http", "streamable-http") and not self._custom_routes
+                and kwargs.get("workers", self.settings.workers) != 1):
+            # worker processes are forked before any event loop exists
             from ..transports.http import run_http
 
             host, port, serve = self._http_args(kwargs)
             run_http(self.core, host=host, port=port, settings=self._http_settings(host=host, **kwargs), **serve)
+            return
+        if transport == "stdio":
+            asyncio.run(self.run_async("stdio", **kwargs))
+            return
+        with contextlib.suppress(KeyboardInterrupt):  # a signal before the handlers are in place
+            asyncio.run(self.run_async(transport, **kwargs))
+
+    async def run_async(self, transport: str = "stdio", *, ready: Any = None, grace: float = 5.0,
+                        **kwargs: Any) -> None:
+        """Serve until stopped inside the running loop; ``run()``'s transports and options (one
+        process: ``workers`` is ignored). A socket transport is ``start()`` then
+        ``serve_forever(grace)``; ``ready`` is told once it listens (a ``Future`` gets the
+        listener, an ``Event`` is set, a callable is called with the listener: its ``.port``
+        tells a port 0)."""
+        from ..transports.listener import notify_ready
+        from . import serving
+
+        if transport == "stdio":
+            await self.run_stdio_async(**kwargs)
+            return
+        if transport == "sse":
+            if ready is not None:
+                kwargs["ready"] = ready
+            await self.run_sse_async(**kwargs)
+            return
+        name = serving.canonical_transport(transport)
+        if name == "http" and self._custom_routes:
+            host, port, serve = self._http_args(kwargs)
+            if ready is not None:
+                serve["ready"] = ready
+            await self._serve_with_routes(host, port, serve.pop("workers", None), serve, kwargs)
+            return
+        if name == "http":
+            kwargs.pop("workers", None)
+        handle = await self.start(name, **kwargs)
+        notify_ready(ready, handle.listener)
+        await handle.serve_forever(grace)
+
+    def start(self, transport: str = "http", *, host: str | None = None, port: int | None = None, tls: Any = None,
+              max_connections: int | None = None, request_timeout: float | None = None,
+              **options: Any) -> Starting:
+        """Start serving on a socket transport (``"http"``/``"streamable-http"``, ``"tcp"``,
+        and ``"ws"`` where installed) and return once listening::
+
+            server = await app.start("http", port=0)     # server.url, server.port
+            await server.shutdown(grace=5)
+
+            async with app.start("tcp", port=0) as server:
+                ...
+
+        ``host``, ``port``, ``tls``, ``max_connections`` and ``request_timeout`` default to the
+        constructor's (``port=0``: a free port); ``options`` are the transport's own (``run()``
+        lists them). The lifespan is entered before listening and left after the shutdown. See
+        ``mcpfast.server.serving.ServerHandle`` for the handle. One process only (``workers``:
+        use ``run()``); ``custom_route()``s are served by uvicorn (``run()`` or
+        ``streamable_http_app()``), not by this listener."""
+        from . import serving
+
+        name = serving.canonical_transport(transport)
+        if options.pop("workers", 1) != 1:
+            raise ValueError("start() serves in this process: workers must be 1 (run(transport='http', workers=N)"
+                             " forks worker processes)")
+        if name == "http" and self._custom_routes:
+            raise ValueError("custom_route()s are Starlette endpoints served by uvicorn: use run('streamable-http')"
+                             " or run streamable_http_app() under your ASGI server")
+        s = self.settings
+        return serving.Starting(serving.start_server(
+            self.core, name, host=host or s.host, port=s.port if port is None else port,
+            tls=s.tls if tls is None else tls,
+            max_connections=s.max_connections if max_connections is None else max_connections,
+            request_timeout=s.request_timeout if request_timeout is None else request_timeout,
+            lifespan=self.lifespan_context, settings_factory=self._http_settings, **options))
 
     async def run_stdio_async(self, **kwargs: Any) -> None:
         """Serve this process's stdin/stdout until EOF or a signal, inside the lifespan."""
@@ -753,35 +830,12 @@ class MCPServer(Generic[LifespanT]):
         """Serve newline-delimited JSON-RPC over TCP (``host``/``port`` default to the
         constructor's) until a signal, inside the lifespan. ``ready(server)`` is called once
         listening (``server.port`` tells a port 0)."""
-        from ..transports.tcp import start_tcp_server
-
-        s = self.settings
-        kwargs.setdefault("tls", s.tls)
-        if s.max_connections is not None:
-            kwargs.setdefault("max_connections", s.max_connections)
-        kwargs.setdefault("request_timeout", s.request_timeout)
-        async with self.lifespan_context():
-            server = await start_tcp_server(lambda: self.core, host or s.host, s.port if port is None else port,
-                                            **kwargs)
-            if ready is not None:
-                ready(server)
-            try:
-                await server.serve_forever()
-            finally:
-                self.core.close_listeners()
-                await server.close()
+        await self.run_async("tcp", host=host, port=port, ready=ready, **kwargs)
 
     async def run_streamable_http_async(self, **kwargs: Any) -> None:
         """Serve Streamable HTTP on the built-in server (mcpfast's, not uvicorn) until stopped;
         same options as ``run(transport="streamable-http")``."""
-        from ..transports.http import serve_http
-
-        host, port, serve = self._http_args(kwargs)
-        workers = serve.pop("workers", None)  # one process when awaited inside a running loop
-        if self._custom_routes:
-            await self._serve_with_routes(host, port, workers, serve, kwargs)
-            return
-        await serve_http(self.core, host=host, port=port, settings=self._http_settings(host=host, **kwargs), **serve)
+        await self.run_async("http", **kwargs)
 
     async def _serve_with_routes(self, host: str, port: int, workers: Any, serve: dict[str, Any],
                                  kwargs: dict[str, Any]) -> None:

@@ -27,7 +27,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import (
     RESOURCE_NOT_FOUND,
@@ -56,6 +56,9 @@ from .context import Context, MissingClientCapability
 from .mrtr import InputRequired, RequestStateSigner, request_digest
 from .registry import Prompt, Resource, ResourceTemplate, Tool, ToolResult
 from .session import LOG_LEVELS, LegacySession
+
+if TYPE_CHECKING:
+    from .serving import Starting
 
 __all__ = [
     "ServerCore",
@@ -413,6 +416,14 @@ class ServerCore:
         for lst in list(self._listeners.values()):
             if lst.done is not None and not lst.done.done():
                 lst.done.set_result(None)
+
+    def start(self, transport: str = "http", **kwargs: Any) -> Starting:
+        """Serve this core on a socket transport: ``server = await core.start("tcp", port=0)``
+        or ``async with core.start(...) as server``; ``serving.start_server``'s keywords.
+        (``MCPServer.start`` adds its lifespan and settings.)"""
+        from .serving import Starting, canonical_transport, start_server  # noqa: F811 - the runtime import
+
+        return Starting(start_server(self, canonical_transport(transport), **kwargs))
 
     # ================================================================== capabilities
 

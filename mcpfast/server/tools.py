@@ -58,6 +58,31 @@ class Tool:
         return f"<{type(self).__name__} tool {self.name!r}>"
 
 
+#: the input schema of a seed-style tool whose ``schema()`` gives no ``parameters``
+_NO_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}}
+
+
+def _seed_declaration(obj: Any) -> dict[str, Any] | None:
+    """The seed's tool shape: ``schema()`` is a method returning ``{"name", "description",
+    "parameters"}`` (``parameters``: the input JSON Schema). Its value, checked; None when
+    ``schema`` is not a method."""
+    method = getattr(obj, "schema", None)
+    if method is None or not callable(method):
+        return None
+    declared = method()
+    if not isinstance(declared, dict):
+        raise TypeError(f"{obj!r}.schema() must return a dict with name, description and parameters,"
+                        f" got {type(declared).__name__}")
+    parameters = declared.get("parameters", _NO_PARAMETERS)
+    if not isinstance(parameters, dict):
+        raise TypeError(f"{obj!r}.schema()['parameters'] must be a JSON Schema (a dict),"
+                        f" got {type(parameters).__name__}")
+    for key in ("name", "description"):
+        if declared.get(key) is not None and not isinstance(declared[key], str):
+            raise TypeError(f"{obj!r}.schema()[{key!r}] must be a str, got {type(declared[key]).__name__}")
+    return {"name": declared.get("name"), "description": declared.get("description"), "parameters": parameters}
+
+
 def _schema_of(obj: Any) -> dict[str, Any]:
     for attr in ("schema", "input_schema", "inputSchema", "parameters"):
         schema = getattr(obj, attr, None)
@@ -105,14 +130,27 @@ class ToolRegistry:
         """Register a tool object: anything with ``name``, ``schema`` (also ``input_schema``,
         ``inputSchema`` or ``parameters``) and ``execute(params)``, sync or async; optional
         ``description``, ``title``, ``annotations``, ``output_schema``, ``blocking``. Replaces a
-        tool of the same name."""
+        tool of the same name.
+
+        The seed's shape is accepted too: ``name()`` and ``schema()`` as methods, ``schema()``
+        returning ``{"name", "description", "parameters"}`` (``parameters`` becomes the
+        ``inputSchema``). Either way a sync ``execute`` runs in the thread pool (it never stalls
+        the loop) and an exception it raises is an ``isError`` result."""
+        declared = _seed_declaration(obj)
         tool_name = name or getattr(obj, "name", None)
+        if callable(tool_name):  # the seed's shape: name() is a method
+            tool_name = tool_name()
+        if not tool_name and declared is not None:
+            tool_name = declared["name"]
         if not isinstance(tool_name, str) or not tool_name:
             raise TypeError(f"{obj!r} has no name (a non-empty str)")
         execute = getattr(obj, "execute", None)
         if execute is None or not callable(execute):
             raise TypeError(f"{obj!r} has no execute(params) method")
-        schema = _schema_of(obj)
+        schema = declared["parameters"] if declared is not None else _schema_of(obj)
+        description = getattr(obj, "description", None)
+        if declared is not None and not isinstance(description, str):
+            description = declared["description"]
         is_async = inspect.iscoroutinefunction(execute)
         if is_async:
             async def call_async(**params: Any) -> Any:
@@ -129,7 +167,7 @@ class ToolRegistry:
         output = getattr(obj, "output_schema", None)
         return self._core.add_tool(
             tool_name, fn, input_schema=schema, output_schema=output if isinstance(output, dict) else None,
-            title=getattr(obj, "title", None), description=getattr(obj, "description", None),
+            title=getattr(obj, "title", None), description=description,
             annotations=getattr(obj, "annotations", None), blocking=blocking, source=obj)
 
     def unregister(self, name: str) -> None:

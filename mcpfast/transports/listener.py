@@ -33,7 +33,7 @@ from typing import Any, Generic, Protocol, TypeVar, Union
 
 from ._signals import shutdown_signals
 
-__all__ = ["Listener", "ServedConnection", "TLSConfig", "server_ssl", "set_nodelay"]
+__all__ = ["Listener", "ServedConnection", "TLSConfig", "notify_ready", "server_ssl", "set_nodelay"]
 
 log = logging.getLogger("mcpfast.transports")
 
@@ -88,6 +88,20 @@ def server_ssl(tls: TLSConfig) -> ssl.SSLContext | None:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(certfile, keyfile)
     return ctx
+
+
+def notify_ready(ready: Any, server: Any) -> None:
+    """Tell ``ready`` that ``server`` listens: a ``Future`` gets it as its result, an
+    ``asyncio.Event``/``threading.Event`` is set, a callable is called with it; None: nothing."""
+    if ready is None:
+        return
+    if hasattr(ready, "set_result"):  # a Future
+        if not ready.done():
+            ready.set_result(server)
+    elif hasattr(ready, "set"):  # an asyncio.Event / threading.Event
+        ready.set()
+    else:
+        ready(server)
 
 
 C = TypeVar("C", bound=ServedConnection)

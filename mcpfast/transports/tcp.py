@@ -151,6 +151,14 @@ class TCPServer(Listener[TCPServerProtocol]):
     def make_connection(self) -> TCPServerProtocol:
         return TCPServerProtocol(self, self.dispatcher_factory(), **self._protocol_kw)
 
+    @property
+    def url(self) -> str:
+        """``tcp://host:port`` (``tcps://`` with TLS): what ``mcpfast.Client`` connects to."""
+        host = self.address[0]
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{'tcps' if self.tls is not None else 'tcp'}://{host}:{self.port}"
+
     def refusal(self, reason: str) -> asyncio.Protocol:
         return _RefuseProtocol(encode_error(None, SERVER_OVERLOADED, reason) + b"\n")
 

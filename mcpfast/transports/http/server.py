@@ -18,7 +18,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ...errors import SERVER_OVERLOADED
-from ..listener import Listener, TLSConfig
+from ..listener import Listener, TLSConfig, notify_ready
 from ._front_common import error_body, status_line
 from .protocol import (
     DEFAULT_MAX_HEADER_BYTES,
@@ -193,18 +193,6 @@ class HTTPServer(Listener[HTTPConnection]):
 # ---------------------------------------------------------------------------- runners
 
 
-def _notify_ready(ready: Any, server: HTTPServer) -> None:
-    if ready is None:
-        return
-    if hasattr(ready, "set_result"):  # a Future
-        if not ready.done():
-            ready.set_result(server)
-    elif hasattr(ready, "set"):  # an asyncio.Event / threading.Event
-        ready.set()
-    else:
-        ready(server)
-
-
 async def serve_http(
     dispatcher: Any,
     *,
@@ -233,7 +221,7 @@ async def serve_http(
         dispatcher, host=host, port=port, settings=settings, tls=tls, max_connections=max_connections, **server_kw
     )
     await server.start()
-    _notify_ready(ready, server)
+    notify_ready(ready, server)
     await server.serve_forever(grace)
 
 
