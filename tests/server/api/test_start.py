@@ -376,3 +376,14 @@ def test_seed_tool_shape_errors() -> None:
         app.register_tool(BadParameters())
     with pytest.raises(TypeError, match="no name"):
         app.register_tool(Nameless())
+
+
+def test_the_readme_serving_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    readme = Path(__file__).resolve().parents[3] / "README.md"
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", readme.read_text(encoding="utf-8"), re.S)
+                if "mcp.start(" in b]
+    exec(compile(block, "README.md", "exec"), {"__name__": "readme_serving"})
+    out = capsys.readouterr().out.split()
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/mcp", out[0]) and re.fullmatch(r"tcp://127\.0\.0\.1:\d+", out[1])
