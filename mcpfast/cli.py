@@ -2,10 +2,15 @@
 
 ::
 
-    mcpfast run path/to/server.py[:obj] [--transport stdio|tcp|http] [--host H] [--port P]
-                [--workers N] [--json-response] [--stateless] [--log-level LEVEL]
+    mcpfast run path/to/server.py[:obj] [--transport stdio|tcp|http|ws] [--host H] [--port P]
+                [--max-connections N] [--request-timeout S] [--tls-cert PEM --tls-key PEM]
+                [--idle-timeout S] [--workers N] [--json-response] [--stateless] [--log-level LEVEL]
     mcpfast run package.module[:obj] ...          # an importable module instead of a file
     mcpfast version
+
+``python -m mcpfast.server`` takes the same flags (``add_serve_arguments``) and serves through
+the same ``launch``/``serve``; every socket transport goes through ``start()``
+(``mcpfast.server.serving``), for an ``MCPServer`` and a bare ``ServerCore`` alike.
 
 ``run`` loads the file as a module (its directory goes first on ``sys.path``, so its sibling
 imports work), finds the server object and serves it: ``obj`` if given, else a module-level

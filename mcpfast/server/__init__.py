@@ -24,19 +24,20 @@ from .uritemplate import UriTemplate
 if TYPE_CHECKING:
     from ._convert import AssistantMessage, Audio, Image, Message, UserMessage
     from .app import FastMCP, MCPServer
+    from .serving import ServerHandle
 
 __all__ = [
     "ServerCore", "Context", "ElicitationResult", "MissingClientCapability", "InputRequired",
     "RequestStateSigner", "Tool", "ToolRegistry", "Resource", "ResourceTemplate", "Prompt", "ToolResult",
     "UriTemplate", "LegacySession", "LOG_LEVELS", "PROTOCOL_VERSION_KEY", "CLIENT_CAPABILITIES_KEY",
     "CLIENT_INFO_KEY", "SERVER_INFO_KEY", "SUBSCRIPTION_ID_KEY",
-    "MCPServer", "FastMCP", "Image", "Audio", "Message", "UserMessage", "AssistantMessage",
+    "MCPServer", "FastMCP", "Image", "Audio", "Message", "UserMessage", "AssistantMessage", "ServerHandle",
 ]
 
 _LAZY = {
     "MCPServer": "app", "FastMCP": "app",
     "Image": "_convert", "Audio": "_convert", "Message": "_convert", "UserMessage": "_convert",
-    "AssistantMessage": "_convert",
+    "AssistantMessage": "_convert", "ServerHandle": "serving",
 }
 
 
