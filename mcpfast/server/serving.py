@@ -17,9 +17,8 @@ all of them: the server's lifespan around the listener, the handle, SIGTERM/SIGI
 ``start()`` + ``serve_forever()``, so a started server and a run one behave alike.
 
 Adding a transport is one entry in ``SOCKET_TRANSPORTS``: a coroutine function that takes the
-``ServeRequest`` and returns its listener, started. The listener must offer what ``Listener``
-offers (``address``, ``port``, ``close(grace)``, ``wait_closed()``, ``abort_all()``) and a
-``url`` property. The WebSocket server plugs in as::
+``ServeRequest`` and returns its listener, started: a ``transports.listener.Listener`` (no
+second accept loop) whose front end fills in ``url``. The WebSocket server plugs in as::
 
     async def _start_ws(req: ServeRequest) -> Listener[Any]:
         from ..transports.ws import WebSocketServer           # imported only when asked for
@@ -211,7 +210,7 @@ class ServerHandle:
     @property
     def url(self) -> str:
         """Where clients connect: ``tcp://h:p``, ``http://h:p/mcp`` (``tcps``/``https`` with TLS)."""
-        return str(getattr(self._listener, "url"))  # noqa: B009 - every socket listener has one
+        return self._listener.url
 
     @property
     def closing(self) -> bool:

@@ -233,6 +233,12 @@ class Listener(Generic[C]):
         """The port listened on (the one the OS chose for ``port=0``)."""
         return self._address[1]
 
+    @property
+    def url(self) -> str:
+        """Where a client connects (``tcp://h:p``, ``http://h:p/mcp``...): each front end says
+        its scheme and path."""
+        raise NotImplementedError(f"{type(self).__name__} does not say its URL")
+
     # ------------------------------------------------------------------ accepting
 
     def _factory(self) -> Any:
