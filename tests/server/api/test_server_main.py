@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import re
 import signal
+import ssl
 import sys
 import textwrap
 from collections.abc import AsyncIterator
@@ -24,6 +25,7 @@ from mcpfast.transports.stdio import connect_stdio
 from mcpfast.transports.tcp import connect_tcp
 
 from ...compat.sdk import child_env
+from ...transports.test_tcp import _self_signed
 from .harness import ClientSide, text
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX only (signals)")
@@ -61,7 +63,7 @@ async def check_demo(peer: Any) -> None:
 
 
 @contextlib.asynccontextmanager
-async def serving_tcp(*args: str) -> AsyncIterator[tuple[str, int]]:
+async def serving_tcp(*args: str, scheme: str = "tcp") -> AsyncIterator[tuple[str, int]]:
     """``python -m mcpfast.server --transport tcp --port 0 *args``: (url, port) from its stderr
     line; SIGTERM at the end must stop it with status 0."""
     proc = await asyncio.create_subprocess_exec(
@@ -70,7 +72,7 @@ async def serving_tcp(*args: str) -> AsyncIterator[tuple[str, int]]:
     assert proc.stderr is not None
     try:
         line = (await asyncio.wait_for(proc.stderr.readline(), 30)).decode()
-        m = re.fullmatch(r"mcpfast: serving tcp on (tcp://127\.0\.0\.1:(\d+))\n", line)
+        m = re.fullmatch(rf"mcpfast: serving tcp on ({scheme}://127\.0\.0\.1:(\d+))\n", line)
         assert m is not None, line + (await proc.stderr.read()).decode()
         yield m.group(1), int(m.group(2))
         proc.send_signal(signal.SIGTERM)
@@ -106,15 +108,23 @@ async def test_demo_over_tcp_port_0_health_and_sigterm() -> None:
 @async_test
 async def test_app_over_tcp_with_flags(tmp_path: Path) -> None:
     (tmp_path / "my_app.py").write_text(textwrap.dedent(APP))
+    certfile, keyfile = _self_signed(tmp_path)
+    ctx = ssl.create_default_context(cafile=certfile)
     async with serving_tcp("--app", f"{tmp_path / 'my_app.py'}:app", "--request-timeout", "0.3",
-                           "--max-connections", "4") as (_, port):
-        proto = await connect_tcp("127.0.0.1", port, ClientSide())
+                           "--max-connections", "1", "--tls-cert", certfile, "--tls-key", keyfile,
+                           scheme="tcps") as (_, port):
+        proto = await connect_tcp("127.0.0.1", port, ClientSide(), tls=ctx, server_hostname="localhost")
         try:
             peer = proto.peer
             assert (await peer.request("initialize", INIT))["serverInfo"]["name"] == "from-app"  # type: ignore[union-attr]
             assert text(await call(peer, "wait", {"seconds": 0.01})) == "waited"
             with pytest.raises(Exception, match="(?i)timed? ?out"):  # --request-timeout 0.3
                 await call(peer, "wait", {"seconds": 5})
+            # --max-connections 1: a second connection is refused with an error line
+            reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx, server_hostname="localhost")
+            refusal = await asyncio.wait_for(reader.readline(), 10)
+            writer.close()
+            assert b"max_connections (1)" in refusal, refusal
         finally:
             proto.close()
             await proto.wait_closed()
