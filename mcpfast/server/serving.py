@@ -18,15 +18,20 @@ all of them: the server's lifespan around the listener, the handle, SIGTERM/SIGI
 
 Adding a transport is one entry in ``SOCKET_TRANSPORTS``: a coroutine function that takes the
 ``ServeRequest`` and returns its listener, started: a ``transports.listener.Listener`` (no
-second accept loop) whose front end fills in ``url``. The WebSocket server plugs in as::
+second accept loop) whose front end fills in ``url``. The WebSocket server
+(``transports.websocket``) plugs in as::
 
     async def _start_ws(req: ServeRequest) -> Listener[Any]:
-        from ..transports.ws import WebSocketServer           # imported only when asked for
-        server = WebSocketServer(req.dispatcher, host=req.host, port=req.port, tls=req.tls,
-                                 max_connections=req.max_connections,
-                                 settings=req.http_settings())  # Host/Origin guard, auth, timeout
-        await server.start()
-        return server
+        from ..protocol import DEFAULT_MAX_MESSAGE_SIZE
+        from ..transports.websocket import WebSocketSettings, start_websocket_server
+
+        # the HTTP side (path, Host/Origin guard, auth, request timeout); the options are
+        # WebSocketSettings fields (ping_interval, idle_timeout, max_message_size...)
+        http = dataclasses.replace(req, options={}).http_settings()
+        options = {"max_message_size": DEFAULT_MAX_MESSAGE_SIZE, **req.options}
+        return await start_websocket_server(
+            lambda: req.dispatcher, req.host, req.port, settings=WebSocketSettings.from_http(http, **options),
+            tls=req.tls, max_connections=req.max_connections or 1024)
 
     SOCKET_TRANSPORTS["ws"] = _start_ws
 
@@ -137,7 +142,7 @@ def canonical_transport(transport: str) -> str:
         raise ValueError(NOT_SOCKET[name])
     if name == "ws":
         raise TransportUnavailable("the WebSocket transport (ws) is not available in this mcpfast build:"
-                                   " mcpfast.transports.ws is missing")
+                                   " mcpfast.transports.websocket is missing")
     known = ", ".join(sorted({*SOCKET_TRANSPORTS, *ALIASES}))
     raise ValueError(f"Unknown transport: {transport!r} (socket transports: {known})")
 

@@ -269,7 +269,7 @@ async def test_start_errors() -> None:
     with pytest.raises(ValueError, match="Unknown transport"):
         app.start("carrier-pigeon")
     if "ws" not in SOCKET_TRANSPORTS:
-        with pytest.raises(TransportUnavailable, match="mcpfast.transports.ws"):
+        with pytest.raises(TransportUnavailable, match="mcpfast.transports.websocket"):
             app.start("ws")
     with pytest.raises(ValueError, match="workers must be 1"):
         app.start("http", workers=2)
