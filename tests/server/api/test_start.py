@@ -218,7 +218,7 @@ async def test_tls_and_constructor_settings(transport: str, tmp_path: Path) -> N
     ctx = ssl.create_default_context(cafile=certfile)
     async with app.start(transport, port=0) as server:
         assert server.listener.max_connections == 3
-        assert urlsplit(server.url).scheme in ("tcps", "https")
+        assert urlsplit(server.url).scheme in ("tcps", "https", "wss")
         async with CONNECTORS[transport](server, ctx) as rpc:
             assert text(await rpc.call("tools/call", {"name": "echo", "arguments": {"message": "tls"}})) == "tls"
 
