@@ -2,7 +2,7 @@
 
 ::
 
-    mcpfast run path/to/server.py[:obj] [--transport stdio|tcp|http] [--host H] [--port P]
+    mcpfast run path/to/server.py[:obj] [--transport stdio|tcp|http|ws] [--host H] [--port P]
                 [--workers N] [--json-response] [--stateless] [--log-level LEVEL]
     mcpfast run package.module[:obj] ...          # an importable module instead of a file
     mcpfast version
@@ -35,7 +35,7 @@ __all__ = ["main", "load_server", "CLIError"]
 
 #: names tried, in order, when the object is not named on the command line
 PREFERRED_NAMES = ("mcp", "app", "server")
-TRANSPORTS = ("stdio", "tcp", "http", "streamable-http")
+TRANSPORTS = ("stdio", "tcp", "http", "streamable-http", "ws")
 
 
 class CLIError(Exception):
@@ -126,8 +126,8 @@ def serve(obj: Any, *, transport: str = "stdio", host: str | None = None, port: 
 
     if transport == "streamable-http":
         transport = "http"
-    if transport not in ("stdio", "tcp", "http"):
-        raise CLIError(f"unknown transport {transport!r}; expected stdio, tcp or http")
+    if transport not in ("stdio", "tcp", "http", "ws"):
+        raise CLIError(f"unknown transport {transport!r}; expected stdio, tcp, http or ws")
     if transport == "stdio" and (host is not None or port is not None or workers is not None):
         raise CLIError("--host, --port and --workers apply to --transport tcp or http, not stdio")
     if transport != "http" and (json_response or stateless or workers is not None):
@@ -150,12 +150,12 @@ def serve(obj: Any, *, transport: str = "stdio", host: str | None = None, port: 
     # the transports' own names: TCPServer's idle_timeout, HTTPSettings.keep_alive_timeout
     idle: dict[str, Any] = {}
     if idle_timeout is not None:
-        idle["idle_timeout" if transport == "tcp" else "keep_alive_timeout"] = idle_timeout or None
+        idle["keep_alive_timeout" if transport == "http" else "idle_timeout"] = idle_timeout or None
     if isinstance(obj, MCPServer):
         if transport == "stdio":
             obj.run("stdio")
-        elif transport == "tcp":
-            obj.run("tcp", **net, **idle)
+        elif transport in ("tcp", "ws"):
+            obj.run(transport, **net, **idle)
         else:
             http: dict[str, Any] = dict(net, **idle)
             if workers is not None:
@@ -184,6 +184,15 @@ def serve(obj: Any, *, transport: str = "stdio", host: str | None = None, port: 
             asyncio.run(run_tcp())
         except KeyboardInterrupt:
             pass
+    elif transport == "ws":
+        import asyncio
+
+        from .transports.websocket import serve_websocket
+
+        try:
+            asyncio.run(serve_websocket(lambda: obj, net.get("host", "127.0.0.1"), net.get("port", 8000), **idle))
+        except KeyboardInterrupt:
+            pass
     else:
         from .transports.http import HTTPSettings, run_http
 
@@ -199,14 +208,14 @@ def _parser() -> argparse.ArgumentParser:
                          description="Serve the MCPServer (or ServerCore) in a Python file or module.")
     run.add_argument("target", help="path/to/server.py[:obj] or package.module[:obj]")
     run.add_argument("--transport", "-t", choices=TRANSPORTS, default="stdio", help="default: stdio")
-    run.add_argument("--host", help="address to bind (tcp, http); default: the server's (127.0.0.1)")
-    run.add_argument("--port", "-p", type=int, help="port to bind (tcp, http); default: the server's (8000)")
+    run.add_argument("--host", help="address to bind (tcp, http, ws); default: the server's (127.0.0.1)")
+    run.add_argument("--port", "-p", type=int, help="port to bind (tcp, http, ws); default: the server's (8000)")
     run.add_argument("--workers", type=int, help="HTTP worker processes sharing the port (needs --stateless)")
     run.add_argument("--json-response", action="store_true", help="HTTP: answer POSTs with JSON, never SSE")
     run.add_argument("--stateless", action="store_true", help="HTTP: serve legacy requests without sessions")
     run.add_argument("--idle-timeout", type=float, metavar="SECONDS",
-                     help="tcp, http: close a connection with no request in flight and no traffic for this long"
-                          " (0: never; default: tcp 300, http 5 between keep-alive requests)")
+                     help="tcp, http, ws: close a connection with no request in flight and no traffic for this long"
+                          " (0: never; default: tcp and ws 300, http 5 between keep-alive requests)")
     run.add_argument("--log-level", default="WARNING", type=str.upper,
                      choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
                      help="log level of mcpfast's logs on stderr (default: WARNING)")

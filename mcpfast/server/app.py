@@ -69,7 +69,7 @@ log = logging.getLogger("mcpfast.server")
 F = TypeVar("F", bound=Callable[..., Any])
 LifespanT = TypeVar("LifespanT")
 
-_TRANSPORTS = ("stdio", "streamable-http", "http", "tcp", "sse")
+_TRANSPORTS = ("stdio", "streamable-http", "http", "tcp", "sse", "ws", "websocket")
 
 #: what every MCPServer declares whatever is registered, as the SDK's does: resources and
 #: prompts can be added while serving, and their list methods answer (empty) all along. The
@@ -716,8 +716,10 @@ class MCPServer(Generic[LifespanT]):
         """Serve until stopped (blocking): ``"stdio"`` (default), ``"streamable-http"`` (alias
         ``"http"``; ``host``, ``port``, ``workers``, ``tls``, ``max_connections`` and the
         ``streamable_http_app`` options), ``"tcp"`` (newline-delimited JSON-RPC; ``host``,
-        ``port``, ``tls``, ``max_connections``) or ``"sse"`` (the deprecated HTTP+SSE transport
-        of 2024-11-05 under uvicorn, for older clients; ``run_sse_async``'s options)."""
+        ``port``, ``tls``, ``max_connections``), ``"ws"`` (alias ``"websocket"``: MCP over
+        WebSocket at ``ws://host:port/mcp``; ``run_websocket_async``'s options) or ``"sse"`` (the
+        deprecated HTTP+SSE transport of 2024-11-05 under uvicorn, for older clients;
+        ``run_sse_async``'s options)."""
         if transport not in _TRANSPORTS:
             raise ValueError(f"Unknown transport: {transport}")
         if transport == "stdio":
@@ -728,6 +730,9 @@ class MCPServer(Generic[LifespanT]):
             asyncio.run(self.run_sse_async(**kwargs))
         elif transport == "tcp":
             asyncio.run(self.run_tcp_async(**kwargs))
+        elif transport in ("ws", "websocket"):
+            with contextlib.suppress(KeyboardInterrupt):
+                asyncio.run(self.run_websocket_async(**kwargs))
         elif self._custom_routes:
             asyncio.run(self.run_streamable_http_async(**kwargs))
         else:
@@ -763,6 +768,35 @@ class MCPServer(Generic[LifespanT]):
         async with self.lifespan_context():
             server = await start_tcp_server(lambda: self.core, host or s.host, s.port if port is None else port,
                                             **kwargs)
+            if ready is not None:
+                ready(server)
+            try:
+                await server.serve_forever()
+            finally:
+                self.core.close_listeners()
+                await server.close()
+
+    async def run_websocket_async(self, host: str | None = None, port: int | None = None, *,
+                                  ready: Callable[[Any], Any] | None = None, **kwargs: Any) -> None:
+        """Serve MCP over WebSocket (``ws://host:port/mcp``; ``wss://`` with ``tls``) until a
+        signal, inside the lifespan. ``host``/``port``/``tls``/``max_connections`` default to the
+        constructor's; the other keywords are ``WebSocketSettings`` fields (``path``,
+        ``ping_interval``, ``idle_timeout``, ``allowed_origins``...). The constructor's ``auth``
+        applies as on Streamable HTTP. ``ready(server)`` is called once listening."""
+        from ..protocol import DEFAULT_MAX_MESSAGE_SIZE
+        from ..transports.websocket import WebSocketSettings, start_websocket_server
+
+        s = self.settings
+        h = host or s.host
+        tls = kwargs.pop("tls", s.tls)
+        max_connections = kwargs.pop("max_connections", s.max_connections or 1024)
+        http = self._http_settings(host=h)  # the auth and request timeout of the HTTP transport
+        kwargs.setdefault("path", s.streamable_http_path)
+        settings = WebSocketSettings.from_http(http, max_message_size=kwargs.pop("max_message_size", DEFAULT_MAX_MESSAGE_SIZE),
+                                               **kwargs)
+        async with self.lifespan_context():
+            server = await start_websocket_server(lambda: self.core, h, s.port if port is None else port,
+                                                  settings=settings, tls=tls, max_connections=max_connections)
             if ready is not None:
                 ready(server)
             try:
