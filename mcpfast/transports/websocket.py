@@ -567,11 +567,14 @@ class WebSocketPeerProtocol(asyncio.Protocol):
     # ------------------------------------------------------------------ flow control
 
     def _on_in_flight_change(self, n: int) -> None:
+        # called twice per suspended call: only a change of the load state touches the transport
         if n >= self._pause_at:
-            self._load_paused = True
-        elif n <= self._pause_at // 2:
+            if not self._load_paused:
+                self._load_paused = True
+                self._update_reading()
+        elif self._load_paused and n <= self._pause_at // 2:
             self._load_paused = False
-        self._update_reading()
+            self._update_reading()
 
     def _update_reading(self) -> None:
         self._pause(self._write_paused or self._load_paused)

@@ -26,6 +26,7 @@ from mcpfast.transports.websocket import (
     start_websocket_server,
 )
 
+from ...support.dispatchers import EchoDispatcher
 from .helpers import LEGACY, Conversation, make_app, open_session
 
 
@@ -344,7 +345,11 @@ async def test_keepalive_ping_and_idle_timeout() -> None:
         await idle.close()
 
 
-def test_write_backpressure_pauses_reading() -> None:
+_UPGRADE = (b"GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+
+
+def test_backpressure_pauses_reading() -> None:
     app = make_app()
 
     class Owner:
@@ -384,12 +389,27 @@ def test_write_backpressure_pauses_reading() -> None:
         conn = WebSocketConnection(Owner(), WebSocketEndpoint(lambda: app.core, WebSocketSettings()))
         tr = Transport()
         conn.connection_made(tr)
-        conn.data_received(b"GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        conn.data_received(_UPGRADE)
         assert tr.out[-1].startswith(b"HTTP/1.1 101")
         conn.pause_writing()
         assert tr.paused
         conn.resume_writing()
         assert not tr.paused
+
+        # past half of max_in_flight suspended handlers, reading pauses until half of them finished
+        from websockets.frames import Frame, Opcode
+
+        loaded = WebSocketConnection(Owner(), WebSocketEndpoint(EchoDispatcher, WebSocketSettings(max_in_flight=4)))
+        tr2 = Transport()
+        loaded.connection_made(tr2)
+        loaded.data_received(_UPGRADE)
+        frames = b"".join(Frame(Opcode.TEXT, json.dumps({"jsonrpc": "2.0", "id": i, "method": "slow",
+                                                         "params": {"delay": 0.05}}).encode())
+                          .serialize(mask=True, extensions=[]) for i in range(2))
+        loaded.data_received(frames)
+        assert tr2.paused
+        await asyncio.sleep(0.3)
+        assert not tr2.paused
+        assert b"".join(tr2.out).count(b'"slept"') == 2
 
     run()
