@@ -713,6 +713,8 @@ class WebSocketConnection(WebSocketPeerProtocol):
             self._reject(result)
             return
         self._accept(request, result)
+        if len(events) > 1 and self.state == _OPEN:
+            self._on_frames(events[1:])  # frames sent right behind the upgrade request
 
     def _on_authenticated(self, request: Any, task: asyncio.Task[tuple[Any, Rejection | None]]) -> None:
         if self.state != _AUTH or self.transport is None:
