@@ -27,7 +27,7 @@ def core_of(app: Any) -> Any:
         return core
     if hasattr(app, "on_request") and hasattr(app, "on_notification"):
         return app
-    raise TypeError(f"expected an MCPServer or a ServerCore, got {type(app).__name__}")
+    raise TypeError(f"Client() needs an MCPServer or a ServerCore, got {type(app).__name__}")
 
 
 def is_server(target: Any) -> bool:
