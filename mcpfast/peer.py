@@ -389,6 +389,11 @@ class JSONRPCPeer:
         self.state: Any = None
         #: called with the number of suspended handlers whenever it changes (read back-pressure)
         self.on_in_flight_change: Callable[[int], None] | None = None
+        #: write the first outgoing request of each loop iteration at once instead of with the
+        #: next flush (the later ones still leave together): a client on a stream saves the
+        #: request one loop iteration of latency when it has one call in flight
+        self.eager_writes = False
+        self._eager_sent = False
         #: called with each frame that failed to decode (a ``JSONRPCError``) before it is answered;
         #: returning True means it was dealt with and gets no error response (a client reports a
         #: malformed server message instead of answering it)
@@ -442,6 +447,7 @@ class JSONRPCPeer:
         """Hand what is queued to ``send`` now (one call). Runs by itself at the end of each
         ``feed`` and once per loop iteration for output produced outside one."""
         self._flush_scheduled = False
+        self._eager_sent = False
         if self._out and self._closed is False:
             out, self._out = self._out, []
             self._send(out)
@@ -816,6 +822,11 @@ class JSONRPCPeer:
         pending = self._pending
         pending[rid] = fut
         self.emit(_encode_request(rid, method, params))
+        if self.eager_writes and not self._eager_sent and not self._batching and self._closed is False:
+            # the scheduled flush still runs (and sends what the rest of this iteration queues)
+            self._eager_sent = True
+            out, self._out = self._out, []
+            self._send(out)
         if on_sent is not None:
             on_sent(rid)
         try:

@@ -174,7 +174,13 @@ class _Handlers(ClientHandlers):
         if c.cache_store is not None:
             c.cache_store.evict_for(method, params)
         if method == "notifications/cancelled":
-            return None  # not surfaced, as the SDK
+            # a server ends a listen stream on stdio this way; otherwise not surfaced, as the SDK
+            rid = params.get("requestId") if type(params) is dict else None
+            sub = self.listeners.get(rid) if rid is not None else None
+            if sub is not None:
+                sub.end()
+                peer.fail_request(rid, SubscriptionLost(CONNECTION_CLOSED, "the server ended the listen stream"))
+            return None
         waits: list[Any] = []
         if method == "notifications/message" and c.logging_callback is not None and type(params) is dict:
             waits.append(c.logging_callback(LoggingMessageNotificationParams(params)))
@@ -590,6 +596,10 @@ class Subscription:
                 self._acked.set_result(params)
             return
         self._events.put_nowait(notification_of(method, params))
+
+    def end(self) -> None:
+        """The server ended the stream (iteration stops)."""
+        self._events.put_nowait(None)
 
     def lost(self, exc: BaseException | None) -> None:
         """The connection is gone."""
