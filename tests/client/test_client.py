@@ -461,12 +461,11 @@ def test_result_objects() -> None:
 @async_test
 async def test_listen_ends_when_the_server_cancels_it() -> None:
     app = MCPServer("ending")
-    async with Client(app, mode="2026-07-28") as c:
-        async with c.listen(tools_list_changed=True) as sub:
-            assert sub.request_id is not None
-            # what a stdio server sends to end a listen stream
-            c._handlers.on_notification(  # noqa: SLF001 - injecting the server's notification
-                c.session.peer, type("N", (), {"method": "notifications/cancelled",
-                                               "params": {"requestId": sub.request_id}})())
-            events = [e async for e in sub]
-            assert events == []
+    async with Client(app, mode="2026-07-28") as c, c.listen(tools_list_changed=True) as sub:
+        assert sub.request_id is not None
+        # what a stdio server sends to end a listen stream
+        c._handlers.on_notification(  # noqa: SLF001 - injecting the server's notification
+            c.session.peer, type("N", (), {"method": "notifications/cancelled",
+                                           "params": {"requestId": sub.request_id}})())
+        events = [e async for e in sub]
+        assert events == []
