@@ -40,7 +40,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from types import TracebackType
 from typing import Any
 
-from ..errors import CONNECTION_CLOSED, ConnectionClosed, JSONRPCError, MCPError
+from ..errors import CONNECTION_CLOSED, UNSUPPORTED_PROTOCOL_VERSION, ConnectionClosed, JSONRPCError, MCPError
 from ..peer import JSONRPCPeer
 from ..types import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 from .cache import CacheConfig, ResponseCache
@@ -435,12 +435,21 @@ class Client:
         try:
             if (progress_callback is None and meta is None and input_responses is None
                     and request_state is None):
+                # the plain call goes straight to the peer (one coroutine less than the session)
+                timeout = read_timeout_seconds if read_timeout_seconds is not None else session.read_timeout
                 if session.modern:
-                    res = await session.request(_CALL_TOOL, params, timeout=read_timeout_seconds)
-                else:  # the handshake era's plain call, straight to the peer: one coroutine less
-                    res = await session.peer.request(
-                        _CALL_TOOL, params,
-                        timeout=read_timeout_seconds if read_timeout_seconds is not None else session.read_timeout)
+                    try:
+                        res = await session.peer.request(_CALL_TOOL, {**params, "_meta": session.envelope},
+                                                         timeout=timeout)
+                    except JSONRPCError as exc:
+                        if exc.code != UNSUPPORTED_PROTOCOL_VERSION or not session.switch_version(exc):
+                            raise
+                        res = await session.request(_CALL_TOOL, params, timeout=timeout)  # once more, at that version
+                    else:
+                        if type(res) is dict and res.get("resultType") == "input_required":
+                            res = await session.continue_rounds(_CALL_TOOL, params, res, timeout)
+                else:
+                    res = await session.peer.request(_CALL_TOOL, params, timeout=timeout)
             else:
                 res = await session.request(_CALL_TOOL, params, timeout=read_timeout_seconds,
                                             progress_callback=progress_callback, meta=meta,
