@@ -162,3 +162,25 @@ def test_wss_with_tls(tmp_path: Path) -> None:
             await server.close()
 
     run()
+
+
+@async_test
+async def test_mcpfast_client_over_ws_in_both_eras() -> None:
+    from mcpfast import Client
+
+    app = make_app()
+    server = await start_websocket_server(lambda: app.core, "127.0.0.1", 0, auth=BearerAuth("tok"))
+    try:
+        options = {"headers": {"Authorization": "Bearer tok"}, "ping_interval": 5.0}
+        for mode in ("legacy", "2026-07-28", "auto"):
+            async with Client(server.url, mode=mode, transport_options=options) as client:
+                result = await client.call_tool("echo", {"message": mode})
+                assert result.content[0].text == mode
+                many = await asyncio.gather(*(client.call_tool("echo", {"message": str(i)}) for i in range(20)))
+                assert [r.content[0].text for r in many] == [str(i) for i in range(20)]
+        with pytest.raises(WebSocketHandshakeError) as info:
+            async with Client(server.url):  # no credentials: the upgrade is refused, and says why
+                pass
+        assert info.value.status == 401
+    finally:
+        await server.close()
