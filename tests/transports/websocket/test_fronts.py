@@ -22,7 +22,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from mcpfast.testing import async_test
-from mcpfast.transports.http import HTTPServer
+from mcpfast.transports.http import HTTPServer, HTTPSettings
 
 from .helpers import make_app, open_session
 
@@ -30,7 +30,7 @@ from .helpers import make_app, open_session
 @async_test
 async def test_one_port_serves_streamable_http_and_websocket() -> None:
     app = make_app()
-    async with HTTPServer(app.core, port=0) as server:
+    async with HTTPServer(app.core, port=0, settings=HTTPSettings(max_body=2000)) as server:
         ws_url = server.url.replace("http://", "ws://")
         async with open_session(ws_url) as (transport, session):
             assert transport.subprotocol == "mcp"
@@ -47,6 +47,12 @@ async def test_one_port_serves_streamable_http_and_websocket() -> None:
             writer.close()
             assert answer.startswith(b"HTTP/1.1 200") and b"mcp-session-id" in answer.lower()
             assert server.connections >= 1
+        # the message limit is the body limit
+        async with connect(ws_url, subprotocols=["mcp"]) as ws:  # type: ignore[list-item]
+            await ws.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"x": "y" * 3000}}))
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 5)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
         # the upgrade is checked like a request: Origin on loopback
         with pytest.raises(InvalidStatus) as info:
             async with connect(ws_url, subprotocols=["mcp"], origin="http://evil.example"):  # type: ignore[list-item,arg-type]
@@ -92,7 +98,9 @@ async def test_asgi_app_under_uvicorn_serves_websocket() -> None:
     app = make_app()
     sock = _free_port()
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app.streamable_http_app(), log_level="warning", lifespan="on"))
+    # the WebSocket message limit is the HTTP body limit
+    server = uvicorn.Server(uvicorn.Config(app.streamable_http_app(max_request_body_size=2000), log_level="warning",
+                                           lifespan="on"))
     task = asyncio.ensure_future(server.serve(sockets=[sock]))
     try:
         while not server.started:
@@ -108,6 +116,10 @@ async def test_asgi_app_under_uvicorn_serves_websocket() -> None:
             assert json.loads(await ws.recv())["error"]["code"] == -32700
             await ws.send(b"\x01")
             assert json.loads(await ws.recv())["error"]["code"] == -32600
+            await ws.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"x": "y" * 3000}}))
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 5)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
         with pytest.raises(InvalidStatus) as info:
             async with connect(url, subprotocols=["mcp"], origin="http://evil.example"):  # type: ignore[list-item,arg-type]
                 pass
