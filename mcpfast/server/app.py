@@ -832,6 +832,15 @@ class MCPServer(Generic[LifespanT]):
         listening (``server.port`` tells a port 0)."""
         await self.run_async("tcp", host=host, port=port, ready=ready, **kwargs)
 
+    async def run_websocket_async(self, host: str | None = None, port: int | None = None, *,
+                                  ready: Callable[[Any], Any] | None = None, **kwargs: Any) -> None:
+        """Serve MCP over WebSocket (``ws://host:port/mcp``; ``wss://`` with ``tls``) until a
+        signal, inside the lifespan. ``host``/``port``/``tls``/``max_connections`` default to the
+        constructor's; the other keywords are ``WebSocketSettings`` fields (``path``,
+        ``ping_interval``, ``idle_timeout``, ``allowed_origins``...). The constructor's ``auth``
+        applies as on Streamable HTTP. ``ready(server)`` is called once listening."""
+        await self.run_async("ws", host=host, port=port, ready=ready, **kwargs)
+
     async def run_streamable_http_async(self, **kwargs: Any) -> None:
         """Serve Streamable HTTP on the built-in server (mcpfast's, not uvicorn) until stopped;
         same options as ``run(transport="streamable-http")``."""

@@ -124,10 +124,24 @@ async def _start_http(req: ServeRequest) -> Listener[Any]:
     return server
 
 
+async def _start_ws(req: ServeRequest) -> Listener[Any]:
+    from ..protocol import DEFAULT_MAX_MESSAGE_SIZE
+    from ..transports.websocket import WebSocketSettings, start_websocket_server
+
+    # the HTTP side (path, Host/Origin guard, auth, request timeout); the options are
+    # WebSocketSettings fields (ping_interval, idle_timeout, max_message_size...)
+    http = dataclasses.replace(req, options={}).http_settings()
+    options = {"max_message_size": DEFAULT_MAX_MESSAGE_SIZE, **req.options}
+    return await start_websocket_server(
+        lambda: req.dispatcher, req.host, req.port, settings=WebSocketSettings.from_http(http, **options),
+        tls=req.tls, max_connections=req.max_connections or 1024)
+
+
 #: transport name -> the coroutine function that builds and starts its listener
 SOCKET_TRANSPORTS: dict[str, Starter] = {
     "tcp": _start_tcp,
     "http": _start_http,
+    "ws": _start_ws,
 }
 
 

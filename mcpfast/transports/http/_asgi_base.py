@@ -48,6 +48,11 @@ class ASGIEndpoint:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A ``websocket`` scope: refused (close 1003) unless the endpoint serves WebSocket."""
+        await receive()  # websocket.connect
+        await send({"type": "websocket.close", "code": 1003, "reason": f"{self._what}: {self._websocket_reason}"})
+
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
         """``startup()`` then ``shutdown()``: for a parent app's lifespan when mounted, e.g.
@@ -67,8 +72,7 @@ class ASGIEndpoint:
         elif kind == "lifespan":
             await self._lifespan_events(receive, send)
         elif kind == "websocket":
-            await receive()  # websocket.connect
-            await send({"type": "websocket.close", "code": 1003, "reason": f"{self._what}: {self._websocket_reason}"})
+            await self._websocket(scope, receive, send)
         else:
             raise RuntimeError(f"{self._what}: unsupported scope type {kind!r}")
 

@@ -40,6 +40,7 @@ from ._front_common import error_body, sse_extra_headers
 from .core import HTTPRequest, Responder
 
 if TYPE_CHECKING:
+    from ..websocket import WebSocketEndpoint
     from .core import StreamableHTTP
     from .settings import HTTPSettings
 
@@ -247,6 +248,9 @@ class ASGIApp(ASGIEndpoint):
         self.core = core
         self._started = False
         self._lock: asyncio.Lock | None = None
+        # MCP over WebSocket at the same path (made on the first websocket scope)
+        self._ws: WebSocketEndpoint | None = None
+        self._ws_missing = False
 
     # ------------------------------------------------------------------ lifetime
 
@@ -262,13 +266,42 @@ class ASGIApp(ASGIEndpoint):
                 self._started = True
 
     async def shutdown(self) -> None:
-        """Stop the core (event streams, sessions, lifespan) if it was started."""
+        """Stop the core (event streams, sessions, lifespan) if it was started; WebSocket
+        connections get their answers in flight, then close 1001."""
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
             if self._started:
                 self._started = False
+                if self._ws is not None:
+                    await self._ws.shutdown_asgi(self.core.settings.shutdown_grace)
                 await self.core.shutdown()
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """MCP over WebSocket at the endpoint's path (``transports.websocket``: subprotocol
+        ``mcp``, the same Host/Origin checks and authentication as HTTP); refused (close 1003)
+        elsewhere, or when the websockets library is not installed."""
+        endpoint = self._websocket_endpoint()
+        path = self._path(scope)
+        if endpoint is None or not endpoint.matches(path):
+            await super()._websocket(scope, receive, send)
+            return
+        if not self._started:
+            await self.startup()
+        await endpoint.asgi(scope, receive, send, path)
+
+    def _websocket_endpoint(self) -> WebSocketEndpoint | None:
+        if self._ws is None and not self._ws_missing:
+            try:
+                from ..websocket import WebSocketEndpoint, WebSocketSettings, require_websockets
+
+                require_websockets()
+            except ImportError:
+                self._ws_missing = True
+                return None
+            dispatcher = self.core.dispatcher
+            self._ws = WebSocketEndpoint(lambda: dispatcher, WebSocketSettings.from_http(self.core.settings))
+        return self._ws
 
     def _path(self, scope: Scope) -> str:
         path = route_path(scope)

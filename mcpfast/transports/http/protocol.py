@@ -342,6 +342,8 @@ class HTTPConnection(asyncio.Protocol):
         self._reusable: tuple[str, str, str, dict[str, str], bool, bool, int] | None = None
         self._last_head = b""
         self._last_parse: tuple[str, str, str, dict[str, str], bool, bool, int] | None = None
+        # the raw header fields of a WebSocket upgrade request being handed over
+        self._upgrade_raw: list[tuple[bytes, bytes]] | None = None
 
     # ------------------------------------------------------------------ transport events
 
@@ -442,6 +444,9 @@ class HTTPConnection(asyncio.Protocol):
                 log.error("HTTP connection: parser callback failed", exc_info=ctx)
             httptools = require_httptools()
             if isinstance(exc, httptools.HttpParserUpgrade):
+                if self._upgrade_raw is not None:
+                    self._websocket(data[exc.args[0]:])
+                    return
                 # the request (upgrade asked, body skipped by llhttp) was answered or queued by
                 # on_message_complete; a protocol switch is not offered, so nothing more is read
                 self._stop_reading()
@@ -522,7 +527,11 @@ class HTTPConnection(asyncio.Protocol):
             # formats a string: skip it on the hot path)
             self._http10 = not keep_alive
         if "upgrade" in headers and parser.should_upgrade():
-            # no protocol switch offered: serve it as a plain request, then close
+            if headers["upgrade"].lower() == "websocket" and self._server.accepts_websocket(self._url):
+                # MCP over WebSocket on this port: handed over once llhttp stops at the upgrade
+                self._upgrade_raw = raw
+                return
+            # no other protocol switch offered: serve it as a plain request, then close
             self._keep_alive = False
             if headers.get("content-length", "0") not in ("", "0") or "transfer-encoding" in headers:
                 self._fail(400, "HTTP Upgrade is not supported here; send the request without an Upgrade header")
@@ -557,6 +566,8 @@ class HTTPConnection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         if self._stopped:
             raise _Stop
+        if self._upgrade_raw is not None:
+            return  # a WebSocket upgrade: data_received hands the connection over
         body = self._body
         if not body:
             data = b""
@@ -689,6 +700,26 @@ class HTTPConnection(asyncio.Protocol):
         waiter = self._drained
         if waiter is not None and not self.busy and not waiter.done():
             waiter.set_result(None)
+
+    def _websocket(self, rest: bytes) -> None:
+        """Hand this connection to the WebSocket endpoint (``rest``: what followed the upgrade
+        request's head). An upgrade behind pipelined requests is refused: the answers before it
+        would have to be sent first, and a client that upgrades does not pipeline."""
+        raw, self._upgrade_raw = self._upgrade_raw, None
+        tr = self.transport
+        if raw is None or tr is None:
+            return
+        if self._current is not None or self.pending:
+            self._fail(400, "A WebSocket upgrade must not follow pipelined requests")
+            return
+        version = self._parser.get_http_version().encode("ascii")
+        head = b"".join((b"GET ", self._url, b" HTTP/", version, b"\r\n",
+                         *(b"%b: %b\r\n" % pair for pair in raw), b"\r\n"))
+        self._url = b""
+        self._stopped = True
+        self.transport = None
+        self._server.disconnected(self)
+        self._server.websocket_connection().take_over(tr, head, rest)
 
     def _reject(self) -> None:
         """The body is over ``max_body``: the core answers 413 in its turn, then close."""

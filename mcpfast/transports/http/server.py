@@ -34,6 +34,7 @@ from .settings import DEFAULT_BODY_TIMEOUT, DEFAULT_HEAD_TIMEOUT, DEFAULT_KEEP_A
 from .workers import check_workers, run_workers
 
 if TYPE_CHECKING:
+    from ..websocket import WebSocketConnection, WebSocketEndpoint
     from .core import StreamableHTTP
     from .settings import HTTPSettings
 
@@ -118,6 +119,9 @@ class HTTPServer(Listener[HTTPConnection]):
         self.max_headers = max_headers
         # an absolute-form request target names the host too: checked like Host (security.py)
         self._target_guard = HostOriginGuard.from_settings(s)
+        # MCP over WebSocket at the same path (made on the first upgrade), unless not installed
+        self._ws: WebSocketEndpoint | None = None
+        self._ws_missing = False
 
     @property
     def keep_alive_timeout(self) -> float | None:
@@ -159,6 +163,35 @@ class HTTPServer(Listener[HTTPConnection]):
 
     def on_tick(self) -> None:
         refresh_date()
+
+    def accepts_websocket(self, target: bytes) -> bool:
+        """Whether an upgrade to WebSocket at request target ``target`` is served here: the MCP
+        path, when the websockets library is installed (else the upgrade is refused as before)."""
+        endpoint = self._websocket_endpoint()
+        return endpoint is not None and endpoint.matches(target.decode("latin-1"))
+
+    def websocket_connection(self) -> WebSocketConnection:
+        """A connection protocol for an upgraded socket (after ``accepts_websocket``)."""
+        endpoint = self._websocket_endpoint()
+        assert endpoint is not None
+        return endpoint.connection(self)
+
+    def _websocket_endpoint(self) -> WebSocketEndpoint | None:
+        if self._ws_missing:
+            return None
+        ws = self._ws
+        if ws is None:
+            try:
+                from ..websocket import WebSocketEndpoint, WebSocketSettings, require_websockets
+
+                require_websockets()
+            except ImportError:
+                self._ws_missing = True
+                return None
+            core = self.core
+            dispatcher = core.dispatcher
+            ws = self._ws = WebSocketEndpoint(lambda: dispatcher, WebSocketSettings.from_http(core.settings))
+        return ws
 
     def check_target(self, authority: str) -> Rejection | None:
         """For connections: the authority of an absolute-form request target, checked by the

@@ -109,10 +109,27 @@ async def http_client(handle: ServerHandle, ssl_ctx: ssl.SSLContext | None = Non
     yield Rpc(lambda method, params: http_call(handle.url, method, params, ssl_ctx))
 
 
-#: transport id -> a client of a started server; "ws" joins with its connector
+@contextlib.asynccontextmanager
+async def ws_client(handle: ServerHandle, ssl_ctx: ssl.SSLContext | None = None) -> AsyncIterator[Any]:
+    from mcpfast.client.websocket import transport_from_url
+
+    u = urlsplit(handle.url)
+    assert u.scheme == ("wss" if ssl_ctx else "ws") and u.port == handle.port and u.path == "/mcp"
+    transport = transport_from_url(handle.url, ssl=ssl_ctx, server_hostname="localhost" if ssl_ctx else None)
+    peer = await transport.connect(ClientSide())
+    try:
+        await peer.request("initialize", INIT)
+        peer.notify("notifications/initialized")
+        yield Rpc(peer.request)
+    finally:
+        await transport.close()
+
+
+#: transport id -> a client of a started server
 CONNECTORS: dict[str, Callable[..., contextlib.AbstractAsyncContextManager[Any]]] = {
     "tcp": tcp_client,
     "http": http_client,
+    "ws": ws_client,
 }
 TRANSPORTS = sorted(CONNECTORS)
 
