@@ -389,6 +389,9 @@ class JSONRPCPeer:
         self.state: Any = None
         #: called with the number of suspended handlers whenever it changes (read back-pressure)
         self.on_in_flight_change: Callable[[int], None] | None = None
+        #: the connection's OpenTelemetry ``network.transport`` ("pipe", "tcp", "unix"), set
+        #: by the transport that made the peer; None when unknown (tracing reads it)
+        self.network_transport: str | None = None
 
     # ------------------------------------------------------------------ properties
 
@@ -770,6 +773,13 @@ class JSONRPCPeer:
     def next_id(self) -> int:
         self._next_id += 1
         return self._next_id
+
+    @property
+    def next_request_id(self) -> int:
+        """The id the next outgoing ``request()`` gets. ``request()`` takes it before its first
+        suspension, so a caller that reads it just before ``await peer.request(...)`` knows the
+        id of its request (a client's tracing span records it)."""
+        return self._next_id + 1
 
     async def request(
         self,

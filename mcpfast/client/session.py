@@ -27,8 +27,10 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .. import tracing as _tracing
 from ..errors import INVALID_PARAMS, METHOD_NOT_FOUND, JSONRPCError, McpError, MethodNotFound
 from ..peer import JSONRPCPeer
+from ..tracing import PROVIDER_KEY as _TRACER_PROVIDER
 from ..types import (
     CLIENT_CAPABILITIES_KEY,
     CLIENT_INFO_KEY,
@@ -219,6 +221,7 @@ class ClientSession:
     async def start(self) -> None:
         """Open the conversation: ``initialize`` (legacy), ``server/discover`` (modern), or
         the probe (``auto``)."""
+        _tracing.refresh()  # an opentelemetry imported after mcpfast: watch its provider slot
         wanted = self.requested_version
         if wanted in HANDSHAKE_PROTOCOL_VERSIONS:
             await self.initialize(wanted)
@@ -299,9 +302,29 @@ class ClientSession:
         retried (new id, ``inputResponses``, ``requestState`` echoed) up to
         ``max_input_rounds`` times; the final result is returned. ``progress_callback(progress,
         total, message)`` gets this request's progress notifications.
+
+        With an OpenTelemetry tracer provider set, the request gets a ``CLIENT`` span
+        (``mcpfast.tracing.client_call``) whose context travels in ``params._meta``, so the
+        server's span is its child.
         """
         if self.protocol_version is None:
             raise RuntimeError("the session is not started (call start() first)")
+        if _tracing.watched[_TRACER_PROVIDER] is not None:  # a tracer provider is set
+            call = _tracing.client_call(method, params, protocol_version=self.protocol_version,
+                                        network_transport=self.peer.network_transport)
+            if call is not None:
+                call.set_request_id(self.peer.next_request_id)  # _send's first request takes it
+                return await call.run(self._send(method, params, progress_callback, timeout, {**(meta or {}), **call.meta}))
+        return await self._send(method, params, progress_callback, timeout, meta)
+
+    async def _send(
+        self,
+        method: str,
+        params: dict[str, Any] | None,
+        progress_callback: Callable[[float, float | None, str | None], Any] | None,
+        timeout: float | None,
+        meta: dict[str, Any] | None,
+    ) -> Any:
         base = dict(params or {})
         extra = dict(base.pop("_meta", None) or {})
         if meta:

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .. import tracing as _tracing
 from ..errors import (
     RESOURCE_NOT_FOUND,
     UNSUPPORTED_PROTOCOL_VERSION,
@@ -40,6 +41,7 @@ from ..errors import (
     MethodNotFound,
     ToolError,
 )
+from ..tracing import PROVIDER_KEY as _TRACER_PROVIDER
 from ..types import (
     CLIENT_CAPABILITIES_KEY,
     CLIENT_INFO_KEY,
@@ -179,6 +181,7 @@ class ServerCore:
         self.runner = ToolRunner(thread_pool_size)
         #: when this core was made (``time.time()``), for uptime
         self.started_at = time.time()
+        _tracing.refresh()  # an opentelemetry imported since mcpfast was: watch its provider slot
         #: tool calls whose arguments were rejected before the tool ran
         self.rejected_calls = 0
         #: how a tools/call whose arguments break the input schema is answered: "result" (an
@@ -430,7 +433,12 @@ class ServerCore:
 
     # ================================================================== Dispatcher
 
-    def on_request(self, peer: Any, request: Request) -> Any:
+    def on_request(self, peer: Any, request: Request, untraced: bool = False) -> Any:
+        # tracing: one slot read per request; None unless an OpenTelemetry tracer provider is
+        # set, then the request is served inside a span (mcpfast.tracing), which calls back
+        # here with ``untraced=True``
+        if _tracing.watched[_TRACER_PROVIDER] is not None and not untraced:
+            return _tracing.trace_request(self.on_request, peer, request)
         params = request.params
         if type(params) is dict:
             meta = params.get("_meta")
@@ -518,6 +526,7 @@ class ServerCore:
         requested = params.get("protocolVersion")
         if type(requested) is not str:
             raise InvalidParams("Expected a string at params.protocolVersion")
+        _tracing.refresh()  # once per session: finds an opentelemetry imported after the server started
         caps = params.get("capabilities")
         if caps is None:
             caps = {}
@@ -565,6 +574,7 @@ class ServerCore:
     def _handle_discover(self, peer: Any, request: Request, params: dict[str, Any], session: Any, meta: Any) -> Any:
         data = self._discover
         if data is None:
+            _tracing.refresh()  # the modern era's session start (see _handle_initialize)
             res: dict[str, Any] = {
                 "resultType": "complete", "supportedVersions": list(self.modern_versions),
                 "capabilities": self.capabilities(),
