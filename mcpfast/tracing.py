@@ -63,6 +63,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PROVIDER_KEY",
     "ClientCall",
+    "TraceMeta",
     "client_call",
     "refresh",
     "trace_request",
@@ -355,6 +356,14 @@ def _protocol_version(peer: Any, meta: Any) -> str | None:
 
 
 # ====================================================================== client side
+
+
+class TraceMeta(dict[str, Any]):
+    """The ``_meta`` entries of a request a client already traced (the injected context, plus
+    the caller's own): a client whose ``request()`` re-enters itself, or retries, with it
+    does not start a second span. A plain ``dict`` otherwise."""
+
+    __slots__ = ()
 
 
 class ClientCall:

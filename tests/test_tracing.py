@@ -460,3 +460,88 @@ def test_client_call_is_none_when_off_and_injects_w3c_context(otel: Tracing) -> 
     assert attrs["error.type"] == "TimeoutError"
     tracing.use_tracer_provider(None)
     assert tracing.client_call("tools/call", {"name": "echo"}) is None
+
+
+# ====================================================================== mcpfast.Client
+
+
+@pytest.mark.parametrize("mode", ["legacy", MODERN])
+@async_test
+async def test_client_span_is_the_parent_of_the_server_span_over_tcp(otel: Tracing, mode: str) -> None:
+    """The issue's "done when": the server span's parent is the span of the client call."""
+    from mcpfast import Client as MCPClient
+
+    core = make_core(otel)
+    server = await start_tcp_server(lambda: core)
+    try:
+        async with MCPClient(f"tcp://127.0.0.1:{server.port}", mode=mode) as client:
+            with otel.tracer.start_as_current_span("agent"):
+                res = await client.call_tool("pooled", {"message": "hi"})
+                assert res.content[0].text == "hi"
+                failed = await client.call_tool("boom", {})
+                assert failed.is_error
+    finally:
+        await server.close()
+    version = LEGACY if mode == "legacy" else MODERN
+    agent = otel.one("agent", SpanKind.INTERNAL)
+    client_span = otel.one("tools/call pooled", SpanKind.CLIENT)
+    server_span = otel.one("tools/call pooled")
+    check_server_span(server_span, "pooled", "tcp", version)
+    assert parent_of(client_span) == agent.context.span_id
+    assert parent_of(server_span) == client_span.context.span_id
+    assert parent_of(otel.one("inner pooled", SpanKind.INTERNAL)) == server_span.context.span_id
+    assert len({s.context.trace_id for s in (agent, client_span, server_span)}) == 1
+    cattrs = dict(client_span.attributes or {})
+    assert cattrs["network.transport"] == "tcp" and cattrs["mcp.protocol.version"] == version
+    assert cattrs["jsonrpc.request.id"] == dict(server_span.attributes or {})["jsonrpc.request.id"]
+    for kind in (SpanKind.CLIENT, SpanKind.SERVER):
+        assert dict(otel.one("tools/call boom", kind).attributes or {})["error.type"] == "tool_error"
+    # one span per call: the handshake and the discovery are the client's own business
+    assert len(otel.spans(kind=SpanKind.CLIENT)) == 2
+
+
+STDIO_SERVER = textwrap.dedent("""
+    import json, sys
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+    from mcpfast.server import ServerCore
+    from mcpfast.transports.stdio import run_stdio
+
+    class ToFile(SpanExporter):
+        def export(self, spans):
+            with open(sys.argv[1], "a") as out:
+                for s in spans:
+                    print(json.dumps({"name": s.name, "kind": s.kind.name, "trace": s.context.trace_id,
+                                      "parent": s.parent.span_id if s.parent else None}), file=out)
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(ToFile()))
+    trace.set_tracer_provider(provider)
+    core = ServerCore("stdio-trace", "1")
+    core.add_tool("echo", lambda message: message, input_schema={"type": "object"})
+    run_stdio(core)
+""")
+
+
+@async_test
+async def test_one_trace_from_the_client_into_a_stdio_server_process(otel: Tracing, tmp_path: Any) -> None:
+    """Across a real process boundary: the client's context rides in params._meta over the
+    pipes; the server process (its own global provider) makes its span a child of the client's
+    span. A subprocess (about a second: opentelemetry's import in the child)."""
+    from mcpfast import Client as MCPClient
+    from mcpfast.client.stdio import StdioServerParameters
+
+    script = tmp_path / "server.py"
+    script.write_text(STDIO_SERVER)
+    log = tmp_path / "spans.jsonl"
+    params = StdioServerParameters(sys.executable, [str(script), str(log)], env=dict(os.environ))
+    async with MCPClient(params, mode="legacy") as client:
+        assert (await client.call_tool("echo", {"message": "hi"})).content[0].text == "hi"
+    client_span = otel.one("tools/call echo", SpanKind.CLIENT)
+    assert dict(client_span.attributes or {})["network.transport"] == "pipe"
+    exported = [json.loads(line) for line in log.read_text().splitlines()]
+    server = [s for s in exported if s["name"] == "tools/call echo"]
+    assert server == [{"name": "tools/call echo", "kind": "SERVER", "trace": client_span.context.trace_id,
+                       "parent": client_span.context.span_id}], log.read_text()
