@@ -47,6 +47,7 @@ builds on it the same way (see ``ClientCall``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import types
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -72,6 +73,8 @@ __all__ = [
     "watched",
 ]
 
+log = logging.getLogger("mcpfast.tracing")
+
 #: the name of the global tracer provider slot in ``opentelemetry.trace``'s namespace
 PROVIDER_KEY = "_TRACER_PROVIDER"
 #: the instrumentation scope of mcpfast's spans
@@ -82,8 +85,6 @@ TOOL_ERROR = "tool_error"
 #: ``error.type`` of a request whose handler was cancelled (timeout, the requester, shutdown)
 CANCELLED = "cancelled"
 
-#: the keys of ``params._meta`` a W3C propagator reads (SEP-414: unprefixed)
-_W3C_KEYS = ("traceparent", "tracestate", "baggage")
 
 # what ``watched`` is while opentelemetry is not imported: the slot is always None
 _NOT_IMPORTED: dict[str, Any] = {PROVIDER_KEY: None}
@@ -184,10 +185,6 @@ _GETTER = cast("Getter[Any]", _MetaGetter())
 _CoroutineType = types.CoroutineType
 
 
-def _has_context(carrier: Any) -> bool:
-    return type(carrier) is dict and any(k in carrier for k in _W3C_KEYS)
-
-
 def _target(method: str, params: Any, attrs: dict[str, Any]) -> str:
     """The span name (``{method} {target}``), filling in the method's own attributes."""
     if type(params) is not dict:
@@ -241,57 +238,22 @@ def _end_with_exception(span: Span, exc: BaseException) -> None:
 
 def trace_request(route: Callable[[Any, Any, bool], Any], peer: Any, request: Any) -> Any:
     """Serve ``request`` by ``route(peer, request, True)`` (the dispatcher's ``on_request``
-    with its untraced flag) inside a ``SERVER`` span (see the module docstring). The span is current while ``route`` runs and while
-    the handler it started runs, and ends with the answer: at once for a value, when a
-    returned coroutine finishes, or when a returned future/``Deferred`` is done."""
+    with its untraced flag) inside a ``SERVER`` span (see the module docstring). The span is
+    current while ``route`` runs and while the handler it started runs, and ends with the
+    answer: at once for a value, when a returned coroutine finishes, or when a returned
+    future/``Deferred`` is done. Tracing never fails a request: if the span cannot be started
+    (a broken propagator, say), the request is served untraced and the failure logged."""
     t = tracer()
     if t is None:
         return route(peer, request, True)
+    try:
+        span, ctx = _start_server_span(t, peer, request)
+    except Exception:  # noqa: BLE001 - observability must not take the request down
+        log.exception("tracing: the span of request %r could not be started", request.id)
+        return route(peer, request, True)
     from opentelemetry import context as otel_context
-    from opentelemetry import propagate
-    from opentelemetry.trace import Link, SpanKind, get_current_span, set_span_in_context
 
     method = request.method
-    params = request.params
-    attrs: dict[str, Any] = {"mcp.method.name": method}
-    name = _target(method, params, attrs)
-    rid = request.id
-    if rid is not None:
-        attrs["jsonrpc.request.id"] = str(rid)
-    meta = params.get("_meta") if type(params) is dict else None
-    links = None
-    parent: OtelContext | None = None
-    if _has_context(meta):
-        parent = propagate.extract(meta, getter=_GETTER)
-    http = http_request.get()
-    if http is not None:
-        attrs["network.transport"] = "tcp"
-        attrs["network.protocol.name"] = "http"
-        headers = http.headers
-        sid = headers.get("mcp-session-id")
-        if sid is not None:
-            attrs["mcp.session.id"] = sid
-        client = http.client
-        if client is not None:
-            attrs["client.address"] = client[0]
-            attrs["client.port"] = client[1]
-        if _has_context(headers):
-            from_http = propagate.extract(headers, getter=_GETTER)
-            if parent is None:
-                parent = from_http
-            else:  # MCP's context is the parent; the transport's is linked (the conventions)
-                linked = get_current_span(from_http).get_span_context()
-                if linked.is_valid:
-                    links = [Link(linked)]
-    else:
-        transport = getattr(peer, "network_transport", None)
-        if transport is not None:
-            attrs["network.transport"] = transport
-    version = _protocol_version(peer, meta)
-    if version is not None:
-        attrs["mcp.protocol.version"] = version
-    span = t.start_span(name, context=parent, kind=SpanKind.SERVER, attributes=attrs, links=links)
-    ctx = set_span_in_context(span, parent)
     token = otel_context.attach(ctx)
     try:
         result = route(peer, request, True)
@@ -300,7 +262,7 @@ def trace_request(route: Callable[[Any, Any, bool], Any], peer: Any, request: An
         raise
     finally:
         otel_context.detach(token)
-    if method == "initialize" and version is None:
+    if method == "initialize":  # the version is the one the answer agreed on
         version = _protocol_version(peer, None)
         if version is not None:
             span.set_attribute("mcp.protocol.version", version)
@@ -315,6 +277,60 @@ def trace_request(route: Callable[[Any, Any, bool], Any], peer: Any, request: An
         return _traced_coroutine(result, span, ctx)
     _end_with_result(span, result)
     return result
+
+
+def _extract(carrier: Any) -> OtelContext | None:
+    """The context a carrier (``_meta``, HTTP headers) holds, by the configured propagators;
+    None when it names no valid remote span."""
+    if type(carrier) is not dict or not carrier:
+        return None
+    from opentelemetry import propagate
+    from opentelemetry.trace import get_current_span
+
+    ctx = propagate.extract(carrier, getter=_GETTER)
+    return ctx if get_current_span(ctx).get_span_context().is_valid else None
+
+
+def _start_server_span(t: Tracer, peer: Any, request: Any) -> tuple[Span, OtelContext]:
+    from opentelemetry.trace import Link, SpanKind, get_current_span, set_span_in_context
+
+    method = request.method
+    params = request.params
+    attrs: dict[str, Any] = {"mcp.method.name": method}
+    name = _target(method, params, attrs)
+    rid = request.id
+    if rid is not None:
+        attrs["jsonrpc.request.id"] = str(rid)
+    meta = params.get("_meta") if type(params) is dict else None
+    links = None
+    parent = _extract(meta)
+    http = http_request.get()
+    if http is not None:
+        attrs["network.transport"] = "tcp"
+        attrs["network.protocol.name"] = "http"
+        headers = http.headers
+        sid = headers.get("mcp-session-id")
+        if sid is not None:
+            attrs["mcp.session.id"] = sid
+        client = http.client
+        if client is not None:
+            attrs["client.address"] = client[0]
+            attrs["client.port"] = client[1]
+        from_http = _extract(headers)
+        if from_http is not None:
+            if parent is None:
+                parent = from_http
+            else:  # MCP's context is the parent; the transport's is linked (the conventions)
+                links = [Link(get_current_span(from_http).get_span_context())]
+    else:
+        transport = getattr(peer, "network_transport", None)
+        if transport is not None:
+            attrs["network.transport"] = transport
+    version = _protocol_version(peer, meta)
+    if version is not None:
+        attrs["mcp.protocol.version"] = version
+    span = t.start_span(name, context=parent, kind=SpanKind.SERVER, attributes=attrs, links=links)
+    return span, set_span_in_context(span, parent)
 
 
 def _end_with_future(span: Span, fut: Any) -> None:

@@ -348,6 +348,23 @@ async def test_a_cancelled_request_ends_its_span(otel: Tracing) -> None:
         assert dict(otel.one("tools/call wait", kind).attributes or {})["error.type"] == "cancelled"
 
 
+@async_test
+async def test_a_broken_propagator_never_fails_a_request(otel: Tracing, monkeypatch: pytest.MonkeyPatch,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    from opentelemetry import propagate
+
+    def broken(*a: Any, **kw: Any) -> Any:
+        raise ValueError("bad propagator")
+
+    monkeypatch.setattr(propagate, "extract", broken)
+    async with Client(make_core(), protocol_version=MODERN) as c:
+        res = await c.session.request("tools/call", {"name": "echo", "arguments": {"message": "x"},
+                                                     "_meta": {"traceparent": TRACEPARENT}})
+        assert res["content"][0]["text"] == "x"
+    assert otel.spans("tools/call echo", SpanKind.SERVER) == []
+    assert "could not be started" in caplog.text
+
+
 # ====================================================================== off
 
 

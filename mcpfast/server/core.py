@@ -572,9 +572,9 @@ class ServerCore:
     # ================================================================== discovery (modern)
 
     def _handle_discover(self, peer: Any, request: Request, params: dict[str, Any], session: Any, meta: Any) -> Any:
+        _tracing.refresh()  # the modern era's session start (see _handle_initialize)
         data = self._discover
         if data is None:
-            _tracing.refresh()  # the modern era's session start (see _handle_initialize)
             res: dict[str, Any] = {
                 "resultType": "complete", "supportedVersions": list(self.modern_versions),
                 "capabilities": self.capabilities(),
