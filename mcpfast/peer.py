@@ -353,6 +353,10 @@ class JSONRPCPeer:
     ``has_in_flight``); nothing else of this class is meant to be overridden or read.
     """
 
+    #: what carries this connection, as OpenTelemetry's ``network.transport`` names it
+    #: (``pipe`` stdio, ``tcp`` TCP/HTTP/WebSocket); transports set it, metrics and traces read it
+    network_transport = "inproc"
+
     def __init__(
         self,
         dispatcher: Dispatcher,
@@ -393,9 +397,6 @@ class JSONRPCPeer:
         #: returning True means it was dealt with and gets no error response (a client reports a
         #: malformed server message instead of answering it)
         self.on_malformed: Callable[[JSONRPCError], bool] | None = None
-        #: the connection's OpenTelemetry ``network.transport`` ("pipe", "tcp", "unix"), set
-        #: by the transport that made the peer; None when unknown (tracing reads it)
-        self.network_transport: str | None = None
 
     # ------------------------------------------------------------------ properties
 

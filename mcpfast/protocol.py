@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-import socket
 from collections.abc import Callable
 
 from .errors import PARSE_ERROR, FrameError
@@ -37,22 +36,6 @@ DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024
 READ_CHUNK = 64 * 1024
 
 
-def _network_transport(transport: asyncio.BaseTransport) -> str | None:
-    """The OpenTelemetry ``network.transport`` of a connection: "tcp" or "unix" for a socket,
-    "pipe" for a pipe (stdio), None for anything else (an in-process transport)."""
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        family = getattr(sock, "family", None)
-        if family == getattr(socket, "AF_UNIX", None):
-            return "unix"
-        if family in (socket.AF_INET, socket.AF_INET6):
-            return "tcp"
-        return None
-    if transport.get_extra_info("pipe") is not None:
-        return "pipe"
-    return None
-
-
 class ConnectionState(enum.Enum):
     CONNECTING = "connecting"
     OPEN = "open"
@@ -67,6 +50,9 @@ class JSONRPCStreamProtocol(asyncio.Protocol):
     transports whose two directions are separate objects (stdio: a read pipe and a write
     pipe); by default replies go to the transport passed to ``connection_made``.
     """
+
+    #: OpenTelemetry's ``network.transport`` of this connection (given to the peer)
+    network_transport = "pipe"
 
     def __init__(
         self,
@@ -121,7 +107,7 @@ class JSONRPCStreamProtocol(asyncio.Protocol):
             loop=loop,
         )
         self.peer.on_in_flight_change = self._on_in_flight_change
-        self.peer.network_transport = _network_transport(transport)
+        self.peer.network_transport = self.network_transport
         self.state = ConnectionState.OPEN
         self._on_connection_made()
 

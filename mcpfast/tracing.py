@@ -236,27 +236,27 @@ def _end_with_exception(span: Span, exc: BaseException) -> None:
 # ====================================================================== server side
 
 
-def trace_request(route: Callable[[Any, Any, bool], Any], peer: Any, request: Any) -> Any:
-    """Serve ``request`` by ``route(peer, request, True)`` (the dispatcher's ``on_request``
-    with its untraced flag) inside a ``SERVER`` span (see the module docstring). The span is
+def trace_request(route: Callable[[Any, Any], Any], peer: Any, request: Any) -> Any:
+    """Serve ``request`` by ``route(peer, request)`` (the dispatcher's untraced path) inside a
+    ``SERVER`` span (see the module docstring). The span is
     current while ``route`` runs and while the handler it started runs, and ends with the
     answer: at once for a value, when a returned coroutine finishes, or when a returned
     future/``Deferred`` is done. Tracing never fails a request: if the span cannot be started
     (a broken propagator, say), the request is served untraced and the failure logged."""
     t = tracer()
     if t is None:
-        return route(peer, request, True)
+        return route(peer, request)
     try:
         span, ctx = _start_server_span(t, peer, request)
     except Exception:  # noqa: BLE001 - observability must not take the request down
         log.exception("tracing: the span of request %r could not be started", request.id)
-        return route(peer, request, True)
+        return route(peer, request)
     from opentelemetry import context as otel_context
 
     method = request.method
     token = otel_context.attach(ctx)
     try:
-        result = route(peer, request, True)
+        result = route(peer, request)
     except BaseException as exc:
         _end_with_exception(span, exc)
         raise
@@ -324,7 +324,7 @@ def _start_server_span(t: Tracer, peer: Any, request: Any) -> tuple[Span, OtelCo
                 links = [Link(get_current_span(from_http).get_span_context())]
     else:
         transport = getattr(peer, "network_transport", None)
-        if transport is not None:
+        if transport is not None and transport != "inproc":  # in-process: no network to name
             attrs["network.transport"] = transport
     version = _protocol_version(peer, meta)
     if version is not None:
@@ -476,7 +476,7 @@ def client_call(
         attrs["mcp.protocol.version"] = protocol_version
     if session_id is not None:
         attrs["mcp.session.id"] = session_id
-    if network_transport is not None:
+    if network_transport is not None and network_transport != "inproc":
         attrs["network.transport"] = network_transport
     if server_address is not None:
         attrs["server.address"] = server_address

@@ -436,9 +436,9 @@ class ServerCore:
     def on_request(self, peer: Any, request: Request, untraced: bool = False) -> Any:
         # tracing: one slot read per request; None unless an OpenTelemetry tracer provider is
         # set, then the request is served inside a span (mcpfast.tracing), which calls back
-        # here with ``untraced=True``
+        # here with ``untraced=True`` (_on_request_untraced)
         if _tracing.watched[_TRACER_PROVIDER] is not None and not untraced:
-            return _tracing.trace_request(self.on_request, peer, request)
+            return _tracing.trace_request(self._on_request_untraced, peer, request)
         params = request.params
         if type(params) is dict:
             meta = params.get("_meta")
@@ -466,6 +466,11 @@ class ServerCore:
         raise InvalidParams(
             f'Missing params._meta["{PROTOCOL_VERSION_KEY}"]: send the 2026-07-28 per-request envelope'
             " or open a session with initialize", {"missing": [PROTOCOL_VERSION_KEY]})
+
+    def _on_request_untraced(self, peer: Any, request: Request) -> Any:
+        # ServerCore's own body, not ``self.on_request``: that may be a wrapper (metrics, a
+        # subclass) that already ran around the traced call and must not run twice
+        return ServerCore.on_request(self, peer, request, True)
 
     def _modern_request(self, peer: Any, request: Request, params: dict[str, Any], meta: dict[str, Any]) -> Any:
         version = meta[PROTOCOL_VERSION_KEY]
