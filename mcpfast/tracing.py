@@ -4,8 +4,9 @@ A span per request on the server (kind ``SERVER``) and per request on the client
 ``CLIENT``), named and attributed as the OpenTelemetry GenAI semantic conventions for MCP say
 (``mcp.md``): the name is ``{mcp.method.name} {target}`` (``tools/call echo``, ``prompts/get
 greet``) or the bare method; the attributes are ``mcp.method.name``, ``jsonrpc.request.id``,
-``mcp.protocol.version``, ``mcp.session.id`` (HTTP sessions), ``network.transport`` (``pipe``
-for stdio, ``tcp``, ``unix``; ``tcp`` under HTTP, with ``network.protocol.name`` ``http``),
+``mcp.protocol.version``, ``mcp.session.id`` (HTTP sessions), ``network.transport`` (the
+peer's: ``pipe`` for stdio, ``tcp``; none in process; ``tcp`` under HTTP, with
+``network.protocol.name`` ``http``),
 ``gen_ai.tool.name`` + ``gen_ai.operation.name`` ``execute_tool`` (``tools/call``),
 ``gen_ai.prompt.name`` (``prompts/get``), ``mcp.resource.uri`` (``resources/read``,
 ``resources/subscribe``, ``resources/unsubscribe``), ``client.address``/``client.port`` (HTTP),
@@ -29,7 +30,9 @@ imported, the hot paths read one slot per request, ``watched[PROVIDER_KEY]``: th
 tracer provider slot of ``opentelemetry.trace`` itself (the module's namespace, watched in
 place, so a provider set at any later time is seen at the next request with no call and no
 polling). It is None until an application sets a provider; only then is a span built. A
-provider that builds no spans (``NoOpTracerProvider``) is recognised once and skipped.
+provider that builds no spans (``NoOpTracerProvider``) is recognised once and skipped. The slot
+is opentelemetry's private name: should a version lack it, ``watched`` asks the public
+``get_tracer_provider()`` on every read instead (slower, still right).
 
 The slot is re-bound (``refresh()``) when this module is imported, when a ``ServerCore`` is
 made and when a session opens (``initialize``, ``server/discover``), so an ``opentelemetry``

@@ -562,3 +562,23 @@ async def test_one_trace_from_the_client_into_a_stdio_server_process(otel: Traci
     server = [s for s in exported if s["name"] == "tools/call echo"]
     assert server == [{"name": "tools/call echo", "kind": "SERVER", "trace": client_span.context.trace_id,
                        "parent": client_span.context.span_id}], log.read_text()
+
+
+def test_without_the_private_slot_the_public_api_decides(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An opentelemetry whose namespace has no provider slot: ``watched`` falls back to
+    ``get_tracer_provider()`` (a proxy provider reads as None, a real one as itself)."""
+    current: list[Any] = [otel_trace.ProxyTracerProvider()]
+    monkeypatch.setattr(otel_trace, "get_tracer_provider", lambda: current[0])
+    monkeypatch.delitem(vars(otel_trace), tracing.PROVIDER_KEY)
+    tracing.refresh()
+    try:
+        assert tracing.watched is not vars(otel_trace)
+        assert tracing.watched[tracing.PROVIDER_KEY] is None
+        provider = TracerProvider()
+        current[0] = provider
+        assert tracing.watched[tracing.PROVIDER_KEY] is provider
+        assert tracing.tracer() is not None
+    finally:
+        monkeypatch.undo()
+        tracing.refresh()
+    assert tracing.watched is vars(otel_trace)
