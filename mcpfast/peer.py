@@ -353,6 +353,10 @@ class JSONRPCPeer:
     ``has_in_flight``); nothing else of this class is meant to be overridden or read.
     """
 
+    #: what carries this connection, as OpenTelemetry's ``network.transport`` names it
+    #: (``pipe`` stdio, ``tcp`` TCP/HTTP/WebSocket); transports set it, metrics and traces read it
+    network_transport = "inproc"
+
     def __init__(
         self,
         dispatcher: Dispatcher,
@@ -790,6 +794,13 @@ class JSONRPCPeer:
     def next_id(self) -> int:
         self._next_id += 1
         return self._next_id
+
+    @property
+    def next_request_id(self) -> int:
+        """The id the next outgoing ``request()`` gets. ``request()`` takes it before its first
+        suspension, so a caller that reads it just before ``await peer.request(...)`` knows the
+        id of its request (a client's tracing span records it)."""
+        return self._next_id + 1
 
     async def request(
         self,

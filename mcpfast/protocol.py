@@ -51,6 +51,9 @@ class JSONRPCStreamProtocol(asyncio.Protocol):
     pipe); by default replies go to the transport passed to ``connection_made``.
     """
 
+    #: OpenTelemetry's ``network.transport`` of this connection (given to the peer)
+    network_transport = "pipe"
+
     def __init__(
         self,
         dispatcher: Dispatcher,
@@ -104,6 +107,7 @@ class JSONRPCStreamProtocol(asyncio.Protocol):
             loop=loop,
         )
         self.peer.on_in_flight_change = self._on_in_flight_change
+        self.peer.network_transport = self.network_transport
         self.state = ConnectionState.OPEN
         self._on_connection_made()
 

@@ -40,8 +40,10 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from types import TracebackType
 from typing import Any
 
+from .. import tracing as _tracing
 from ..errors import CONNECTION_CLOSED, UNSUPPORTED_PROTOCOL_VERSION, ConnectionClosed, JSONRPCError, MCPError
 from ..peer import JSONRPCPeer
+from ..tracing import PROVIDER_KEY as _TRACER_PROVIDER
 from ..types import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 from .cache import CacheConfig, ResponseCache
 from .results import (
@@ -437,7 +439,9 @@ class Client:
                     and request_state is None):
                 # the plain call goes straight to the peer (one coroutine less than the session)
                 timeout = read_timeout_seconds if read_timeout_seconds is not None else session.read_timeout
-                if session.modern:
+                if _tracing.watched[_TRACER_PROVIDER] is not None:  # traced in request()
+                    res = await session.request(_CALL_TOOL, params, timeout=read_timeout_seconds)
+                elif session.modern:
                     try:
                         res = await session.peer.request(_CALL_TOOL, {**params, "_meta": session.envelope},
                                                          timeout=timeout)

@@ -27,6 +27,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .. import tracing as _tracing
 from ..errors import (
     INVALID_PARAMS,
     METHOD_NOT_FOUND,
@@ -37,6 +38,7 @@ from ..errors import (
     MethodNotFound,
 )
 from ..peer import JSONRPCPeer
+from ..tracing import PROVIDER_KEY as _TRACER_PROVIDER
 from ..types import (
     CLIENT_CAPABILITIES_KEY,
     CLIENT_INFO_KEY,
@@ -255,6 +257,7 @@ class ClientSession:
     async def start(self) -> None:
         """Open the conversation: ``initialize`` (legacy), ``server/discover`` (modern), or
         the probe (``auto``)."""
+        _tracing.refresh()  # an opentelemetry imported after mcpfast: watch its provider slot
         wanted = self.requested_version
         if wanted in HANDSHAKE_PROTOCOL_VERSIONS:
             await self.initialize(wanted)
@@ -351,9 +354,17 @@ class ClientSession:
         total, message)`` gets this request's progress notifications. ``input_responses`` and
         ``request_state`` seed the first round (resuming an exchange). A server that rejects
         the version (-32022) with one this client also speaks is asked again with it, once.
+
+        With an OpenTelemetry tracer provider set, the request gets a ``CLIENT`` span
+        (``mcpfast.tracing.client_call``) whose context travels in ``params._meta``, so the
+        server's span is its child.
         """
         if self.protocol_version is None:
             raise RuntimeError("the session is not started (call start() first)")
+        if _tracing.watched[_TRACER_PROVIDER] is not None and type(meta) is not _tracing.TraceMeta:
+            # a tracer provider is set (and this is not the traced re-entry): a CLIENT span
+            return await self._traced(method, params, progress_callback, timeout, meta, input_responses,
+                                      request_state, on_sent)
         if timeout is None:
             timeout = self.read_timeout
         if (meta is None and progress_callback is None and input_responses is None and request_state is None
@@ -412,6 +423,24 @@ class ClientSession:
         of ``method`` with ``params`` (what ``request`` does itself; for callers that sent the
         first round straight through the peer)."""
         return await self._rounds(method, dict(params or {}), {}, first, timeout, None, None)
+    async def _traced(self, method: str, params: dict[str, Any] | None,
+                      progress_callback: Callable[[float, float | None, str | None], Any] | None,
+                      timeout: float | None, meta: dict[str, Any] | None, input_responses: dict[str, Any] | None,
+                      request_state: str | None, on_sent: Callable[[int], Any] | None) -> Any:
+        # request() inside a CLIENT span: its context goes in params._meta; the TraceMeta marks
+        # the re-entry (and a retry with another version) as traced already
+        marked = _tracing.TraceMeta(meta or ())
+        call = _tracing.client_call(method, params, protocol_version=self.protocol_version,
+                                    network_transport=self.peer.network_transport)
+        if call is None:  # a provider that makes no spans
+            return await self.request(method, params, progress_callback=progress_callback, timeout=timeout,
+                                      meta=marked, input_responses=input_responses, request_state=request_state,
+                                      on_sent=on_sent)
+        marked.update(call.meta)
+        call.set_request_id(self.peer.next_request_id)  # the first request sent takes it
+        return await call.run(self.request(method, params, progress_callback=progress_callback, timeout=timeout,
+                                           meta=marked, input_responses=input_responses,
+                                           request_state=request_state, on_sent=on_sent))
 
     async def _rounds(self, method: str, base: dict[str, Any], extra: dict[str, Any], res: dict[str, Any],
                       timeout: float | None, on_progress: Callable[[dict[str, Any]], Any] | None,

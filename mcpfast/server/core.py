@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .. import tracing as _tracing
 from ..errors import (
     RESOURCE_NOT_FOUND,
     UNSUPPORTED_PROTOCOL_VERSION,
@@ -40,6 +41,7 @@ from ..errors import (
     MethodNotFound,
     ToolError,
 )
+from ..tracing import PROVIDER_KEY as _TRACER_PROVIDER
 from ..types import (
     CLIENT_CAPABILITIES_KEY,
     CLIENT_INFO_KEY,
@@ -182,6 +184,7 @@ class ServerCore:
         self.runner = ToolRunner(thread_pool_size)
         #: when this core was made (``time.time()``), for uptime
         self.started_at = time.time()
+        _tracing.refresh()  # an opentelemetry imported since mcpfast was: watch its provider slot
         #: tool calls whose arguments were rejected before the tool ran
         self.rejected_calls = 0
         #: how a tools/call whose arguments break the input schema is answered: "result" (an
@@ -441,7 +444,12 @@ class ServerCore:
 
     # ================================================================== Dispatcher
 
-    def on_request(self, peer: Any, request: Request) -> Any:
+    def on_request(self, peer: Any, request: Request, untraced: bool = False) -> Any:
+        # tracing: one slot read per request; None unless an OpenTelemetry tracer provider is
+        # set, then the request is served inside a span (mcpfast.tracing), which calls back
+        # here with ``untraced=True`` (_on_request_untraced)
+        if _tracing.watched[_TRACER_PROVIDER] is not None and not untraced:
+            return _tracing.trace_request(self._on_request_untraced, peer, request)
         params = request.params
         if type(params) is dict:
             meta = params.get("_meta")
@@ -469,6 +477,11 @@ class ServerCore:
         raise InvalidParams(
             f'Missing params._meta["{PROTOCOL_VERSION_KEY}"]: send the 2026-07-28 per-request envelope'
             " or open a session with initialize", {"missing": [PROTOCOL_VERSION_KEY]})
+
+    def _on_request_untraced(self, peer: Any, request: Request) -> Any:
+        # ServerCore's own body, not ``self.on_request``: that may be a wrapper (metrics, a
+        # subclass) that already ran around the traced call and must not run twice
+        return ServerCore.on_request(self, peer, request, True)
 
     def _modern_request(self, peer: Any, request: Request, params: dict[str, Any], meta: dict[str, Any]) -> Any:
         version = meta[PROTOCOL_VERSION_KEY]
@@ -529,6 +542,7 @@ class ServerCore:
         requested = params.get("protocolVersion")
         if type(requested) is not str:
             raise InvalidParams("Expected a string at params.protocolVersion")
+        _tracing.refresh()  # once per session: finds an opentelemetry imported after the server started
         caps = params.get("capabilities")
         if caps is None:
             caps = {}
@@ -574,6 +588,7 @@ class ServerCore:
     # ================================================================== discovery (modern)
 
     def _handle_discover(self, peer: Any, request: Request, params: dict[str, Any], session: Any, meta: Any) -> Any:
+        _tracing.refresh()  # the modern era's session start (see _handle_initialize)
         data = self._discover
         if data is None:
             res: dict[str, Any] = {

@@ -48,6 +48,8 @@ _CLOSED: tuple[Hashable, float | None] = (("closed",), None)
 class TCPProtocol(JSONRPCStreamProtocol):
     """``JSONRPCStreamProtocol`` on a TCP or TLS socket (client and server side)."""
 
+    network_transport = "tcp"
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         set_nodelay(transport)
         super().connection_made(transport)

@@ -1,0 +1,494 @@
+"""OpenTelemetry tracing after the MCP semantic conventions, at nil cost when it is off.
+
+A span per request on the server (kind ``SERVER``) and per request on the client (kind
+``CLIENT``), named and attributed as the OpenTelemetry GenAI semantic conventions for MCP say
+(``mcp.md``): the name is ``{mcp.method.name} {target}`` (``tools/call echo``, ``prompts/get
+greet``) or the bare method; the attributes are ``mcp.method.name``, ``jsonrpc.request.id``,
+``mcp.protocol.version``, ``mcp.session.id`` (HTTP sessions), ``network.transport`` (the
+peer's: ``pipe`` for stdio, ``tcp``; none in process; ``tcp`` under HTTP, with
+``network.protocol.name`` ``http``),
+``gen_ai.tool.name`` + ``gen_ai.operation.name`` ``execute_tool`` (``tools/call``),
+``gen_ai.prompt.name`` (``prompts/get``), ``mcp.resource.uri`` (``resources/read``,
+``resources/subscribe``, ``resources/unsubscribe``), ``client.address``/``client.port`` (HTTP),
+and on failure ``error.type`` (the JSON-RPC error code as a string, or ``tool_error`` for a
+``CallToolResult`` with ``isError``) with ``rpc.response.status_code`` and an ``ERROR`` status.
+
+Context propagation (the conventions' "Context propagation"): the client injects the current
+context into ``params._meta`` with the configured OpenTelemetry propagators (W3C
+``traceparent``/``tracestate`` and ``baggage`` by default, unprefixed as SEP-414 says); the
+server extracts it from ``params._meta`` as the parent of its span, or, on the HTTP front when
+``_meta`` carries none, from the HTTP request's headers (when both exist the HTTP one becomes a
+link). The server span is the current span while the handler runs: a tool's own spans (and
+its outgoing instrumented calls) are its children, in ``async def`` tools, in plain tools run
+on the loop and in plain tools run in the ``ToolRunner``'s threads (the runner copies the
+context into each call).
+
+Nil cost when off. ``opentelemetry`` is never imported here: it is an optional extra
+(``pip install 'mcpfast[otel]'``) and its import costs tenths of a second, so a process that
+never imported it cannot have set a tracer provider and mcpfast does nothing. When it is
+imported, the hot paths read one slot per request, ``watched[PROVIDER_KEY]``: the global
+tracer provider slot of ``opentelemetry.trace`` itself (the module's namespace, watched in
+place, so a provider set at any later time is seen at the next request with no call and no
+polling). It is None until an application sets a provider; only then is a span built. A
+provider that builds no spans (``NoOpTracerProvider``) is recognised once and skipped. The slot
+is opentelemetry's private name: should a version lack it, ``watched`` asks the public
+``get_tracer_provider()`` on every read instead (slower, still right).
+
+The slot is re-bound (``refresh()``) when this module is imported, when a ``ServerCore`` is
+made and when a session opens (``initialize``, ``server/discover``), so an ``opentelemetry``
+imported after mcpfast is found too; an application that imports it later still (after its
+server runs) calls ``refresh()`` once.
+
+``use_tracer_provider(provider)`` makes mcpfast use a provider of its own instead of the global
+one (tests, or an application that keeps its providers apart); ``None`` goes back to the
+global one.
+
+The client side (``client_call``) is what ``ClientSession.request`` uses; any other client
+builds on it the same way (see ``ClientCall``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import types
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, cast
+
+from .errors import INTERNAL_ERROR, JSONRPCError
+from .requestvars import http_request
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context as OtelContext
+    from opentelemetry.propagators.textmap import Getter
+    from opentelemetry.trace import Span, Tracer
+
+__all__ = [
+    "PROVIDER_KEY",
+    "ClientCall",
+    "TraceMeta",
+    "client_call",
+    "refresh",
+    "trace_request",
+    "tracer",
+    "use_tracer_provider",
+    "watched",
+]
+
+log = logging.getLogger("mcpfast.tracing")
+
+#: the name of the global tracer provider slot in ``opentelemetry.trace``'s namespace
+PROVIDER_KEY = "_TRACER_PROVIDER"
+#: the instrumentation scope of mcpfast's spans
+SCOPE = "mcpfast"
+
+#: ``error.type`` of a ``CallToolResult`` with ``isError: true`` (the conventions' value)
+TOOL_ERROR = "tool_error"
+#: ``error.type`` of a request whose handler was cancelled (timeout, the requester, shutdown)
+CANCELLED = "cancelled"
+
+
+# what ``watched`` is while opentelemetry is not imported: the slot is always None
+_NOT_IMPORTED: dict[str, Any] = {PROVIDER_KEY: None}
+
+#: the mapping whose ``PROVIDER_KEY`` entry the hot paths read: None means "no spans". It is
+#: ``opentelemetry.trace``'s own namespace, a stand-in holding None while that module is not
+#: imported, or a one-entry dict holding the provider given to ``use_tracer_provider``.
+watched: Mapping[str, Any] = _NOT_IMPORTED
+
+_override: Any = None  # the provider given to use_tracer_provider, or None
+_cached_provider: Any = None  # the provider _cached_tracer belongs to
+_cached_tracer: Tracer | None = None  # None: that provider makes no spans
+
+
+class _ViaPublicAPI(Mapping[str, Any]):
+    """``watched`` for an ``opentelemetry.trace`` whose namespace has no provider slot (a future
+    version): the provider asked through the public API on every read (slower, still right)."""
+
+    def __init__(self, otel_trace: Any) -> None:
+        self._otel_trace = otel_trace
+
+    def __getitem__(self, key: str) -> Any:
+        provider = self._otel_trace.get_tracer_provider()
+        return None if isinstance(provider, self._otel_trace.ProxyTracerProvider) else provider
+
+    def __iter__(self) -> Iterator[str]:
+        return iter((PROVIDER_KEY,))
+
+    def __len__(self) -> int:
+        return 1
+
+
+def refresh() -> None:
+    """Re-bind ``watched``: to the provider given to ``use_tracer_provider``, else to
+    ``opentelemetry.trace``'s provider slot if that module is imported (a provider named by
+    ``OTEL_PYTHON_TRACER_PROVIDER`` is loaded then, as ``get_tracer_provider()`` does). Cheap
+    (one ``sys.modules`` lookup when opentelemetry is not imported); idempotent."""
+    global watched
+    if _override is not None:
+        watched = {PROVIDER_KEY: _override}
+        return
+    otel_trace = sys.modules.get("opentelemetry.trace")
+    if otel_trace is None:
+        watched = _NOT_IMPORTED
+        return
+    namespace = vars(otel_trace)
+    if namespace.get(PROVIDER_KEY) is None:
+        # sets the slot when OTEL_PYTHON_TRACER_PROVIDER names a provider; else a no-op
+        otel_trace.get_tracer_provider()
+    watched = namespace if PROVIDER_KEY in namespace else _ViaPublicAPI(otel_trace)
+
+
+def use_tracer_provider(provider: Any) -> None:
+    """Make mcpfast's spans with ``provider`` (an ``opentelemetry.trace.TracerProvider``)
+    instead of the global one; ``None`` goes back to the global provider."""
+    global _override
+    _override = provider
+    refresh()
+
+
+def tracer() -> Tracer | None:
+    """The tracer mcpfast's spans come from now, or None when no spans are made (no provider,
+    or one that makes none). Cached per provider."""
+    global _cached_provider, _cached_tracer
+    provider = watched[PROVIDER_KEY]
+    if provider is None:
+        return None
+    if provider is not _cached_provider:
+        from opentelemetry import trace as otel_trace
+
+        from . import __version__
+
+        if isinstance(provider, (otel_trace.NoOpTracerProvider, otel_trace.ProxyTracerProvider)):
+            found: Tracer | None = None
+        else:
+            found = provider.get_tracer(SCOPE, __version__)
+        _cached_provider, _cached_tracer = provider, found
+    return _cached_tracer
+
+
+# ====================================================================== shared helpers
+
+
+class _MetaGetter:
+    """An OpenTelemetry ``Getter`` over ``params._meta`` (or HTTP headers): only string values
+    are read, so a client's odd ``_meta`` cannot break a propagator."""
+
+    def get(self, carrier: Mapping[str, Any], key: str) -> list[str] | None:
+        value = carrier.get(key)
+        return [value] if type(value) is str else None
+
+    def keys(self, carrier: Mapping[str, Any]) -> list[str]:
+        return [k for k, v in carrier.items() if type(v) is str]
+
+
+# duck-typed: subclassing the opentelemetry ABC would import opentelemetry with mcpfast
+_GETTER = cast("Getter[Any]", _MetaGetter())
+_CoroutineType = types.CoroutineType
+
+
+def _target(method: str, params: Any, attrs: dict[str, Any]) -> str:
+    """The span name (``{method} {target}``), filling in the method's own attributes."""
+    if type(params) is not dict:
+        return method
+    if method == "tools/call":
+        name = params.get("name")
+        if type(name) is str:
+            attrs["gen_ai.tool.name"] = name
+            attrs["gen_ai.operation.name"] = "execute_tool"
+            return f"{method} {name}"
+    elif method == "prompts/get":
+        name = params.get("name")
+        if type(name) is str:
+            attrs["gen_ai.prompt.name"] = name
+            return f"{method} {name}"
+    elif method.startswith("resources/"):
+        uri = params.get("uri")
+        if type(uri) is str:
+            attrs["mcp.resource.uri"] = uri  # an attribute only: a URI is no low-cardinality name
+    return method
+
+
+def _fail(span: Span, error_type: str, message: str | None, code: int | None = None) -> None:
+    from opentelemetry.trace import Status, StatusCode
+
+    span.set_attribute("error.type", error_type)
+    if code is not None:
+        span.set_attribute("rpc.response.status_code", str(code))
+    span.set_status(Status(StatusCode.ERROR, message))
+
+
+def _end_with_result(span: Span, result: Any) -> None:
+    if type(result) is dict and result.get("isError") is True:
+        _fail(span, TOOL_ERROR, None)
+    span.end()
+
+
+def _end_with_exception(span: Span, exc: BaseException) -> None:
+    if isinstance(exc, JSONRPCError):
+        _fail(span, str(exc.code), exc.message, exc.code)
+    elif isinstance(exc, asyncio.CancelledError):
+        _fail(span, CANCELLED, "cancelled")
+    else:  # the peer answers -32603 and logs it; the span keeps the exception
+        span.record_exception(exc)
+        _fail(span, str(INTERNAL_ERROR), type(exc).__qualname__, INTERNAL_ERROR)
+    span.end()
+
+
+# ====================================================================== server side
+
+
+def trace_request(route: Callable[[Any, Any], Any], peer: Any, request: Any) -> Any:
+    """Serve ``request`` by ``route(peer, request)`` (the dispatcher's untraced path) inside a
+    ``SERVER`` span (see the module docstring). The span is
+    current while ``route`` runs and while the handler it started runs, and ends with the
+    answer: at once for a value, when a returned coroutine finishes, or when a returned
+    future/``Deferred`` is done. Tracing never fails a request: if the span cannot be started
+    (a broken propagator, say), the request is served untraced and the failure logged."""
+    t = tracer()
+    if t is None:
+        return route(peer, request)
+    try:
+        span, ctx = _start_server_span(t, peer, request)
+    except Exception:  # noqa: BLE001 - observability must not take the request down
+        log.exception("tracing: the span of request %r could not be started", request.id)
+        return route(peer, request)
+    from opentelemetry import context as otel_context
+
+    method = request.method
+    token = otel_context.attach(ctx)
+    try:
+        result = route(peer, request)
+    except BaseException as exc:
+        _end_with_exception(span, exc)
+        raise
+    finally:
+        otel_context.detach(token)
+    if method == "initialize":  # the version is the one the answer agreed on
+        version = _protocol_version(peer, None)
+        if version is not None:
+            span.set_attribute("mcp.protocol.version", version)
+    rt = type(result)
+    if rt is dict or rt is bytes:
+        _end_with_result(span, result)
+        return result
+    if hasattr(result, "add_done_callback"):  # a future or the peer's Deferred
+        result.add_done_callback(lambda fut: _end_with_future(span, fut))
+        return result
+    if rt is _CoroutineType:  # the peer drives it (eagerly, then as a task if it suspends)
+        return _traced_coroutine(result, span, ctx)
+    _end_with_result(span, result)
+    return result
+
+
+def _extract(carrier: Any) -> OtelContext | None:
+    """The context a carrier (``_meta``, HTTP headers) holds, by the configured propagators;
+    None when it names no valid remote span."""
+    if type(carrier) is not dict or not carrier:
+        return None
+    from opentelemetry import propagate
+    from opentelemetry.trace import get_current_span
+
+    ctx = propagate.extract(carrier, getter=_GETTER)
+    return ctx if get_current_span(ctx).get_span_context().is_valid else None
+
+
+def _start_server_span(t: Tracer, peer: Any, request: Any) -> tuple[Span, OtelContext]:
+    from opentelemetry.trace import Link, SpanKind, get_current_span, set_span_in_context
+
+    method = request.method
+    params = request.params
+    attrs: dict[str, Any] = {"mcp.method.name": method}
+    name = _target(method, params, attrs)
+    rid = request.id
+    if rid is not None:
+        attrs["jsonrpc.request.id"] = str(rid)
+    meta = params.get("_meta") if type(params) is dict else None
+    links = None
+    parent = _extract(meta)
+    http = http_request.get()
+    if http is not None:
+        attrs["network.transport"] = "tcp"
+        attrs["network.protocol.name"] = "http"
+        headers = http.headers
+        sid = headers.get("mcp-session-id")
+        if sid is not None:
+            attrs["mcp.session.id"] = sid
+        client = http.client
+        if client is not None:
+            attrs["client.address"] = client[0]
+            attrs["client.port"] = client[1]
+        from_http = _extract(headers)
+        if from_http is not None:
+            if parent is None:
+                parent = from_http
+            else:  # MCP's context is the parent; the transport's is linked (the conventions)
+                links = [Link(get_current_span(from_http).get_span_context())]
+    else:
+        transport = getattr(peer, "network_transport", None)
+        if transport is not None and transport != "inproc":  # in-process: no network to name
+            attrs["network.transport"] = transport
+    version = _protocol_version(peer, meta)
+    if version is not None:
+        attrs["mcp.protocol.version"] = version
+    span = t.start_span(name, context=parent, kind=SpanKind.SERVER, attributes=attrs, links=links)
+    return span, set_span_in_context(span, parent)
+
+
+def _end_with_future(span: Span, fut: Any) -> None:
+    if fut.cancelled():
+        _fail(span, CANCELLED, "cancelled")
+        span.end()
+        return
+    exc = fut.exception()
+    if exc is not None:
+        _end_with_exception(span, exc)
+    else:
+        _end_with_result(span, fut.result())
+
+
+async def _traced_coroutine(coro: Awaitable[Any], span: Span, ctx: OtelContext) -> Any:
+    from opentelemetry import context as otel_context
+
+    token = otel_context.attach(ctx)
+    try:
+        result = await coro
+    except BaseException as exc:
+        _end_with_exception(span, exc)
+        raise
+    finally:
+        otel_context.detach(token)
+    _end_with_result(span, result)
+    return result
+
+
+def _protocol_version(peer: Any, meta: Any) -> str | None:
+    if type(meta) is dict:
+        from .types import PROTOCOL_VERSION_KEY
+
+        version = meta.get(PROTOCOL_VERSION_KEY)
+        if type(version) is str:
+            return version
+    version = getattr(getattr(peer, "state", None), "protocol_version", None)
+    return version if type(version) is str else None
+
+
+# ====================================================================== client side
+
+
+class TraceMeta(dict[str, Any]):
+    """The ``_meta`` entries of a request a client already traced (the injected context, plus
+    the caller's own): a client whose ``request()`` re-enters itself, or retries, with it
+    does not start a second span. A plain ``dict`` otherwise."""
+
+    __slots__ = ()
+
+
+class ClientCall:
+    """The ``CLIENT`` span of one request a client sends, and the ``_meta`` entries that carry
+    its context to the server.
+
+    How a client wires it (``ClientSession.request`` does exactly this)::
+
+        call = tracing.client_call(method, params, protocol_version=..., network_transport=...)
+        if call is not None:                   # None: tracing is off, nothing else to do
+            meta.update(call.meta)             # traceparent/tracestate/baggage into params._meta
+            call.set_request_id(rid)           # the JSON-RPC id, once known
+        try:
+            result = await send(...)
+        except BaseException as exc:
+            if call is not None:
+                call.fail(exc)                 # McpError -> its code as error.type
+            raise
+        if call is not None:
+            call.end(result)                   # isError -> error.type "tool_error"
+
+    ``run(awaitable)`` does the try/except for the common case.
+    """
+
+    __slots__ = ("span", "meta")
+
+    def __init__(self, span: Span, meta: dict[str, str]) -> None:
+        #: the ``CLIENT`` span (ended by ``end``/``fail``)
+        self.span = span
+        #: what to add to the request's ``params._meta`` (the injected context)
+        self.meta = meta
+
+    def set_request_id(self, rid: Any) -> None:
+        """Record the request's JSON-RPC id (``jsonrpc.request.id``)."""
+        if rid is not None:
+            self.span.set_attribute("jsonrpc.request.id", str(rid))
+
+    def set_session(self, session_id: str | None = None, protocol_version: str | None = None) -> None:
+        """Record what became known after the span started (an HTTP session id, say)."""
+        if session_id is not None:
+            self.span.set_attribute("mcp.session.id", session_id)
+        if protocol_version is not None:
+            self.span.set_attribute("mcp.protocol.version", protocol_version)
+
+    def end(self, result: Any) -> None:
+        """The request succeeded with ``result``: end the span (``tool_error`` if ``isError``)."""
+        _end_with_result(self.span, result)
+
+    def fail(self, exc: BaseException) -> None:
+        """The request failed with ``exc``: record it and end the span. An error response
+        (``McpError``) gives its code; a timeout the client gave up on is ``-32001``."""
+        if isinstance(exc, (JSONRPCError, asyncio.CancelledError)):
+            _end_with_exception(self.span, exc)
+            return
+        self.span.record_exception(exc)
+        _fail(self.span, type(exc).__qualname__, str(exc) or None)
+        self.span.end()
+
+    async def run(self, awaitable: Awaitable[Any]) -> Any:
+        """Await the request and end the span with its outcome."""
+        try:
+            result = await awaitable
+        except BaseException as exc:
+            self.fail(exc)
+            raise
+        self.end(result)
+        return result
+
+
+def client_call(
+    method: str,
+    params: Any = None,
+    *,
+    protocol_version: str | None = None,
+    session_id: str | None = None,
+    network_transport: str | None = None,
+    server_address: str | None = None,
+    server_port: int | None = None,
+) -> ClientCall | None:
+    """Start the ``CLIENT`` span of one outgoing request and inject its context; None when
+    tracing is off (no span made, nothing to add). The span is a child of the caller's
+    current span; it is not made current (nothing runs under it on the client)."""
+    if watched[PROVIDER_KEY] is None:
+        return None
+    t = tracer()
+    if t is None:
+        return None
+    from opentelemetry import propagate
+    from opentelemetry.trace import SpanKind, set_span_in_context
+
+    attrs: dict[str, Any] = {"mcp.method.name": method}
+    name = _target(method, params, attrs)
+    if protocol_version is not None:
+        attrs["mcp.protocol.version"] = protocol_version
+    if session_id is not None:
+        attrs["mcp.session.id"] = session_id
+    if network_transport is not None and network_transport != "inproc":
+        attrs["network.transport"] = network_transport
+    if server_address is not None:
+        attrs["server.address"] = server_address
+        if server_port is not None:
+            attrs["server.port"] = server_port
+    span = t.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
+    meta: dict[str, str] = {}
+    propagate.inject(meta, context=set_span_in_context(span))
+    return ClientCall(span, meta)
+
+
+refresh()
