@@ -626,8 +626,10 @@ class Subscription:
                 -32601, f"subscriptions/listen needs protocol 2026-07-28; this connection speaks {session.protocol_version}")
         loop = asyncio.get_running_loop()
         self._acked = loop.create_future()
-        self._task = loop.create_task(client.session.request(
-            "subscriptions/listen", {"notifications": self.notifications}, on_sent=self._sent))
+        # straight to the peer: a listen stream is long-lived, read_timeout_seconds must not end it
+        self._task = loop.create_task(session.peer.request(
+            "subscriptions/listen", {"notifications": self.notifications, "_meta": session.envelope},
+            on_sent=self._sent))
         self._task.add_done_callback(self._ended)
         waits: set[asyncio.Future[Any]] = {self._acked, self._task}
         done, _ = await asyncio.wait(waits, timeout=client.read_timeout_seconds,
