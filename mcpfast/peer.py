@@ -393,11 +393,10 @@ class JSONRPCPeer:
         self.state: Any = None
         #: called with the number of suspended handlers whenever it changes (read back-pressure)
         self.on_in_flight_change: Callable[[int], None] | None = None
-        #: write the first outgoing request of each loop iteration at once instead of with the
-        #: next flush (the later ones still leave together): a client on a stream saves the
-        #: request one loop iteration of latency when it has one call in flight
+        #: write an outgoing request at once, instead of with the next flush, when it is the only
+        #: one waiting for an answer: a client on a stream saves one loop iteration of latency
+        #: with one call in flight, and with many in flight its requests still leave together
         self.eager_writes = False
-        self._eager_sent = False
         #: called with each frame that failed to decode (a ``JSONRPCError``) before it is answered;
         #: returning True means it was dealt with and gets no error response (a client reports a
         #: malformed server message instead of answering it)
@@ -451,7 +450,6 @@ class JSONRPCPeer:
         """Hand what is queued to ``send`` now (one call). Runs by itself at the end of each
         ``feed`` and once per loop iteration for output produced outside one."""
         self._flush_scheduled = False
-        self._eager_sent = False
         if self._out and self._closed is False:
             out, self._out = self._out, []
             self._send(out)
@@ -833,11 +831,9 @@ class JSONRPCPeer:
         pending = self._pending
         pending[rid] = fut
         self.emit(_encode_request(rid, method, params))
-        if self.eager_writes and not self._eager_sent and not self._batching and self._closed is False:
-            # the scheduled flush still runs (and sends what the rest of this iteration queues)
-            self._eager_sent = True
+        if self.eager_writes and len(pending) == 1 and not self._batching and self._closed is False:
             out, self._out = self._out, []
-            self._send(out)
+            self._send(out)  # the flush scheduled by emit() finds nothing left: a no-op
         if on_sent is not None:
             on_sent(rid)
         try:
@@ -856,10 +852,6 @@ class JSONRPCPeer:
                 pending.pop(rid, None)
             if on_progress is not None:
                 self._progress.pop(rid, None)
-
-    def is_pending(self, rid: Any) -> bool:
-        """Whether an outgoing request with id ``rid`` still waits for its response."""
-        return rid in self._pending
 
     def fail_request(self, rid: Any, exc: BaseException) -> bool:
         """Fail the outgoing request ``rid`` with ``exc`` now (a malformed response to it came

@@ -130,6 +130,12 @@ class _Handlers(ClientHandlers):
         super().__init__(keep_notifications=0)
         self.client = client
         self.listeners: dict[Any, Subscription] = {}
+        self._reports: set[asyncio.Task[Any]] = set()
+
+    def _reported(self, task: asyncio.Task[Any]) -> None:
+        self._reports.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("message_handler failed on a malformed message", exc_info=task.exception())
 
     def capabilities(self) -> dict[str, Any]:
         c = self.client
@@ -207,7 +213,9 @@ class _Handlers(ClientHandlers):
             try:
                 res = handler(failure)
                 if inspect.isawaitable(res):
-                    peer.loop.create_task(_await_all([res]))
+                    task = peer.loop.create_task(_await_all([res]))
+                    self._reports.add(task)  # the loop holds tasks weakly
+                    task.add_done_callback(self._reported)
             except Exception:  # noqa: BLE001 - a handler's failure must not stop the reader
                 log.exception("message_handler failed on a malformed message")
         if rid is None:
@@ -630,8 +638,10 @@ class Subscription:
                 -32601, f"subscriptions/listen needs protocol 2026-07-28; this connection speaks {session.protocol_version}")
         loop = asyncio.get_running_loop()
         self._acked = loop.create_future()
-        self._task = loop.create_task(client.session.request(
-            "subscriptions/listen", {"notifications": self.notifications}, on_sent=self._sent))
+        # straight to the peer: a listen stream is long-lived, read_timeout_seconds must not end it
+        self._task = loop.create_task(session.peer.request(
+            "subscriptions/listen", {"notifications": self.notifications, "_meta": session.envelope},
+            on_sent=self._sent))
         self._task.add_done_callback(self._ended)
         waits: set[asyncio.Future[Any]] = {self._acked, self._task}
         done, _ = await asyncio.wait(waits, timeout=client.read_timeout_seconds,

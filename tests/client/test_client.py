@@ -389,9 +389,10 @@ async def test_listen_delivers_change_events() -> None:
     def first() -> str:
         return "1"
 
-    async with Client(app, mode="2026-07-28") as c:
+    async with Client(app, mode="2026-07-28", read_timeout_seconds=0.2) as c:
         async with c.listen(tools_list_changed=True) as sub:
             assert sub.honored == {"toolsListChanged": True}
+            await asyncio.sleep(0.3)  # longer than the read timeout: the stream stays open
 
             @app.tool()
             def second() -> str:
