@@ -59,7 +59,7 @@ from ._exchange import (
     ModernPeer,
     SessionPeer,
 )
-from ._headers import check_param_headers, check_routing_headers, param_spec
+from ...http_headers import check_param_headers, check_routing_headers, param_spec
 from .security import HostOriginGuard, Rejection
 from .sessions import EventStore, MemoryEventStore, Session, SessionTable, new_session_id
 from .settings import HTTPSettings
