@@ -46,7 +46,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
-from ..errors import CONNECTION_CLOSED, ConnectionClosed
+from ..errors import CONNECTION_CLOSED, METHOD_NOT_FOUND, ConnectionClosed
 from ..http_headers import NAME_PARAM, encode_header_value, has_invalid_annotation, param_headers, param_spec
 from ..peer import DEFAULT_MAX_IN_FLIGHT, Dispatcher, JSONRPCPeer
 from ..types import PROTOCOL_VERSION_KEY
@@ -376,6 +376,12 @@ class StreamableHTTPTransport(ClientTransport):
     def peer(self) -> JSONRPCPeer | None:
         """The peer ``connect`` made (None before)."""
         return self._peer
+
+    @property
+    def get_stream_open(self) -> bool:
+        """Whether the session's GET stream (server->client messages, legacy) is open now."""
+        ex = self._get_stream
+        return ex is not None and ex.sse is not None
 
     @property
     def open_connections(self) -> int:
@@ -731,9 +737,11 @@ class StreamableHTTPTransport(ClientTransport):
     def _http_error(self, ex: _Exchange, body: bytes) -> None:
         status = ex.status
         kind = ex.kind
-        if status == 404 and self.session_id is not None and ex.method != "initialize" and not _is_jsonrpc_error(body):
-            self._session_expired()
-            return
+        if status == 404 and self.session_id is not None and ex.method != "initialize":
+            err = _jsonrpc_error(body)
+            if err is None or err.code != METHOD_NOT_FOUND:  # legacy: 404 is the session's end
+                self._session_expired()
+                return
         if kind == _GET:
             if status == 405:
                 log.debug("%s has no GET stream (405)", self.url)
@@ -970,10 +978,6 @@ def _jsonrpc_error(body: bytes) -> Any:
     except Exception:  # noqa: BLE001 - not JSON-RPC: the caller words the status instead
         return None
     return msg if type(msg) is _ErrorResponse else None
-
-
-def _is_jsonrpc_error(body: bytes) -> bool:
-    return _jsonrpc_error(body) is not None
 
 
 def transport_from_url(url: str, **options: Any) -> StreamableHTTPTransport:
