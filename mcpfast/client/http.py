@@ -42,7 +42,7 @@ import ssl as ssl_module
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httptools
 
@@ -143,7 +143,7 @@ class _Exchange:
 class _Conn(asyncio.Protocol):
     """One keep-alive HTTP/1.1 connection; one exchange at a time."""
 
-    __slots__ = ("owner", "parser", "tr", "ex", "last", "closed", "loop")
+    __slots__ = ("owner", "parser", "tr", "ex", "last", "closed", "loop", "used")
 
     def __init__(self, owner: StreamableHTTPTransport, loop: asyncio.AbstractEventLoop) -> None:
         self.owner = owner
@@ -153,6 +153,7 @@ class _Conn(asyncio.Protocol):
         self.ex: _Exchange | None = None
         self.last = 0.0
         self.closed = False
+        self.used = 0  # exchanges started here
 
     # ------------------------------------------------------------------ asyncio.Protocol
 
@@ -227,6 +228,8 @@ class _Conn(asyncio.Protocol):
     def start(self, ex: _Exchange, data: bytes) -> None:
         self.ex = ex
         ex.conn = self
+        ex.reused = self.used > 0
+        self.used += 1
         self.last = self.loop.time()
         assert self.tr is not None
         self.tr.write(data)
@@ -285,9 +288,9 @@ class StreamableHTTPTransport(ClientTransport):
         self.url = url
         self.host = parts.hostname
         self.port = parts.port or (443 if scheme == "https" else 80)
-        target = parts.path or "/"
+        target = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
         if parts.query:
-            target += "?" + parts.query
+            target += "?" + quote(parts.query, safe="/%:@!$&'()*+,;=-._~?")
         self.target = target
         netloc = self.host if ":" not in self.host else f"[{self.host}]"
         if parts.port is not None:
@@ -512,13 +515,22 @@ class StreamableHTTPTransport(ClientTransport):
         while idle:
             conn = idle.pop()
             if not conn.closed:
-                ex.reused = True
                 conn.start(ex, data)
                 return
         self._waiting.append((ex, data))
-        if len(self._conns) + self._opening < self.max_connections:
+        if self._room():
             self._opening += 1
             self._spawn(self._grow())
+
+    def _room(self) -> bool:
+        """Whether the pool may open one more connection. The session's GET stream holds one
+        for as long as it lasts and is not counted: with ``max_connections=1`` the requests
+        must still get through."""
+        used = len(self._conns) + self._opening
+        stream = self._get_stream
+        if stream is not None and stream.conn is not None and not stream.conn.closed:
+            used -= 1
+        return used < self.max_connections
 
     async def _open(self) -> _Conn:
         loop = self._loop or asyncio.get_running_loop()
@@ -536,10 +548,10 @@ class StreamableHTTPTransport(ClientTransport):
         except (TimeoutError, OSError) as exc:
             self._opening -= 1
             err = ConnectionClosed(f"cannot connect to {self.url}: {_why(exc)}")
-            # nothing else will serve them if no connection is open: fail them all
-            while self._waiting and (not self._conns or len(self._waiting) > len(self._conns)):
-                ex, _ = self._waiting.popleft()
-                self.exchange_failed(ex, err)
+            if not self._conns and not self._opening:  # nothing else will serve them
+                while self._waiting:
+                    ex, _ = self._waiting.popleft()
+                    self.exchange_failed(ex, err)
             return
         self._opening -= 1
         if self._closed and not self._waiting or self._lost:
@@ -562,7 +574,7 @@ class StreamableHTTPTransport(ClientTransport):
         # an idle connection closed by the server stays in the idle list until popped (skipped
         # there as closed): the list is short and a removal would cost every release a scan
         if self._waiting and not self._closed and not self._lost \
-                and len(self._conns) + self._opening < self.max_connections:
+                and self._room():
             self._opening += 1
             self._spawn(self._grow())
 
@@ -574,7 +586,6 @@ class StreamableHTTPTransport(ClientTransport):
         if ex.status == 0 and ex.reused and ex.replays == 0 and not self._closed:
             # a kept-alive connection the server had closed: nothing of ours was handled
             ex.replays += 1
-            ex.reused = False
             self._dispatch(ex)
             return
         if ex.status != 0 and ex.sse is None and ex.chunks and exc is None:

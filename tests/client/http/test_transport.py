@@ -207,6 +207,16 @@ async def test_the_pool_is_bounded_and_reused() -> None:
 
 
 @async_test
+async def test_one_connection_is_enough_beside_the_get_stream() -> None:
+    async with serving() as (server, _), session(server.url, LEGACY, max_connections=1) as (s, t):
+        await until(lambda: t.get_stream_open)
+        results = await asyncio.gather(*(s.request("tools/call", {"name": "echo", "arguments": {"message": str(i)}})
+                                         for i in range(10)))
+        assert [text(r) for r in results] == [str(i) for i in range(10)]
+        assert t.open_connections == 2  # the stream's and one for the requests
+
+
+@async_test
 async def test_http_errors_become_errors_of_the_waiting_call() -> None:
     auth = ServerBearer("s3cret")
     async with serving(auth=auth) as (server, _):
