@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from mcpfast import Client
+from mcpfast.client.client import Client
 from mcpfast.errors import MCPError
 from mcpfast.testing import async_test
 from mcpfast.transports.http.auth import BearerAuth as ServerBearer
