@@ -46,6 +46,10 @@ def make_core(events: dict[str, Any]) -> ServerCore:
         await asyncio.sleep(0.05)
         return "after the cut"
 
+    async def closeget(ctx: Any) -> str:
+        await ctx.close_standalone_sse_stream()
+        return "closed"
+
     async def wait() -> str:
         events["started"].set()
         try:
@@ -67,6 +71,7 @@ def make_core(events: dict[str, Any]) -> ServerCore:
     core.add_tool("progress", progress, input_schema=obj, context_kwarg="ctx")
     core.add_tool("poll", poll, input_schema=obj, context_kwarg="ctx")
     core.add_tool("wait", wait, input_schema=obj)
+    core.add_tool("closeget", closeget, input_schema=obj, context_kwarg="ctx")
     core.add_tool("ask", ask, input_schema=obj, context_kwarg="ctx")
     return core
 

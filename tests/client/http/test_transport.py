@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -103,6 +104,23 @@ async def test_get_stream_carries_unrelated_notifications() -> None:
         await until(lambda: t.get_stream_open)
         core.add_tool("late", lambda: "x", input_schema={"type": "object", "properties": {}})
         await until(lambda: any(m == "notifications/tools/list_changed" for m, _ in s.handlers.notifications))
+
+
+@async_test
+async def test_get_stream_closed_by_the_server_is_reopened() -> None:
+    from mcpfast.server import ServerCore
+
+    from .helpers import make_core, new_events
+
+    core: ServerCore = make_core(new_events())
+    async with serving(core) as (server, _), session(server.url, LEGACY) as (s, t):
+        for round_ in range(2):  # SEP-1699 polling on the GET stream: closed, reopened after retry
+            await until(lambda: t.get_stream_open)
+            assert text(await s.request("tools/call", {"name": "closeget", "arguments": {}})) == "closed"
+            core.add_tool(f"late{round_}", lambda: "x", input_schema={"type": "object", "properties": {}})
+            want = round_ + 1
+            await until(lambda want=want: sum(m == "notifications/tools/list_changed"
+                                              for m, _ in s.handlers.notifications) == want)
 
 
 @async_test
@@ -299,6 +317,33 @@ async def test_a_malformed_body_fails_the_call_not_hangs(caplog: pytest.LogCaptu
         peer = await t.connect(ClientHandlers())
         with caplog.at_level(logging.WARNING), pytest.raises(McpError, match="without the response"):
             await asyncio.wait_for(peer.request("ping"), 3)
+        await t.close()
+    finally:
+        srv.close()
+        await srv.wait_closed()
+
+
+@async_test
+async def test_a_malformed_event_is_reported_and_the_answer_still_arrives() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        rid = json.loads(await reader.readexactly(length))["id"]
+        body = b'data: {oops\n\ndata: {"jsonrpc":"2.0","id":%d,"result":{"ok":1}}\n\n' % rid
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: %d\r\n\r\n%s"
+                     % (len(body), body))
+        await writer.drain()
+        writer.close()
+
+    srv = await asyncio.start_server(handler, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    try:
+        t = transport_from_url(f"http://127.0.0.1:{port}/mcp")
+        peer = await t.connect(ClientHandlers())
+        reported: list[Any] = []
+        peer.on_malformed = lambda err: reported.append(err) or True
+        assert await asyncio.wait_for(peer.request("ping"), 3) == {"ok": 1}
+        assert len(reported) == 1  # the bad event, reported once; nothing was answered to the server
         await t.close()
     finally:
         srv.close()
