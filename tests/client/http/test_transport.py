@@ -341,7 +341,12 @@ async def test_a_malformed_event_is_reported_and_the_answer_still_arrives() -> N
         t = transport_from_url(f"http://127.0.0.1:{port}/mcp")
         peer = await t.connect(ClientHandlers())
         reported: list[Any] = []
-        peer.on_malformed = lambda err: reported.append(err) or True
+
+        def report(err: Any) -> bool:
+            reported.append(err)
+            return True
+
+        peer.on_malformed = report
         assert await asyncio.wait_for(peer.request("ping"), 3) == {"ok": 1}
         assert len(reported) == 1  # the bad event, reported once; nothing was answered to the server
         await t.close()
