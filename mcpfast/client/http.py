@@ -30,8 +30,8 @@ HTTP: ``httptools``' response parser under a small pool of keep-alive connection
 at most ``max_connections`` (more requests wait for a free one). A request costs no task: it is
 written from ``send`` and its answer handled in ``data_received``. TLS verification is on
 (``verify=``/``ssl=``), redirects are never followed, ``connect_timeout`` bounds opening a
-connection and ``read_timeout`` the silence of a response being awaited (the server's GET
-stream excepted: it may be quiet for hours).
+connection and ``read_timeout`` the silence of a response being awaited (the legacy GET stream
+and the ``subscriptions/listen`` stream excepted: they may be quiet for hours).
 """
 
 from __future__ import annotations
@@ -622,7 +622,10 @@ class StreamableHTTPTransport(ClientTransport):
         now = loop.time()
         for conn in list(self._conns):
             ex = conn.ex
-            if ex is not None and ex is not self._get_stream and now - conn.last > timeout:
+            # long-lived streams may be quiet for hours: the session's GET stream and the
+            # 2026-07-28 subscriptions/listen stream
+            if ex is not None and now - conn.last > timeout and ex is not self._get_stream \
+                    and ex.method != "subscriptions/listen":
                 conn.fail(ConnectionClosed(f"no data from the server for {timeout:g} s (read_timeout)"))
         self._watchdog = loop.call_later(min(timeout / 4, 1.0), self._watch)
 
