@@ -429,3 +429,32 @@ def test_tls_is_verified_by_default(tmp_path: Any) -> None:
             await server.close(grace=0.5)
 
     run()
+
+
+@async_test
+async def test_405_for_get_and_delete_is_fine() -> None:
+    """A legacy server with sessions but no GET stream and no DELETE (both 405)."""
+    from .helpers import fake_server
+
+    def answer(method: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        if method != "POST":
+            return 405, {}, b""
+        msg = json.loads(body)
+        if "id" not in msg:
+            return 202, {}, b""
+        result: dict[str, Any] = {}
+        if msg["method"] == "initialize":
+            result = {"protocolVersion": LEGACY, "capabilities": {}, "serverInfo": {"name": "f", "version": "0"}}
+        reply = json.dumps({"jsonrpc": "2.0", "id": msg["id"], "result": result}).encode()
+        extra = {"Content-Type": "application/json", "Mcp-Session-Id": "sess-1"}
+        return 200, extra, reply
+
+    async with fake_server(answer) as (url, seen):
+        async with session(url, LEGACY) as (s, t):
+            assert t.session_id == "sess-1"
+            await until(lambda: any(m == "GET" for m, _, _ in seen))
+            assert await s.request("ping") == {}
+            assert not t.get_stream_open
+        methods = [m for m, _, _ in seen]
+        assert methods.count("GET") == 1 and methods[-1] == "DELETE"  # 405: no second try, no error
+        assert all(h["mcp-session-id"] == "sess-1" for m, h, _ in seen[1:])
