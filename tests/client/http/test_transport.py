@@ -270,7 +270,8 @@ class _RotatingAuth:
 
 class _SlowAuth(_RotatingAuth):
     async def headers(self, method: str, url: str) -> Mapping[str, str]:
-        await asyncio.sleep(0)  # suspends: the request is sent from a task
+        await asyncio.sleep(0)  # suspends (a bare yield), then waits on a future: sent from a task
+        await asyncio.sleep(0.001)
         return await super().headers(method, url)
 
 
