@@ -104,8 +104,20 @@ def _header_line(name: str, value: str) -> bytes:
     return f"{name}: {value}\r\n".encode("latin-1")
 
 
+#: headers the transport writes itself: a user's or an auth hook's copy would be a duplicate
+#: the server may read either way (or, for the framing ones, a broken request)
+_RESERVED = frozenset({"host", "content-length", "transfer-encoding", "connection", "content-type", "accept",
+                       "mcp-session-id", "mcp-protocol-version", "mcp-method", "mcp-name", "last-event-id"})
+
+
 def _headers_bytes(headers: Mapping[str, str] | None) -> bytes:
-    return b"".join(_header_line(k, v) for k, v in (headers or {}).items())
+    out = []
+    for name, value in (headers or {}).items():
+        low = name.lower()
+        if low in _RESERVED or low.startswith("mcp-param-"):
+            raise ValueError(f"header {name!r} is written by the transport itself and cannot be set")
+        out.append(_header_line(name, value))
+    return b"".join(out)
 
 
 class _Exchange:
