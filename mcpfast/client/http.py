@@ -44,7 +44,10 @@ from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import httptools
+try:
+    import httptools
+except ImportError as _exc:  # pragma: no cover - the http extra is a test dependency
+    raise ImportError("the Streamable HTTP client needs httptools: pip install 'mcpfast[http]'") from _exc
 
 from ..errors import CONNECTION_CLOSED, METHOD_NOT_FOUND, ConnectionClosed
 from ..http_headers import NAME_PARAM, encode_header_value, has_invalid_annotation, param_headers, param_spec
