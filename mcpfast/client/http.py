@@ -299,6 +299,8 @@ class StreamableHTTPTransport(ClientTransport):
                              " a redirect would send credentials to another origin")
         if auth is not None and bearer is not None:
             raise TypeError("give auth= or bearer=, not both")
+        if bearer is not None and any(k.lower() == "authorization" for k in headers or {}):
+            raise TypeError("give bearer= or an Authorization header, not both")
         if max_connections < 1:
             raise ValueError(f"max_connections must be at least 1, got {max_connections}")
         self.url = url
