@@ -77,6 +77,11 @@ class InProcessTransport(ClientTransport):
         assert client.peer is not None  # set by connection_made
         return client.peer
 
+    @property
+    def server_end(self) -> JSONRPCStreamProtocol | None:
+        """The server's end of the connection (tests write raw bytes or hang up through it)."""
+        return self._ends[0] if self._ends is not None else None
+
     async def _close_ends(self) -> None:
         ends = self._ends
         if ends is None:
