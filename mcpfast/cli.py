@@ -119,9 +119,10 @@ def load_server(target: str) -> Any:
 
 def serve(obj: Any, *, transport: str = "stdio", host: str | None = None, port: int | None = None,
           workers: int | None = None, json_response: bool = False, stateless: bool = False,
-          idle_timeout: float | None = None) -> None:
+          idle_timeout: float | None = None, metrics_port: int | None = None) -> None:
     """Serve ``obj`` (an ``MCPServer`` or a ``ServerCore``) until stopped. ``idle_timeout``
-    (tcp, http; None: the transport's default, 0: never) closes connections idle that long."""
+    (tcp, http; None: the transport's default, 0: never) closes connections idle that long.
+    ``metrics_port`` serves the metrics as Prometheus text on that port too (any transport)."""
     from .server.app import MCPServer
 
     if transport == "streamable-http":
@@ -151,7 +152,17 @@ def serve(obj: Any, *, transport: str = "stdio", host: str | None = None, port: 
     idle: dict[str, Any] = {}
     if idle_timeout is not None:
         idle["idle_timeout" if transport == "tcp" else "keep_alive_timeout"] = idle_timeout or None
+    if metrics_port is not None and not 0 <= metrics_port <= 65535:
+        raise CLIError(f"--metrics-port must be a port number, got {metrics_port}")
+    if metrics_port is not None and workers is not None and workers > 1:
+        raise CLIError("--metrics-port serves one process; with --workers scrape each worker's /metrics")
+    if metrics_port is not None:
+        core = obj.core if isinstance(obj, MCPServer) else obj
+        if getattr(core, "metrics", None) is None:
+            raise CLIError("--metrics-port: this server was made with metrics=False")
     if isinstance(obj, MCPServer):
+        if metrics_port is not None:
+            obj.settings.metrics_port = metrics_port
         if transport == "stdio":
             obj.run("stdio")
         elif transport == "tcp":
@@ -167,7 +178,9 @@ def serve(obj: Any, *, transport: str = "stdio", host: str | None = None, port: 
             obj.run("streamable-http", **http)
         return
     # a bare ServerCore: the transports directly
-    if transport == "stdio":
+    if metrics_port is not None:
+        _serve_core_with_metrics(obj, transport, net, idle, metrics_port, json_response, stateless)
+    elif transport == "stdio":
         from .transports.stdio import run_stdio
 
         run_stdio(obj)
@@ -192,6 +205,41 @@ def serve(obj: Any, *, transport: str = "stdio", host: str | None = None, port: 
         run_http(obj, host=h, port=net.get("port", 8000), settings=settings, workers=workers or 1)
 
 
+def _serve_core_with_metrics(core: Any, transport: str, net: dict[str, Any], idle: dict[str, Any], metrics_port: int,
+                             json_response: bool, stateless: bool) -> None:
+    """A bare ``ServerCore`` on ``transport`` with its metrics port beside it, in one loop."""
+    import asyncio
+
+    from .transports.http.metrics_port import start_metrics_server
+
+    host = net.get("host", "127.0.0.1")
+
+    async def run() -> None:
+        metrics = await start_metrics_server(core.metrics, host=host, port=metrics_port)
+        try:
+            if transport == "stdio":
+                from .transports.stdio import serve_stdio
+
+                await serve_stdio(core)
+            elif transport == "tcp":
+                from .transports.tcp import start_tcp_server
+
+                server = await start_tcp_server(lambda: core, host, net.get("port", 8000), **idle)
+                await server.serve_forever()
+            else:
+                from .transports.http import HTTPSettings, serve_http
+
+                settings = HTTPSettings(json_response=json_response, stateless=stateless, bind_host=host, **idle)
+                await serve_http(core, host=host, port=net.get("port", 8000), settings=settings)
+        finally:
+            await metrics.close()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="mcpfast", description="mcpfast: run MCP servers.")
     sub = ap.add_subparsers(dest="command", metavar="{run,version}")
@@ -207,6 +255,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--idle-timeout", type=float, metavar="SECONDS",
                      help="tcp, http: close a connection with no request in flight and no traffic for this long"
                           " (0: never; default: tcp 300, http 5 between keep-alive requests)")
+    run.add_argument("--metrics-port", type=int, metavar="PORT",
+                     help="also serve the metrics as Prometheus text at http://HOST:PORT/metrics (any transport)")
     run.add_argument("--log-level", default="WARNING", type=str.upper,
                      choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
                      help="log level of mcpfast's logs on stderr (default: WARNING)")
@@ -257,7 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(f"importing {args.target} failed: {type(exc).__name__}: {exc}")
     try:
         serve(obj, transport=args.transport, host=args.host, port=args.port, workers=args.workers,
-              json_response=args.json_response, stateless=args.stateless, idle_timeout=args.idle_timeout)
+              json_response=args.json_response, stateless=args.stateless, idle_timeout=args.idle_timeout,
+              metrics_port=args.metrics_port)
     except CLIError as exc:
         _fail(str(exc))
     except OSError as exc:

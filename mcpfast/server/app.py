@@ -101,6 +101,9 @@ class Settings:
     json_response: bool = False
     stateless_http: bool = False
     streamable_http_path: str = "/mcp"
+    metrics: bool = True
+    metrics_port: int | None = None
+    metrics_path: str = "/metrics"
 
 
 _CACHEABLE = frozenset({"server/discover", "tools/list", "prompts/list", "resources/list", "resources/templates/list",
@@ -267,6 +270,9 @@ class MCPServer(Generic[LifespanT]):
         page_size: int | None = None,
         state_secret: bytes | str | None = None,
         validation_errors: str = "result",
+        metrics: bool = True,
+        metrics_port: int | None = None,
+        metrics_path: str = "/metrics",
     ) -> None:
         if validation_errors not in ("error", "result"):
             raise ValueError(f'validation_errors must be "error" or "result", got {validation_errors!r}')
@@ -276,7 +282,8 @@ class MCPServer(Generic[LifespanT]):
             dependencies=list(dependencies or ()), lifespan=lifespan, auth=auth, host=host, port=port,
             max_connections=max_connections, request_timeout=request_timeout, tls=tls, workers=workers,
             thread_pool_size=thread_pool_size, json_response=json_response, stateless_http=stateless_http,
-            streamable_http_path=streamable_http_path,
+            streamable_http_path=streamable_http_path, metrics=metrics, metrics_port=metrics_port,
+            metrics_path=metrics_path,
         )
         self.dependencies = self.settings.dependencies
         #: the SDK's ``TokenVerifier`` (with the SDK's ``AuthSettings`` as ``auth``: the OAuth
@@ -291,7 +298,7 @@ class MCPServer(Generic[LifespanT]):
         self.core = ServerCore(
             name or "mcp-server", version, title=title, description=description, website_url=website_url,
             icons=_dump(icons), instructions=instructions, page_size=page_size, state_secret=state_secret,
-            thread_pool_size=thread_pool_size, capabilities=_ALWAYS_DECLARED)
+            thread_pool_size=thread_pool_size, capabilities=_ALWAYS_DECLARED, metrics=metrics)
         self.core.app = self
         self.core.cache_hints = _cache_hints(cache_hints)
         self.core.lifespan_state = {} if lifespan is None else None
@@ -728,7 +735,8 @@ class MCPServer(Generic[LifespanT]):
             asyncio.run(self.run_sse_async(**kwargs))
         elif transport == "tcp":
             asyncio.run(self.run_tcp_async(**kwargs))
-        elif self._custom_routes:
+        elif self._custom_routes or self.settings.metrics_port is not None:
+            # one process in this loop: the metrics port (if any) runs beside it
             asyncio.run(self.run_streamable_http_async(**kwargs))
         else:
             from ..transports.http import run_http
@@ -742,7 +750,7 @@ class MCPServer(Generic[LifespanT]):
 
         if self.settings.request_timeout is not None:
             kwargs.setdefault("request_timeout", self.settings.request_timeout)
-        async with self.lifespan_context():
+        async with self.lifespan_context(), self.metrics_server():
             try:
                 await serve_stdio(self.core, **kwargs)
             finally:
@@ -760,7 +768,7 @@ class MCPServer(Generic[LifespanT]):
         if s.max_connections is not None:
             kwargs.setdefault("max_connections", s.max_connections)
         kwargs.setdefault("request_timeout", s.request_timeout)
-        async with self.lifespan_context():
+        async with self.lifespan_context(), self.metrics_server():
             server = await start_tcp_server(lambda: self.core, host or s.host, s.port if port is None else port,
                                             **kwargs)
             if ready is not None:
@@ -778,10 +786,36 @@ class MCPServer(Generic[LifespanT]):
 
         host, port, serve = self._http_args(kwargs)
         workers = serve.pop("workers", None)  # one process when awaited inside a running loop
-        if self._custom_routes:
-            await self._serve_with_routes(host, port, workers, serve, kwargs)
+        if self.settings.metrics_port is not None and workers not in (None, 1):
+            raise ValueError("metrics_port serves one process: with workers, scrape each worker's /metrics"
+                             " (or run one process per port)")
+        async with self.metrics_server():
+            if self._custom_routes:
+                await self._serve_with_routes(host, port, workers, serve, kwargs)
+                return
+            await serve_http(self.core, host=host, port=port, settings=self._http_settings(host=host, **kwargs),
+                             **serve)
+
+    @contextlib.asynccontextmanager
+    async def metrics_server(self, port: int | None = None, host: str | None = None) -> AsyncIterator[Any]:
+        """While inside, serve the metrics as Prometheus text on their own HTTP port (``port``,
+        default the constructor's ``metrics_port``; None: no port, the block runs alone), so a
+        stdio, TCP or WebSocket server can be scraped. Yields the ``HTTPServer`` (``.port``)
+        or None. The ``run*`` methods enter it themselves."""
+        if port is None:
+            port = self.settings.metrics_port
+        metrics = self.core.metrics
+        if port is None or metrics is None:
+            yield None
             return
-        await serve_http(self.core, host=host, port=port, settings=self._http_settings(host=host, **kwargs), **serve)
+        from ..transports.http.metrics_port import start_metrics_server
+
+        server = await start_metrics_server(metrics, host=host or self.settings.host, port=port,
+                                            path=self.settings.metrics_path)
+        try:
+            yield server
+        finally:
+            await server.close()
 
     async def _serve_with_routes(self, host: str, port: int, workers: Any, serve: dict[str, Any],
                                  kwargs: dict[str, Any]) -> None:
@@ -855,6 +889,7 @@ class MCPServer(Generic[LifespanT]):
             "lifespan": self.lifespan_context,
             "request_timeout": s.request_timeout,
             "bind_host": host or s.host,
+            "metrics_path": s.metrics_path if s.metrics else None,
         }
         if event_store is not None:
             kw["event_store"] = event_store
@@ -1101,6 +1136,8 @@ class MCPServer(Generic[LifespanT]):
                             "started": runner.started, "threads": runner.threads},
             "resources": len(core.resources) + len(core.resource_templates),
             "prompts": len(core.prompts),
+            # what /metrics and the metrics port export, by metric name (empty: metrics=False)
+            "metrics": core.metrics.snapshot() if core.metrics is not None else {},
         }
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "Gauge",
     "Histogram",
     "Registry",
+    "render_series",
 ]
 
 cdef extern from *:
@@ -681,6 +682,34 @@ cdef int _render(list out, str name, str help, str kind, list series) except -1:
 
 cdef str _render_labels(tuple labelnames, tuple values):
     return ",".join([f'{ln}="{_escape_label(v)}"' for ln, v in zip(labelnames, values)])
+
+
+def render_series(kind, name, help, labelnames, series):
+    """The exposition text of one metric made of metrics kept elsewhere (see
+    ``_counters_py.render_series``)."""
+    kind = _kind_name(kind)
+    _check_name(name)
+    _check_help(help)
+    cdef tuple names = _check_labelnames(labelnames, kind)
+    cdef type cls = Counter if kind == "counter" else Gauge if kind == "gauge" else Histogram
+    cdef list rendered = []
+    cdef tuple vals
+    for values, m in series:
+        vals = tuple(values)
+        if len(vals) != len(names):
+            raise ValueError(
+                f"render_series {name!r} has label names {names!r}, "
+                f"got {len(vals)} values for {len(names)}"
+            )
+        for v in vals:
+            if not isinstance(v, str):
+                raise TypeError(f"label values must be str, got {type(v).__name__}")
+        if type(m) is not cls:
+            raise TypeError(f"render_series {name!r}: expected {kind} metrics, got {type(m).__name__}")
+        rendered.append((_render_labels(names, vals), m))
+    cdef list out = []
+    _render(out, name, help, kind, rendered)
+    return "".join(out)
 
 
 cdef str _describe(object m):

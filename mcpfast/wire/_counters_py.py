@@ -51,6 +51,7 @@ __all__ = [
     "Gauge",
     "Histogram",
     "Registry",
+    "render_series",
 ]
 
 BUCKET_BOUNDS_US: tuple[float, ...] = tuple(
@@ -560,6 +561,45 @@ def _render(out: list[str], name: str, help: str, kind: str, series: list[tuple[
 
 def _render_labels(labelnames: tuple[str, ...], values: tuple[str, ...]) -> str:
     return ",".join(f'{ln}="{_escape_label(v)}"' for ln, v in zip(labelnames, values))
+
+
+def render_series(
+    kind: str,
+    name: str,
+    help: str,
+    labelnames: Iterable[str],
+    series: Iterable[tuple[tuple[str, ...], Counter | Gauge | Histogram]],
+) -> str:
+    """The exposition text of one metric made of metrics kept elsewhere, without copying them.
+
+    For numbers recorded by their owner (a tool's own latency histogram) that an exporter
+    shows under one labelled name: ``series`` pairs label values (one str per label name)
+    with a ``Counter``, ``Gauge`` or ``Histogram`` of ``kind``; the text is what a
+    ``Family`` holding those children would render. Wrong kinds, names or label counts are
+    TypeError/ValueError, as for ``Family``.
+    """
+    kind = _kind_name(kind)
+    _check_name(name)
+    _check_help(help)
+    names = _check_labelnames(labelnames, kind)
+    cls = _CLASSES[kind]
+    rendered: list[tuple[str, Any]] = []
+    for values, m in series:
+        values = tuple(values)
+        if len(values) != len(names):
+            raise ValueError(
+                f"render_series {name!r} has label names {names!r}, "
+                f"got {len(values)} values for {len(names)}"
+            )
+        for v in values:
+            if not isinstance(v, str):
+                raise TypeError(f"label values must be str, got {type(v).__name__}")
+        if type(m) is not cls:
+            raise TypeError(f"render_series {name!r}: expected {kind} metrics, got {type(m).__name__}")
+        rendered.append((_render_labels(names, values), m))
+    out: list[str] = []
+    _render(out, name, help, kind, rendered)
+    return "".join(out)
 
 
 class Registry:

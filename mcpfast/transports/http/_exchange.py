@@ -227,7 +227,7 @@ class Exchange:
         r.write(chunk)
         if r.buffered() > self.http.settings.max_sse_buffer:
             log.warning("closing the SSE stream of request %r: the client is not reading (%d bytes queued)",
-                        self.rid, r.buffered())
+                        self.rid, r.buffered(), extra={"jsonrpc_request_id": self.rid})
             if self.modern or self.session is None:
                 self.state = DONE
                 self._end_stream()
@@ -326,7 +326,8 @@ class Exchange:
             try:
                 self.responder.respond(503, JSON_HEADERS, body)  # type: ignore[union-attr]
             except Exception:  # noqa: BLE001 - a front end that already gave up on it
-                log.debug("could not answer request %r", self.rid, exc_info=True)
+                log.debug("could not answer request %r", self.rid, exc_info=True,
+                          extra={"jsonrpc_request_id": self.rid})
             self._done()
         elif state == SSE:
             if self.timer is not None:
@@ -553,6 +554,8 @@ class ModernPeer(JSONRPCPeer):
     """The peer of one 2026-07-28 POST (or one legacy POST without a session): everything it
     sends belongs to its one exchange."""
 
+    network_transport = "tcp"
+
     def __init__(self, dispatcher: Any, ex: Exchange, request_timeout: float | None, max_in_flight: int,
                  loop: asyncio.AbstractEventLoop | None) -> None:
         # one is made per request: the base initializer called directly
@@ -571,6 +574,8 @@ class ModernPeer(JSONRPCPeer):
 class SessionPeer(JSONRPCPeer):
     """A legacy session's long-lived peer: what a handler sends goes to the exchange of the
     request being handled (``stream_control``), else to the session's GET stream."""
+
+    network_transport = "tcp"
 
     def __init__(self, dispatcher: Any, http: StreamableHTTP, request_timeout: float | None, max_in_flight: int,
                  loop: asyncio.AbstractEventLoop | None) -> None:

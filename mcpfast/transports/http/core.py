@@ -38,6 +38,7 @@ from ...errors import (
     UNSUPPORTED_PROTOCOL_VERSION,
     JSONRPCError,
 )
+from ...metrics import metrics_of
 from ...requestvars import access_token, http_request, stream_control
 from ...types import (
     CLIENT_CAPABILITIES_KEY,
@@ -657,6 +658,9 @@ class StreamableHTTP:
         refusal = table.admit(client)
         if refusal is not None:
             self.stats["sessions_refused"] += 1
+            refused = metrics_of(self.dispatcher)
+            if refused is not None:
+                refused.refuse("max_sessions")
             self._error(responder, 503, SERVER_OVERLOADED, refusal, rid=msg.id)
             return
         peer = SessionPeer(self.dispatcher, self, self._timeout, self._max_in_flight, self._loop)
@@ -879,7 +883,13 @@ class StreamableHTTP:
     # ================================================================== metrics
 
     def metrics_text(self) -> str:
-        """The Prometheus text of this endpoint's counters (what ``metrics_path`` serves)."""
+        """What ``metrics_path`` serves: the dispatcher's metrics (``mcpfast.metrics``, when it
+        keeps them) and this endpoint's HTTP counters, as Prometheus text."""
+        server = metrics_of(self.dispatcher)
+        return (server.text() if server is not None else "") + self.http_metrics_text()
+
+    def http_metrics_text(self) -> str:
+        """The Prometheus text of this endpoint's own counters (responses, sessions, streams)."""
         reg = self.metrics
         fam = reg.family("counter", "mcp_http_responses_total", "HTTP responses by method and status",
                          ("method", "status"))

@@ -1,0 +1,103 @@
+"""Times every request the server core answers into ``ServerMetrics`` (``mcpfast.metrics``).
+
+``RequestMeter.on_request`` stands in for the core's ``on_request`` (``ServerCore`` installs
+it when metrics are on; off, the core's own method is called directly and nothing here runs).
+It wraps whatever ``on_request`` it was given, so another wrapper (tracing) can stack on it.
+
+A request is timed from the moment the core receives it until its answer is ready, whichever
+way the answer comes: returned at once (most requests), raised, from a coroutine (timed
+through a thin wrapper coroutine that the peer steps like the handler's own), or through a
+``Deferred``/future (a done callback: a pooled tool's answer). The labels are worked out once
+the answer is known, from the request and the connection, and bounded (``ServerMetrics``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import types
+from collections.abc import Callable, Coroutine
+from time import perf_counter_ns
+from typing import Any
+
+from ..metrics import TOOL_ERROR, ServerMetrics
+from ..peer import Deferred
+from ..types import PROTOCOL_VERSION_KEY
+from ..wire.jsonrpc import Request
+
+__all__ = ["RequestMeter"]
+
+_CoroutineType = types.CoroutineType
+_Future = asyncio.Future
+_now = perf_counter_ns
+
+
+def _tool_error(result: Any) -> str:
+    """``TOOL_ERROR`` for an ``isError`` result, else ``""``."""
+    return TOOL_ERROR if type(result) is dict and result.get("isError") is True else ""
+
+
+class RequestMeter:
+    """``on_request`` timed into ``metrics`` (the module docstring)."""
+
+    __slots__ = ("metrics", "_inner")
+
+    def __init__(self, metrics: ServerMetrics, inner: Callable[[Any, Request], Any]) -> None:
+        self.metrics = metrics
+        self._inner = inner
+
+    def on_request(self, peer: Any, request: Request) -> Any:
+        m = self.metrics
+        m.started += 1
+        t0 = _now()
+        try:
+            result = self._inner(peer, request)
+        except BaseException as exc:
+            self._record(peer, request, m.error_type(exc), t0)
+            raise
+        rt = type(result)
+        if rt is dict:
+            self._record(peer, request, TOOL_ERROR if result.get("isError") is True else "", t0)
+        elif rt is _CoroutineType:
+            return self._timed(peer, request, result, t0)
+        elif rt is Deferred or isinstance(result, _Future):
+            result.add_done_callback(lambda f: self._settled(peer, request, f, t0))
+        else:
+            self._record(peer, request, "", t0)
+        return result
+
+    async def _timed(self, peer: Any, request: Request, coro: Coroutine[Any, Any, Any], t0: int) -> Any:
+        try:
+            result = await coro
+        except BaseException as exc:
+            self._record(peer, request, self.metrics.error_type(exc), t0)
+            raise
+        self._record(peer, request, _tool_error(result), t0)
+        return result
+
+    def _settled(self, peer: Any, request: Request, fut: Any, t0: int) -> None:
+        if fut.cancelled():
+            self._record(peer, request, "CancelledError", t0)
+            return
+        exc = fut.exception()
+        if exc is not None:
+            self._record(peer, request, self.metrics.error_type(exc), t0)
+        else:
+            self._record(peer, request, _tool_error(fut.result()), t0)
+
+    def _record(self, peer: Any, request: Request, error_type: str, t0: int) -> None:
+        m = self.metrics
+        method = request.method
+        params = request.params
+        tool = ""
+        version: Any = None
+        if type(params) is dict:
+            if method == "tools/call":
+                tool = m.tool_label(params.get("name"))
+            meta = params.get("_meta")
+            if type(meta) is dict:
+                version = meta.get(PROTOCOL_VERSION_KEY)
+        if version is None:
+            session = peer.state
+            version = getattr(session, "protocol_version", None)
+        m.observe(m.method_label(method), tool, error_type, getattr(peer, "network_transport", ""),
+                  m.version_label(version), t0)
