@@ -156,18 +156,23 @@ class ServerMetrics(_Recorder):
                                          "bytes read from clients", ("network_transport",), 16)
         self.bytes_sent = reg.family("counter", "mcpfast_bytes_sent_total",
                                      "bytes written to clients", ("network_transport",), 16)
-        #: requests the core started timing (finished ones are the operations' count)
-        self.started = 0
+        # how many requests the core started timing (finished ones are the operations' count)
+        self._started: Callable[[], int] = lambda: 0
         self._methods = {m: m for m in known_methods}
         self._versions = {v: v for v in known_versions}
         self._is_tool = is_tool
         self.add_refresher(self._set_in_flight)
 
+    def count_started(self, started: Callable[[], int]) -> None:
+        """Where ``mcpfast_requests_in_flight`` reads how many requests were started (the
+        request timer's own count); the finished ones are the operations' count."""
+        self._started = started
+
     def _set_in_flight(self) -> None:
         finished = 0
         for _, h in self.operations.series():
             finished += h.count
-        self.in_flight.set(self.started - finished)
+        self.in_flight.set(self._started() - finished)
 
     def add_method(self, method: str) -> None:
         """Keep ``method`` as its own label value (a handler registered for it)."""

@@ -22,6 +22,7 @@ from typing import Any
 from ..metrics import TOOL_ERROR, ServerMetrics
 from ..peer import Deferred
 from ..types import PROTOCOL_VERSION_KEY
+from ..wire.counters import Histogram
 from ..wire.jsonrpc import Request
 
 __all__ = ["RequestMeter"]
@@ -29,6 +30,8 @@ __all__ = ["RequestMeter"]
 _CoroutineType = types.CoroutineType
 _Future = asyncio.Future
 _now = perf_counter_ns
+#: label lookups kept (past it, new raw combinations are resolved each time)
+_CACHE_MAX = 4096
 
 
 def _tool_error(result: Any) -> str:
@@ -39,20 +42,24 @@ def _tool_error(result: Any) -> str:
 class RequestMeter:
     """``on_request`` timed into ``metrics`` (the module docstring)."""
 
-    __slots__ = ("metrics", "_inner")
+    __slots__ = ("metrics", "_inner", "_children", "started")
 
     def __init__(self, metrics: ServerMetrics, inner: Callable[[Any, Request], Any]) -> None:
         self.metrics = metrics
         self._inner = inner
+        # (method, tool, error_type, transport, version) as received -> the histogram child
+        self._children: dict[tuple[Any, ...], Histogram] = {}
+        #: requests timed so far (those finished are the operations' count: the rest are in flight)
+        self.started = 0
+        metrics.count_started(lambda: self.started)
 
     def on_request(self, peer: Any, request: Request) -> Any:
-        m = self.metrics
-        m.started += 1
+        self.started += 1
         t0 = _now()
         try:
             result = self._inner(peer, request)
         except BaseException as exc:
-            self._record(peer, request, m.error_type(exc), t0)
+            self._record(peer, request, self.metrics.error_type(exc), t0)
             raise
         rt = type(result)
         if rt is dict:
@@ -85,19 +92,35 @@ class RequestMeter:
             self._record(peer, request, _tool_error(fut.result()), t0)
 
     def _record(self, peer: Any, request: Request, error_type: str, t0: int) -> None:
-        m = self.metrics
+        # The hot path: the raw label values make a key into a cache of histogram children,
+        # so a request of a known kind costs one tuple, one dict lookup and one observe.
         method = request.method
         params = request.params
-        tool = ""
+        tool: Any = ""
         version: Any = None
         if type(params) is dict:
             if method == "tools/call":
-                tool = m.tool_label(params.get("name"))
+                tool = params.get("name")
+                if type(tool) is not str:
+                    tool = None  # not a name: _OTHER (and hashable)
             meta = params.get("_meta")
             if type(meta) is dict:
                 version = meta.get(PROTOCOL_VERSION_KEY)
+                if type(version) is not str:
+                    version = None if version is None else ""
         if version is None:
-            session = peer.state
-            version = getattr(session, "protocol_version", None)
-        m.observe(m.method_label(method), tool, error_type, getattr(peer, "network_transport", ""),
-                  m.version_label(version), t0)
+            version = getattr(peer.state, "protocol_version", "")
+        key = (method, tool, error_type, peer.network_transport, version)
+        cache = self._children
+        child = cache.get(key)
+        if child is None:
+            m = self.metrics
+            child = m.operations.labels(m.method_label(method), "" if tool == "" else m.tool_label(tool),
+                                        error_type, key[3], m.version_label(version))
+            if len(cache) < _CACHE_MAX:
+                cache[key] = child
+        child.observe((_now() - t0) * 0.001)
+
+    def forget_labels(self) -> None:
+        """Drop the cached label lookups (the tools changed: a name may now be known, or gone)."""
+        self._children.clear()

@@ -196,6 +196,7 @@ class _LocalPeer:
     dropped, server->client requests fail (there is no client)."""
 
     closed = False
+    network_transport = "inproc"
 
     def __init__(self) -> None:
         self.state = LegacySession("2025-11-25", {}, {"name": "in-process", "version": "0"})

@@ -226,6 +226,7 @@ class ServerCore:
             self._modern[method] = h
         #: request, session and connection metrics (``mcpfast.metrics``); None with ``metrics=False``
         self.metrics: ServerMetrics | None = None
+        self._meter: RequestMeter | None = None
         if metrics:
             self._enable_metrics()
 
@@ -238,7 +239,9 @@ class ServerCore:
         m.add_tool_histograms(lambda: [(name, tool.hist) for name, tool in self._tools.items()])
         m.add_refresher(lambda: m.sessions_open.set(len(self._sessions)))
         self.metrics = m
-        self.on_request = RequestMeter(m, self.on_request).on_request  # type: ignore[method-assign]
+        meter = RequestMeter(m, self.on_request)
+        self._meter = meter
+        self.on_request = meter.on_request  # type: ignore[method-assign]
 
     def on_refused(self, peer: Any, reason: str) -> None:
         """A request was refused by a limit before it reached ``on_request`` (the peer's
@@ -412,6 +415,8 @@ class ServerCore:
             return
         self._pages.clear()
         self._discover = None
+        if kind == "tools" and self._meter is not None:
+            self._meter.forget_labels()  # a tool name may have become known, or gone
         method = f"notifications/{kind}/list_changed"
         for peer in self._sessions:
             if peer.state.initialized and not peer.closed:
