@@ -64,10 +64,10 @@ class RequestMeter:
         rt = type(result)
         if rt is dict:
             self._record(peer, request, TOOL_ERROR if result.get("isError") is True else "", t0)
-        elif rt is _CoroutineType:
-            return self._timed(peer, request, result, t0)
         elif rt is Deferred or isinstance(result, _Future):
             result.add_done_callback(lambda f: self._settled(peer, request, f, t0))
+        elif rt is _CoroutineType:
+            return self._timed(peer, request, result, t0)
         else:
             self._record(peer, request, "", t0)
         return result
@@ -82,14 +82,12 @@ class RequestMeter:
         return result
 
     def _settled(self, peer: Any, request: Request, fut: Any, t0: int) -> None:
-        if fut.cancelled():
-            self._record(peer, request, "CancelledError", t0)
-            return
-        exc = fut.exception()
-        if exc is not None:
+        try:
+            result = fut.result()  # one call: the answer, or its exception raised
+        except BaseException as exc:  # noqa: BLE001 - recorded, not handled: the peer answers it
             self._record(peer, request, self.metrics.error_type(exc), t0)
-        else:
-            self._record(peer, request, _tool_error(fut.result()), t0)
+            return
+        self._record(peer, request, TOOL_ERROR if type(result) is dict and result.get("isError") is True else "", t0)
 
     def _record(self, peer: Any, request: Request, error_type: str, t0: int) -> None:
         # The hot path: the raw label values make a key into a cache of histogram children,
@@ -97,29 +95,35 @@ class RequestMeter:
         method = request.method
         params = request.params
         tool: Any = ""
-        version: Any = None
+        meta: Any = None
         if type(params) is dict:
             if method == "tools/call":
                 tool = params.get("name")
                 if type(tool) is not str:
                     tool = None  # not a name: _OTHER (and hashable)
             meta = params.get("_meta")
-            if type(meta) is dict:
-                version = meta.get(PROTOCOL_VERSION_KEY)
-                if type(version) is not str:
-                    version = None if version is None else ""
-        if version is None:
-            version = getattr(peer.state, "protocol_version", "")
+        if meta is None:  # a legacy request: its session's version (none before initialize)
+            state = peer.state
+            version = state.protocol_version if state is not None else ""
+        else:
+            version = meta.get(PROTOCOL_VERSION_KEY) if type(meta) is dict else None
+            if type(version) is not str:
+                version = ""
         key = (method, tool, error_type, peer.network_transport, version)
-        cache = self._children
-        child = cache.get(key)
+        child = self._children.get(key)
         if child is None:
-            m = self.metrics
-            child = m.operations.labels(m.method_label(method), "" if tool == "" else m.tool_label(tool),
-                                        error_type, key[3], m.version_label(version))
-            if len(cache) < _CACHE_MAX:
-                cache[key] = child
+            child = self._resolve(key)
         child.observe((_now() - t0) * 0.001)
+
+    def _resolve(self, key: tuple[Any, ...]) -> Histogram:
+        """The histogram child of a raw key (bounded label values), cached while there is room."""
+        method, tool, error_type, transport, version = key
+        m = self.metrics
+        child = m.operations.labels(m.method_label(method), "" if tool == "" else m.tool_label(tool), error_type,
+                                    transport, m.version_label(version))
+        if len(self._children) < _CACHE_MAX:
+            self._children[key] = child
+        return child
 
     def forget_labels(self) -> None:
         """Drop the cached label lookups (the tools changed: a name may now be known, or gone)."""
