@@ -53,7 +53,9 @@ class RequestMeter:
         self.started = 0
         metrics.count_started(lambda: self.started)
 
-    def on_request(self, peer: Any, request: Request) -> Any:
+    def on_request(self, peer: Any, request: Request, *reentry: Any) -> Any:
+        if reentry:  # a wrapper around the core calling back in (tracing's untraced=True): timed once, outside
+            return self._inner(peer, request, *reentry)
         self.started += 1
         t0 = _now()
         try:
@@ -120,7 +122,7 @@ class RequestMeter:
         method, tool, error_type, transport, version = key
         m = self.metrics
         child = m.operations.labels(m.method_label(method), "" if tool == "" else m.tool_label(tool), error_type,
-                                    transport, m.version_label(version))
+                                    transport if type(transport) is str else "", m.version_label(version))
         if len(self._children) < _CACHE_MAX:
             self._children[key] = child
         return child

@@ -372,3 +372,46 @@ async def test_scrape_of_many_tools() -> None:
               for i in range(100)]
     assert counts == [1.0] * 100
     assert op_count(text, mcp_method_name="tools/call") == 100
+
+
+# ---------------------------------------------------------------------------- CLI
+
+
+def test_cli_metrics_port_option_and_its_checks() -> None:
+    from mcpfast import cli
+
+    args = cli._parser().parse_args(["run", "x.py", "--metrics-port", "9464"])
+    assert args.metrics_port == 9464
+    with pytest.raises(cli.CLIError, match="metrics=False"):
+        cli.serve(make_app(metrics=False), metrics_port=9464)
+    with pytest.raises(cli.CLIError, match="port number"):
+        cli.serve(make_app(), metrics_port=70000)
+    with pytest.raises(cli.CLIError, match="one process"):
+        cli.serve(make_app(), transport="http", workers=2, stateless=True, metrics_port=9464)
+
+
+def test_a_wrapper_calling_back_in_is_timed_once() -> None:
+    # another wrapper of the core's on_request (tracing) may call back in with extra arguments:
+    # the call passes through untimed, so each request is counted once
+    from mcpfast.metrics import ServerMetrics
+    from mcpfast.server._metering import RequestMeter
+    from mcpfast.wire.jsonrpc import decode_all
+
+    seen: list[tuple[Any, ...]] = []
+
+    def inner(peer: Any, request: Any, *rest: Any) -> Any:
+        seen.append(rest)
+        return {}
+
+    m = ServerMetrics(known_methods=("ping",))
+    meter = RequestMeter(m, inner)
+    req = decode_all([b'{"jsonrpc":"2.0","id":1,"method":"ping"}'])[0]
+
+    class Peer:
+        state = None
+        network_transport = None  # unknown: recorded as ""
+
+    assert meter.on_request(Peer(), req, True) == {}
+    assert meter.on_request(Peer(), req) == {}
+    assert seen == [(True,), ()]
+    assert [(labels, h.count) for labels, h in m.operations.series()] == [(("ping", "", "", "", ""), 1)]

@@ -554,14 +554,13 @@ class ModernPeer(JSONRPCPeer):
     """The peer of one 2026-07-28 POST (or one legacy POST without a session): everything it
     sends belongs to its one exchange."""
 
-    network_transport = "tcp"
-
     def __init__(self, dispatcher: Any, ex: Exchange, request_timeout: float | None, max_in_flight: int,
                  loop: asyncio.AbstractEventLoop | None) -> None:
         # one is made per request: the base initializer called directly
         JSONRPCPeer.__init__(self, dispatcher, _no_send, request_timeout=request_timeout,
                              max_in_flight=max_in_flight, loop=loop)
         self.exchange = ex
+        self.network_transport = "tcp"
 
     def emit(self, data: bytes) -> None:
         if not self.closed:
@@ -575,13 +574,12 @@ class SessionPeer(JSONRPCPeer):
     """A legacy session's long-lived peer: what a handler sends goes to the exchange of the
     request being handled (``stream_control``), else to the session's GET stream."""
 
-    network_transport = "tcp"
-
     def __init__(self, dispatcher: Any, http: StreamableHTTP, request_timeout: float | None, max_in_flight: int,
                  loop: asyncio.AbstractEventLoop | None) -> None:
         JSONRPCPeer.__init__(self, dispatcher, _no_send, request_timeout=request_timeout,
                              max_in_flight=max_in_flight, loop=loop)
         self.http = http
+        self.network_transport = "tcp"
         self.session: Session | None = None
         #: requests whose handler suspended -> their exchange (until answered, see Exchange.answer)
         self.exchanges: dict[Any, Exchange] = {}
