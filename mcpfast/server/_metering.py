@@ -115,7 +115,7 @@ class RequestMeter:
         child = self._children.get(key)
         if child is None:
             child = self._resolve(key)
-        child.observe((_now() - t0) * 0.001)
+        child.observe_since(t0)
 
     def _resolve(self, key: tuple[Any, ...]) -> Histogram:
         """The histogram child of a raw key (bounded label values), cached while there is room."""

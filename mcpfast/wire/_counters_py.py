@@ -41,6 +41,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Iterable
 from operator import index
+from time import perf_counter_ns as _perf_counter_ns
 from typing import Any, ClassVar, Generic, Literal, TypeVar, overload
 
 __all__ = [
@@ -247,6 +248,17 @@ class Histogram:
         self._counts[bisect_left(BUCKET_BOUNDS_US, us)] += 1
         self._count += 1
         self._sum += us
+
+    def observe_since(self, t0_ns: int) -> None:
+        """Count the time since ``t0_ns``, a ``time.perf_counter_ns()`` reading, in
+        microseconds: ``observe((perf_counter_ns() - t0_ns) * 0.001)`` in one call, the
+        clock read inside (what a request timer does on every request)."""
+        if not isinstance(t0_ns, int):
+            raise TypeError(
+                f"Histogram {self._name!r}: observe_since() takes an int (perf_counter_ns), "
+                f"got {type(t0_ns).__name__}"
+            )
+        self.observe((_perf_counter_ns() - t0_ns) * 0.001)
 
     @property
     def count(self) -> int:

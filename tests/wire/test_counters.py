@@ -919,6 +919,23 @@ def test_snapshot_is_a_copy(counters: Any) -> None:
     assert snap["c_total"]["value"] == 0
 
 
+def test_observe_since_counts_the_time_since_a_clock_reading(counters: Any) -> None:
+    import time
+
+    h = counters.Histogram("t_seconds")
+    h.observe_since(time.perf_counter_ns() - 2_000_000)  # 2 ms ago
+    assert h.count == 1 and 2000.0 <= h.sum < 2_000_000.0
+    assert sum(h.buckets()[:18]) == 0  # not in a bucket at or below 1 ms
+    h.observe_since(time.perf_counter_ns() + 10**12)  # a reading from the future: clamped to 0
+    assert h.count == 2 and h.buckets()[0] == 1
+    h.observe_since(10**30)  # beyond 64 bits: the same clamp
+    assert h.buckets()[0] == 2
+    h.observe_since(True)  # an int subclass is an int
+    with pytest.raises(TypeError, match="observe_since\\(\\) takes an int"):
+        h.observe_since(1.5)
+    assert h.count == 4
+
+
 def test_render_series_is_what_a_family_of_the_same_children_renders(counters: Any) -> None:
     # histograms kept by their owners (a tool's own), exported under one labelled name
     h1, h2 = counters.Histogram("a"), counters.Histogram("b")
