@@ -87,3 +87,23 @@ async def test_a_bearer_token_never_reaches_the_log(caplog: pytest.LogCaptureFix
         await server.close()
     assert any(r.name.startswith("mcpfast") for r in caplog.records)
     assert SECRET not in caplog.text
+
+
+@async_test
+async def test_metrics_route_is_behind_the_endpoints_authentication() -> None:
+    app = make_app()
+    server = HTTPServer(app.core, port=0, settings=HTTPSettings(auth=BearerAuth(SECRET)))
+    await server.start()
+    try:
+        statuses = []
+        for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": f"Bearer {SECRET}"}):
+            c = await RawClient.connect(server.port)
+            lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+            c.send(f"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n{lines}\r\n".encode())
+            r = await c.response()
+            statuses.append(r.status)
+            c.close()
+        assert statuses == [401, 401, 200]
+        assert b"mcp_server_operation_duration_seconds" in r.body
+    finally:
+        await server.close()
