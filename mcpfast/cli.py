@@ -171,11 +171,12 @@ def serve(obj: Any, *, transport: str = "stdio", host: str | None = None, port: 
           workers: int | None = None, json_response: bool = False, stateless: bool = False,
           idle_timeout: float | None = None, max_connections: int | None = None,
           request_timeout: float | None = None, tls_cert: str | None = None, tls_key: str | None = None,
-          announce: bool = False) -> None:
+          announce: bool = False, metrics_port: int | None = None) -> None:
     """Serve ``obj`` (an ``MCPServer`` or a ``ServerCore``) until stopped: the one launch path of
     ``mcpfast run`` and ``python -m mcpfast.server``. ``idle_timeout`` (socket transports; None:
     the transport's default, 0: never) closes connections idle that long; ``tls_cert`` and
-    ``tls_key`` serve TLS; ``announce`` prints where a socket transport listens on stderr.
+    ``tls_key`` serve TLS; ``announce`` prints where a socket transport listens on stderr;
+    ``metrics_port`` also serves the metrics as Prometheus text on that port (any transport).
     Invalid combinations raise ``CLIError``."""
     from .server.app import MCPServer
     from .server.serving import TransportUnavailable, canonical_transport
@@ -194,6 +195,13 @@ def serve(obj: Any, *, transport: str = "stdio", host: str | None = None, port: 
             stateless or getattr(getattr(obj, "settings", None), "stateless_http", False)):
         # a legacy session lives in one process; the kernel spreads connections over the workers
         raise CLIError(f"--workers {workers} needs --stateless (sessions cannot span processes)")
+    if metrics_port is not None:
+        if not 0 <= metrics_port <= 65535:
+            raise CLIError(f"--metrics-port must be a port number, got {metrics_port}")
+        if workers is not None and workers > 1:
+            raise CLIError("--metrics-port serves one process; with --workers scrape each worker's /metrics")
+        if getattr(obj.core if isinstance(obj, MCPServer) else obj, "metrics", None) is None:
+            raise CLIError("--metrics-port: this server was made with metrics=False")
     kw: dict[str, Any] = {}
     if request_timeout is not None:
         kw["request_timeout"] = request_timeout
@@ -210,6 +218,8 @@ def serve(obj: Any, *, transport: str = "stdio", host: str | None = None, port: 
         if announce:
             kw["ready"] = _announce(transport)
     if isinstance(obj, MCPServer):
+        if metrics_port is not None:
+            obj.settings.metrics_port = metrics_port
         if json_response:
             kw["json_response"] = True
         if stateless:
@@ -217,7 +227,9 @@ def serve(obj: Any, *, transport: str = "stdio", host: str | None = None, port: 
         obj.run(transport, **kw)
         return
     # a bare ServerCore: the transports directly, through the same start() as MCPServer's
-    if transport == "stdio":
+    if metrics_port is not None:
+        kw["metrics_port"] = metrics_port
+    if transport == "stdio" and metrics_port is None:
         from .transports.stdio import run_stdio
 
         run_stdio(obj, **kw)
@@ -248,9 +260,24 @@ async def _serve_core(core: Any, transport: str, kw: dict[str, Any]) -> None:
     from .transports.listener import notify_ready
 
     ready = kw.pop("ready", None)
-    handle = await start_server(core, transport, **kw)
-    notify_ready(ready, handle.listener)
-    await handle.serve_forever()
+    metrics_port = kw.pop("metrics_port", None)
+    metrics = None
+    if metrics_port is not None:
+        from .transports.http.metrics_port import start_metrics_server
+
+        metrics = await start_metrics_server(core.metrics, host=kw.get("host", "127.0.0.1"), port=metrics_port)
+    try:
+        if transport == "stdio":
+            from .transports.stdio import serve_stdio
+
+            await serve_stdio(core, **kw)
+            return
+        handle = await start_server(core, transport, **kw)
+        notify_ready(ready, handle.listener)
+        await handle.serve_forever()
+    finally:
+        if metrics is not None:
+            await metrics.close()
 
 
 def add_serve_arguments(ap: argparse.ArgumentParser) -> None:
@@ -272,6 +299,8 @@ def add_serve_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--idle-timeout", type=float, metavar="SECONDS",
                     help="socket transports: close a connection with no request in flight and no traffic for"
                          " this long (0: never; default: tcp 300, http 5 between keep-alive requests)")
+    ap.add_argument("--metrics-port", type=int, metavar="PORT",
+                    help="also serve the metrics as Prometheus text at http://HOST:PORT/metrics (any transport)")
     ap.add_argument("--log-level", default="WARNING", type=str.upper,
                     choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
                     help="log level of mcpfast's logs on stderr (default: WARNING)")
@@ -290,7 +319,7 @@ def launch(obj: Any, args: argparse.Namespace, prog: str = "mcpfast") -> int:
         serve(obj, transport=args.transport, host=args.host, port=args.port, workers=args.workers,
               json_response=args.json_response, stateless=args.stateless, idle_timeout=args.idle_timeout,
               max_connections=args.max_connections, request_timeout=args.request_timeout,
-              tls_cert=args.tls_cert, tls_key=args.tls_key, announce=True)
+              tls_cert=args.tls_cert, tls_key=args.tls_key, announce=True, metrics_port=args.metrics_port)
     except CLIError as exc:
         _fail(str(exc), prog)
     except OSError as exc:

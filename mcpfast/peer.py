@@ -42,6 +42,7 @@ import types
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, Protocol
 
+from . import requestvars
 from .errors import (
     CONNECTION_CLOSED,
     INTERNAL_ERROR,
@@ -78,6 +79,9 @@ if sys.version_info < (3, 12):  # pragma: no branch - depends on the Python vers
 # 3.12's eager tasks); see feed(). Without it feed() cannot step out of a caller's task.
 _enter_task = getattr(asyncio.tasks, "_enter_task", None)
 _leave_task = getattr(asyncio.tasks, "_leave_task", None)
+_set_current_request = requestvars.current_request.set
+_reset_current_request = requestvars.current_request.reset
+_log_extra = requestvars.log_extra
 _encode_result = jsonrpc.encode_result
 _encode_error = jsonrpc.encode_error
 _encode_request = jsonrpc.encode_request
@@ -401,6 +405,9 @@ class JSONRPCPeer:
         #: returning True means it was dealt with and gets no error response (a client reports a
         #: malformed server message instead of answering it)
         self.on_malformed: Callable[[JSONRPCError], bool] | None = None
+        # the dispatcher's optional ``on_refused(peer, reason)``: told of each request refused
+        # by a limit here, before it reaches ``on_request`` (metrics count them)
+        self._on_refused: Callable[[Any, str], None] | None = getattr(dispatcher, "on_refused", None)
 
     # ------------------------------------------------------------------ properties
 
@@ -586,6 +593,8 @@ class JSONRPCPeer:
                 return
             if len(in_flight) >= self.max_in_flight:
                 # refuse before running anything: a handler stopped half-way may leave side effects
+                if self._on_refused is not None:
+                    self._on_refused(self, "max_in_flight")
                 self._answer(
                     sink, rid,
                     _encode_error(
@@ -597,9 +606,11 @@ class JSONRPCPeer:
                 )
                 return
         self._starting = rid
+        token = _set_current_request(req)  # for log records about it (requestvars.log_extra)
         try:
             self._start(req, rid, sink)
         finally:
+            _reset_current_request(token)
             self._starting = _NOTHING
             self._starting_cancelled = False
 
@@ -733,7 +744,7 @@ class JSONRPCPeer:
         try:
             data = _encode_result(rid, result)
         except Exception as exc:  # noqa: BLE001 - an unencodable result is a server fault
-            log.error("result of request %r cannot be encoded: %s", rid, exc)
+            log.error("result of request %r cannot be encoded: %s", rid, exc, extra=_log_extra())
             data = _encode_error(rid, INTERNAL_ERROR, "Internal error: the result could not be encoded as JSON")
             self._answer(sink, rid, data, INTERNAL_ERROR)
             return
@@ -755,7 +766,7 @@ class JSONRPCPeer:
             self._answer(sink, rid, _encode_error(rid, CONNECTION_CLOSED, "Request cancelled"), CONNECTION_CLOSED)
             return
         # Never leak a traceback or exception text to the peer: log it here instead.
-        log.error("handler of request %r failed", rid, exc_info=exc)
+        log.error("handler of request %r failed", rid, exc_info=exc, extra=_log_extra())
         self._answer(sink, rid, _encode_error(rid, INTERNAL_ERROR, "Internal error"), INTERNAL_ERROR)
 
     def _on_notification(self, note: Notification) -> None:

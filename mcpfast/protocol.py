@@ -20,8 +20,10 @@ import asyncio
 import enum
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from .errors import PARSE_ERROR, FrameError
+from .metrics import metrics_of
 from .peer import DEFAULT_MAX_IN_FLIGHT, Dispatcher, JSONRPCPeer
 from .wire.framing import LineSplitter
 from .wire.jsonrpc import decode_all, encode_error
@@ -49,6 +51,9 @@ class JSONRPCStreamProtocol(asyncio.Protocol):
     ``dispatcher`` answers requests (``mcpfast.peer.Dispatcher``). ``write_transport`` is for
     transports whose two directions are separate objects (stdio: a read pipe and a write
     pipe); by default replies go to the transport passed to ``connection_made``.
+
+    When the dispatcher keeps metrics (``mcpfast.metrics.metrics_of``), the connection counts
+    itself open and its bytes both ways under ``network_transport``.
     """
 
     #: OpenTelemetry's ``network.transport`` of this connection (given to the peer)
@@ -81,6 +86,10 @@ class JSONRPCStreamProtocol(asyncio.Protocol):
         self._writable: asyncio.Event | None = None
         self._closed: asyncio.Future[None] | None = None
         self._drain_task: asyncio.Task[None] | None = None
+        # metrics (None when off): bytes received, bytes sent, the connections-open gauge
+        self._m_in: Any = None
+        self._m_out: Any = None
+        self._m_open: Any = None
 
     # ------------------------------------------------------------------ asyncio callbacks
 
@@ -108,10 +117,15 @@ class JSONRPCStreamProtocol(asyncio.Protocol):
         )
         self.peer.on_in_flight_change = self._on_in_flight_change
         self.peer.network_transport = self.network_transport
+        metrics = metrics_of(self.dispatcher)
+        if metrics is not None:
+            self._m_in, self._m_out, self._m_open = metrics.connection(self.network_transport)
         self.state = ConnectionState.OPEN
         self._on_connection_made()
 
     def data_received(self, data: bytes) -> None:
+        if self._m_in is not None:
+            self._m_in.inc(len(data))
         try:
             frames = self._splitter.feed(data)
         except FrameError as exc:
@@ -139,6 +153,9 @@ class JSONRPCStreamProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.state = ConnectionState.CLOSED
+        if self._m_open is not None:
+            self._m_open.dec()
+            self._m_open = None
         if self.peer is not None:
             self.peer.connection_lost(exc)
         if self._writable is not None:
@@ -177,10 +194,13 @@ class JSONRPCStreamProtocol(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         if len(messages) == 1:
-            transport.write(messages[0] + b"\n")
+            data = messages[0] + b"\n"
         else:
             messages.append(b"")
-            transport.write(b"\n".join(messages))
+            data = b"\n".join(messages)
+        transport.write(data)
+        if self._m_out is not None:
+            self._m_out.inc(len(data))
 
     async def writable(self) -> None:
         """Wait until the transport accepts writes again (after ``pause_writing``)."""

@@ -354,7 +354,8 @@ class ToolRunner:
                     res: Any = (value, exc)
                 else:
                     try:
-                        res = finish(tool, value, exc, call.data)
+                        # in the request's context, as the tool ran: what it logs names the request
+                        res = call.ctx.run(finish, tool, value, exc, call.data)
                     except BaseException as e:  # noqa: BLE001 - the request's error answer
                         fail(e)
                         continue
@@ -362,7 +363,7 @@ class ToolRunner:
             except RuntimeError:  # a future (or a peer) of a loop that is gone
                 pass
             except Exception:  # noqa: BLE001 - a failing reply sink must not strand the calls after it
-                log.exception("answering pooled call of tool %r failed", tool.name)
+                log.exception("answering pooled call of tool %r failed", tool.name, extra={"gen_ai_tool_name": tool.name})
 
     def _watch(self) -> None:
         """The watchdog (on the loop, every ``WATCH_S`` while calls are in the pool): collect

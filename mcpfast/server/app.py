@@ -105,6 +105,9 @@ class Settings:
     json_response: bool = False
     stateless_http: bool = False
     streamable_http_path: str = "/mcp"
+    metrics: bool = True
+    metrics_port: int | None = None
+    metrics_path: str = "/metrics"
 
 
 _CACHEABLE = frozenset({"server/discover", "tools/list", "prompts/list", "resources/list", "resources/templates/list",
@@ -197,6 +200,7 @@ class _LocalPeer:
     dropped, server->client requests fail (there is no client)."""
 
     closed = False
+    network_transport = "inproc"
 
     def __init__(self) -> None:
         self.state = LegacySession("2025-11-25", {}, {"name": "in-process", "version": "0"})
@@ -271,6 +275,9 @@ class MCPServer(Generic[LifespanT]):
         page_size: int | None = None,
         state_secret: bytes | str | None = None,
         validation_errors: str = "result",
+        metrics: bool = True,
+        metrics_port: int | None = None,
+        metrics_path: str = "/metrics",
     ) -> None:
         if validation_errors not in ("error", "result"):
             raise ValueError(f'validation_errors must be "error" or "result", got {validation_errors!r}')
@@ -280,7 +287,8 @@ class MCPServer(Generic[LifespanT]):
             dependencies=list(dependencies or ()), lifespan=lifespan, auth=auth, host=host, port=port,
             max_connections=max_connections, request_timeout=request_timeout, tls=tls, workers=workers,
             thread_pool_size=thread_pool_size, json_response=json_response, stateless_http=stateless_http,
-            streamable_http_path=streamable_http_path,
+            streamable_http_path=streamable_http_path, metrics=metrics, metrics_port=metrics_port,
+            metrics_path=metrics_path,
         )
         self.dependencies = self.settings.dependencies
         #: the SDK's ``TokenVerifier`` (with the SDK's ``AuthSettings`` as ``auth``: the OAuth
@@ -295,7 +303,7 @@ class MCPServer(Generic[LifespanT]):
         self.core = ServerCore(
             name or "mcp-server", version, title=title, description=description, website_url=website_url,
             icons=_dump(icons), instructions=instructions, page_size=page_size, state_secret=state_secret,
-            thread_pool_size=thread_pool_size, capabilities=_ALWAYS_DECLARED)
+            thread_pool_size=thread_pool_size, capabilities=_ALWAYS_DECLARED, metrics=metrics)
         self.core.app = self
         self.core.cache_hints = _cache_hints(cache_hints)
         self.core.lifespan_state = {} if lifespan is None else None
@@ -736,6 +744,9 @@ class MCPServer(Generic[LifespanT]):
         if (transport in ("http", "streamable-http") and not self._custom_routes
                 and kwargs.get("workers", self.settings.workers) != 1):
             # worker processes are forked before any event loop exists
+            if self.settings.metrics_port is not None:
+                raise ValueError("metrics_port serves one process: with workers, scrape each worker's /metrics"
+                                 " (or run one process per port)")
             from ..transports.http import run_http
 
             host, port, serve = self._http_args(kwargs)
@@ -766,17 +777,18 @@ class MCPServer(Generic[LifespanT]):
             await self.run_sse_async(**kwargs)
             return
         name = serving.canonical_transport(transport)
-        if name == "http" and self._custom_routes:
-            host, port, serve = self._http_args(kwargs)
-            if ready is not None:
-                serve["ready"] = ready
-            await self._serve_with_routes(host, port, serve.pop("workers", None), serve, kwargs)
-            return
-        if name == "http":
-            kwargs.pop("workers", None)
-        handle = await self.start(name, **kwargs)
-        notify_ready(ready, handle.listener)
-        await handle.serve_forever(grace)
+        async with self.metrics_server():  # the metrics port (if set) beside the transport
+            if name == "http" and self._custom_routes:
+                host, port, serve = self._http_args(kwargs)
+                if ready is not None:
+                    serve["ready"] = ready
+                await self._serve_with_routes(host, port, serve.pop("workers", None), serve, kwargs)
+                return
+            if name == "http":
+                kwargs.pop("workers", None)
+            handle = await self.start(name, **kwargs)
+            notify_ready(ready, handle.listener)
+            await handle.serve_forever(grace)
 
     def start(self, transport: str = "http", *, host: str | None = None, port: int | None = None, tls: Any = None,
               max_connections: int | None = None, request_timeout: float | None = None,
@@ -819,7 +831,7 @@ class MCPServer(Generic[LifespanT]):
 
         if self.settings.request_timeout is not None:
             kwargs.setdefault("request_timeout", self.settings.request_timeout)
-        async with self.lifespan_context():
+        async with self.lifespan_context(), self.metrics_server():
             try:
                 await serve_stdio(self.core, **kwargs)
             finally:
@@ -845,6 +857,27 @@ class MCPServer(Generic[LifespanT]):
         """Serve Streamable HTTP on the built-in server (mcpfast's, not uvicorn) until stopped;
         same options as ``run(transport="streamable-http")``."""
         await self.run_async("http", **kwargs)
+
+    @contextlib.asynccontextmanager
+    async def metrics_server(self, port: int | None = None, host: str | None = None) -> AsyncIterator[Any]:
+        """While inside, serve the metrics as Prometheus text on their own HTTP port (``port``,
+        default the constructor's ``metrics_port``; None: no port, the block runs alone), so a
+        stdio, TCP or WebSocket server can be scraped. Yields the ``HTTPServer`` (``.port``)
+        or None. The ``run*`` methods enter it themselves."""
+        if port is None:
+            port = self.settings.metrics_port
+        metrics = self.core.metrics
+        if port is None or metrics is None:
+            yield None
+            return
+        from ..transports.http.metrics_port import start_metrics_server
+
+        server = await start_metrics_server(metrics, host=host or self.settings.host, port=port,
+                                            path=self.settings.metrics_path)
+        try:
+            yield server
+        finally:
+            await server.close()
 
     async def _serve_with_routes(self, host: str, port: int, workers: Any, serve: dict[str, Any],
                                  kwargs: dict[str, Any]) -> None:
@@ -918,6 +951,7 @@ class MCPServer(Generic[LifespanT]):
             "lifespan": self.lifespan_context,
             "request_timeout": s.request_timeout,
             "bind_host": host or s.host,
+            "metrics_path": s.metrics_path if s.metrics else None,
         }
         if event_store is not None:
             kw["event_store"] = event_store
@@ -1164,6 +1198,8 @@ class MCPServer(Generic[LifespanT]):
                             "started": runner.started, "threads": runner.threads},
             "resources": len(core.resources) + len(core.resource_templates),
             "prompts": len(core.prompts),
+            # what /metrics and the metrics port export, by metric name (empty: metrics=False)
+            "metrics": core.metrics.snapshot() if core.metrics is not None else {},
         }
 
 

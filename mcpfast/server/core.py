@@ -41,6 +41,8 @@ from ..errors import (
     MethodNotFound,
     ToolError,
 )
+from ..metrics import ServerMetrics
+from ..requestvars import log_extra
 from ..tracing import PROVIDER_KEY as _TRACER_PROVIDER
 from ..types import (
     CLIENT_CAPABILITIES_KEY,
@@ -53,6 +55,7 @@ from ..types import (
 )
 from ..wire import _json
 from ..wire.jsonrpc import Request
+from ._metering import RequestMeter
 from ._threads import MODE_POOL, ToolRunner
 from .context import Context, MissingClientCapability
 from .mrtr import InputRequired, RequestStateSigner, request_digest
@@ -145,6 +148,7 @@ class ServerCore:
         capabilities: dict[str, Any] | None = None,
         eager_async_handlers: bool = False,
         thread_pool_size: int | None = None,
+        metrics: bool = True,
     ) -> None:
         if page_size is not None and page_size < 1:
             raise ValueError(f"page_size must be at least 1, got {page_size}")
@@ -226,6 +230,30 @@ class ServerCore:
         ):
             self._legacy[method] = h
             self._modern[method] = h
+        #: request, session and connection metrics (``mcpfast.metrics``); None with ``metrics=False``
+        self.metrics: ServerMetrics | None = None
+        self._meter: RequestMeter | None = None
+        if metrics:
+            self._enable_metrics()
+
+    def _enable_metrics(self) -> None:
+        """Make ``metrics`` and time every request into it: ``on_request`` becomes the
+        ``RequestMeter``'s, wrapping the one in place (so other wrappers stack)."""
+        m = ServerMetrics(known_methods=(*self._legacy, *self._modern, "initialize"),
+                          known_versions=(*HANDSHAKE_PROTOCOL_VERSIONS, *self.modern_versions),
+                          is_tool=self._tools.__contains__)
+        m.add_tool_histograms(lambda: [(name, tool.hist) for name, tool in self._tools.items()])
+        m.add_refresher(lambda: m.sessions_open.set(len(self._sessions)))
+        self.metrics = m
+        meter = RequestMeter(m, self.on_request)
+        self._meter = meter
+        self.on_request = meter.on_request  # type: ignore[method-assign,assignment]
+
+    def on_refused(self, peer: Any, reason: str) -> None:
+        """A request was refused by a limit before it reached ``on_request`` (the peer's
+        ``max_in_flight``): counted by ``reason``."""
+        if self.metrics is not None:
+            self.metrics.refuse(reason)
 
     # ================================================================== registration
 
@@ -393,6 +421,8 @@ class ServerCore:
             return
         self._pages.clear()
         self._discover = None
+        if kind == "tools" and self._meter is not None:
+            self._meter.forget_labels()  # a tool name may have become known, or gone
         method = f"notifications/{kind}/list_changed"
         for peer in self._sessions:
             if peer.state.initialized and not peer.closed:
@@ -524,7 +554,12 @@ class ServerCore:
         return type(session) is LegacySession and session.protocol_version == "2025-03-26"
 
     def on_close(self, peer: Any, exc: BaseException | None) -> None:
-        self._sessions.discard(peer)
+        if peer in self._sessions:
+            self._sessions.discard(peer)
+            if self.metrics is not None:
+                session = peer.state
+                self.metrics.session_closed(getattr(peer, "network_transport", ""), session.protocol_version,
+                                            session.opened_ns)
         for key in [k for k, lst in self._listeners.items() if lst.peer is peer]:
             del self._listeners[key]
 
@@ -695,7 +730,7 @@ class ServerCore:
         in a legacy session by asking the client with server->client requests and running the
         handler again with the answers (a coroutine)."""
         if ctx is None:
-            log.error("InputRequired raised by a handler that has no context (context_kwarg)")
+            log.error("InputRequired raised by a handler that has no context (context_kwarg)", extra=log_extra())
             raise InternalError("Internal error")
         if ctx.legacy is not None:
             return self._fulfil(exc, ctx, again)
@@ -888,17 +923,17 @@ class ServerCore:
         tool.errors += 1
         if isinstance(exc, ToolError):
             text = str(exc)  # meant for the client, sent as it is
-            log.info("tool %r failed: %r", tool.name, text)
+            log.info("tool %r failed: %r", tool.name, text, extra=log_extra(tool.name))
         elif isinstance(exc, McpError) or _sdk_anticipated(exc):
             # the client's answer to a server->client request, or the official SDK's ToolError /
             # ResourceError (a server written for the SDK): an anticipated failure, its text
             # given after the prefix the SDK uses
             text = f"Error executing tool {tool.name}: {exc}"
-            log.info("tool %r failed: %r", tool.name, text)
+            log.info("tool %r failed: %r", tool.name, text, extra=log_extra(tool.name))
         else:
             # a crash: its text may hold internals (paths, SQL, secrets), so it stays in the
             # server's log with the traceback and the client gets the SDK's bare message
-            log.error("tool %r raised an unexpected exception", tool.name, exc_info=exc)
+            log.error("tool %r raised an unexpected exception", tool.name, exc_info=exc, extra=log_extra(tool.name))
             text = f"Error executing tool {tool.name}"
         res: dict[str, Any] = {"content": [_text(text)], "isError": True}
         if modern:

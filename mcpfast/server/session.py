@@ -6,6 +6,7 @@ never read it (the spec forbids relying on earlier requests).
 
 from __future__ import annotations
 
+from time import perf_counter_ns
 from typing import Any
 
 __all__ = ["LegacySession", "LOG_LEVELS"]
@@ -20,7 +21,7 @@ class LegacySession:
     """What an ``initialize`` negotiated, plus what the client changed since."""
 
     __slots__ = ("protocol_version", "client_capabilities", "client_info", "initialized",
-                 "log_level", "subscriptions")
+                 "log_level", "subscriptions", "opened_ns")
 
     def __init__(self, protocol_version: str, client_capabilities: dict[str, Any], client_info: Any) -> None:
         self.protocol_version = protocol_version
@@ -32,6 +33,8 @@ class LegacySession:
         self.log_level = 0
         #: URIs of ``resources/subscribe``
         self.subscriptions: set[str] = set()
+        #: when the session opened (``time.perf_counter_ns``), for its duration metric
+        self.opened_ns = perf_counter_ns()
 
     def __repr__(self) -> str:
         return f"LegacySession({self.protocol_version!r}, initialized={self.initialized})"

@@ -25,6 +25,7 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from ..errors import SERVER_OVERLOADED
+from ..metrics import ServerMetrics, metrics_of
 from ..peer import DEFAULT_MAX_IN_FLIGHT, Dispatcher
 from ..protocol import DEFAULT_MAX_MESSAGE_SIZE, ConnectionState, JSONRPCStreamProtocol
 from ..wire.jsonrpc import encode_error
@@ -149,9 +150,13 @@ class TCPServer(Listener[TCPServerProtocol]):
                          idle_timeout=idle_timeout, backlog=backlog, tls_handshake_timeout=tls_handshake_timeout)
         self.dispatcher_factory = dispatcher_factory
         self._protocol_kw = protocol_kw or {}
+        # the metrics of the dispatchers served (the last one made), for refused connections
+        self._metrics: ServerMetrics | None = None
 
     def make_connection(self) -> TCPServerProtocol:
-        return TCPServerProtocol(self, self.dispatcher_factory(), **self._protocol_kw)
+        dispatcher = self.dispatcher_factory()
+        self._metrics = metrics_of(dispatcher)
+        return TCPServerProtocol(self, dispatcher, **self._protocol_kw)
 
     @property
     def url(self) -> str:
@@ -162,6 +167,8 @@ class TCPServer(Listener[TCPServerProtocol]):
         return f"{'tcps' if self.tls is not None else 'tcp'}://{host}:{self.port}"
 
     def refusal(self, reason: str) -> asyncio.Protocol:
+        if self._metrics is not None:
+            self._metrics.refuse("shutting_down" if self.stopping else "max_connections")
         return _RefuseProtocol(encode_error(None, SERVER_OVERLOADED, reason) + b"\n")
 
     async def __aenter__(self) -> TCPServer:

@@ -31,6 +31,7 @@ from libc.string cimport memcpy
 
 import math
 import re
+import time
 from bisect import bisect_left as _bisect_left
 from types import GenericAlias
 
@@ -42,6 +43,7 @@ __all__ = [
     "Gauge",
     "Histogram",
     "Registry",
+    "render_series",
 ]
 
 cdef extern from *:
@@ -97,6 +99,7 @@ cdef object _NAME_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 cdef object _LABEL_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 cdef tuple _KINDS = ("counter", "gauge", "histogram")
 cdef object _INF = math.inf
+cdef object _perf_counter_ns = time.perf_counter_ns
 cdef object _NINF = -math.inf
 
 # Representations of a Counter/Gauge value; the Python-visible value is the same in each.
@@ -386,6 +389,9 @@ cdef class Histogram:
                 f"Histogram {self.name!r}: observe() takes an int or float, "
                 f"got {type(us).__name__}"
             )
+        self._observe(d)
+
+    cdef int _observe(self, double d) except -1:
         if not d >= 0.0:
             if d != d:
                 raise ValueError(f"Histogram {self.name!r} cannot observe nan")
@@ -393,6 +399,29 @@ cdef class Histogram:
         self._counts[_bucket_index(d)] += 1
         self._count += 1
         self._sum += d
+        return 0
+
+    def observe_since(self, t0_ns):
+        """Count the time since ``t0_ns`` (a ``time.perf_counter_ns()`` reading) in
+        microseconds (see ``_counters_py.Histogram.observe_since``)."""
+        cdef long long t0
+        cdef long long now
+        cdef long long dt
+        cdef int overflow = 0
+        if not isinstance(t0_ns, int):
+            raise TypeError(
+                f"Histogram {self.name!r}: observe_since() takes an int (perf_counter_ns), "
+                f"got {type(t0_ns).__name__}"
+            )
+        t0 = PyLong_AsLongLongAndOverflow(t0_ns, &overflow)
+        clock = _perf_counter_ns()
+        if overflow == 0 and PyLong_CheckExact(clock):
+            now = PyLong_AsLongLongAndOverflow(clock, &overflow)
+            if overflow == 0 and not mcpfast_sub_i64(now, t0, &dt):
+                # float(int) and a C cast both round to nearest: the same double as the twin
+                self._observe(<double>dt * 0.001)
+                return
+        self.observe((clock - t0_ns) * 0.001)
 
     @property
     def count(self):
@@ -681,6 +710,34 @@ cdef int _render(list out, str name, str help, str kind, list series) except -1:
 
 cdef str _render_labels(tuple labelnames, tuple values):
     return ",".join([f'{ln}="{_escape_label(v)}"' for ln, v in zip(labelnames, values)])
+
+
+def render_series(kind, name, help, labelnames, series):
+    """The exposition text of one metric made of metrics kept elsewhere (see
+    ``_counters_py.render_series``)."""
+    kind = _kind_name(kind)
+    _check_name(name)
+    _check_help(help)
+    cdef tuple names = _check_labelnames(labelnames, kind)
+    cdef type cls = Counter if kind == "counter" else Gauge if kind == "gauge" else Histogram
+    cdef list rendered = []
+    cdef tuple vals
+    for values, m in series:
+        vals = tuple(values)
+        if len(vals) != len(names):
+            raise ValueError(
+                f"render_series {name!r} has label names {names!r}, "
+                f"got {len(vals)} values for {len(names)}"
+            )
+        for v in vals:
+            if not isinstance(v, str):
+                raise TypeError(f"label values must be str, got {type(v).__name__}")
+        if type(m) is not cls:
+            raise TypeError(f"render_series {name!r}: expected {kind} metrics, got {type(m).__name__}")
+        rendered.append((_render_labels(names, vals), m))
+    cdef list out = []
+    _render(out, name, help, kind, rendered)
+    return "".join(out)
 
 
 cdef str _describe(object m):

@@ -41,6 +41,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Iterable
 from operator import index
+from time import perf_counter_ns as _perf_counter_ns
 from typing import Any, ClassVar, Generic, Literal, TypeVar, overload
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "Gauge",
     "Histogram",
     "Registry",
+    "render_series",
 ]
 
 BUCKET_BOUNDS_US: tuple[float, ...] = tuple(
@@ -246,6 +248,17 @@ class Histogram:
         self._counts[bisect_left(BUCKET_BOUNDS_US, us)] += 1
         self._count += 1
         self._sum += us
+
+    def observe_since(self, t0_ns: int) -> None:
+        """Count the time since ``t0_ns``, a ``time.perf_counter_ns()`` reading, in
+        microseconds: ``observe((perf_counter_ns() - t0_ns) * 0.001)`` in one call, the
+        clock read inside (what a request timer does on every request)."""
+        if not isinstance(t0_ns, int):
+            raise TypeError(
+                f"Histogram {self._name!r}: observe_since() takes an int (perf_counter_ns), "
+                f"got {type(t0_ns).__name__}"
+            )
+        self.observe((_perf_counter_ns() - t0_ns) * 0.001)
 
     @property
     def count(self) -> int:
@@ -560,6 +573,45 @@ def _render(out: list[str], name: str, help: str, kind: str, series: list[tuple[
 
 def _render_labels(labelnames: tuple[str, ...], values: tuple[str, ...]) -> str:
     return ",".join(f'{ln}="{_escape_label(v)}"' for ln, v in zip(labelnames, values))
+
+
+def render_series(
+    kind: str,
+    name: str,
+    help: str,
+    labelnames: Iterable[str],
+    series: Iterable[tuple[tuple[str, ...], Counter | Gauge | Histogram]],
+) -> str:
+    """The exposition text of one metric made of metrics kept elsewhere, without copying them.
+
+    For numbers recorded by their owner (a tool's own latency histogram) that an exporter
+    shows under one labelled name: ``series`` pairs label values (one str per label name)
+    with a ``Counter``, ``Gauge`` or ``Histogram`` of ``kind``; the text is what a
+    ``Family`` holding those children would render. Wrong kinds, names or label counts are
+    TypeError/ValueError, as for ``Family``.
+    """
+    kind = _kind_name(kind)
+    _check_name(name)
+    _check_help(help)
+    names = _check_labelnames(labelnames, kind)
+    cls = _CLASSES[kind]
+    rendered: list[tuple[str, Any]] = []
+    for values, m in series:
+        values = tuple(values)
+        if len(values) != len(names):
+            raise ValueError(
+                f"render_series {name!r} has label names {names!r}, "
+                f"got {len(values)} values for {len(names)}"
+            )
+        for v in values:
+            if not isinstance(v, str):
+                raise TypeError(f"label values must be str, got {type(v).__name__}")
+        if type(m) is not cls:
+            raise TypeError(f"render_series {name!r}: expected {kind} metrics, got {type(m).__name__}")
+        rendered.append((_render_labels(names, values), m))
+    out: list[str] = []
+    _render(out, name, help, kind, rendered)
+    return "".join(out)
 
 
 class Registry:

@@ -18,6 +18,7 @@ if TYPE_CHECKING or NO_EXTENSIONS:
         Gauge,
         Histogram,
         Registry,
+        render_series,
     )
 else:
     try:
@@ -29,6 +30,7 @@ else:
             Gauge,
             Histogram,
             Registry,
+            render_series,
         )
     except ImportError:  # pragma: no cover
         from ._counters_py import (
@@ -39,6 +41,7 @@ else:
             Gauge,
             Histogram,
             Registry,
+            render_series,
         )
 
 __all__ = [
@@ -49,4 +52,5 @@ __all__ = [
     "Gauge",
     "Histogram",
     "Registry",
+    "render_series",
 ]

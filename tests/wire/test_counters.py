@@ -919,6 +919,59 @@ def test_snapshot_is_a_copy(counters: Any) -> None:
     assert snap["c_total"]["value"] == 0
 
 
+def test_observe_since_counts_the_time_since_a_clock_reading(counters: Any) -> None:
+    import time
+
+    h = counters.Histogram("t_seconds")
+    h.observe_since(time.perf_counter_ns() - 2_000_000)  # 2 ms ago
+    assert h.count == 1 and 2000.0 <= h.sum < 2_000_000.0
+    assert sum(h.buckets()[:18]) == 0  # not in a bucket at or below 1 ms
+    h.observe_since(time.perf_counter_ns() + 10**12)  # a reading from the future: clamped to 0
+    assert h.count == 2 and h.buckets()[0] == 1
+    h.observe_since(10**30)  # beyond 64 bits: the same clamp
+    assert h.buckets()[0] == 2
+    h.observe_since(True)  # an int subclass is an int
+    with pytest.raises(TypeError, match="observe_since\\(\\) takes an int"):
+        h.observe_since(1.5)
+    assert h.count == 4
+
+
+def test_render_series_is_what_a_family_of_the_same_children_renders(counters: Any) -> None:
+    # histograms kept by their owners (a tool's own), exported under one labelled name
+    h1, h2 = counters.Histogram("a"), counters.Histogram("b")
+    for v in (3, 70, 70_000):
+        h1.observe(v)
+    h2.observe(0.5)
+    r = counters.Registry()
+    fam = r.family("histogram", "tool_seconds", "Per tool.", ("tool",))
+    for v in (3, 70, 70_000):
+        fam.labels('a"1').observe(v)
+    fam.labels("b").observe(0.5)
+    text = counters.render_series("histogram", "tool_seconds", "Per tool.", ("tool",), [(('a"1',), h1), (("b",), h2)])
+    assert text == r.prometheus_text()
+    assert counters.render_series("counter", "n_total", "", (), []) == "# TYPE n_total counter\n"
+    c = counters.Counter("x")
+    c.inc(4)
+    assert counters.render_series("counter", "n_total", "", ("k",), [(("v",), c)]) == (
+        '# TYPE n_total counter\nn_total{k="v"} 4\n')
+
+
+def test_render_series_errors(counters: Any) -> None:
+    h = counters.Histogram("h")
+    with pytest.raises(ValueError, match="kind must be"):
+        counters.render_series("summary", "x", "", (), [])
+    with pytest.raises(ValueError, match="invalid metric name"):
+        counters.render_series("histogram", "x-y", "", (), [])
+    with pytest.raises(ValueError, match="reserved"):
+        counters.render_series("histogram", "x", "", ("le",), [])
+    with pytest.raises(ValueError, match="got 2 values for 1"):
+        counters.render_series("histogram", "x", "", ("a",), [(("1", "2"), h)])
+    with pytest.raises(TypeError, match="label values must be str"):
+        counters.render_series("histogram", "x", "", ("a",), [((1,), h)])
+    with pytest.raises(TypeError, match="expected histogram metrics, got Counter"):
+        counters.render_series("histogram", "x", "", ("a",), [(("1",), counters.Counter("c"))])
+
+
 # --------------------------------------------------------------------------------------------
 # The selector
 
@@ -932,6 +985,7 @@ def test_selector_exports_one_twin() -> None:
         "Histogram",
         "Family",
         "Registry",
+        "render_series",
     }
     module = counters_selector.Counter.__module__
     assert module in ("mcpfast.wire._counters", "mcpfast.wire._counters_py")

@@ -266,3 +266,48 @@ def test_histogram_exposition_agrees(values: list[float]) -> None:
             f.labels("even" if i % 2 == 0 else "odd").observe(v)
         texts.append((r.prometheus_text(), canon(r.snapshot())))
     assert texts[0] == texts[1]
+
+
+RENDER_SERIES_CASES: list[tuple[Any, ...]] = [
+    ("histogram", "x", "", ("a",), "ok"),
+    ("summary", "x", "", (), "ok"),
+    ("histogram", "x-y", "", (), "ok"),
+    ("histogram", "x", 3, (), "ok"),
+    ("histogram", "x", "", "a", "ok"),
+    ("histogram", "x", "", ("le",), "ok"),
+    ("histogram", "x", "", ("a",), "two"),
+    ("histogram", "x", "", ("a",), "int"),
+    ("histogram", "x", "", ("a",), "counter"),
+    ("counter", "x", "", ("a",), "counter"),
+]
+
+
+@pytest.mark.parametrize("case", RENDER_SERIES_CASES)
+def test_render_series_agrees(twins: tuple[ModuleType, ModuleType], case: tuple[Any, ...]) -> None:
+    kind, name, help_text, labelnames, series = case
+    results = []
+    for mod in twins:
+        h = mod.Histogram("h")
+        h.observe(12.5)
+        c = mod.Counter("c")
+        c.inc(2)
+        rows = {"ok": [(("v\n",), h)], "two": [(("1", "2"), h)], "int": [((1,), h)],
+                "counter": [(("v",), c)]}[series]
+        results.append(outcome(partial(mod.render_series, kind, name, help_text, labelnames, rows)))
+    assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("t0", ["future", "huge", "negative-huge", "5s", "float", "str", "bool"])
+def test_observe_since_agrees(twins: tuple[ModuleType, ModuleType], t0: str) -> None:
+    import time
+
+    results = []
+    for mod in twins:
+        h = mod.Histogram("h")
+        now = time.perf_counter_ns()
+        arg = {"future": now + 10**12, "huge": 10**30, "negative-huge": -(10**30), "5s": now - 5_500_000_000,
+               "float": 1.5, "str": "1", "bool": True}[t0]
+        out = outcome(partial(h.observe_since, arg))
+        # the clock moves between the twins: compare the buckets, not the exact sums
+        results.append((out, h.count, h.buckets()))
+    assert results[0] == results[1]

@@ -227,7 +227,7 @@ class Exchange:
         r.write(chunk)
         if r.buffered() > self.http.settings.max_sse_buffer:
             log.warning("closing the SSE stream of request %r: the client is not reading (%d bytes queued)",
-                        self.rid, r.buffered())
+                        self.rid, r.buffered(), extra={"jsonrpc_request_id": self.rid})
             if self.modern or self.session is None:
                 self.state = DONE
                 self._end_stream()
@@ -326,7 +326,8 @@ class Exchange:
             try:
                 self.responder.respond(503, JSON_HEADERS, body)  # type: ignore[union-attr]
             except Exception:  # noqa: BLE001 - a front end that already gave up on it
-                log.debug("could not answer request %r", self.rid, exc_info=True)
+                log.debug("could not answer request %r", self.rid, exc_info=True,
+                          extra={"jsonrpc_request_id": self.rid})
             self._done()
         elif state == SSE:
             if self.timer is not None:
@@ -559,6 +560,7 @@ class ModernPeer(JSONRPCPeer):
         JSONRPCPeer.__init__(self, dispatcher, _no_send, request_timeout=request_timeout,
                              max_in_flight=max_in_flight, loop=loop)
         self.exchange = ex
+        self.network_transport = "tcp"
 
     def emit(self, data: bytes) -> None:
         if not self.closed:
@@ -577,6 +579,7 @@ class SessionPeer(JSONRPCPeer):
         JSONRPCPeer.__init__(self, dispatcher, _no_send, request_timeout=request_timeout,
                              max_in_flight=max_in_flight, loop=loop)
         self.http = http
+        self.network_transport = "tcp"
         self.session: Session | None = None
         #: requests whose handler suspended -> their exchange (until answered, see Exchange.answer)
         self.exchanges: dict[Any, Exchange] = {}

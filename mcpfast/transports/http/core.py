@@ -39,6 +39,7 @@ from ...errors import (
     JSONRPCError,
 )
 from ...http_headers import check_param_headers, check_routing_headers, param_spec
+from ...metrics import metrics_of
 from ...requestvars import access_token, http_request, stream_control
 from ...types import (
     CLIENT_CAPABILITIES_KEY,
@@ -394,15 +395,47 @@ class StreamableHTTP:
                 self._not_allowed(responder, "GET, HEAD", method, f"{path} is read-only")
                 return
             if path == s.metrics_path:
-                body = self.metrics_text().encode()
-                ctype = "text/plain; version=0.0.4; charset=utf-8"
-            else:
-                body = self._well_known[path]
-                ctype = "application/json"
-            self._send(responder, 200, [("content-type", ctype), ("cache-control", "no-store")],
-                       b"" if method == "HEAD" else body, method)
+                # the metrics name the tools and count their use: behind the endpoint's own
+                # authentication when it has one (the well-known metadata stays public)
+                auth = self._auth
+                if auth is not None:
+                    res = auth.authenticate(request.headers.get("authorization"))
+                    if hasattr(res, "__await__"):
+                        asyncio.ensure_future(self._metrics_authenticated(responder, res, method))
+                    elif self._metrics_allowed(responder, res, method):
+                        self._send_metrics(responder, method)
+                    return
+                self._send_metrics(responder, method)
+                return
+            self._send(responder, 200, [("content-type", "application/json"), ("cache-control", "no-store")],
+                       b"" if method == "HEAD" else self._well_known[path], method)
             return
         self._error(responder, 404, INVALID_REQUEST, f"Not Found: the MCP endpoint is {s.path}", method=method)
+
+    def _send_metrics(self, responder: Responder, method: str) -> None:
+        body = self.metrics_text().encode()
+        self._send(responder, 200, [("content-type", "text/plain; version=0.0.4; charset=utf-8"),
+                                    ("cache-control", "no-store")], b"" if method == "HEAD" else body, method)
+
+    def _metrics_allowed(self, responder: Responder, res: Any, method: str) -> bool:
+        """Whether an authenticator's answer lets a scrape through (else it is answered)."""
+        if type(res) is self._rejection_cls:
+            self._reject(responder, res, method)
+            return False
+        if res is None:  # never fail open
+            self._error(responder, 500, INTERNAL_ERROR, "Internal error: the credentials could not be checked",
+                        method=method)
+            return False
+        return True
+
+    async def _metrics_authenticated(self, responder: Responder, pending: Any, method: str) -> None:
+        try:
+            res = await pending
+        except Exception:  # noqa: BLE001 - a verifier failure is a server fault, not a pass
+            log.exception("authentication failed")
+            res = None
+        if not responder.closed and self._metrics_allowed(responder, res, method):
+            self._send_metrics(responder, method)
 
     def _mcp(self, request: HTTPRequest, responder: Responder, token: Any) -> None:
         method = request.method
@@ -657,6 +690,9 @@ class StreamableHTTP:
         refusal = table.admit(client)
         if refusal is not None:
             self.stats["sessions_refused"] += 1
+            refused = metrics_of(self.dispatcher)
+            if refused is not None:
+                refused.refuse("max_sessions")
             self._error(responder, 503, SERVER_OVERLOADED, refusal, rid=msg.id)
             return
         peer = SessionPeer(self.dispatcher, self, self._timeout, self._max_in_flight, self._loop)
@@ -879,7 +915,13 @@ class StreamableHTTP:
     # ================================================================== metrics
 
     def metrics_text(self) -> str:
-        """The Prometheus text of this endpoint's counters (what ``metrics_path`` serves)."""
+        """What ``metrics_path`` serves: the dispatcher's metrics (``mcpfast.metrics``, when it
+        keeps them) and this endpoint's HTTP counters, as Prometheus text."""
+        server = metrics_of(self.dispatcher)
+        return (server.text() if server is not None else "") + self.http_metrics_text()
+
+    def http_metrics_text(self) -> str:
+        """The Prometheus text of this endpoint's own counters (responses, sessions, streams)."""
         reg = self.metrics
         fam = reg.family("counter", "mcp_http_responses_total", "HTTP responses by method and status",
                          ("method", "status"))

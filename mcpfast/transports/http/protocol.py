@@ -44,6 +44,7 @@ from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
 from ...errors import INTERNAL_ERROR, INVALID_REQUEST
+from ...metrics import metrics_of
 from ..listener import set_nodelay
 from ._exchange import JSON_HEADERS
 from ._front_common import (
@@ -195,19 +196,19 @@ class ConnResponder(Responder):
             conn_hdr = b"Connection: keep-alive\r\n"
         else:
             conn_hdr = b""
-        tr.write(
-            b"".join(
-                (
-                    _STATUS_LINES.get(status) or status_line(status),
-                    _date_header,
-                    hdrs,
-                    length,
-                    conn_hdr,
-                    b"\r\n",
-                    body,
-                )
+        out = b"".join(
+            (
+                _STATUS_LINES.get(status) or status_line(status),
+                _date_header,
+                hdrs,
+                length,
+                conn_hdr,
+                b"\r\n",
+                body,
             )
         )
+        tr.write(out)
+        conn.count_sent(len(out))
         conn.response_done(self)
 
     def start(self, status: int, headers: list[tuple[str, str]]) -> None:
@@ -240,7 +241,9 @@ class ConnResponder(Responder):
             if not keep_alive and not closes:
                 parts.append(b"Connection: close\r\n")
             parts.append(b"\r\n")
-        tr.write(b"".join(parts))
+        out = b"".join(parts)
+        tr.write(out)
+        self._conn.count_sent(len(out))
 
     def write(self, data: bytes) -> None:
         if self.state != STREAMING:
@@ -250,9 +253,9 @@ class ConnResponder(Responder):
         if tr is None or not data or self.method == "HEAD":
             return
         if self._chunked:
-            tr.write(b"%x\r\n%b\r\n" % (len(data), data))
-        else:
-            tr.write(data)
+            data = b"%x\r\n%b\r\n" % (len(data), data)
+        tr.write(data)
+        self._conn.count_sent(len(data))
 
     def end(self) -> None:
         if self.state != STREAMING:
@@ -267,6 +270,7 @@ class ConnResponder(Responder):
             return
         if self._chunked:
             tr.write(b"0\r\n\r\n")
+            conn.count_sent(5)
         conn.response_done(self)
 
     def buffered(self) -> int:
@@ -344,6 +348,10 @@ class HTTPConnection(asyncio.Protocol):
         self._last_parse: tuple[str, str, str, dict[str, str], bool, bool, int] | None = None
         # the raw header fields of a WebSocket upgrade request being handed over
         self._upgrade_raw: list[tuple[bytes, bytes]] | None = None
+        # metrics of the server behind the core (None when off): bytes in, bytes out, open gauge
+        self._m_in: Any = None
+        self._m_out: Any = None
+        self._m_open: Any = None
 
     # ------------------------------------------------------------------ transport events
 
@@ -354,6 +362,9 @@ class HTTPConnection(asyncio.Protocol):
         if isinstance(peer, tuple) and len(peer) >= 2:
             self._client = (str(peer[0]), int(peer[1]))
         self._parser = require_httptools().HttpRequestParser(self)
+        metrics = metrics_of(getattr(self._core, "dispatcher", None))
+        if metrics is not None:
+            self._m_in, self._m_out, self._m_open = metrics.connection("tcp")
         self._server.connected(self)
         if self._server.stopping:
             self.closing = True
@@ -361,6 +372,9 @@ class HTTPConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
+        if self._m_open is not None:
+            self._m_open.dec()
+            self._m_open = None
         self.transport = None
         self._stopped = True
         if self._linger is not None:
@@ -375,6 +389,11 @@ class HTTPConnection(asyncio.Protocol):
         waiter = self._drained
         if waiter is not None and not waiter.done():
             waiter.set_result(None)  # a graceful shutdown waiting for this connection is done
+
+    def count_sent(self, n: int) -> None:
+        """``n`` bytes were written to the client (for the metrics; nothing when they are off)."""
+        if self._m_out is not None:
+            self._m_out.inc(n)
 
     def eof_received(self) -> bool | None:
         # A half-closed client is treated as gone (as uvicorn does): a stream it opened has
@@ -405,6 +424,8 @@ class HTTPConnection(asyncio.Protocol):
                 pass
 
     def data_received(self, data: bytes) -> None:
+        if self._m_in is not None:
+            self._m_in.inc(len(data))
         if self._stopped:
             return  # lingering after an error response, or closing: drain and drop
         fresh = not self._in_message

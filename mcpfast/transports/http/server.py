@@ -18,6 +18,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ...errors import SERVER_OVERLOADED
+from ...metrics import metrics_of
 from ..listener import Listener, TLSConfig, notify_ready
 from ._front_common import error_body, status_line
 from .protocol import (
@@ -135,6 +136,9 @@ class HTTPServer(Listener[HTTPConnection]):
         return HTTPConnection(self)
 
     def refusal(self, reason: str) -> asyncio.Protocol:
+        metrics = metrics_of(getattr(self.core, "dispatcher", None))
+        if metrics is not None:
+            metrics.refuse("shutting_down" if self.stopping else "max_connections")
         body = error_body(SERVER_OVERLOADED, reason)
         return RefuseProtocol(
             b"".join(

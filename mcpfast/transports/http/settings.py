@@ -65,8 +65,9 @@ class HTTPSettings:
     dns_rebinding_protection: bool | None = None
     #: an authenticator (``auth.py``: static bearer token or OAuth resource server), or None
     auth: Any = None
-    #: serve Prometheus text at this path (GET), e.g. ``"/metrics"``; None: no metrics route
-    metrics_path: str | None = None
+    #: serve Prometheus text at this path (GET): the server's metrics (``mcpfast.metrics``, when
+    #: the dispatcher keeps them) and this endpoint's HTTP counters; None: no metrics route
+    metrics_path: str | None = "/metrics"
     #: seconds between keep-alive comments on an idle SSE stream (and before a silent,
     #: long-running request switches to SSE to send them)
     sse_keepalive: float = 15.0

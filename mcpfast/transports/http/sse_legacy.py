@@ -92,6 +92,7 @@ class _Stream:
         #: set once the stream must end (client gone, overflow, shutdown)
         self.closed = False
         self.peer = JSONRPCPeer(dispatcher, self._send, request_timeout=request_timeout)
+        self.peer.network_transport = "tcp"
 
     def _send(self, messages: list[bytes]) -> None:
         if self.closed:

@@ -181,8 +181,10 @@ async def test_metrics_route() -> None:
     text = c.send(request("GET", None, {}, path="/metrics")).body.decode()
     assert "mcp_http_sessions 0" in text and "mcp_http_sessions_deleted_total 1" in text
     assert 'mcp_http_responses_total{method="DELETE",status="200"} 1' in text
-    # without metrics_path there is no such route
+    # the route is there by default (issue 12: metrics on by default); metrics_path=None removes it
     _, _, c = make()
+    assert c.send(request("GET", None, {}, path="/metrics")).status == 200
+    _, _, c = make(metrics_path=None)
     assert c.send(request("GET", None, {}, path="/metrics")).status == 404
 
 

@@ -1,0 +1,132 @@
+"""Times every request the server core answers into ``ServerMetrics`` (``mcpfast.metrics``).
+
+``RequestMeter.on_request`` stands in for the core's ``on_request`` (``ServerCore`` installs
+it when metrics are on; off, the core's own method is called directly and nothing here runs).
+It wraps whatever ``on_request`` it was given, so another wrapper (tracing) can stack on it.
+
+A request is timed from the moment the core receives it until its answer is ready, whichever
+way the answer comes: returned at once (most requests), raised, from a coroutine (timed
+through a thin wrapper coroutine that the peer steps like the handler's own), or through a
+``Deferred``/future (a done callback: a pooled tool's answer). The labels are worked out once
+the answer is known, from the request and the connection, and bounded (``ServerMetrics``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import types
+from collections.abc import Callable, Coroutine
+from time import perf_counter_ns
+from typing import Any
+
+from ..metrics import TOOL_ERROR, ServerMetrics
+from ..peer import Deferred
+from ..types import PROTOCOL_VERSION_KEY
+from ..wire.counters import Histogram
+from ..wire.jsonrpc import Request
+
+__all__ = ["RequestMeter"]
+
+_CoroutineType = types.CoroutineType
+_Future = asyncio.Future
+_now = perf_counter_ns
+#: label lookups kept (past it, new raw combinations are resolved each time)
+_CACHE_MAX = 4096
+
+
+def _tool_error(result: Any) -> str:
+    """``TOOL_ERROR`` for an ``isError`` result, else ``""``."""
+    return TOOL_ERROR if type(result) is dict and result.get("isError") is True else ""
+
+
+class RequestMeter:
+    """``on_request`` timed into ``metrics`` (the module docstring)."""
+
+    __slots__ = ("metrics", "_inner", "_children", "started")
+
+    def __init__(self, metrics: ServerMetrics, inner: Callable[[Any, Request], Any]) -> None:
+        self.metrics = metrics
+        self._inner = inner
+        # (method, tool, error_type, transport, version) as received -> the histogram child
+        self._children: dict[tuple[Any, ...], Histogram] = {}
+        #: requests timed so far (those finished are the operations' count: the rest are in flight)
+        self.started = 0
+        metrics.count_started(lambda: self.started)
+
+    def on_request(self, peer: Any, request: Request, *reentry: Any) -> Any:
+        if reentry:  # a wrapper around the core calling back in (tracing's untraced=True): timed once, outside
+            return self._inner(peer, request, *reentry)
+        self.started += 1
+        t0 = _now()
+        try:
+            result = self._inner(peer, request)
+        except BaseException as exc:
+            self._record(peer, request, self.metrics.error_type(exc), t0)
+            raise
+        rt = type(result)
+        if rt is dict:
+            self._record(peer, request, TOOL_ERROR if result.get("isError") is True else "", t0)
+        elif rt is Deferred or isinstance(result, _Future):
+            result.add_done_callback(lambda f: self._settled(peer, request, f, t0))
+        elif rt is _CoroutineType:
+            return self._timed(peer, request, result, t0)
+        else:
+            self._record(peer, request, "", t0)
+        return result
+
+    async def _timed(self, peer: Any, request: Request, coro: Coroutine[Any, Any, Any], t0: int) -> Any:
+        try:
+            result = await coro
+        except BaseException as exc:
+            self._record(peer, request, self.metrics.error_type(exc), t0)
+            raise
+        self._record(peer, request, _tool_error(result), t0)
+        return result
+
+    def _settled(self, peer: Any, request: Request, fut: Any, t0: int) -> None:
+        try:
+            result = fut.result()  # one call: the answer, or its exception raised
+        except BaseException as exc:  # noqa: BLE001 - recorded, not handled: the peer answers it
+            self._record(peer, request, self.metrics.error_type(exc), t0)
+            return
+        self._record(peer, request, TOOL_ERROR if type(result) is dict and result.get("isError") is True else "", t0)
+
+    def _record(self, peer: Any, request: Request, error_type: str, t0: int) -> None:
+        # The hot path: the raw label values make a key into a cache of histogram children,
+        # so a request of a known kind costs one tuple, one dict lookup and one observe.
+        method = request.method
+        params = request.params
+        tool: Any = ""
+        meta: Any = None
+        if type(params) is dict:
+            if method == "tools/call":
+                tool = params.get("name")
+                if type(tool) is not str:
+                    tool = None  # not a name: _OTHER (and hashable)
+            meta = params.get("_meta")
+        if meta is None:  # a legacy request: its session's version (none before initialize)
+            state = peer.state
+            version = state.protocol_version if state is not None else ""
+        else:
+            version = meta.get(PROTOCOL_VERSION_KEY) if type(meta) is dict else None
+            if type(version) is not str:
+                version = ""
+        key = (method, tool, error_type, peer.network_transport, version)
+        child = self._children.get(key)
+        if child is None:
+            child = self._resolve(key)
+        child.observe_since(t0)
+
+    def _resolve(self, key: tuple[Any, ...]) -> Histogram:
+        """The histogram child of a raw key (bounded label values), cached while there is room."""
+        method, tool, error_type, transport, version = key
+        m = self.metrics
+        child = m.operations.labels(m.method_label(method), "" if tool == "" else m.tool_label(tool), error_type,
+                                    transport if type(transport) is str else "", m.version_label(version))
+        if len(self._children) < _CACHE_MAX:
+            self._children[key] = child
+        return child
+
+    def forget_labels(self) -> None:
+        """Drop the cached label lookups (the tools changed: a name may now be known, or gone)."""
+        self._children.clear()
