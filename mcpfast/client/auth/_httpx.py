@@ -14,11 +14,13 @@ if TYPE_CHECKING:
 __all__ = ["ProviderAuth"]
 
 #: one request is sent at most this often (the first try plus the provider's retries)
-MAX_SENDS = 8
+MAX_SENDS = 4
 
 
 class ProviderAuth(httpx2.Auth):
-    """Runs the provider's two hooks around each request httpx2 sends."""
+    """Runs the provider's two hooks around each request httpx2 sends, as the Streamable HTTP
+    transport does: ``headers`` before each send, ``on_response`` for a 401 or 403, the request
+    sent again while it answers True (at most ``MAX_SENDS`` sends)."""
 
     def __init__(self, provider: OAuthClientProvider) -> None:
         self.provider = provider
@@ -30,5 +32,7 @@ class ProviderAuth(httpx2.Auth):
                 request.headers.pop(name, None)
             request.headers.update(await self.provider.headers(method, url))
             response = yield request
+            if response.status_code not in (401, 403):
+                return
             if not await self.provider.on_response(response.status_code, response.headers, method, url):
                 return

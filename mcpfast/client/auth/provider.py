@@ -79,9 +79,11 @@ logger = logging.getLogger("mcpfast.client.auth")
 #: seconds before ``expires_in`` runs out at which the token counts as expired (clock skew,
 #: request latency); at most a tenth of the lifetime, so a short-lived token is still used
 EXPIRY_MARGIN = 30.0
-#: how many 401s in a row (with fresh credentials each time) before giving up
-MAX_UNAUTHORIZED = 2
-#: how many ``use_dpop_nonce`` challenges in a row one server may send before giving up
+#: how many 401-triggered authorizations within FLOW_WINDOW seconds before giving up (the
+#: transport bounds the retries of one request; this bounds a server that rejects every token)
+MAX_UNAUTHORIZED = 3
+FLOW_WINDOW = 30.0
+#: how many ``use_dpop_nonce`` answers in a row the token endpoint may send before giving up
 MAX_NONCE_RETRIES = 2
 #: the largest metadata or token response read (bytes); a bigger one is an error
 MAX_RESPONSE_BYTES = 1 << 20
@@ -190,9 +192,8 @@ class OAuthClientProvider:
         self._expires_at: float | None = None
         self._generation = 0  # bumped whenever the tokens change
         self._requested_scope: str | None = None
-        self._unauthorized = 0
+        self._flows: list[float] = []  # when the recent 401-triggered authorizations ran
         self._step_ups = 0
-        self._nonce_retries = 0
         self._rs_nonce: str | None = None
         self._as_nonce: str | None = None
 
@@ -219,34 +220,39 @@ class OAuthClientProvider:
         return {"Authorization": f"Bearer {token.access_token}"}
 
     async def on_response(self, status: int, headers: Any, method: str, url: str) -> bool:
-        """Look at a response of the MCP server; True when the request should be sent again
-        with new headers (after authorizing, stepping up or taking a DPoP nonce). Raises
-        ``OAuthFlowError`` when authorization fails; returns False when retrying is pointless
-        (the limits: ``MAX_UNAUTHORIZED``, ``max_step_up``, ``MAX_NONCE_RETRIES``)."""
-        if status < 400:
-            self._unauthorized = self._step_ups = self._nonce_retries = 0
-            if self._dpop_key is not None:
-                self._rs_nonce = header_value(headers, "DPoP-Nonce") or self._rs_nonce
-            return False
+        """A 401 or 403 of the MCP server (other statuses are ignored); True when the request
+        should be sent again with new headers: after authorizing, stepping up or taking a new
+        DPoP nonce. Raises ``OAuthFlowError`` when authorization fails. Returns False when
+        retrying is pointless: the same nonce asked for again, more than ``MAX_UNAUTHORIZED``
+        authorizations within ``FLOW_WINDOW`` seconds (a server that rejects every token), or
+        more than ``max_step_up`` step-ups in a row for scopes already requested."""
         if status not in (401, 403):
             return False
-        scheme, params = parse_www_authenticate(header_value(headers, "WWW-Authenticate"))
+        _scheme, params = parse_www_authenticate(header_value(headers, "WWW-Authenticate"))
         error = params.get("error")
         nonce = header_value(headers, "DPoP-Nonce")
-        if error == "use_dpop_nonce" and nonce and self._dpop_key is not None:
+        if nonce and self._dpop_key is not None:
+            fresh = nonce != self._rs_nonce
             self._rs_nonce = nonce
-            self._nonce_retries += 1
-            return self._nonce_retries <= MAX_NONCE_RETRIES
+            if error == "use_dpop_nonce":
+                return fresh
         if status == 401:
-            self._unauthorized += 1
-            if self._unauthorized > MAX_UNAUTHORIZED:
-                logger.warning("the server keeps answering 401 with fresh credentials; giving up")
+            now = time.monotonic()
+            self._flows = [t for t in self._flows if now - t < FLOW_WINDOW]
+            if len(self._flows) >= MAX_UNAUTHORIZED:
+                logger.warning("the server rejected %d fresh authorizations; giving up", len(self._flows))
                 return False
+            self._flows.append(now)
+            self._step_ups = 0
             await self._authorize(params, step_up=False)
             return True
         if error != "insufficient_scope":
             return False
-        self._step_ups += 1
+        wanted = set((params.get("scope") or "").split())
+        if wanted and not wanted <= set((self._requested_scope or "").split()):
+            self._step_ups = 1  # new scopes: a real escalation
+        else:
+            self._step_ups += 1  # the same scopes again: they will not be granted
         if self._step_ups > self.max_step_up:
             logger.warning("403 insufficient_scope after %d re-authorizations; giving up", self.max_step_up)
             return False
