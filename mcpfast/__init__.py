@@ -39,12 +39,17 @@ _LAZY: dict[str, str] = {
     "Message": "mcpfast.server._convert",
     "UserMessage": "mcpfast.server._convert",
     "AssistantMessage": "mcpfast.server._convert",
+    "Client": "mcpfast.client.client",
+    "StdioServerParameters": "mcpfast.client.stdio",
+    "MCPError": "mcpfast.errors",
 }
 
 __all__ = ["EXTENSIONS", "__version__", *_LAZY]
 
 if TYPE_CHECKING:  # the lazy names, for type checkers (usable in annotations)
-    from .errors import McpError, ToolError  # noqa: F401
+    from .client.client import Client  # noqa: F401
+    from .client.stdio import StdioServerParameters  # noqa: F401
+    from .errors import MCPError, McpError, ToolError  # noqa: F401
     from .server._convert import AssistantMessage, Audio, Image, Message, UserMessage  # noqa: F401
     from .server.app import FastMCP, MCPServer  # noqa: F401
     from .server.context import Context  # noqa: F401

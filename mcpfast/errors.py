@@ -33,6 +33,8 @@ __all__ = [
     "InvalidParams",
     "InternalError",
     "McpError",
+    "MCPError",
+    "ErrorData",
     "ConnectionClosed",
     "ToolError",
     "error_class",
@@ -157,6 +159,70 @@ class InternalError(JSONRPCError):
 
 class McpError(JSONRPCError):
     """An error response received from the peer (the name the official SDK's users know)."""
+
+
+class ErrorData:
+    """A JSON-RPC error object as ``MCPError.error`` carries it (the SDK's ``ErrorData``
+    attribute names: ``code``, ``message``, ``data``)."""
+
+    __slots__ = ("code", "message", "data")
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        self.code = code
+        self.message = message
+        self.data = data
+
+    def model_dump(self, *, exclude_none: bool = False, **_ignored: Any) -> dict[str, Any]:
+        d: dict[str, Any] = {"code": self.code, "message": self.message, "data": self.data}
+        if exclude_none and self.data is None:
+            del d["data"]
+        return d
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ErrorData):
+            return NotImplemented
+        return (self.code, self.message, self.data) == (other.code, other.message, other.data)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"ErrorData(code={self.code}, message={self.message!r}, data={self.data!r})"
+
+
+class MCPError(McpError):
+    """An error response from the server, as ``mcpfast.Client`` raises it: the official SDK's
+    class name and constructor (``MCPError(code, message, data=None)``), ``.error`` its
+    ``ErrorData``; also a ``McpError`` (and ``JSONRPCError``), so either ``except`` catches it.
+    ``str()`` is the message alone, as the SDK's."""
+
+    def __init__(self, code: int, message: str, data: Any = None, *, id: str | int | None = None) -> None:
+        super().__init__(message, data, code=code, id=id)
+
+    @property
+    def error(self) -> ErrorData:
+        return ErrorData(self.code, self.message, self.data)
+
+    @classmethod
+    def from_error(cls, exc: JSONRPCError) -> MCPError:
+        """The ``MCPError`` for any ``JSONRPCError`` (same code, message, data, id)."""
+        if isinstance(exc, MCPError):
+            return exc
+        return cls(exc.code, exc.message, exc.data, id=exc.id)
+
+    @classmethod
+    def from_error_data(cls, error: Any) -> MCPError:
+        """From anything with ``code``/``message``/``data`` (an SDK ``ErrorData``)."""
+        return cls(error.code, error.message, getattr(error, "data", None))
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_mcp_error, (self.code, self.message, self.data, self.id))
+
+
+def _rebuild_mcp_error(code: int, message: str, data: Any, id: Any) -> MCPError:
+    return MCPError(code, message, data, id=id)
 
 
 class ConnectionClosed(MCPFastError, ConnectionError):

@@ -389,6 +389,10 @@ class JSONRPCPeer:
         self.state: Any = None
         #: called with the number of suspended handlers whenever it changes (read back-pressure)
         self.on_in_flight_change: Callable[[int], None] | None = None
+        #: called with each frame that failed to decode (a ``JSONRPCError``) before it is answered;
+        #: returning True means it was dealt with and gets no error response (a client reports a
+        #: malformed server message instead of answering it)
+        self.on_malformed: Callable[[JSONRPCError], bool] | None = None
 
     # ------------------------------------------------------------------ properties
 
@@ -483,7 +487,7 @@ class JSONRPCPeer:
                 elif t is Response or t is ErrorResponse:
                     self._on_response(msg)
                 elif isinstance(msg, JSONRPCError):
-                    self._answer(sink, msg.id, _encode_error(msg.id, msg.code, msg.message, msg.data), msg.code)
+                    self._on_malformed(msg, sink)
                 elif isinstance(msg, list):
                     self._on_batch(msg, sink)
                 else:  # pragma: no cover - decode_all gives nothing else
@@ -494,6 +498,16 @@ class JSONRPCPeer:
                 _enter_task(loop, outer)  # type: ignore[misc]
             if not self._batching and self._out:
                 self.flush()
+
+    def _on_malformed(self, err: JSONRPCError, sink: ReplySink | None) -> None:
+        hook = self.on_malformed
+        if hook is not None:
+            try:
+                if hook(err):
+                    return
+            except Exception:  # noqa: BLE001 - the frame still gets its default treatment
+                log.exception("on_malformed hook failed")
+        self._answer(sink, err.id, _encode_error(err.id, err.code, err.message, err.data), err.code)
 
     def call(self, request: Request, sink: ReplySink | None = None) -> None:
         """Handle one request; its final answer goes to ``sink(rid, data, error_code)``: at once
@@ -778,13 +792,15 @@ class JSONRPCPeer:
         *,
         timeout: float | None = None,
         on_progress: Callable[[dict[str, Any]], Any] | None = None,
+        on_sent: Callable[[int], Any] | None = None,
     ) -> Any:
         """Send a request and wait for its result; an error response raises ``McpError``.
 
         On timeout a ``notifications/cancelled`` goes to the peer and ``McpError`` (-32001) is
         raised; if the awaiting task is cancelled the peer is told too. ``on_progress`` gets
         the params of each ``notifications/progress`` for this request (its progress token is
-        added to ``params._meta`` here).
+        added to ``params._meta`` here). ``on_sent(rid)`` is called with the request's id once
+        it is queued (a caller that routes notifications tagged with that id needs it).
         """
         if self._closed is not False:
             raise ConnectionClosed("the connection is closed")
@@ -798,6 +814,8 @@ class JSONRPCPeer:
         fut: asyncio.Future[Any] = self.loop.create_future()
         self._pending[rid] = fut
         self.emit(_encode_request(rid, method, params))
+        if on_sent is not None:
+            on_sent(rid)
         try:
             if timeout is None:
                 return await fut
@@ -811,6 +829,20 @@ class JSONRPCPeer:
         finally:
             self._pending.pop(rid, None)
             self._progress.pop(rid, None)
+
+    def is_pending(self, rid: Any) -> bool:
+        """Whether an outgoing request with id ``rid`` still waits for its response."""
+        return rid in self._pending
+
+    def fail_request(self, rid: Any, exc: BaseException) -> bool:
+        """Fail the outgoing request ``rid`` with ``exc`` now (a malformed response to it came
+        in, say); False when no such request waits. Nothing is sent to the peer."""
+        fut = self._pending.pop(rid, None)
+        if fut is None or fut.done():
+            return False
+        self._progress.pop(rid, None)
+        fut.set_exception(exc)
+        return True
 
     def _forget(self, rid: Any, reason: str) -> None:
         if self._pending.pop(rid, None) is not None and self._closed is False:

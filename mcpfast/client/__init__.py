@@ -1,5 +1,7 @@
-"""MCP client side: ``ClientSession`` (both eras over any connected peer) and its dispatcher
-``ClientHandlers``. The test client (``mcpfast.testing.Client``) is built on them."""
+"""MCP client side: ``Client`` (the public client, ``mcpfast.Client``), ``ClientSession``
+(both eras over any connected peer) and its dispatcher ``ClientHandlers``; the transports
+(``ClientTransport``: in process, stdio, TCP; HTTP and WebSocket by URL scheme). The test client
+(``mcpfast.testing.Client``) is built on the session too. Submodules load on first use."""
 
 from __future__ import annotations
 

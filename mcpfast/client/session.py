@@ -27,7 +27,14 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..errors import INVALID_PARAMS, METHOD_NOT_FOUND, JSONRPCError, McpError, MethodNotFound
+from ..errors import (
+    INVALID_PARAMS,
+    METHOD_NOT_FOUND,
+    UNSUPPORTED_PROTOCOL_VERSION,
+    JSONRPCError,
+    McpError,
+    MethodNotFound,
+)
 from ..peer import JSONRPCPeer
 from ..types import (
     CLIENT_CAPABILITIES_KEY,
@@ -50,6 +57,7 @@ __all__ = [
     "SERVER_INFO_KEY",
     "LOG_LEVEL_KEY",
     "DEFAULT_MAX_INPUT_ROUNDS",
+    "InputRequiredRoundsExceededError",
 ]
 
 LOG_LEVEL_KEY = "io.modelcontextprotocol/logLevel"
@@ -198,8 +206,8 @@ class ClientSession:
         self.capabilities = caps
         self.client_info = client_info or {"name": "mcpfast-client", "version": _version()}
         self.read_timeout = read_timeout
-        #: 2026-07-28: the ``logLevel`` stamped on every request (None: no log messages)
-        self.log_level = log_level
+        self._log_level = log_level
+        self._env: dict[str, Any] | None = None  # the envelope, built once per version/level
         self.max_input_rounds = max_input_rounds
         #: the version in use once started
         self.protocol_version: str | None = None
@@ -214,6 +222,33 @@ class ClientSession:
         """Whether requests use the stateless 2026-07-28 envelope."""
         return self.protocol_version in MODERN_PROTOCOL_VERSIONS
 
+    @property
+    def log_level(self) -> str | None:
+        """2026-07-28: the ``logLevel`` stamped on every request (None: no log messages)."""
+        return self._log_level
+
+    @log_level.setter
+    def log_level(self, level: str | None) -> None:
+        self._log_level = level
+        self._env = None
+
+    def use_version(self, version: str) -> None:
+        """Switch to ``version`` (a modern one: later requests carry it in their envelope)."""
+        self.protocol_version = version
+        self._env = None
+
+    def adopt(self, discover: dict[str, Any] | None = None) -> None:
+        """Start a 2026-07-28 conversation without a probe (the version was pinned): take the
+        server's identity from an earlier ``server/discover`` result, or know nothing yet."""
+        if self.requested_version not in MODERN_PROTOCOL_VERSIONS:
+            raise ValueError(f"adopt() needs a pinned modern version, not {self.requested_version!r}")
+        self.use_version(self.requested_version)
+        if discover is not None:
+            self._take_discover(discover)
+        else:
+            self.handshake = {"supportedVersions": [self.requested_version], "capabilities": {},
+                              "resultType": "complete", "ttlMs": 0, "cacheScope": "public"}
+
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
@@ -224,16 +259,15 @@ class ClientSession:
             await self.initialize(wanted)
             return
         version = MODERN_PROTOCOL_VERSIONS[-1] if wanted == "auto" else wanted
-        self.protocol_version = version
+        self.use_version(version)
         try:
             await self.discover()
         except McpError as exc:
             if wanted != "auto":
                 raise
-            supported = exc.data.get("supported") if isinstance(exc.data, dict) else None
-            ours = [v for v in (supported or ()) if v in MODERN_PROTOCOL_VERSIONS]
+            ours = _supported_modern(exc)
             if ours:  # a modern server that wants another modern version: use it
-                self.protocol_version = ours[-1]
+                self.use_version(ours[-1])
                 await self.discover()
                 return
             self.protocol_version = None
@@ -264,13 +298,16 @@ class ClientSession:
         res = await self.peer.request("server/discover", {"_meta": self._envelope(version)},
                                       timeout=self.read_timeout)
         if self.modern:
-            self.handshake = res
-            self.server_capabilities = res.get("capabilities") or {}
-            self.instructions = res.get("instructions")
-            meta = res.get("_meta")
-            if isinstance(meta, dict) and isinstance(meta.get(SERVER_INFO_KEY), dict):
-                self.server_info = meta[SERVER_INFO_KEY]
+            self._take_discover(res)
         return res  # type: ignore[no-any-return]
+
+    def _take_discover(self, res: dict[str, Any]) -> None:
+        self.handshake = res
+        self.server_capabilities = res.get("capabilities") or {}
+        self.instructions = res.get("instructions")
+        meta = res.get("_meta")
+        if isinstance(meta, dict) and isinstance(meta.get(SERVER_INFO_KEY), dict):
+            self.server_info = meta[SERVER_INFO_KEY]
 
     # ------------------------------------------------------------------ requests
 
@@ -280,9 +317,18 @@ class ClientSession:
             CLIENT_CAPABILITIES_KEY: self.capabilities,
             CLIENT_INFO_KEY: self.client_info,
         }
-        if self.log_level is not None:
-            meta[LOG_LEVEL_KEY] = self.log_level
+        if self._log_level is not None:
+            meta[LOG_LEVEL_KEY] = self._log_level
         return meta
+
+    @property
+    def envelope(self) -> dict[str, Any]:
+        """The ``_meta`` envelope of this session's modern requests, built once (it is only
+        encoded, never changed: a new one replaces it when the version or log level changes)."""
+        env = self._env
+        if env is None:
+            env = self._env = self._envelope()
+        return env
 
     async def request(
         self,
@@ -292,22 +338,42 @@ class ClientSession:
         progress_callback: Callable[[float, float | None, str | None], Any] | None = None,
         timeout: float | None = None,
         meta: dict[str, Any] | None = None,
+        input_responses: dict[str, Any] | None = None,
+        request_state: str | None = None,
+        on_sent: Callable[[int], Any] | None = None,
     ) -> Any:
         """Send one request (the modern envelope added when in use) and return its result.
 
         At 2026-07-28 an ``InputRequiredResult`` is answered with the callbacks and the request
         retried (new id, ``inputResponses``, ``requestState`` echoed) up to
         ``max_input_rounds`` times; the final result is returned. ``progress_callback(progress,
-        total, message)`` gets this request's progress notifications.
+        total, message)`` gets this request's progress notifications. ``input_responses`` and
+        ``request_state`` seed the first round (resuming an exchange). A server that rejects
+        the version (-32022) with one this client also speaks is asked again with it, once.
         """
         if self.protocol_version is None:
             raise RuntimeError("the session is not started (call start() first)")
+        if timeout is None:
+            timeout = self.read_timeout
+        if (meta is None and progress_callback is None and input_responses is None and request_state is None
+                and on_sent is None and (params is None or "_meta" not in params)):
+            # the common call: one dict built (the envelope is shared), no progress routing
+            if not self.modern:
+                return await self.peer.request(method, params, timeout=timeout)
+            send = {**params, "_meta": self.envelope} if params else {"_meta": self.envelope}
+            try:
+                res = await self.peer.request(method, send, timeout=timeout)
+            except McpError as exc:
+                if exc.code != UNSUPPORTED_PROTOCOL_VERSION or not self._switch_version(exc):
+                    raise
+                return await self.request(method, params, timeout=timeout)
+            if type(res) is dict and res.get("resultType") == "input_required":
+                return await self._rounds(method, dict(params or {}), {}, res, timeout, None, None)
+            return res
         base = dict(params or {})
         extra = dict(base.pop("_meta", None) or {})
         if meta:
             extra.update(meta)
-        if timeout is None:
-            timeout = self.read_timeout
         on_progress = None
         if progress_callback is not None:
             cb = progress_callback
@@ -315,25 +381,55 @@ class ClientSession:
             def on_progress(p: dict[str, Any]) -> Any:
                 return cb(p.get("progress", 0), p.get("total"), p.get("message"))
 
+        if input_responses is not None:
+            base["inputResponses"] = input_responses
+        if request_state is not None:
+            base["requestState"] = request_state
         if not self.modern:
             if extra:
                 base["_meta"] = extra
-            return await self.peer.request(method, base or None, timeout=timeout, on_progress=on_progress)
-        envelope = self._envelope()
-        envelope.update(extra)
-        send = {**base, "_meta": envelope}
-        for _ in range(self.max_input_rounds + 1):
-            res = await self.peer.request(method, send, timeout=timeout, on_progress=on_progress)
-            if not (type(res) is dict and res.get("resultType") == "input_required"):
-                return res
-            send = {**base, "_meta": envelope}
+            return await self.peer.request(method, base or None, timeout=timeout, on_progress=on_progress,
+                                           on_sent=on_sent)
+        send = {**base, "_meta": {**self.envelope, **extra} if extra else self.envelope}
+        try:
+            res = await self.peer.request(method, send, timeout=timeout, on_progress=on_progress, on_sent=on_sent)
+        except McpError as exc:
+            if exc.code != UNSUPPORTED_PROTOCOL_VERSION or not self._switch_version(exc):
+                raise
+            return await self.request(method, params, progress_callback=progress_callback, timeout=timeout,
+                                      meta=meta, input_responses=input_responses, request_state=request_state,
+                                      on_sent=on_sent)
+        if not (type(res) is dict and res.get("resultType") == "input_required"):
+            return res
+        base.pop("inputResponses", None)
+        base.pop("requestState", None)
+        return await self._rounds(method, base, extra, res, timeout, on_progress, on_sent)
+
+    async def _rounds(self, method: str, base: dict[str, Any], extra: dict[str, Any], res: dict[str, Any],
+                      timeout: float | None, on_progress: Callable[[dict[str, Any]], Any] | None,
+                      on_sent: Callable[[int], Any] | None) -> Any:
+        # the multi-round-trip loop: answer the input requests, retry with a new id
+        for _ in range(self.max_input_rounds):
+            send = {**base, "_meta": {**self.envelope, **extra} if extra else self.envelope}
             answers = await self._answer_inputs(res.get("inputRequests"))
             if answers:
                 send["inputResponses"] = answers
             if "requestState" in res:
                 send["requestState"] = res["requestState"]
-        raise McpError(f"{method}: the server still needs input after {self.max_input_rounds} rounds"
-                       " (max_input_rounds)", code=INVALID_PARAMS)
+            res = await self.peer.request(method, send, timeout=timeout, on_progress=on_progress, on_sent=on_sent)
+            if not (type(res) is dict and res.get("resultType") == "input_required"):
+                return res
+        raise InputRequiredRoundsExceededError(
+            f"{method}: the server still needs input after {self.max_input_rounds} rounds (input_required_max_rounds)",
+            {"rounds": self.max_input_rounds}, code=INVALID_PARAMS)
+
+    def _switch_version(self, exc: McpError) -> bool:
+        # -32022: the server does not speak our version; take the newest one both sides do
+        ours = _supported_modern(exc)
+        if not ours or ours[-1] == self.protocol_version:
+            return False
+        self.use_version(ours[-1])
+        return True
 
     async def _answer_inputs(self, requests: Any) -> dict[str, Any]:
         if requests is None:
@@ -361,6 +457,18 @@ class ClientSession:
         """Let queued messages both ways be handled (a few loop iterations)."""
         for _ in range(5):
             await asyncio.sleep(0)
+
+
+class InputRequiredRoundsExceededError(McpError):
+    """The server still asked for input after ``max_input_rounds`` rounds."""
+
+
+def _supported_modern(exc: McpError) -> list[str]:
+    """The modern versions both sides speak, from a -32022 error's ``data.supported``."""
+    supported = exc.data.get("supported") if isinstance(exc.data, dict) else None
+    if not isinstance(supported, list):
+        return []
+    return [v for v in MODERN_PROTOCOL_VERSIONS if v in supported]
 
 
 def _version() -> str:

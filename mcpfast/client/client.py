@@ -1,0 +1,658 @@
+"""``mcpfast.Client``: the MCP client, a drop-in for the official SDK's ``mcp.Client`` (2.x).
+
+::
+
+    from mcpfast import Client, StdioServerParameters
+
+    async with Client("tcp://127.0.0.1:8765") as client:          # or http(s)://, ws(s)://
+        tools = await client.list_tools()
+        result = await client.call_tool("echo", {"message": "hi"})
+        print(result.content[0].text, result.is_error)
+
+The target is an ``MCPServer``/``ServerCore`` (served in this process through the real wire
+codec), a URL (the transport is picked by scheme: ``mcpfast.client.transport``), a
+``StdioServerParameters`` (a subprocess over stdio), or any ``ClientTransport``.
+
+Era (``mode``): ``"auto"`` (default) probes ``server/discover`` and falls back to the
+``initialize`` handshake; ``"legacy"`` forces the handshake; ``"2026-07-28"`` pins the stateless
+era without a probe (``prior_discover`` supplies what a probe would have told); a handshake
+version (``"2025-06-18"``) pins the handshake at that version. Modern requests carry the ``_meta``
+envelope; input-required results are answered by the callbacks and retried (at most
+``input_required_max_rounds`` rounds); a -32022 answer is retried once with a version both sides
+speak; cacheable results are kept for their ``ttlMs`` (``cache=``).
+
+Results are lightweight objects with the SDK's attribute names over the decoded JSON
+(``mcpfast.client.results``); an error response raises ``MCPError`` (``.error.code``,
+``.error.message``), as a lost connection or a timeout does. Callbacks have the SDK's
+signatures: ``sampling_callback(context, params)``, ``elicitation_callback(context, params)``,
+``list_roots_callback(context)``, ``logging_callback(params)``, ``message_handler(message)``
+(a notification object, or an exception for a malformed server message), and may return the
+SDK's pydantic results, ``mcpfast`` result objects or plain dicts (an ``ErrorData`` answers with
+that error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from types import TracebackType
+from typing import Any
+
+from ..errors import CONNECTION_CLOSED, ConnectionClosed, JSONRPCError, MCPError
+from ..peer import JSONRPCPeer
+from ..types import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
+from .cache import CacheConfig, ResponseCache
+from .results import (
+    CallToolResult,
+    CompleteResult,
+    CreateMessageRequestParams,
+    ElicitRequestParams,
+    EmptyResult,
+    GetPromptResult,
+    Implementation,
+    ListPromptsResult,
+    ListResourcesResult,
+    ListResourceTemplatesResult,
+    ListToolsResult,
+    LoggingMessageNotificationParams,
+    MCPModel,
+    ReadResourceResult,
+    ServerCapabilities,
+    ServerNotification,
+    notification_of,
+)
+from .session import DEFAULT_MAX_INPUT_ROUNDS, ClientHandlers, ClientSession
+from .transport import ClientTransport, transport_for
+
+__all__ = ["Client", "ClientRequestContext", "Subscription", "ListenNotSupportedError", "SubscriptionLost"]
+
+log = logging.getLogger("mcpfast.client")
+
+SUBSCRIPTION_ID_KEY = "io.modelcontextprotocol/subscriptionId"
+_ACK = "notifications/subscriptions/acknowledged"
+_CALL_TOOL = "tools/call"
+
+_DEFAULT_CACHE: Any = object()
+
+
+class ListenNotSupportedError(MCPError):
+    """``listen()`` needs a 2026-07-28 connection (``subscriptions/listen``)."""
+
+
+class SubscriptionLost(MCPError):
+    """A ``listen()`` stream ended without the server closing it gracefully (connection lost)."""
+
+
+class ClientRequestContext:
+    """What a callback gets with a server request: the ``session``, the ``request_id`` (the
+    JSON-RPC id, or the input request's key at 2026-07-28) and the request's ``meta``."""
+
+    __slots__ = ("session", "request_id", "meta")
+
+    def __init__(self, session: ClientSession, request_id: Any, meta: Any) -> None:
+        self.session = session
+        self.request_id = request_id
+        self.meta = meta
+
+
+def _as_result(value: Any) -> Any:
+    """A callback's answer as the JSON result: an ``ErrorData`` raises that error."""
+    if type(value) is dict or value is None:
+        return value if value is not None else {}
+    if type(value).__name__ == "ErrorData" and hasattr(value, "code") and hasattr(value, "message"):
+        raise JSONRPCError(value.message, getattr(value, "data", None), code=value.code)
+    if isinstance(value, MCPModel):
+        return value.raw
+    dump = getattr(value, "model_dump", None)
+    if dump is not None:
+        return dump(by_alias=True, exclude_none=True, mode="json")
+    return value
+
+
+def _convert(exc: BaseException) -> BaseException:
+    """What the client raises for a failed request: ``MCPError`` for an error response, a
+    timeout and a lost connection (the SDK's behaviour); anything else unchanged."""
+    if isinstance(exc, JSONRPCError):
+        return MCPError.from_error(exc)
+    if isinstance(exc, ConnectionClosed):
+        return MCPError(CONNECTION_CLOSED, f"Connection closed: {exc}")
+    return exc
+
+
+class _Handlers(ClientHandlers):
+    """The dispatcher of ``Client``: the SDK-shaped callbacks, listen streams, cache eviction."""
+
+    def __init__(self, client: Client) -> None:
+        super().__init__(keep_notifications=0)
+        self.client = client
+        self.listeners: dict[Any, Subscription] = {}
+
+    def capabilities(self) -> dict[str, Any]:
+        c = self.client
+        caps: dict[str, Any] = {}
+        if c.sampling_callback is not None:
+            caps["sampling"] = _as_result(c.sampling_capabilities) if c.sampling_capabilities is not None else {}
+        if c.elicitation_callback is not None:
+            caps["elicitation"] = {"form": {}, "url": {}}
+        if c.list_roots_callback is not None:
+            caps["roots"] = {"listChanged": True}
+        if c.extensions:
+            caps["extensions"] = {ext.identifier: _as_result(ext.settings()) for ext in c.extensions}
+        return caps
+
+    async def answer(self, method: str, params: dict[str, Any]) -> Any:
+        c = self.client
+        session = c.session
+        ctx = ClientRequestContext(session, None, params.get("_meta"))
+        if method == "ping":
+            return {}
+        if method == "sampling/createMessage" and c.sampling_callback is not None:
+            return _as_result(await _maybe_await(c.sampling_callback(ctx, CreateMessageRequestParams(params))))
+        if method == "elicitation/create" and c.elicitation_callback is not None:
+            return _as_result(await _maybe_await(c.elicitation_callback(ctx, ElicitRequestParams(params))))
+        if method == "roots/list" and c.list_roots_callback is not None:
+            return _as_result(await _maybe_await(c.list_roots_callback(ctx)))
+        return await super().answer(method, params)  # MethodNotFound
+
+    def on_notification(self, peer: JSONRPCPeer, notification: Any) -> Any:
+        method = notification.method
+        params = notification.params
+        c = self.client
+        if method == "notifications/progress" and type(params) is dict:
+            peer.on_progress(params)
+            if c.message_handler is None:
+                return None
+        if self.listeners and type(params) is dict:
+            meta = params.get("_meta")
+            sub = self.listeners.get(meta.get(SUBSCRIPTION_ID_KEY)) if type(meta) is dict else None
+            if sub is not None:
+                sub.deliver(method, params)
+                if method == _ACK:
+                    return None  # consumed by its stream
+        if c.cache_store is not None:
+            c.cache_store.evict_for(method, params)
+        if method == "notifications/cancelled":
+            return None  # not surfaced, as the SDK
+        waits: list[Any] = []
+        if method == "notifications/message" and c.logging_callback is not None and type(params) is dict:
+            waits.append(c.logging_callback(LoggingMessageNotificationParams(params)))
+        if c.message_handler is not None:
+            waits.append(c.message_handler(notification_of(method, params)))
+        pending = [w for w in waits if inspect.isawaitable(w)]
+        return _await_all(pending) if pending else None
+
+    def on_close(self, peer: JSONRPCPeer, exc: BaseException | None) -> None:
+        for sub in list(self.listeners.values()):
+            sub.lost(exc)
+
+    def malformed(self, peer: JSONRPCPeer, err: JSONRPCError) -> bool:
+        """A server message that did not decode: fail the call it answers (if its id names one)
+        and tell ``message_handler`` (as the SDK does), never hang. A server request that was
+        malformed still gets its error response (False)."""
+        rid = err.id
+        failure = MCPError(err.code, f"Malformed message from the server: {err.message}", err.data, id=rid)
+        log.warning("malformed message from the server: %s", err.message)
+        handler = self.client.message_handler
+        if handler is not None:
+            try:
+                res = handler(failure)
+                if inspect.isawaitable(res):
+                    peer.loop.create_task(_await_all([res]))
+            except Exception:  # noqa: BLE001 - a handler's failure must not stop the reader
+                log.exception("message_handler failed on a malformed message")
+        if rid is None:
+            return True
+        return peer.fail_request(rid, failure) or not isinstance(rid, (str, int))
+
+
+async def _maybe_await(value: Any) -> Any:
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+async def _await_all(waits: list[Any]) -> None:
+    for w in waits:
+        await w
+
+
+class Client:
+    """An MCP client (see the module docstring). One connection per ``async with``."""
+
+    def __init__(
+        self,
+        server: Any,
+        *,
+        raise_exceptions: bool = False,
+        read_timeout_seconds: float | None = None,
+        sampling_callback: Callable[..., Any] | None = None,
+        sampling_capabilities: Any = None,
+        list_roots_callback: Callable[..., Any] | None = None,
+        logging_callback: Callable[..., Any] | None = None,
+        log_level: str | None = None,
+        message_handler: Callable[..., Any] | None = None,
+        client_info: Any = None,
+        mode: str = "auto",
+        prior_discover: Any = None,
+        elicitation_callback: Callable[..., Any] | None = None,
+        input_required_max_rounds: int = DEFAULT_MAX_INPUT_ROUNDS,
+        extensions: Sequence[Any] | None = None,
+        cache: CacheConfig | None | Any = _DEFAULT_CACHE,
+        transport_options: dict[str, Any] | None = None,
+        max_in_flight: int | None = None,
+    ) -> None:
+        if mode not in ("auto", "legacy") and mode not in MODERN_PROTOCOL_VERSIONS \
+                and mode not in HANDSHAKE_PROTOCOL_VERSIONS:
+            known = ", ".join((*MODERN_PROTOCOL_VERSIONS, *HANDSHAKE_PROTOCOL_VERSIONS))
+            raise ValueError(f"mode must be 'auto', 'legacy' or a protocol version ({known}); got {mode!r}")
+        if isinstance(extensions, dict):
+            raise TypeError("extensions= takes a sequence of extension objects (identifier, settings())")
+        if input_required_max_rounds < 0:
+            raise ValueError("input_required_max_rounds must be >= 0")
+        #: the target: a server object, a URL, ``StdioServerParameters`` or a ``ClientTransport``
+        self.server = server
+        self.raise_exceptions = raise_exceptions
+        self.read_timeout_seconds = read_timeout_seconds
+        self.sampling_callback = sampling_callback
+        self.sampling_capabilities = sampling_capabilities
+        self.list_roots_callback = list_roots_callback
+        self.logging_callback = logging_callback
+        self.log_level = log_level
+        self.message_handler = message_handler
+        self.client_info = client_info
+        self.mode = mode
+        self.prior_discover = prior_discover
+        self.elicitation_callback = elicitation_callback
+        self.input_required_max_rounds = input_required_max_rounds
+        self.extensions = list(extensions or ())
+        for ext in self.extensions:
+            if not getattr(ext, "identifier", None):
+                raise ValueError(f"{type(ext).__name__} has no `identifier`: a client extension needs one")
+        if cache is _DEFAULT_CACHE or cache is True:
+            cache = CacheConfig()
+        self.cache: CacheConfig | None = cache if isinstance(cache, CacheConfig) else (
+            CacheConfig(default_ttl_ms=getattr(cache, "default_ttl_ms", 0)) if cache else None)
+        #: the response cache (None when ``cache=None``)
+        self.cache_store: ResponseCache | None = ResponseCache(self.cache) if self.cache is not None else None
+        self.transport_options = dict(transport_options or {})
+        self.max_in_flight = max_in_flight
+        self._transport: ClientTransport | None = None
+        self._session: ClientSession | None = None
+        self._handlers = _Handlers(self)
+        self._entered = False
+
+    # ------------------------------------------------------------------ connection
+
+    @classmethod
+    async def connect(cls, server: Any, **kw: Any) -> Client:
+        """Connect now and return the connected client (end it with ``await client.close()``)."""
+        client = cls(server, **kw)
+        await client.__aenter__()
+        return client
+
+    async def close(self) -> None:
+        """End the connection (what leaving ``async with`` does); idempotent."""
+        if self._entered:
+            await self.__aexit__(None, None, None)
+
+    def _make_transport(self) -> ClientTransport:
+        target = self.server
+        if isinstance(target, ClientTransport):
+            return target
+        if isinstance(target, str):
+            return transport_for(target, **self.transport_options)
+        from .stdio import StdioServerParameters, StdioTransport
+
+        if isinstance(target, StdioServerParameters) or type(target).__name__ == "StdioServerParameters":
+            params = target if isinstance(target, StdioServerParameters) else StdioServerParameters(
+                target.command, target.args, target.env, target.cwd)
+            return StdioTransport(params, **self.transport_options)
+        from .memory import InProcessTransport, is_server
+
+        if is_server(target):
+            return InProcessTransport(target, **self.transport_options)
+        raise TypeError(
+            f"Client() cannot connect to a {type(target).__name__}: pass an MCPServer or ServerCore, a URL,"
+            " a StdioServerParameters or a ClientTransport")
+
+    async def __aenter__(self) -> Client:
+        if self._entered:
+            raise RuntimeError("Client is already entered; cannot reenter")
+        self._entered = True
+        try:
+            await self._open()
+        except BaseException as exc:
+            self._entered = False
+            transport, self._transport = self._transport, None
+            if transport is not None:
+                await transport.close()
+            converted = _convert(exc)
+            if converted is exc:
+                raise
+            raise converted from exc
+        return self
+
+    async def _open(self) -> None:
+        transport = self._transport = self._make_transport()
+        peer = await transport.connect(self._handlers, max_in_flight=self.max_in_flight)
+        handlers = self._handlers
+        peer.on_malformed = lambda err: handlers.malformed(peer, err)
+        info = _as_result(self.client_info) if self.client_info is not None else None
+        mode = self.mode
+        version = LATEST_HANDSHAKE_VERSION if mode == "legacy" else mode
+        session = ClientSession(peer, handlers, protocol_version=version, client_info=info,
+                                read_timeout=self.read_timeout_seconds, log_level=self.log_level,
+                                max_input_rounds=self.input_required_max_rounds)
+        self._session = session
+        if mode in MODERN_PROTOCOL_VERSIONS:
+            prior = self.prior_discover
+            session.adopt(_as_result(prior) if prior is not None else None)
+        else:
+            await session.start()
+
+    async def __aexit__(self, et: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        transport, self._transport = self._transport, None
+        self._session = None
+        self._entered = False
+        if self.cache_store is not None:
+            self.cache_store.clear()
+        if transport is not None:
+            await transport.close()
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def session(self) -> ClientSession:
+        """The ``ClientSession`` (RuntimeError outside ``async with``)."""
+        s = self._session
+        if s is None:
+            raise RuntimeError("Client must be used within an async context manager")
+        return s
+
+    @property
+    def transport(self) -> ClientTransport | None:
+        """The transport of the open connection (None when not connected)."""
+        return self._transport
+
+    @property
+    def protocol_version(self) -> str:
+        """The protocol version in use (negotiated or pinned)."""
+        return self.session.protocol_version  # type: ignore[return-value]
+
+    @property
+    def server_info(self) -> Implementation | None:
+        """The server's name and version, or None when it did not say (2026-07-28 may not)."""
+        info = self.session.server_info
+        return Implementation(info) if info is not None else None
+
+    @property
+    def server_capabilities(self) -> ServerCapabilities:
+        return ServerCapabilities(self.session.server_capabilities)
+
+    @property
+    def instructions(self) -> str | None:
+        return self.session.instructions
+
+    def __repr__(self) -> str:
+        s = self._session
+        state = f"connected at {s.protocol_version}" if s is not None else "not connected"
+        return f"<mcpfast.Client {state} to {self.server!r}>"
+
+    # ------------------------------------------------------------------ requests
+
+    async def _request(self, method: str, params: dict[str, Any] | None = None, **kw: Any) -> Any:
+        try:
+            return await self.session.request(method, params, **kw)
+        except (JSONRPCError, ConnectionClosed) as exc:
+            raise _convert(exc) from None
+
+    async def call_tool(
+        self,
+        name: str,
+        arguments: dict[str, Any] | None = None,
+        read_timeout_seconds: float | None = None,
+        progress_callback: Callable[[float, float | None, str | None], Any] | None = None,
+        *,
+        input_responses: dict[str, Any] | None = None,
+        request_state: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> CallToolResult:
+        """``tools/call``. An unknown tool or bad arguments come back as a result with
+        ``is_error`` set; an error response raises ``MCPError``."""
+        session = self._session
+        if session is None:
+            raise RuntimeError("Client must be used within an async context manager")
+        params = {"name": name, "arguments": arguments if arguments is not None else {}}
+        try:
+            if (progress_callback is None and meta is None and input_responses is None
+                    and request_state is None):
+                res = await session.request(_CALL_TOOL, params, timeout=read_timeout_seconds)
+            else:
+                res = await session.request(_CALL_TOOL, params, timeout=read_timeout_seconds,
+                                            progress_callback=progress_callback, meta=meta,
+                                            input_responses=input_responses, request_state=request_state)
+        except (JSONRPCError, ConnectionClosed) as exc:
+            raise _convert(exc) from None
+        return CallToolResult(res)
+
+    async def _cached(self, method: str, key: str, params: dict[str, Any] | None, cursor: str | None,
+                      meta: dict[str, Any] | None, cache_mode: str, **kw: Any) -> Any:
+        cache = self.cache_store
+        session = self.session
+        if cache is None or cache_mode == "bypass" or not session.modern:
+            return await self._request(method, params, meta=meta, **kw)
+        if cursor is not None:
+            return await self._request(method, params, meta=meta, **kw)
+        if meta is None and cache_mode == "use":
+            hit = cache.get(method, key)
+            if hit is not None:
+                return hit
+        res = await self._request(method, params, meta=meta, **kw)
+        cache.put(method, key, res)
+        return res
+
+    async def list_tools(self, *, cursor: str | None = None, meta: dict[str, Any] | None = None,
+                         cache_mode: str = "use") -> ListToolsResult:
+        return ListToolsResult(await self._cached("tools/list", "", _cursor(cursor), cursor, meta, cache_mode))
+
+    async def list_resources(self, *, cursor: str | None = None, meta: dict[str, Any] | None = None,
+                             cache_mode: str = "use") -> ListResourcesResult:
+        return ListResourcesResult(await self._cached("resources/list", "", _cursor(cursor), cursor, meta, cache_mode))
+
+    async def list_resource_templates(self, *, cursor: str | None = None, meta: dict[str, Any] | None = None,
+                                      cache_mode: str = "use") -> ListResourceTemplatesResult:
+        return ListResourceTemplatesResult(
+            await self._cached("resources/templates/list", "", _cursor(cursor), cursor, meta, cache_mode))
+
+    async def list_prompts(self, *, cursor: str | None = None, meta: dict[str, Any] | None = None,
+                           cache_mode: str = "use") -> ListPromptsResult:
+        return ListPromptsResult(await self._cached("prompts/list", "", _cursor(cursor), cursor, meta, cache_mode))
+
+    async def read_resource(self, uri: Any, *, input_responses: dict[str, Any] | None = None,
+                            request_state: str | None = None, meta: dict[str, Any] | None = None,
+                            cache_mode: str = "use") -> ReadResourceResult:
+        """``resources/read``; calls seeded with ``input_responses``/``request_state`` are never
+        served from or stored in the cache."""
+        uri = str(uri)
+        params = {"uri": uri}
+        if input_responses is not None or request_state is not None:
+            return ReadResourceResult(await self._request(
+                "resources/read", params, meta=meta, input_responses=input_responses, request_state=request_state))
+        return ReadResourceResult(await self._cached("resources/read", uri, params, None, meta, cache_mode))
+
+    async def subscribe_resource(self, uri: Any, *, meta: dict[str, Any] | None = None) -> EmptyResult:
+        """``resources/subscribe`` (handshake era; 2026-07-28 uses ``listen``)."""
+        return EmptyResult(await self._request("resources/subscribe", {"uri": str(uri)}, meta=meta))
+
+    async def unsubscribe_resource(self, uri: Any, *, meta: dict[str, Any] | None = None) -> EmptyResult:
+        return EmptyResult(await self._request("resources/unsubscribe", {"uri": str(uri)}, meta=meta))
+
+    async def get_prompt(self, name: str, arguments: dict[str, str] | None = None, *,
+                         input_responses: dict[str, Any] | None = None, request_state: str | None = None,
+                         meta: dict[str, Any] | None = None) -> GetPromptResult:
+        params: dict[str, Any] = {"name": name}
+        if arguments is not None:
+            params["arguments"] = arguments
+        return GetPromptResult(await self._request("prompts/get", params, meta=meta, input_responses=input_responses,
+                                                   request_state=request_state))
+
+    async def complete(self, ref: Any, argument: dict[str, str],
+                       context_arguments: dict[str, str] | None = None) -> CompleteResult:
+        """``completion/complete``: ``ref`` a prompt or resource-template reference (the SDK's
+        model, an mcpfast object or a dict)."""
+        params: dict[str, Any] = {"ref": _as_result(ref), "argument": argument}
+        if context_arguments is not None:
+            params["context"] = {"arguments": context_arguments}
+        return CompleteResult(await self._request("completion/complete", params))
+
+    async def send_ping(self, *, meta: dict[str, Any] | None = None) -> EmptyResult:
+        """``ping`` (handshake era; 2026-07-28 removed it)."""
+        return EmptyResult(await self._request("ping", None, meta=meta))
+
+    async def set_logging_level(self, level: str, *, meta: dict[str, Any] | None = None) -> EmptyResult:
+        """Handshake era: ``logging/setLevel``. 2026-07-28 has no such request: the level is
+        stamped on every later request's ``_meta`` instead."""
+        session = self.session
+        if session.modern:
+            session.log_level = level
+            return EmptyResult({})
+        return EmptyResult(await self._request("logging/setLevel", {"level": level}, meta=meta))
+
+    async def send_roots_list_changed(self) -> None:
+        """``notifications/roots/list_changed`` (handshake era)."""
+        self.session.notify("notifications/roots/list_changed")
+
+    async def send_progress_notification(self, progress_token: str | int, progress: float,
+                                         total: float | None = None, message: str | None = None) -> None:
+        """``notifications/progress`` to the server (handshake era)."""
+        params: dict[str, Any] = {"progressToken": progress_token, "progress": progress}
+        if total is not None:
+            params["total"] = total
+        if message is not None:
+            params["message"] = message
+        self.session.notify("notifications/progress", params)
+
+    def listen(self, *, tools_list_changed: bool = False, prompts_list_changed: bool = False,
+               resources_list_changed: bool = False, resource_subscriptions: Sequence[str] = ()) -> Subscription:
+        """A ``subscriptions/listen`` stream (2026-07-28): ``async with client.listen(...) as
+        sub: async for event in sub: ...``. Entering waits for the server's acknowledgement
+        (``sub.honored``: the filter it honours); the events are the change notifications
+        (``event.method``, ``event.params``). The stream ends when the server closes it
+        gracefully; a lost connection raises ``SubscriptionLost``; leaving cancels it."""
+        filt: dict[str, Any] = {}
+        if tools_list_changed:
+            filt["toolsListChanged"] = True
+        if prompts_list_changed:
+            filt["promptsListChanged"] = True
+        if resources_list_changed:
+            filt["resourcesListChanged"] = True
+        if resource_subscriptions:
+            filt["resourceSubscriptions"] = [str(u) for u in resource_subscriptions]
+        return Subscription(self, filt)
+
+    def register_listener(self, rid: Any, sub: Subscription) -> None:
+        """Route notifications tagged with listen request ``rid`` to ``sub``."""
+        self._handlers.listeners[rid] = sub
+
+    def unregister_listener(self, rid: Any) -> None:
+        self._handlers.listeners.pop(rid, None)
+
+
+def _cursor(cursor: str | None) -> dict[str, Any] | None:
+    return {"cursor": cursor} if cursor is not None else None
+
+
+class Subscription:
+    """One ``subscriptions/listen`` stream (see ``Client.listen``)."""
+
+    def __init__(self, client: Client, notifications: dict[str, Any]) -> None:
+        self.client = client
+        self.notifications = notifications
+        #: the subset of the filter the server honours (from its acknowledgement)
+        self.honored: dict[str, Any] | None = None
+        self.request_id: Any = None
+        self._events: asyncio.Queue[ServerNotification | BaseException | None] = asyncio.Queue()
+        self._acked: asyncio.Future[dict[str, Any]] | None = None
+        self._task: asyncio.Task[Any] | None = None
+
+    def deliver(self, method: str, params: dict[str, Any]) -> None:
+        """A notification tagged with this stream's id arrived."""
+        if method == _ACK:
+            if self._acked is not None and not self._acked.done():
+                self._acked.set_result(params)
+            return
+        self._events.put_nowait(notification_of(method, params))
+
+    def lost(self, exc: BaseException | None) -> None:
+        """The connection is gone."""
+        self._events.put_nowait(SubscriptionLost(CONNECTION_CLOSED, f"the listen stream was lost: {exc or 'closed'}"))
+
+    def _sent(self, rid: Any) -> None:
+        self.request_id = rid
+        self.client.register_listener(rid, self)
+
+    async def __aenter__(self) -> Subscription:
+        client = self.client
+        session = client.session
+        if not session.modern:
+            raise ListenNotSupportedError(
+                -32601, f"subscriptions/listen needs protocol 2026-07-28; this connection speaks {session.protocol_version}")
+        loop = asyncio.get_running_loop()
+        self._acked = loop.create_future()
+        self._task = loop.create_task(client.session.request(
+            "subscriptions/listen", {"notifications": self.notifications}, on_sent=self._sent))
+        self._task.add_done_callback(self._ended)
+        waits: set[asyncio.Future[Any]] = {self._acked, self._task}
+        done, _ = await asyncio.wait(waits, timeout=client.read_timeout_seconds,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if self._acked in done:
+            self.honored = self._acked.result().get("notifications")
+            return self
+        await self._stop()
+        if self._task in done:
+            exc = self._task.exception() if not self._task.cancelled() else None
+            if exc is not None:
+                raise _convert(exc) from None
+            raise SubscriptionLost(CONNECTION_CLOSED, "the listen stream ended before it was acknowledged")
+        raise TimeoutError("no acknowledgement of subscriptions/listen within read_timeout_seconds")
+
+    def _ended(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        self._events.put_nowait(_convert(exc) if exc is not None else None)
+
+    async def _stop(self) -> None:
+        task, self._task = self._task, None
+        if self.request_id is not None:
+            self.client.unregister_listener(self.request_id)
+        if task is not None and not task.done():
+            task.cancel()  # the peer sends notifications/cancelled
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def __aexit__(self, et: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self._stop()
+
+    def __aiter__(self) -> AsyncIterator[ServerNotification]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[ServerNotification]:
+        while True:
+            item = await self._events.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    async def next(self, timeout: float | None = None) -> ServerNotification | None:
+        """The next event (None when the stream ended), waiting at most ``timeout`` seconds."""
+        item = await asyncio.wait_for(self._events.get(), timeout)
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
