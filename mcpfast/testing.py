@@ -44,12 +44,12 @@ every notification; ``c.notifications`` lists them all. A pytest plugin
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import Any
 
+from .client.memory import InProcessTransport, core_of
 from .client.session import Callback, ClientHandlers, ClientSession, NotificationHandler, check_protocol_version
 from .errors import ToolError
 from .types import LATEST_HANDSHAKE_VERSION
@@ -72,15 +72,6 @@ def text_of(result: dict[str, Any]) -> str:
     if isinstance(blocks, dict):
         blocks = [blocks]
     return "".join(b.get("text", "") for b in blocks or () if isinstance(b, dict) and b.get("type") == "text")
-
-
-def _core_of(app: Any) -> Any:
-    core = getattr(app, "core", None)
-    if core is not None and hasattr(core, "on_request"):
-        return core
-    if hasattr(app, "on_request") and hasattr(app, "on_notification"):
-        return app
-    raise TypeError(f"Client() needs an MCPServer or a ServerCore, got {type(app).__name__}")
 
 
 class Client:
@@ -114,7 +105,7 @@ class Client:
         **protocol_kw: Any,
     ) -> None:
         self.app = app
-        self.core = _core_of(app)
+        self.core = core_of(app)
         self.raise_on_error = raise_on_error
         self.handlers = ClientHandlers(
             sampling_callback=sampling_callback, elicitation_callback=elicitation_callback,
@@ -128,7 +119,7 @@ class Client:
         check_protocol_version(protocol_version)  # fail now, not at connection time
         self._lifespan = lifespan
         self._protocol_kw = protocol_kw
-        self._stack: contextlib.AsyncExitStack | None = None
+        self._transport: InProcessTransport | None = None
         self._session: ClientSession | None = None
         self._depth = 0
 
@@ -146,26 +137,18 @@ class Client:
         return self
 
     async def _connect(self) -> None:
-        from .transports.memory import memory_connection
-
-        stack = contextlib.AsyncExitStack()
-        await stack.__aenter__()
+        transport = InProcessTransport(self.app, lifespan=self._lifespan, **self._protocol_kw)
+        peer = await transport.connect(self.handlers)
         try:
-            lifespan = getattr(self.app, "lifespan_context", None) if self._lifespan else None
-            if lifespan is not None:
-                await stack.enter_async_context(lifespan())
-            _server, client = await stack.enter_async_context(
-                memory_connection(self.core, self.handlers, **self._protocol_kw))
-            assert client.peer is not None  # set by connection_made
-            session = ClientSession(client.peer, self.handlers, **self._session_kw)
+            session = ClientSession(peer, self.handlers, **self._session_kw)
             await session.start()
             if not session.modern:
                 # the server has seen notifications/initialized once this is answered
                 await session.peer.request("ping", timeout=session.read_timeout)
         except BaseException:
-            await stack.aclose()
+            await transport.close()
             raise
-        self._stack = stack
+        self._transport = transport
         self._session = session
 
     async def __aexit__(self, et: type[BaseException] | None, exc: BaseException | None,
@@ -173,12 +156,9 @@ class Client:
         self._depth -= 1
         if self._depth > 0:
             return
-        stack, self._stack, self._session = self._stack, None, None
-        if stack is not None:
-            await stack.__aexit__(et, exc, tb)
-            # let the closed transports' last callbacks run (no task left behind)
-            for _ in range(3):
-                await asyncio.sleep(0)
+        transport, self._transport, self._session = self._transport, None, None
+        if transport is not None:
+            await transport.close()
 
     @property
     def session(self) -> ClientSession:

@@ -429,7 +429,12 @@ class Client:
         try:
             if (progress_callback is None and meta is None and input_responses is None
                     and request_state is None):
-                res = await session.request(_CALL_TOOL, params, timeout=read_timeout_seconds)
+                if session.modern:
+                    res = await session.request(_CALL_TOOL, params, timeout=read_timeout_seconds)
+                else:  # the handshake era's plain call, straight to the peer: one coroutine less
+                    res = await session.peer.request(
+                        _CALL_TOOL, params,
+                        timeout=read_timeout_seconds if read_timeout_seconds is not None else session.read_timeout)
             else:
                 res = await session.request(_CALL_TOOL, params, timeout=read_timeout_seconds,
                                             progress_callback=progress_callback, meta=meta,

@@ -27,7 +27,7 @@ def core_of(app: Any) -> Any:
         return core
     if hasattr(app, "on_request") and hasattr(app, "on_notification"):
         return app
-    raise TypeError(f"expected an MCPServer or a ServerCore, got {type(app).__name__}")
+    raise TypeError(f"Client() needs an MCPServer or a ServerCore, got {type(app).__name__}")
 
 
 def is_server(target: Any) -> bool:
@@ -76,6 +76,11 @@ class InProcessTransport(ClientTransport):
         self._stack = stack
         assert client.peer is not None  # set by connection_made
         return client.peer
+
+    @property
+    def server_end(self) -> JSONRPCStreamProtocol | None:
+        """The server's end of the connection (tests write raw bytes or hang up through it)."""
+        return self._ends[0] if self._ends is not None else None
 
     async def _close_ends(self) -> None:
         ends = self._ends

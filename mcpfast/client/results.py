@@ -455,13 +455,26 @@ class ListToolsResult(_Cacheable):
 
 class CallToolResult(MCPModel):
     __slots__ = ()
-    DEFAULTS = {"is_error": False, "result_type": "complete", "content": _empty_list}
-    NESTED = {"content": _content_list}
+    DEFAULTS = {"is_error": False, "result_type": "complete"}
     meta: dict[str, Any] | None
     content: list[Any]
     structured_content: Any
     is_error: bool
     result_type: str
+
+    @property  # type: ignore[no-redef]
+    def content(self) -> list[Any]:  # noqa: F811 - the hot field, wrapped without the generic getter
+        # read on every call: the wrapped list is kept in ``_c`` itself (no dict for one field)
+        c = self._c
+        if c is not None:
+            return c  # type: ignore[return-value]
+        raw = self._d.get("content")
+        if type(raw) is list:
+            out = [TextContent(b) if type(b) is dict and b.get("type") == "text" else _content_block(b) for b in raw]
+        else:
+            out = [] if raw is None else [_content_block(raw)]
+        self._c = out  # type: ignore[assignment]
+        return out
 
 
 # ---------------------------------------------------------------------------- resources

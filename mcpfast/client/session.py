@@ -32,6 +32,7 @@ from ..errors import (
     METHOD_NOT_FOUND,
     UNSUPPORTED_PROTOCOL_VERSION,
     JSONRPCError,
+    MCPError,
     McpError,
     MethodNotFound,
 )
@@ -420,8 +421,9 @@ class ClientSession:
             if not (type(res) is dict and res.get("resultType") == "input_required"):
                 return res
         raise InputRequiredRoundsExceededError(
+            INVALID_PARAMS,
             f"{method}: the server still needs input after {self.max_input_rounds} rounds (input_required_max_rounds)",
-            {"rounds": self.max_input_rounds}, code=INVALID_PARAMS)
+            {"rounds": self.max_input_rounds})
 
     def _switch_version(self, exc: McpError) -> bool:
         # -32022: the server does not speak our version; take the newest one both sides do
@@ -459,7 +461,7 @@ class ClientSession:
             await asyncio.sleep(0)
 
 
-class InputRequiredRoundsExceededError(McpError):
+class InputRequiredRoundsExceededError(MCPError):
     """The server still asked for input after ``max_input_rounds`` rounds."""
 
 

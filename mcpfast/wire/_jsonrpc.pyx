@@ -239,10 +239,11 @@ cdef class ErrorResponse:
         return {"jsonrpc": "2.0", "id": self.id, "error": err}
 
     def to_exception(self):
-        """The error as an ``McpError`` (what a caller awaiting the request gets raised)."""
-        from ..errors import McpError
+        """The error as an ``MCPError`` (a ``McpError``: what a caller awaiting the request gets
+        raised; the official SDK's class name)."""
+        from ..errors import MCPError
 
-        return McpError(self.message, self.data, code=self.code, id=self.id)
+        return MCPError(self.code, self.message, self.data, id=self.id)
 
     def __eq__(self, other):
         if type(other) is not ErrorResponse:

@@ -38,6 +38,7 @@ from ...errors import (
     UNSUPPORTED_PROTOCOL_VERSION,
     JSONRPCError,
 )
+from ...http_headers import check_param_headers, check_routing_headers, param_spec
 from ...requestvars import access_token, http_request, stream_control
 from ...types import (
     CLIENT_CAPABILITIES_KEY,
@@ -59,7 +60,6 @@ from ._exchange import (
     ModernPeer,
     SessionPeer,
 )
-from ._headers import check_param_headers, check_routing_headers, param_spec
 from .security import HostOriginGuard, Rejection
 from .sessions import EventStore, MemoryEventStore, Session, SessionTable, new_session_id
 from .settings import HTTPSettings

@@ -1,5 +1,9 @@
 """2026-07-28 request headers: ``MCP-Protocol-Version``, ``Mcp-Method``, ``Mcp-Name`` and the
-``Mcp-Param-*`` mirrors of ``x-mcp-header`` tool parameters (SEP-2243).
+``Mcp-Param-*`` mirrors of ``x-mcp-header`` tool parameters (SEP-2243), both sides: the
+server's checks (``check_routing_headers``, ``check_param_headers``) and the client's values
+(``encode_header_value``, ``param_headers``, ``has_invalid_annotation``). It sits beside
+``types.py`` rather than under ``transports/http`` so that the HTTP client imports it without
+the server.
 
 The body is the source of truth; a header that disagrees with it (or is missing where the body
 has the value) is a -32020 HeaderMismatch, HTTP 400. Header names arrive lower-cased (the
@@ -15,12 +19,15 @@ import binascii
 import re
 from typing import Any
 
-__all__ = ["check_routing_headers", "decode_header_value", "param_spec", "check_param_headers", "NAME_PARAM"]
+__all__ = ["check_routing_headers", "decode_header_value", "param_spec", "check_param_headers", "NAME_PARAM",
+           "encode_header_value", "param_headers", "has_invalid_annotation"]
 
 #: method -> the params key ``Mcp-Name`` mirrors
 NAME_PARAM = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 
 _SENTINEL = re.compile(r"=\?base64\?(.*)\?=", re.S)
+# a value that travels as it is: visible ASCII, inner spaces, no surrounding space (or empty)
+_PLAIN = re.compile(r"([\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?)?")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _HEADER_TYPES = frozenset({"string", "integer", "boolean"})
@@ -49,6 +56,15 @@ def decode_header_value(value: str) -> str | None:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return None
+
+
+def encode_header_value(value: str) -> str:
+    """``value`` as a client sends it in ``Mcp-Name``/``Mcp-Param-*``: as it is when it is plain
+    visible ASCII (inner spaces allowed), else -- non-ASCII, control characters, surrounding
+    whitespace, or a value that itself looks like the sentinel -- ``=?base64?<UTF-8 base64>?=``."""
+    if _PLAIN.fullmatch(value) is not None and _SENTINEL.fullmatch(value) is None:
+        return value
+    return "=?base64?" + base64.b64encode(value.encode("utf-8", "surrogatepass")).decode("ascii") + "?="
 
 
 def _same(header: str | None, expected: Any) -> bool:
@@ -163,6 +179,26 @@ def _matches(ptype: str, value: Any, rendered: str, decoded: str) -> bool:
             return False
         return int(whole) == int(value)
     return decoded == rendered
+
+
+def param_headers(spec: tuple[tuple[str, str, tuple[str, ...], str], ...], arguments: Any) -> list[tuple[str, str]]:
+    """The ``(header name, encoded value)`` pairs a client sends for one ``tools/call`` whose
+    tool has ``spec`` (``param_spec`` of its input schema): one per annotated argument present
+    in ``arguments`` with a value a header can carry (absent or null: omitted)."""
+    out: list[tuple[str, str]] = []
+    for _key, name, path, _ptype in spec:
+        rendered = _render(_at(arguments, path))
+        if rendered is not None:
+            out.append((name, encode_header_value(rendered)))
+    return out
+
+
+def has_invalid_annotation(input_schema: Any) -> bool:
+    """Whether ``input_schema`` carries an ``x-mcp-header`` annotation that ``param_spec``
+    refuses: an HTTP client must then leave the tool out of ``tools/list``."""
+    if param_spec(input_schema):
+        return False
+    return any("x-mcp-header" in node for _path, node in _positions(input_schema))
 
 
 def check_param_headers(spec: tuple[tuple[str, str, tuple[str, ...], str], ...], arguments: Any,

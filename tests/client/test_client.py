@@ -1,0 +1,403 @@
+"""``mcpfast.Client`` against mcpfast's server in process (the real codec), both eras.
+
+The server is ``tests/interop/server_app.py``'s ``ServerCore`` (tools, resources, a template,
+a prompt, completions) or a small ``MCPServer`` for the callbacks. Every scenario that both
+eras share runs in both: ``legacy`` (the ``initialize`` handshake) and ``2026-07-28`` (the
+``_meta`` envelope; ``auto`` probes and lands there with our server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+import mcpfast
+from mcpfast import Client, Context, MCPError, MCPServer
+from mcpfast.client.cache import CacheConfig
+from mcpfast.client.results import CallToolResult, ListToolsResult, TextContent
+from mcpfast.client.session import InputRequiredRoundsExceededError
+from mcpfast.errors import McpError
+from mcpfast.server import ServerCore
+from mcpfast.testing import async_test
+
+from ..interop import server_app
+
+MODES = ["legacy", "2026-07-28"]
+
+
+def make_app() -> MCPServer:
+    app = MCPServer("callbacks", instructions="Ask away.")
+
+    @app.tool()
+    async def ask_name(ctx: Context) -> str:
+        r = await ctx.elicit("Your name?", {"type": "object", "properties": {"name": {"type": "string"}}})
+        return f"hello {r.content['name']}" if r.action == "accept" else f"no name ({r.action})"
+
+    @app.tool()
+    async def sample(ctx: Context) -> str:
+        res = await ctx.session.create_message("say hi", max_tokens=5)
+        return str(res.content.text)
+
+    @app.tool()
+    async def roots(ctx: Context) -> list[str]:
+        res = await ctx.session.list_roots()
+        return [r.uri for r in res.roots]
+
+    @app.tool()
+    async def chatty(ctx: Context) -> str:
+        await ctx.info("starting")
+        await ctx.report_progress(1, 2, "half")
+        await ctx.report_progress(2, 2, "done")
+        return "ok"
+
+    @app.tool()
+    async def survey(ctx: Context) -> str:
+        first = await ctx.elicit("first?", {"type": "object", "properties": {"v": {"type": "string"}}}, key="a")
+        second = await ctx.elicit("second?", {"type": "object", "properties": {"v": {"type": "string"}}}, key="b")
+        return f"{first.content['v']}+{second.content['v']}"
+
+    return app
+
+
+def test_the_public_names() -> None:
+    assert mcpfast.Client is Client
+    assert mcpfast.MCPError is MCPError and issubclass(MCPError, McpError)
+    assert mcpfast.StdioServerParameters("python", ["x.py"]).args == ["x.py"]
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="mode must be"):
+        Client(server_app.build(), mode="1999-01-01")
+    with pytest.raises(TypeError, match="sequence of extension objects"):
+        Client(server_app.build(), extensions={"x": {}})  # type: ignore[arg-type]
+
+
+@async_test
+async def test_an_unknown_target_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="cannot connect to a int"):
+        async with Client(3):
+            pass
+    with pytest.raises(ValueError, match="no MCP client transport"):
+        async with Client("gopher://example"):
+            pass
+
+
+@pytest.mark.parametrize("mode", MODES)
+@async_test
+async def test_tools_with_the_sdk_names(mode: str) -> None:
+    async with Client(server_app.build(), mode=mode) as c:
+        assert c.protocol_version == ("2025-11-25" if mode == "legacy" else mode)
+        listed = await c.list_tools()
+        assert isinstance(listed, ListToolsResult) and listed.next_cursor is None
+        by_name = {t.name: t for t in listed.tools}
+        assert by_name["echo"].input_schema["required"] == ["message"]
+        assert by_name["echo"].output_schema is None and by_name["echo"].description == "Return the message unchanged."
+        assert by_name["add"].output_schema == server_app.ADD_OUTPUT_SCHEMA
+
+        res = await c.call_tool("add", {"a": 2, "b": 3})
+        assert isinstance(res, CallToolResult) and res.is_error is False
+        assert res.structured_content == {"sum": 5, "operands": [2, 3]}
+        assert isinstance(res.content[0], TextContent) and res.content[0].type == "text"
+        assert res.content is res.content  # wrapped once, kept
+
+        echoed = await c.call_tool("echo", {"message": "hi"})
+        assert echoed.content[0].text == "hi" and echoed.structured_content is None
+
+        bad = await c.call_tool("add", {"a": "x", "b": 1})  # bad arguments: a result, not an exception
+        assert bad.is_error is True and bad.content[0].text
+        failed = await c.call_tool("fail", {"reason": "because"})
+        assert failed.is_error is True
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto", "2026-07-28"])
+@async_test
+async def test_identity_and_capabilities(mode: str) -> None:
+    async with Client(server_app.build(), mode=mode) as c:
+        caps = c.server_capabilities
+        if mode == "2026-07-28":  # pinned without a probe: nothing known yet, as the SDK
+            assert c.server_info is None and caps.tools is None
+            return
+        assert c.server_info is not None
+        assert (c.server_info.name, c.server_info.version) == (server_app.SERVER_NAME, server_app.SERVER_VERSION)
+        assert c.instructions == server_app.INSTRUCTIONS
+        assert caps.tools is not None and caps.prompts is not None and caps.resources is not None
+        assert c.protocol_version == ("2025-11-25" if mode == "legacy" else "2026-07-28")
+        assert c.session.handshake is not None
+
+
+@async_test
+async def test_prior_discover_is_adopted() -> None:
+    prior = {"supportedVersions": ["2026-07-28"], "capabilities": {"tools": {"listChanged": True}},
+             "instructions": "from before", "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "s", "version": "1"}}}
+    async with Client(server_app.build(), mode="2026-07-28", prior_discover=prior) as c:
+        assert c.instructions == "from before" and c.server_info is not None and c.server_info.name == "s"
+        assert c.server_capabilities.tools is not None and c.server_capabilities.tools.list_changed is True
+        assert (await c.call_tool("echo", {"message": "x"})).content[0].text == "x"
+
+
+@pytest.mark.parametrize("mode", MODES)
+@async_test
+async def test_errors_raise_mcp_error(mode: str) -> None:
+    async with Client(server_app.build(), mode=mode) as c:
+        with pytest.raises(MCPError) as info:
+            await c.get_prompt("nope")
+        assert info.value.error.code == -32602 and "nope" in info.value.error.message
+        assert str(info.value) == info.value.message
+        with pytest.raises(MCPError) as missing:
+            await c.session.request("no/such/method")
+        assert missing.value.code == -32601
+        with pytest.raises(MCPError):
+            await c._request("no/such/method")  # noqa: SLF001 - the conversion every method shares
+
+
+@pytest.mark.parametrize("mode", MODES)
+@async_test
+async def test_resources_prompts_completion(mode: str) -> None:
+    async with Client(server_app.build(), mode=mode) as c:
+        resources = await c.list_resources()
+        assert [r.uri for r in resources.resources] == ["test://static"]
+        assert resources.resources[0].mime_type == "text/plain"
+        templates = await c.list_resource_templates()
+        assert templates.resource_templates[0].uri_template == "test://item/{id}"
+        read = await c.read_resource("test://static")
+        assert read.contents[0].text == "static content" and read.contents[0].uri == "test://static"
+        prompts = await c.list_prompts()
+        greet = prompts.prompts[0]
+        assert greet.name == "greet" and greet.arguments is not None and greet.arguments[0].required is True
+        got = await c.get_prompt("greet", {"name": "Ada"})
+        assert got.messages[0].role == "user" and got.messages[0].content.text == "Hello, Ada!"
+        done = await c.complete({"type": "ref/prompt", "name": "greet"}, {"name": "name", "value": "al"})
+        assert done.completion.values == ["alice", "alfred"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@async_test
+async def test_callbacks_with_the_sdk_signatures(mode: str) -> None:
+    seen: list[tuple[str, Any]] = []
+
+    async def elicit(ctx: Any, params: Any) -> dict[str, Any]:
+        seen.append(("elicit", params.message))
+        assert ctx.session is c.session
+        return {"action": "accept", "content": {"name": "Ada"}}
+
+    async def sample(ctx: Any, params: Any) -> Any:
+        seen.append(("sample", params.max_tokens))
+        # a result built with the SDK's own types works as well as a dict
+        import mcp_types
+        return mcp_types.CreateMessageResult(role="assistant", content=mcp_types.TextContent(type="text", text="hi!"),
+                                             model="m")
+
+    async def roots(ctx: Any) -> dict[str, Any]:
+        seen.append(("roots", None))
+        return {"roots": [{"uri": "file:///tmp", "name": "tmp"}]}
+
+    async with Client(make_app(), mode=mode, elicitation_callback=elicit, sampling_callback=sample,
+                      list_roots_callback=roots) as c:
+        assert set(c.session.capabilities) == {"sampling", "elicitation", "roots"}
+        assert (await c.call_tool("ask_name")).content[0].text == "hello Ada"
+        assert (await c.call_tool("sample")).content[0].text == "hi!"
+        assert (await c.call_tool("roots")).structured_content == {"result": ["file:///tmp"]}
+    assert seen == [("elicit", "Your name?"), ("sample", 5), ("roots", None)]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@async_test
+async def test_an_error_data_answer_is_an_error(mode: str) -> None:
+    from mcpfast.errors import ErrorData
+
+    async def elicit(ctx: Any, params: Any) -> Any:
+        return ErrorData(-32600, "no elicitation today")
+
+    async with Client(make_app(), mode=mode, elicitation_callback=elicit) as c:
+        if mode == "legacy":  # the server got an error response to its request: the tool failed
+            assert (await c.call_tool("ask_name")).is_error is True
+        else:  # 2026-07-28: the callback's error ends the call here, as the SDK
+            with pytest.raises(MCPError, match="no elicitation today"):
+                await c.call_tool("ask_name")
+
+
+@async_test
+async def test_input_rounds_are_bounded() -> None:
+    answers = iter(["one", "two", "three"])
+
+    def elicit(ctx: Any, params: Any) -> dict[str, Any]:
+        return {"action": "accept", "content": {"v": next(answers)}}
+
+    async with Client(make_app(), mode="2026-07-28", elicitation_callback=elicit) as c:
+        assert (await c.call_tool("survey")).content[0].text == "one+two"
+    async with Client(make_app(), mode="2026-07-28", elicitation_callback=elicit, input_required_max_rounds=1) as c:
+        with pytest.raises(InputRequiredRoundsExceededError, match="after 1 rounds"):
+            await c.call_tool("survey")
+
+
+@pytest.mark.parametrize("mode", MODES)
+@async_test
+async def test_progress_logging_and_message_handler(mode: str) -> None:
+    logs: list[Any] = []
+    messages: list[Any] = []
+    progress: list[tuple[float, float | None, str | None]] = []
+
+    async def on_log(params: Any) -> None:
+        logs.append((params.level, params.data))
+
+    async def on_message(message: Any) -> None:
+        messages.append(message)
+
+    async def on_progress(p: float, total: float | None, message: str | None) -> None:
+        progress.append((p, total, message))
+
+    async with Client(make_app(), mode=mode, logging_callback=on_log, message_handler=on_message,
+                      log_level="debug") as c:
+        if mode == "legacy":
+            await c.set_logging_level("debug")
+        res = await c.call_tool("chatty", progress_callback=on_progress)
+        assert res.content[0].text == "ok"
+        for _ in range(5):
+            await asyncio.sleep(0)
+    assert progress == [(1, 2, "half"), (2, 2, "done")]
+    assert logs == [("info", "starting")]
+    kinds = [type(m).__name__ for m in messages]
+    assert "LoggingMessageNotification" in kinds
+    log_note = next(m for m in messages if m.method == "notifications/message")
+    assert log_note.params.level == "info"
+
+
+@async_test
+async def test_the_response_cache_honours_ttl() -> None:
+    core = server_app.build()
+    now = [100.0]
+    calls: list[str] = []
+    real = core.on_request
+
+    def counting(peer: Any, req: Any) -> Any:
+        calls.append(req.method)
+        return real(peer, req)
+
+    core.on_request = counting  # type: ignore[method-assign]
+    core.ttl_ms = core.resource_ttl_ms = 5000
+    async with Client(core, mode="2026-07-28", cache=CacheConfig(clock=lambda: now[0])) as c:
+        first = await c.list_tools()
+        assert first.ttl_ms == 5000
+        again = await c.list_tools()
+        assert again.tools[0].name == first.tools[0].name
+        assert calls.count("tools/list") == 1  # served from the cache
+        await c.list_tools(cache_mode="refresh")
+        await c.list_tools(cache_mode="bypass")
+        assert calls.count("tools/list") == 3
+        now[0] += 6  # past ttlMs: asked again
+        await c.list_tools()
+        assert calls.count("tools/list") == 4
+        await c.read_resource("test://static")
+        await c.read_resource("test://static")
+        assert calls.count("resources/read") == 1
+        await c.read_resource("test://static", meta={"k": 1})  # meta: always asked
+        assert calls.count("resources/read") == 2
+    async with Client(core, mode="2026-07-28", cache=None) as c:
+        await c.list_tools()
+        await c.list_tools()
+        assert calls.count("tools/list") == 6
+
+
+@async_test
+async def test_a_list_changed_notification_evicts() -> None:
+    core = server_app.build()
+    core.ttl_ms = 60_000
+    async with Client(core, mode="2026-07-28") as c:
+        await c.list_tools()
+        store = c.cache_store
+        assert store is not None and len(store) == 1
+        store.evict_for("notifications/tools/list_changed", {})
+        assert len(store) == 0
+
+
+def test_version_retry_after_32022(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a client that also spoke a newer (made-up) version and used it: the server answers
+    # -32022 with what it supports, and the call is retried once at that version
+    from mcpfast.client import session as session_mod
+
+    monkeypatch.setattr(session_mod, "MODERN_PROTOCOL_VERSIONS", ("2026-07-28", "2099-01-01"))
+    core = server_app.build()
+    seen: list[str] = []
+    real = core.on_request
+
+    def spying(peer: Any, req: Any) -> Any:
+        seen.append(req.params["_meta"]["io.modelcontextprotocol/protocolVersion"])
+        return real(peer, req)
+
+    core.on_request = spying  # type: ignore[method-assign]
+
+    @async_test
+    async def run() -> None:
+        async with Client(core, mode="2026-07-28") as c:
+            c.session.use_version("2099-01-01")
+            assert (await c.call_tool("echo", {"message": "x"})).content[0].text == "x"
+            assert seen == ["2099-01-01", "2026-07-28"] and c.protocol_version == "2026-07-28"
+            seen.clear()
+            c.session.use_version("2099-01-01")
+            assert (await c.list_prompts(cache_mode="bypass")).prompts[0].name == "greet"
+            assert seen == ["2099-01-01", "2026-07-28"]
+
+    run()
+
+
+@async_test
+async def test_auto_falls_back_to_initialize() -> None:
+    core = ServerCore("old", "1.0")
+    core.modern_versions = ()  # speaks no 2026-07-28
+    async with Client(core) as c:
+        assert c.protocol_version == "2025-11-25"
+        assert c.server_info is not None and c.server_info.name == "old"
+
+
+@async_test
+async def test_connect_and_close_the_seed_shape() -> None:
+    client = await Client.connect(server_app.build())
+    try:
+        assert (await client.call_tool("echo", {"message": "seed"})).content[0].text == "seed"
+    finally:
+        await client.close()
+    await client.close()  # idempotent
+    with pytest.raises(RuntimeError, match="async context manager"):
+        await client.call_tool("echo", {"message": "late"})
+
+
+@async_test
+async def test_legacy_only_requests() -> None:
+    async with Client(server_app.build(), mode="legacy") as c:
+        assert (await c.send_ping()).raw == {}
+        await c.send_roots_list_changed()
+        await c.send_progress_notification("tok", 0.5, 1.0, "half")
+
+
+@async_test
+async def test_listen_needs_the_modern_era() -> None:
+    from mcpfast.client.client import ListenNotSupportedError
+
+    async with Client(server_app.build(), mode="legacy") as c:
+        with pytest.raises(ListenNotSupportedError):
+            async with c.listen(tools_list_changed=True):
+                pass
+
+
+@async_test
+async def test_listen_delivers_change_events() -> None:
+    app = MCPServer("changing")
+
+    @app.tool()
+    def first() -> str:
+        return "1"
+
+    async with Client(app, mode="2026-07-28") as c:
+        async with c.listen(tools_list_changed=True) as sub:
+            assert sub.honored == {"toolsListChanged": True}
+
+            @app.tool()
+            def second() -> str:
+                return "2"
+
+            event = await sub.next(timeout=2)
+            assert event is not None and event.method == "notifications/tools/list_changed"
+        names = [t.name for t in (await c.list_tools()).tools]
+        assert names == ["first", "second"]
