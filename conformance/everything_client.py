@@ -24,6 +24,7 @@ from mcpfast import Client
 from mcpfast.client.auth import (
     AuthorizationCodeResult,
     ClientCredentialsOAuthProvider,
+    IdentityAssertionOAuthProvider,
     InMemoryTokenStorage,
     JWTBearerOAuthProvider,
     OAuthClientInformationFull,
@@ -268,6 +269,39 @@ async def workload_identity(url: str) -> None:
         return str(token)
 
     await authorized_session(url, JWTBearerOAuthProvider(url, None, ctx["client_id"], assertion))
+
+
+@scenario("auth/enterprise-managed-authorization")
+async def enterprise_managed(url: str) -> None:
+    """SEP-990: an RFC 8693 token exchange at the enterprise IdP turns its ID token into an
+    ID-JAG, which the JWT-bearer grant trades for an access token at the MCP authorization
+    server. That server is configuration in a deployment; the harness names it only in its
+    protected resource metadata, so this reads it from there."""
+    import httpx2
+
+    from mcpfast.client.auth.discovery import prm_urls
+
+    ctx = context()
+    async with httpx2.AsyncClient(timeout=30.0) as http:
+        prm = (await http.get(prm_urls(url, None)[0])).raise_for_status().json()
+
+        async def id_jag(audience: str, resource: str) -> str:
+            resp = await http.post(ctx["idp_token_endpoint"], data={
+                "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+                "requested_token_type": "urn:ietf:params:oauth:token-type:id-jag",
+                "subject_token": ctx["idp_id_token"],
+                "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+                "audience": audience,
+                "resource": resource,
+                "client_id": ctx["idp_client_id"],
+            })
+            resp.raise_for_status()
+            return str(resp.json()["access_token"])
+
+        provider = IdentityAssertionOAuthProvider(
+            url, None, ctx["client_id"], ctx["client_secret"], prm["authorization_servers"][0], id_jag,
+            token_endpoint_auth_method="client_secret_basic")
+        await authorized_session(url, provider)
 
 
 # ---------------------------------------------------------------------- main

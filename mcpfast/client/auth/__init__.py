@@ -13,6 +13,7 @@ from .dpop import DPoPKey
 from .errors import OAuthFlowError, OAuthRegistrationError, OAuthTokenError
 from .extensions import (
     ClientCredentialsOAuthProvider,
+    IdentityAssertionOAuthProvider,
     JWTBearerOAuthProvider,
     PrivateKeyJWTOAuthProvider,
     SignedJWTParameters,
@@ -33,6 +34,7 @@ __all__ = [
     "AuthorizationCodeResult",
     "ClientCredentialsOAuthProvider",
     "DPoPKey",
+    "IdentityAssertionOAuthProvider",
     "InMemoryTokenStorage",
     "JWTBearerOAuthProvider",
     "OAuthClientInformationFull",

@@ -7,7 +7,11 @@
 * ``JWTBearerOAuthProvider``: the JWT-bearer authorization grant (RFC 7523 §2.1) for workload
   identity federation (SEP-1933): a token from the platform (Kubernetes, a cloud metadata
   server, CI) is exchanged for an access token. A refused assertion is reported, never retried
-  with another grant.
+  with another grant;
+* ``IdentityAssertionOAuthProvider``: enterprise-managed authorization (SEP-990): an identity
+  assertion JWT (ID-JAG) obtained from the enterprise IdP by the caller's
+  ``assertion_provider(audience, resource)`` goes through the JWT-bearer grant to a configured
+  authorization server; the resource server is never asked which server to trust.
 
 Discovery, resource indicators, DPoP and the token store are the base provider's.
 """
@@ -20,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .discovery import canonical_resource
 from .errors import OAuthFlowError
 from .models import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 from .provider import OAuthClientProvider
@@ -29,6 +34,7 @@ __all__ = [
     "ClientCredentialsOAuthProvider",
     "JWT_BEARER_GRANT",
     "JWTBearerOAuthProvider",
+    "IdentityAssertionOAuthProvider",
     "PrivateKeyJWTOAuthProvider",
     "SignedJWTParameters",
     "static_assertion_provider",
@@ -169,4 +175,42 @@ class JWTBearerOAuthProvider(_FixedClientProvider):
     async def _grant_data(self, scope: str | None) -> dict[str, str]:
         data = await super()._grant_data(scope)
         data["assertion"] = await self._assertion_provider(self._assertion_audience())
+        return data
+
+
+class IdentityAssertionOAuthProvider(_FixedClientProvider):
+    """Enterprise-managed authorization (SEP-990, the ID-JAG flow) for a confidential client.
+
+    ``issuer`` is the authorization server this client is provisioned for: its metadata comes
+    from its own well-known URL, and the assertion and the secret go only to its token endpoint
+    (no protected resource metadata is consulted). ``assertion_provider(audience, resource)``
+    (the issuer and this server's resource identifier) returns a fresh ID-JAG, typically from an
+    RFC 8693 token exchange at the enterprise IdP."""
+
+    _grant_type = JWT_BEARER_GRANT
+
+    def __init__(self, server_url: str, storage: TokenStorage | None, client_id: str, client_secret: str,
+                 issuer: str, assertion_provider: Callable[[str, str], Awaitable[str]], scope: str | None = None,
+                 token_endpoint_auth_method: str = "client_secret_post", **kwargs: Any) -> None:
+        if not client_secret:
+            raise ValueError("client_secret is required: the ID-JAG flow is for confidential clients")
+        if not issuer:
+            raise ValueError("issuer is required: the authorization server is configuration, not discovery")
+        if token_endpoint_auth_method not in ("client_secret_basic", "client_secret_post"):
+            raise ValueError("token_endpoint_auth_method must be client_secret_basic or client_secret_post")
+        info = OAuthClientInformationFull(client_id=client_id, client_secret=client_secret, issuer=issuer,
+                                          grant_types=[JWT_BEARER_GRANT],
+                                          token_endpoint_auth_method=token_endpoint_auth_method)
+        super().__init__(server_url, storage, info, scope, issuer, **kwargs)
+        self._id_jag_provider = assertion_provider
+
+    async def _discover(self, challenge_url: str | None) -> None:
+        await self._discover_issuer(self._pinned_issuer or "", None)
+
+    def _resource(self) -> str | None:
+        return canonical_resource(self.server_url)
+
+    async def _grant_data(self, scope: str | None) -> dict[str, str]:
+        data = await super()._grant_data(scope)
+        data["assertion"] = await self._id_jag_provider(self._assertion_audience(), canonical_resource(self.server_url))
         return data

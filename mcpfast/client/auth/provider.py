@@ -377,10 +377,14 @@ class OAuthClientProvider:
             logger.info("authorization server changed; registering again")
             self._client_info = self._fixed_client_info if self._fixed_client_info and self._fixed_client_info.issuer in (None, issuer) else None
             self._set_tokens_local(None)
+        await self._discover_issuer(issuer, prm)
+
+    async def _discover_issuer(self, issuer: str, prm: ProtectedResourceMetadata | None) -> None:
+        """Authorization server metadata for ``issuer`` (RFC 8414 / OIDC, the spec's order); on
+        the legacy path (no ``prm``) none at all means the 2025-03-26 default endpoints."""
         if issuer != self._issuer:
             self._as_nonce = None
         self._issuer = issuer
-
         self._asm, self._legacy = None, False
         for url in as_metadata_urls(issuer):
             status, doc = await self._get_json(url)

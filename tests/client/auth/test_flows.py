@@ -18,6 +18,7 @@ import pytest
 from mcpfast.client.auth import (
     AuthorizationCodeResult,
     ClientCredentialsOAuthProvider,
+    IdentityAssertionOAuthProvider,
     InMemoryTokenStorage,
     JWTBearerOAuthProvider,
     OAuthClientInformationFull,
@@ -380,3 +381,23 @@ async def test_jwt_bearer_grant_and_refusal_is_not_retried() -> None:
         with pytest.raises(OAuthTokenError) as info:
             await run(mock, JWTBearerOAuthProvider(mock.mcp_url, None, "wif", assertion, http_client=http()))
         assert info.value.error == "invalid_grant" and len(mock.requests_to("/token")) == 1
+
+
+@async_test
+async def test_identity_assertion_uses_the_configured_issuer_only() -> None:
+    grant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    seen: list[tuple[str, str]] = []
+
+    async def id_jag(audience: str, resource: str) -> str:
+        seen.append((audience, resource))
+        return "id.jag.value"
+
+    with MockOAuth(MockConfig(grant_types=[grant], auth_methods=["client_secret_basic"])) as mock:
+        p = IdentityAssertionOAuthProvider(mock.mcp_url, None, "ent", "s3cret", mock.issuer, id_jag,
+                                           token_endpoint_auth_method="client_secret_basic", http_client=http())
+        assert (await run(mock, p)).status_code == 200
+        assert not any(s.path.startswith("/.well-known/oauth-protected-resource") for s in mock.seen)
+        form = mock.requests_to("/token")[0].form
+        assert form["assertion"] == "id.jag.value" and seen == [(mock.issuer, mock.mcp_url)]
+        with pytest.raises(ValueError):
+            IdentityAssertionOAuthProvider(mock.mcp_url, None, "ent", "", mock.issuer, id_jag)
