@@ -222,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--optional", action="append", metavar="PREFIX",
                    help="scenarios starting with PREFIX are reported, never fatal (default: the server"
                         " extensions tasks-, sep-2640-skills-)")
+    p.add_argument("--list-failed", action="store_true",
+                   help="print only the names of the required scenarios that failed, one per line")
     args = p.parse_args(argv)
     optional = tuple(args.optional) if args.optional else EXTENSION_PREFIXES
     reqs: dict[str, Requirements] = {}
@@ -233,6 +235,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no requirement files in {args.requirements_dir}", file=sys.stderr)
         return 2
     all_fatal: list[str] = []
+    if args.list_failed:  # for a solo re-run of timing-sensitive failures (run.sh, client legs)
+        for spec in args.leg:
+            _, _, rest = spec.partition("=")
+            for name, o in read_results(rest.split(":")[0], args.side).items():
+                if o.status == "FAIL" and not is_extension(name, optional):
+                    print(name)
+        return 0
     for spec in args.leg:
         name, sep, rest = spec.partition("=")
         parts = rest.split(":")
