@@ -328,6 +328,8 @@ class OAuthClientProvider:
             if not step_up or self._asm is None and not self._legacy:
                 await self._discover(challenge.get("resource_metadata"))
             scope = select_scope(challenge.get("scope"), self._prm, self._asm, self.client_metadata.grant_types)
+            if scope is None:
+                scope = self.client_metadata.scope  # the application's own choice, if it made one
             if step_up:
                 scope = union_scopes(union_scopes(self._requested_scope, granted), scope)
             elif self._tokens is not None and self._tokens.refresh_token and self._issuer_matches():
@@ -493,7 +495,7 @@ class OAuthClientProvider:
         """RFC 9207 (SEP-2468): an ``iss`` in the response must be the issuer, by simple string
         comparison; a server that advertises the parameter must send it."""
         asm = self._asm
-        expected = asm.issuer if asm is not None else None
+        expected = asm.issuer if asm is not None else self._issuer
         if iss is None:
             if asm is not None and asm.authorization_response_iss_parameter_supported:
                 raise OAuthFlowError("the authorization server advertises 'iss' but the response has none")

@@ -348,4 +348,6 @@ class MockOAuth:
             scope = c.step_up_scope or " ".join(sorted(c.required_scopes))
             return 403, {"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'}, None
         rid = (r.body or {}).get("id", 1)
+        if (r.body or {}).get("method") == "tools/list":  # enough MCP for mcpfast.Client's list_tools
+            return 200, {}, {"jsonrpc": "2.0", "id": rid, "result": {"tools": [], "resultType": "complete"}}
         return 200, {}, {"jsonrpc": "2.0", "id": rid, "result": {"ok": True}}

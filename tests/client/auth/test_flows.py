@@ -401,3 +401,22 @@ async def test_identity_assertion_uses_the_configured_issuer_only() -> None:
         assert form["assertion"] == "id.jag.value" and seen == [(mock.issuer, mock.mcp_url)]
         with pytest.raises(ValueError):
             IdentityAssertionOAuthProvider(mock.mcp_url, None, "ent", "", mock.issuer, id_jag)
+
+
+@pytest.mark.parametrize("dpop", [False, True])
+@async_test
+async def test_through_mcpfast_client_and_its_http_transport(dpop: bool) -> None:
+    """The provider as the Streamable HTTP transport's auth hook: authorization on the first
+    401, then the DPoP nonce of the resource server (a second retry of the same request)."""
+    from mcpfast import Client
+
+    cfg = MockConfig(dpop_algs=["ES256"], rs_nonce="rs-n") if dpop else MockConfig()
+    with MockOAuth(cfg) as mock:
+        p = provider_for(mock, Browser())
+        async with Client(mock.mcp_url, mode="2026-07-28", transport_options={"auth": p}) as client:
+            assert (await client.list_tools()).tools == []
+            assert (await client.list_tools(cursor="next")).tools == []
+        await close(p)
+        assert not mock.errors
+        authed = [s.headers["authorization"].split()[0] for s in mock.requests_to("/mcp") if "authorization" in s.headers]
+        assert set(authed) == {"DPoP" if dpop else "Bearer"}
