@@ -9,6 +9,7 @@ in ``extra`` and written back out, so a round trip through a ``TokenStorage`` lo
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -79,6 +80,10 @@ class _Record:
     def model_dump(self, **_: Any) -> dict[str, Any]:
         """The SDK's (pydantic) spelling of ``to_dict``, so code written for it keeps working."""
         return self.to_dict()
+
+    def model_dump_json(self, **_: Any) -> str:
+        """The JSON text (what a storage written for the SDK's models persists)."""
+        return json.dumps(self.to_dict())
 
 
 @dataclass(kw_only=True)

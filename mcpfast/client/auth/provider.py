@@ -305,13 +305,16 @@ class OAuthClientProvider:
     async def _load(self) -> None:
         if self._loaded:
             return
-        self._loaded = True
-        self._tokens = await self.storage.get_tokens()
-        if self._tokens is not None:
-            self._tokens = OAuthToken.from_dict(self._tokens)
+        stored_tokens = await self.storage.get_tokens()
         stored = await self.storage.get_client_info()
-        info = self._fixed_client_info or (OAuthClientInformationFull.from_dict(stored) if stored else None)
-        self._client_info = info
+        if self._loaded:  # another request loaded (and maybe authorized) meanwhile
+            return
+        self._loaded = True
+        if stored_tokens is not None:
+            self._set_tokens_local(OAuthToken.from_dict(stored_tokens))
+            self._expires_at = None  # the time it was issued is unknown: valid until refused
+        self._client_info = self._fixed_client_info or (
+            OAuthClientInformationFull.from_dict(stored) if stored else None)
 
     def _expired(self) -> bool:
         return self._expires_at is not None and time.time() >= self._expires_at

@@ -7,6 +7,7 @@ authentication, scopes, the iss and issuer checks, step-up limits, migration and
 
 from __future__ import annotations
 
+import json
 import ssl
 import time
 from typing import Any
@@ -33,7 +34,7 @@ from mcpfast.client.auth import (
 from mcpfast.client.auth import provider as provider_module
 from mcpfast.testing import async_test
 
-from .mock_oauth import MockConfig, MockOAuth
+from .mock_oauth import Issued, MockConfig, MockOAuth
 
 REDIRECT = "http://127.0.0.1:9/callback"
 #: one TLS context for every client of the module (each new one costs ~0.1 s; nothing here uses TLS)
@@ -420,3 +421,26 @@ async def test_through_mcpfast_client_and_its_http_transport(dpop: bool) -> None
         assert not mock.errors
         authed = [s.headers["authorization"].split()[0] for s in mock.requests_to("/mcp") if "authorization" in s.headers]
         assert set(authed) == {"DPoP" if dpop else "Bearer"}
+
+
+@async_test
+async def test_stored_tokens_and_sdk_models_are_used() -> None:
+    """A storage written for the SDK (pydantic models) works unchanged: its registration and
+    token are loaded and used without a new authorization."""
+    from mcp.shared.auth import OAuthClientInformationFull as SDKInfo
+    from mcp.shared.auth import OAuthClientMetadata as SDKMetadata
+    from mcp.shared.auth import OAuthToken as SDKToken
+
+    with MockOAuth() as mock:
+        mock.tokens["at-stored"] = Issued(set())
+        storage = InMemoryTokenStorage()
+        await storage.set_client_info(SDKInfo(client_id="sdk", redirect_uris=[REDIRECT]))
+        await storage.set_tokens(SDKToken(access_token="at-stored"))
+        meta = SDKMetadata(client_name="t", redirect_uris=[REDIRECT])
+        b = Browser()
+        p = OAuthClientProvider(mock.mcp_url, meta, storage, b.redirect, b.callback, http_client=http())
+        assert (await run(mock, p)).status_code == 200
+        assert b.urls == [] and mock.requests_to("/mcp")[0].headers["authorization"] == "Bearer at-stored"
+        assert p.client_info is not None and p.client_info.client_id == "sdk"
+        assert "at-stored" not in repr(p.tokens) and p.tokens is not None
+        assert json.loads(p.tokens.model_dump_json())["access_token"] == "at-stored"
