@@ -389,6 +389,10 @@ class JSONRPCPeer:
         self.state: Any = None
         #: called with the number of suspended handlers whenever it changes (read back-pressure)
         self.on_in_flight_change: Callable[[int], None] | None = None
+        #: write an outgoing request at once, instead of with the next flush, when it is the only
+        #: one waiting for an answer: a client on a stream saves one loop iteration of latency
+        #: with one call in flight, and with many in flight its requests still leave together
+        self.eager_writes = False
         #: called with each frame that failed to decode (a ``JSONRPCError``) before it is answered;
         #: returning True means it was dealt with and gets no error response (a client reports a
         #: malformed server message instead of answering it)
@@ -816,6 +820,9 @@ class JSONRPCPeer:
         pending = self._pending
         pending[rid] = fut
         self.emit(_encode_request(rid, method, params))
+        if self.eager_writes and len(pending) == 1 and not self._batching and self._closed is False:
+            out, self._out = self._out, []
+            self._send(out)  # the flush scheduled by emit() finds nothing left: a no-op
         if on_sent is not None:
             on_sent(rid)
         try:

@@ -40,7 +40,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from types import TracebackType
 from typing import Any
 
-from ..errors import CONNECTION_CLOSED, ConnectionClosed, JSONRPCError, MCPError
+from ..errors import CONNECTION_CLOSED, UNSUPPORTED_PROTOCOL_VERSION, ConnectionClosed, JSONRPCError, MCPError
 from ..peer import JSONRPCPeer
 from ..types import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 from .cache import CacheConfig, ResponseCache
@@ -174,7 +174,13 @@ class _Handlers(ClientHandlers):
         if c.cache_store is not None:
             c.cache_store.evict_for(method, params)
         if method == "notifications/cancelled":
-            return None  # not surfaced, as the SDK
+            # a server ends a listen stream on stdio this way; otherwise not surfaced, as the SDK
+            rid = params.get("requestId") if type(params) is dict else None
+            sub = self.listeners.get(rid) if rid is not None else None
+            if sub is not None:
+                sub.end()
+                peer.fail_request(rid, SubscriptionLost(CONNECTION_CLOSED, "the server ended the listen stream"))
+            return None
         waits: list[Any] = []
         if method == "notifications/message" and c.logging_callback is not None and type(params) is dict:
             waits.append(c.logging_callback(LoggingMessageNotificationParams(params)))
@@ -429,12 +435,21 @@ class Client:
         try:
             if (progress_callback is None and meta is None and input_responses is None
                     and request_state is None):
+                # the plain call goes straight to the peer (one coroutine less than the session)
+                timeout = read_timeout_seconds if read_timeout_seconds is not None else session.read_timeout
                 if session.modern:
-                    res = await session.request(_CALL_TOOL, params, timeout=read_timeout_seconds)
-                else:  # the handshake era's plain call, straight to the peer: one coroutine less
-                    res = await session.peer.request(
-                        _CALL_TOOL, params,
-                        timeout=read_timeout_seconds if read_timeout_seconds is not None else session.read_timeout)
+                    try:
+                        res = await session.peer.request(_CALL_TOOL, {**params, "_meta": session.envelope},
+                                                         timeout=timeout)
+                    except JSONRPCError as exc:
+                        if exc.code != UNSUPPORTED_PROTOCOL_VERSION or not session.switch_version(exc):
+                            raise
+                        res = await session.request(_CALL_TOOL, params, timeout=timeout)  # once more, at that version
+                    else:
+                        if type(res) is dict and res.get("resultType") == "input_required":
+                            res = await session.continue_rounds(_CALL_TOOL, params, res, timeout)
+                else:
+                    res = await session.peer.request(_CALL_TOOL, params, timeout=timeout)
             else:
                 res = await session.request(_CALL_TOOL, params, timeout=read_timeout_seconds,
                                             progress_callback=progress_callback, meta=meta,
@@ -591,6 +606,10 @@ class Subscription:
             return
         self._events.put_nowait(notification_of(method, params))
 
+    def end(self) -> None:
+        """The server ended the stream (iteration stops)."""
+        self._events.put_nowait(None)
+
     def lost(self, exc: BaseException | None) -> None:
         """The connection is gone."""
         self._events.put_nowait(SubscriptionLost(CONNECTION_CLOSED, f"the listen stream was lost: {exc or 'closed'}"))
@@ -607,8 +626,10 @@ class Subscription:
                 -32601, f"subscriptions/listen needs protocol 2026-07-28; this connection speaks {session.protocol_version}")
         loop = asyncio.get_running_loop()
         self._acked = loop.create_future()
-        self._task = loop.create_task(client.session.request(
-            "subscriptions/listen", {"notifications": self.notifications}, on_sent=self._sent))
+        # straight to the peer: a listen stream is long-lived, read_timeout_seconds must not end it
+        self._task = loop.create_task(session.peer.request(
+            "subscriptions/listen", {"notifications": self.notifications, "_meta": session.envelope},
+            on_sent=self._sent))
         self._task.add_done_callback(self._ended)
         waits: set[asyncio.Future[Any]] = {self._acked, self._task}
         done, _ = await asyncio.wait(waits, timeout=client.read_timeout_seconds,

@@ -30,8 +30,8 @@ HTTP: ``httptools``' response parser under a small pool of keep-alive connection
 at most ``max_connections`` (more requests wait for a free one). A request costs no task: it is
 written from ``send`` and its answer handled in ``data_received``. TLS verification is on
 (``verify=``/``ssl=``), redirects are never followed, ``connect_timeout`` bounds opening a
-connection and ``read_timeout`` the silence of a response being awaited (the server's GET
-stream excepted: it may be quiet for hours).
+connection and ``read_timeout`` the silence of a response being awaited (the legacy GET stream
+and the ``subscriptions/listen`` stream excepted: they may be quiet for hours).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ DEFAULT_CONNECT_TIMEOUT = 30.0
 DEFAULT_READ_TIMEOUT = 300.0
 #: milliseconds before resuming a stream when the server named no ``retry``
 DEFAULT_RETRY_MS = 1000
-#: resumptions in a row that bring no event before a stream is given up
+#: resumptions of a request's stream in a row that bring nothing new before the call fails
 MAX_FRUITLESS_RESUMES = 3
 #: how often one request is sent again at the auth hook's request (an authorization, then a DPoP
 #: nonce, then a scope step-up can each need one); the hook bounds its own flows
@@ -115,7 +115,7 @@ class _Exchange:
     """One HTTP request/response (see the ``_POST``... kinds) and what is known of its answer."""
 
     __slots__ = ("kind", "rid", "method", "extra", "body", "answered", "status", "headers", "chunks", "size",
-                 "sse", "last_event_id", "retry_ms", "auth", "auth_tries", "replays", "reused", "fruitless",
+                 "sse", "last_event_id", "start_id", "retry_ms", "auth", "auth_tries", "replays", "reused", "fruitless",
                  "got_events", "conn", "cancelled", "http_method")
 
     def __init__(self, kind: int, rid: Any, method: str | None, extra: bytes, body: bytes) -> None:
@@ -131,6 +131,7 @@ class _Exchange:
         self.size = 0
         self.sse: SSEParser | None = None
         self.last_event_id: str | None = None
+        self.start_id: str | None = None  # the Last-Event-ID a resumption was opened with
         self.retry_ms: int | None = None
         self.auth = b""  # header lines from the auth hook
         self.auth_tries = 0
@@ -624,7 +625,10 @@ class StreamableHTTPTransport(ClientTransport):
         now = loop.time()
         for conn in list(self._conns):
             ex = conn.ex
-            if ex is not None and ex is not self._get_stream and now - conn.last > timeout:
+            # long-lived streams may be quiet for hours: the session's GET stream and the
+            # 2026-07-28 subscriptions/listen stream
+            if ex is not None and now - conn.last > timeout and ex is not self._get_stream \
+                    and ex.method != "subscriptions/listen":
                 conn.fail(ConnectionClosed(f"no data from the server for {timeout:g} s (read_timeout)"))
         self._watchdog = loop.call_later(min(timeout / 4, 1.0), self._watch)
 
@@ -647,7 +651,8 @@ class StreamableHTTPTransport(ClientTransport):
         except Exception as exc:  # noqa: BLE001 - FrameError: an oversized event, the rest kept
             log.warning("SSE stream from %s: %s", self.url, exc)
             events = getattr(exc, "events", [])
-        ex.last_event_id = sse.last_event_id
+        if sse.last_event_id is not None:
+            ex.last_event_id = sse.last_event_id
         if sse.retry is not None:
             ex.retry_ms = sse.retry
         if events:
@@ -677,7 +682,11 @@ class StreamableHTTPTransport(ClientTransport):
                         self._learn(ex, msg.result)  # type: ignore[union-attr]
                 good.append(msg)
             elif isinstance(msg, Exception):
-                log.warning("malformed message from %s: %s", self.url, msg)
+                # reported (the client's message_handler), never answered: over HTTP an error
+                # response to the server would be a POST of its own, and 2026-07-28 forbids it
+                hook = peer.on_malformed
+                if hook is None or not hook(msg):
+                    log.warning("malformed message from %s: %s", self.url, msg)
             else:
                 good.append(msg)
         if good:
@@ -843,18 +852,17 @@ class StreamableHTTPTransport(ClientTransport):
             if ex is not self._get_stream:
                 return
             self._get_stream = None
-            if failed is not None and not ex.got_events:
-                log.warning("GET stream of %s lost: %s", self.url, failed)
+            if ex.sse is None:  # it never opened: the server has none to give
+                log.warning("GET stream of %s lost: %s", self.url, failed or "no event stream")
                 return
-            fruitless = 0 if ex.got_events else ex.fruitless + 1
-            if fruitless >= MAX_FRUITLESS_RESUMES:
-                return
-            self._later(_delay(ex), lambda: self._open_get_stream(ex.last_event_id, fruitless))
+            # SEP-1699 polling: the server may end it whenever it likes; reconnect after retry
+            self._later(_delay(ex), lambda: self._open_get_stream(ex.last_event_id))
             return
         if ex.answered:
             return
         rid = ex.rid
-        fruitless = 0 if ex.got_events else ex.fruitless + 1
+        progress = ex.got_events or (ex.last_event_id is not None and ex.last_event_id != ex.start_id)
+        fruitless = 0 if progress else ex.fruitless + 1
         if ex.last_event_id is None or self.session_id is None and self.protocol_version is None:
             why = failed or "the server ended the response stream"
             self._fail_rid(rid, f"{why} before the response (the stream cannot be resumed)", ex.status or None)
@@ -863,7 +871,7 @@ class StreamableHTTPTransport(ClientTransport):
             self._fail_rid(rid, f"the response stream was resumed {fruitless} times without progress", None)
             return
         again = _Exchange(_GET, rid, None, _header_line("Last-Event-ID", ex.last_event_id), b"")
-        again.last_event_id = ex.last_event_id
+        again.last_event_id = again.start_id = ex.last_event_id
         again.fruitless = fruitless
         again.retry_ms = ex.retry_ms
         self._by_rid[rid] = again
@@ -873,13 +881,12 @@ class StreamableHTTPTransport(ClientTransport):
         if self._by_rid.get(ex.rid) is ex:
             self._start(ex)
 
-    def _open_get_stream(self, last_event_id: str | None = None, fruitless: int = 0) -> None:
+    def _open_get_stream(self, last_event_id: str | None = None) -> None:
         if self._closed or self._lost or self.session_id is None or self._get_stream is not None:
             return
         extra = _header_line("Last-Event-ID", last_event_id) if last_event_id is not None else b""
         ex = _Exchange(_GET, None, None, extra, b"")
         ex.last_event_id = last_event_id
-        ex.fruitless = fruitless
         self._get_stream = ex
         self._start(ex)
 

@@ -83,11 +83,10 @@ class MCPModel:
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
-        keys: dict[str, str] = {}
-        for klass in reversed(cls.__mro__):
-            for name in klass.__dict__.get("__annotations__", {}):
-                if not name.startswith("_") and not name.isupper() and name != "FIELD_KEYS":
-                    keys[name] = _camel(name)
+        keys = dict(cls.FIELD_KEYS)  # the base class's fields, then this class's own
+        for name in cls.__dict__.get("__annotations__", ()):
+            if name[0] != "_" and not name.isupper():
+                keys[name] = _camel(name)
         cls.FIELD_KEYS = keys
         for name, key in keys.items():
             if name not in cls.__dict__:

@@ -365,7 +365,7 @@ class ClientSession:
             try:
                 res = await self.peer.request(method, send, timeout=timeout)
             except McpError as exc:
-                if exc.code != UNSUPPORTED_PROTOCOL_VERSION or not self._switch_version(exc):
+                if exc.code != UNSUPPORTED_PROTOCOL_VERSION or not self.switch_version(exc):
                     raise
                 return await self.request(method, params, timeout=timeout)
             if type(res) is dict and res.get("resultType") == "input_required":
@@ -395,7 +395,7 @@ class ClientSession:
         try:
             res = await self.peer.request(method, send, timeout=timeout, on_progress=on_progress, on_sent=on_sent)
         except McpError as exc:
-            if exc.code != UNSUPPORTED_PROTOCOL_VERSION or not self._switch_version(exc):
+            if exc.code != UNSUPPORTED_PROTOCOL_VERSION or not self.switch_version(exc):
                 raise
             return await self.request(method, params, progress_callback=progress_callback, timeout=timeout,
                                       meta=meta, input_responses=input_responses, request_state=request_state,
@@ -405,6 +405,13 @@ class ClientSession:
         base.pop("inputResponses", None)
         base.pop("requestState", None)
         return await self._rounds(method, base, extra, res, timeout, on_progress, on_sent)
+
+    async def continue_rounds(self, method: str, params: dict[str, Any] | None, first: dict[str, Any],
+                              timeout: float | None = None) -> Any:
+        """Carry on after ``first``, an ``InputRequiredResult`` answering a plain modern request
+        of ``method`` with ``params`` (what ``request`` does itself; for callers that sent the
+        first round straight through the peer)."""
+        return await self._rounds(method, dict(params or {}), {}, first, timeout, None, None)
 
     async def _rounds(self, method: str, base: dict[str, Any], extra: dict[str, Any], res: dict[str, Any],
                       timeout: float | None, on_progress: Callable[[dict[str, Any]], Any] | None,
@@ -425,8 +432,9 @@ class ClientSession:
             f"{method}: the server still needs input after {self.max_input_rounds} rounds (input_required_max_rounds)",
             {"rounds": self.max_input_rounds})
 
-    def _switch_version(self, exc: McpError) -> bool:
-        # -32022: the server does not speak our version; take the newest one both sides do
+    def switch_version(self, exc: JSONRPCError) -> bool:
+        """After a -32022 answer: switch to the newest version both sides speak; False when
+        there is none other than the one in use (the error stands)."""
         ours = _supported_modern(exc)
         if not ours or ours[-1] == self.protocol_version:
             return False
@@ -465,7 +473,7 @@ class InputRequiredRoundsExceededError(MCPError):
     """The server still asked for input after ``max_input_rounds`` rounds."""
 
 
-def _supported_modern(exc: McpError) -> list[str]:
+def _supported_modern(exc: JSONRPCError) -> list[str]:
     """The modern versions both sides speak, from a -32022 error's ``data.supported``."""
     supported = exc.data.get("supported") if isinstance(exc.data, dict) else None
     if not isinstance(supported, list):

@@ -119,6 +119,7 @@ class StdioTransport(ClientTransport):
             raise ConnectionError(f"cannot start the MCP server {p.command!r}: permission denied") from exc
         self._protocol = protocol
         assert protocol.peer is not None  # set by connection_made
+        protocol.peer.eager_writes = True
         return protocol.peer
 
     @property

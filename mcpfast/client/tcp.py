@@ -62,6 +62,7 @@ class TCPTransport(ClientTransport):
             raise ConnectionError(f"cannot connect to {where}: {exc.strerror or exc}") from exc
         self._protocol = protocol
         assert protocol.peer is not None  # set by connection_made
+        protocol.peer.eager_writes = True
         return protocol.peer
 
     async def close(self) -> None:

@@ -389,9 +389,10 @@ async def test_listen_delivers_change_events() -> None:
     def first() -> str:
         return "1"
 
-    async with Client(app, mode="2026-07-28") as c:
+    async with Client(app, mode="2026-07-28", read_timeout_seconds=0.2) as c:
         async with c.listen(tools_list_changed=True) as sub:
             assert sub.honored == {"toolsListChanged": True}
+            await asyncio.sleep(0.3)  # longer than the read timeout: the stream stays open
 
             @app.tool()
             def second() -> str:
@@ -401,3 +402,71 @@ async def test_listen_delivers_change_events() -> None:
             assert event is not None and event.method == "notifications/tools/list_changed"
         names = [t.name for t in (await c.list_tools()).tools]
         assert names == ["first", "second"]
+
+
+@async_test
+async def test_extensions_and_sampling_capabilities_are_declared() -> None:
+    class Ext:
+        identifier = "com.example/thing"
+
+        def settings(self) -> dict[str, Any]:
+            return {"level": 2}
+
+    async def sample(ctx: Any, params: Any) -> dict[str, Any]:
+        return {"role": "assistant", "content": {"type": "text", "text": "x"}, "model": "m"}
+
+    async with Client(server_app.build(), mode="2026-07-28", extensions=[Ext()], sampling_callback=sample,
+                      sampling_capabilities={"tools": {}}) as c:
+        caps = c.session.capabilities
+        assert caps["extensions"] == {"com.example/thing": {"level": 2}}
+        assert caps["sampling"] == {"tools": {}}
+        assert c.session.envelope["io.modelcontextprotocol/clientCapabilities"] is caps
+    with pytest.raises(ValueError, match="no `identifier`"):
+        Client(server_app.build(), extensions=[object()])
+
+
+def test_result_objects() -> None:
+    from mcpfast.client.results import ReadResourceResult, wrap_result
+
+    res = CallToolResult({"content": [{"type": "text", "text": "a", "annotations": {"priority": 0.5}},
+                                      {"type": "image", "data": "AA==", "mimeType": "image/png"},
+                                      {"type": "resource", "resource": {"uri": "x://1", "blob": "AA=="}}],
+                          "isError": True, "extraField": {"deepKey": 1}})
+    text, image, embedded = res.content
+    assert text.annotations.priority == 0.5 and image.mime_type == "image/png"
+    assert type(embedded.resource).__name__ == "BlobResourceContents" and embedded.resource.blob == "AA=="
+    assert res.extra_field.deep_key == 1  # undeclared keys by their snake_case name
+    assert res["isError"] is True and "content" in res and res.get("nope") is None
+    dumped = res.model_dump()
+    assert dumped["is_error"] is True and dumped["structured_content"] is None
+    assert dumped["content"][1] == {"type": "image", "data": "AA==", "mime_type": "image/png",
+                                    "annotations": None, "meta": None}
+    assert res.model_dump(by_alias=True)["content"][0]["annotations"] == {"priority": 0.5}
+    assert CallToolResult({}).content == [] and CallToolResult({}).is_error is False
+    built = CallToolResult(content=[TextContent(type="text", text="t")], is_error=False)
+    assert built.raw == {"content": [{"type": "text", "text": "t"}], "isError": False}
+    assert built == {"content": [{"type": "text", "text": "t"}], "isError": False}
+    assert "CallToolResult(" in repr(built) and "text='t'" in repr(built)
+    read = wrap_result("resources/read", {"contents": [{"uri": "u", "text": "t", "mimeType": "text/plain"}],
+                                          "ttlMs": 5})
+    assert isinstance(read, ReadResourceResult) and read.ttl_ms == 5 and read.cache_scope == "private"
+    with pytest.raises(AttributeError):
+        _ = res.no_such_field
+    err = MCPError(-32602, "bad", {"x": 1})
+    assert (err.error.code, err.error.message, err.error.data) == (-32602, "bad", {"x": 1})
+    import pickle
+    again = pickle.loads(pickle.dumps(err))
+    assert type(again) is MCPError and again.code == -32602 and again.data == {"x": 1}
+
+
+@async_test
+async def test_listen_ends_when_the_server_cancels_it() -> None:
+    app = MCPServer("ending")
+    async with Client(app, mode="2026-07-28") as c, c.listen(tools_list_changed=True) as sub:
+        assert sub.request_id is not None
+        # what a stdio server sends to end a listen stream
+        c._handlers.on_notification(  # noqa: SLF001 - injecting the server's notification
+            c.session.peer, type("N", (), {"method": "notifications/cancelled",
+                                           "params": {"requestId": sub.request_id}})())
+        events = [e async for e in sub]
+        assert events == []

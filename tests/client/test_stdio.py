@@ -70,11 +70,9 @@ async def test_a_server_that_dies_fails_every_pending_call() -> None:
 async def test_a_stubborn_server_is_terminated_on_close(tmp_path: Path) -> None:
     script = tmp_path / "stubborn.py"
     script.write_text(
-        "import signal, sys, time\n"
-        "sys.path = [p for p in sys.path if p]\n"
+        "import time\n"
         "from mcpfast.transports.stdio import run_stdio\n"
         "from mcpfast.server import ServerCore\n"
-        "import atexit, os\n"
         "core = ServerCore('stubborn', '1')\n"
         "run_stdio(core)\n"
         "time.sleep(30)  # does not exit after EOF\n"

@@ -46,6 +46,10 @@ def make_core(events: dict[str, Any]) -> ServerCore:
         await asyncio.sleep(0.05)
         return "after the cut"
 
+    async def closeget(ctx: Any) -> str:
+        await ctx.close_standalone_sse_stream()
+        return "closed"
+
     async def wait() -> str:
         events["started"].set()
         try:
@@ -67,6 +71,7 @@ def make_core(events: dict[str, Any]) -> ServerCore:
     core.add_tool("progress", progress, input_schema=obj, context_kwarg="ctx")
     core.add_tool("poll", poll, input_schema=obj, context_kwarg="ctx")
     core.add_tool("wait", wait, input_schema=obj)
+    core.add_tool("closeget", closeget, input_schema=obj, context_kwarg="ctx")
     core.add_tool("ask", ask, input_schema=obj, context_kwarg="ctx")
     return core
 
@@ -112,3 +117,39 @@ async def until(cond: Any, timeout: float = 3.0) -> None:
         if loop.time() > end:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.005)
+
+
+Reply = tuple[int, dict[str, str], bytes]
+
+
+@contextlib.asynccontextmanager
+async def fake_server(answer: Any) -> AsyncIterator[tuple[str, list[tuple[str, dict[str, str], bytes]]]]:
+    """A keep-alive HTTP/1.1 server of a few lines: ``answer(method, headers, body) -> (status,
+    headers, body)``; yields the URL and the requests seen (method, lower-cased headers, body)."""
+    seen: list[tuple[str, dict[str, str], bytes]] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method = lines[0].split(" ")[0]
+                headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                seen.append((method, headers, body))
+                status, extra, out = answer(method, headers, body)
+                lines_out = [f"HTTP/1.1 {status} X", f"Content-Length: {len(out)}",
+                             *(f"{k}: {v}" for k, v in extra.items())]
+                writer.write(("\r\n".join(lines_out) + "\r\n\r\n").encode("latin-1") + out)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}/mcp", seen
+    finally:
+        srv.close()
+        await srv.wait_closed()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -103,6 +104,23 @@ async def test_get_stream_carries_unrelated_notifications() -> None:
         await until(lambda: t.get_stream_open)
         core.add_tool("late", lambda: "x", input_schema={"type": "object", "properties": {}})
         await until(lambda: any(m == "notifications/tools/list_changed" for m, _ in s.handlers.notifications))
+
+
+@async_test
+async def test_get_stream_closed_by_the_server_is_reopened() -> None:
+    from mcpfast.server import ServerCore
+
+    from .helpers import make_core, new_events
+
+    core: ServerCore = make_core(new_events())
+    async with serving(core) as (server, _), session(server.url, LEGACY) as (s, t):
+        for round_ in range(2):  # SEP-1699 polling on the GET stream: closed, reopened after retry
+            await until(lambda: t.get_stream_open)
+            assert text(await s.request("tools/call", {"name": "closeget", "arguments": {}})) == "closed"
+            core.add_tool(f"late{round_}", lambda: "x", input_schema={"type": "object", "properties": {}})
+            want = round_ + 1
+            await until(lambda want=want: sum(m == "notifications/tools/list_changed"
+                                              for m, _ in s.handlers.notifications) == want)
 
 
 @async_test
@@ -252,7 +270,8 @@ class _RotatingAuth:
 
 class _SlowAuth(_RotatingAuth):
     async def headers(self, method: str, url: str) -> Mapping[str, str]:
-        await asyncio.sleep(0)  # suspends: the request is sent from a task
+        await asyncio.sleep(0)  # suspends (a bare yield), then waits on a future: sent from a task
+        await asyncio.sleep(0.001)
         return await super().headers(method, url)
 
 
@@ -306,6 +325,38 @@ async def test_a_malformed_body_fails_the_call_not_hangs(caplog: pytest.LogCaptu
 
 
 @async_test
+async def test_a_malformed_event_is_reported_and_the_answer_still_arrives() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        rid = json.loads(await reader.readexactly(length))["id"]
+        body = b'data: {oops\n\ndata: {"jsonrpc":"2.0","id":%d,"result":{"ok":1}}\n\n' % rid
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: %d\r\n\r\n%s"
+                     % (len(body), body))
+        await writer.drain()
+        writer.close()
+
+    srv = await asyncio.start_server(handler, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    try:
+        t = transport_from_url(f"http://127.0.0.1:{port}/mcp")
+        peer = await t.connect(ClientHandlers())
+        reported: list[Any] = []
+
+        def report(err: Any) -> bool:
+            reported.append(err)
+            return True
+
+        peer.on_malformed = report
+        assert await asyncio.wait_for(peer.request("ping"), 3) == {"ok": 1}
+        assert len(reported) == 1  # the bad event, reported once; nothing was answered to the server
+        await t.close()
+    finally:
+        srv.close()
+        await srv.wait_closed()
+
+
+@async_test
 async def test_a_redirect_is_not_followed() -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
@@ -348,3 +399,63 @@ async def test_read_timeout_fails_a_silent_response() -> None:
         stop.set()
         srv.close()
         await srv.wait_closed()
+
+
+def test_tls_is_verified_by_default(tmp_path: Any) -> None:
+    import ssl
+
+    from mcpfast.transports.http.server import HTTPServer
+    from mcpfast.transports.http.settings import HTTPSettings
+
+    from ...transports.test_tcp import _self_signed
+    from .helpers import make_core, new_events
+
+    certfile, keyfile = _self_signed(tmp_path)
+
+    @async_test
+    async def run() -> None:
+        server = HTTPServer(make_core(new_events()), host="127.0.0.1", port=0, tls=(certfile, keyfile),
+                            settings=HTTPSettings())
+        await server.start()
+        url = f"https://localhost:{server.port}/mcp"
+        try:
+            with pytest.raises(ConnectionError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+                await transport_from_url(url).connect(ClientHandlers())
+            for options in ({"verify": certfile}, {"ssl": ssl.create_default_context(cafile=certfile)},
+                            {"verify": False}):
+                async with session(url, MODERN, **options) as (s, _t):
+                    res = await s.request("tools/call", {"name": "echo", "arguments": {"message": "sealed"}})
+                    assert text(res) == "sealed"
+        finally:
+            await server.close(grace=0.5)
+
+    run()
+
+
+@async_test
+async def test_405_for_get_and_delete_is_fine() -> None:
+    """A legacy server with sessions but no GET stream and no DELETE (both 405)."""
+    from .helpers import fake_server
+
+    def answer(method: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        if method != "POST":
+            return 405, {}, b""
+        msg = json.loads(body)
+        if "id" not in msg:
+            return 202, {}, b""
+        result: dict[str, Any] = {}
+        if msg["method"] == "initialize":
+            result = {"protocolVersion": LEGACY, "capabilities": {}, "serverInfo": {"name": "f", "version": "0"}}
+        reply = json.dumps({"jsonrpc": "2.0", "id": msg["id"], "result": result}).encode()
+        extra = {"Content-Type": "application/json", "Mcp-Session-Id": "sess-1"}
+        return 200, extra, reply
+
+    async with fake_server(answer) as (url, seen):
+        async with session(url, LEGACY) as (s, t):
+            assert t.session_id == "sess-1"
+            await until(lambda: any(m == "GET" for m, _, _ in seen))
+            assert await s.request("ping") == {}
+            assert not t.get_stream_open
+        methods = [m for m, _, _ in seen]
+        assert methods.count("GET") == 1 and methods[-1] == "DELETE"  # 405: no second try, no error
+        assert all(h["mcp-session-id"] == "sess-1" for m, h, _ in seen[1:])

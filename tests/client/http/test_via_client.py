@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from mcpfast import Client
+from mcpfast.client.client import Client
 from mcpfast.errors import MCPError
 from mcpfast.testing import async_test
 from mcpfast.transports.http.auth import BearerAuth as ServerBearer
@@ -40,3 +40,22 @@ async def test_client_transport_options_and_seed_shape() -> None:
             assert (await client.call_tool("echo", {"message": "hi"})).content[0].text == "hi"
         finally:
             await client.close()
+
+
+@async_test
+async def test_listen_stream_over_http() -> None:
+    """2026-07-28 subscriptions/listen: a POST whose SSE stream stays open, exempt from the read
+    timeout; leaving the subscription closes that request's connection."""
+    from mcpfast.server import ServerCore
+
+    from .helpers import make_core, new_events
+
+    core: ServerCore = make_core(new_events())
+    async with serving(core) as (server, _), \
+            Client(server.url, mode=MODERN, transport_options={"read_timeout": 0.3}) as client:
+        async with client.listen(tools_list_changed=True) as sub:
+            await asyncio.sleep(0.8)  # quiet for longer than read_timeout: still open
+            core.add_tool("late", lambda: "x", input_schema={"type": "object", "properties": {}})
+            event = await sub.next(timeout=3)
+            assert event is not None and event.method == "notifications/tools/list_changed"
+        assert (await client.call_tool("echo", {"message": "after"})).content[0].text == "after"
