@@ -842,10 +842,6 @@ class JSONRPCPeer:
             if on_progress is not None:
                 self._progress.pop(rid, None)
 
-    def is_pending(self, rid: Any) -> bool:
-        """Whether an outgoing request with id ``rid`` still waits for its response."""
-        return rid in self._pending
-
     def fail_request(self, rid: Any, exc: BaseException) -> bool:
         """Fail the outgoing request ``rid`` with ``exc`` now (a malformed response to it came
         in, say); False when no such request waits. Nothing is sent to the peer."""

@@ -128,6 +128,12 @@ class _Handlers(ClientHandlers):
         super().__init__(keep_notifications=0)
         self.client = client
         self.listeners: dict[Any, Subscription] = {}
+        self._reports: set[asyncio.Task[Any]] = set()
+
+    def _reported(self, task: asyncio.Task[Any]) -> None:
+        self._reports.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("message_handler failed on a malformed message", exc_info=task.exception())
 
     def capabilities(self) -> dict[str, Any]:
         c = self.client
@@ -205,7 +211,9 @@ class _Handlers(ClientHandlers):
             try:
                 res = handler(failure)
                 if inspect.isawaitable(res):
-                    peer.loop.create_task(_await_all([res]))
+                    task = peer.loop.create_task(_await_all([res]))
+                    self._reports.add(task)  # the loop holds tasks weakly
+                    task.add_done_callback(self._reported)
             except Exception:  # noqa: BLE001 - a handler's failure must not stop the reader
                 log.exception("message_handler failed on a malformed message")
         if rid is None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from ..errors import ErrorData
@@ -844,9 +844,3 @@ def wrap_result(method: str, result: Any) -> Any:
     if type(result) is not dict:
         return result
     return RESULT_CLASS.get(method, EmptyResult)(result)
-
-
-def iter_fields(model: MCPModel) -> Iterator[tuple[str, Any]]:
-    """``(snake_name, value)`` of the declared fields (as pydantic's ``iter(model)``)."""
-    for name in type(model).FIELD_KEYS:
-        yield name, getattr(model, name)
