@@ -44,7 +44,10 @@ from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import httptools
+try:
+    import httptools
+except ImportError as _exc:  # pragma: no cover - the http extra is a test dependency
+    raise ImportError("the Streamable HTTP client needs httptools: pip install 'mcpfast[http]'") from _exc
 
 from ..errors import CONNECTION_CLOSED, METHOD_NOT_FOUND, ConnectionClosed
 from ..http_headers import NAME_PARAM, encode_header_value, has_invalid_annotation, param_headers, param_spec
@@ -107,8 +110,20 @@ def _header_line(name: str, value: str) -> bytes:
     return f"{name}: {value}\r\n".encode("latin-1")
 
 
+#: headers the transport writes itself: a user's or an auth hook's copy would be a duplicate
+#: the server may read either way (or, for the framing ones, a broken request)
+_RESERVED = frozenset({"host", "content-length", "transfer-encoding", "connection", "content-type", "accept",
+                       "mcp-session-id", "mcp-protocol-version", "mcp-method", "mcp-name", "last-event-id"})
+
+
 def _headers_bytes(headers: Mapping[str, str] | None) -> bytes:
-    return b"".join(_header_line(k, v) for k, v in (headers or {}).items())
+    out = []
+    for name, value in (headers or {}).items():
+        low = name.lower()
+        if low in _RESERVED or low.startswith("mcp-param-"):
+            raise ValueError(f"header {name!r} is written by the transport itself and cannot be set")
+        out.append(_header_line(name, value))
+    return b"".join(out)
 
 
 class _Exchange:
@@ -287,6 +302,8 @@ class StreamableHTTPTransport(ClientTransport):
                              " a redirect would send credentials to another origin")
         if auth is not None and bearer is not None:
             raise TypeError("give auth= or bearer=, not both")
+        if bearer is not None and any(k.lower() == "authorization" for k in headers or {}):
+            raise TypeError("give bearer= or an Authorization header, not both")
         if max_connections < 1:
             raise ValueError(f"max_connections must be at least 1, got {max_connections}")
         self.url = url

@@ -55,6 +55,9 @@ async def test_transport_for_picks_this_module_and_refuses_unknown_options() -> 
         transport_from_url("http://127.0.0.1:1/mcp", follow_redirects=True)
     with pytest.raises(ValueError, match="header"):
         transport_from_url("http://127.0.0.1:1/mcp", headers={"X-Bad": "a\r\nInjected: 1"})
+    for reserved in ("Content-Length", "host", "Mcp-Session-Id", "MCP-Protocol-Version", "Mcp-Param-Region"):
+        with pytest.raises(ValueError, match="written by the transport"):
+            transport_from_url("http://127.0.0.1:1/mcp", headers={reserved: "1"})
 
 
 @async_test
