@@ -55,7 +55,7 @@ class HTTPAuth(Protocol):
     async def on_response(self, status: int, headers: Mapping[str, str], method: str, url: str) -> bool:
         """A 401 or 403 arrived for a request sent with ``headers(method, url)``. Read the
         challenge (``headers["www-authenticate"]``), obtain new credentials if possible, and
-        return True to have the request sent once more, False to fail it."""
+        return True to have the request sent again (bounded by ``AUTH_RETRIES``), False to fail it."""
         ...
 
 
