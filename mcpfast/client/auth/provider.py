@@ -194,6 +194,7 @@ class OAuthClientProvider:
         self._requested_scope: str | None = None
         self._flows: list[float] = []  # when the recent 401-triggered authorizations ran
         self._step_ups = 0
+        self._bearer_headers: dict[str, str] | None = None  # headers() of the current bearer token
         self._rs_nonce: str | None = None
         self._as_nonce: str | None = None
 
@@ -202,6 +203,9 @@ class OAuthClientProvider:
     async def headers(self, method: str, url: str) -> dict[str, str]:
         """The authorization headers for one request (none until a token exists): ``Bearer``,
         or ``DPoP`` plus a fresh proof. Refreshes an expired token first when it can."""
+        cached = self._bearer_headers  # the hot path: a valid bearer token, one dict for all
+        if cached is not None and (self._expires_at is None or time.time() < self._expires_at):
+            return cached
         await self._load()
         if self._tokens is not None and self._expired():
             gen = self._generation
@@ -217,7 +221,7 @@ class OAuthClientProvider:
                 "Authorization": f"DPoP {token.access_token}",
                 "DPoP": self._key().proof(method, url, nonce=self._rs_nonce, access_token=token.access_token),
             }
-        return {"Authorization": f"Bearer {token.access_token}"}
+        return self._bearer_headers or {"Authorization": f"Bearer {token.access_token}"}
 
     async def on_response(self, status: int, headers: Any, method: str, url: str) -> bool:
         """A 401 or 403 of the MCP server (other statuses are ignored); True when the request
@@ -653,6 +657,9 @@ class OAuthClientProvider:
 
     def _set_tokens_local(self, tokens: OAuthToken | None) -> None:
         self._tokens = tokens
+        self._bearer_headers = (
+            {"Authorization": f"Bearer {tokens.access_token}"}
+            if tokens is not None and tokens.token_type.lower() == "bearer" else None)
         self._expires_at = (
             time.time() + tokens.expires_in - min(EXPIRY_MARGIN, tokens.expires_in / 10)
             if tokens is not None and tokens.expires_in is not None else None)
