@@ -31,15 +31,17 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-#: a results directory is ``server-<scenario>-<ISO timestamp with - for :>``
+#: a results directory is ``server-<scenario>-<ISO timestamp with - for :>`` (server side) or
+#: ``<scenario>-<timestamp>`` (client side; ``auth/*`` scenarios in an ``auth/`` subdirectory)
 _DIR_RE = re.compile(r"^server-(?P<name>.+?)-(?P<ts>\d{4}-\d{2}-\d{2}T[0-9-]+(?:\.\d+)?Z?)$")
+_CLIENT_DIR_RE = re.compile(r"^(?P<name>.+?)-(?P<ts>\d{4}-\d{2}-\d{2}T[0-9-]+(?:\.\d+)?Z?)$")
 
 #: scenarios that test optional protocol extensions: reported, never fatal
 EXTENSION_PREFIXES = ("tasks-", "sep-2640-skills-")
 
 
-def is_extension(scenario: str) -> bool:
-    return scenario.startswith(EXTENSION_PREFIXES)
+def is_extension(scenario: str, prefixes: tuple[str, ...] = EXTENSION_PREFIXES) -> bool:
+    return scenario.startswith(prefixes)
 
 
 @dataclass
@@ -51,7 +53,7 @@ class Requirements:
     not_scored: dict[str, str] = field(default_factory=dict)
 
 
-def parse_requirements(text: str) -> Requirements:
+def parse_requirements(text: str, side: str = "server") -> Requirements:
     """The server lists of a requirement file.
 
     The files are flat YAML (top-level ``server:``/``client:`` lists of names and a
@@ -71,7 +73,7 @@ def parse_requirements(text: str) -> Requirements:
             entry = None
             continue
         stripped = line.strip()
-        if section == "server" and stripped.startswith("- "):
+        if section == side and stripped.startswith("- "):
             req.scored.append(stripped[2:].strip())
         elif section == "not_scored":
             if stripped.startswith("- "):
@@ -83,7 +85,7 @@ def parse_requirements(text: str) -> Requirements:
                 if key.strip() in ("scenario", "leg", "reason"):
                     entry[key.strip()] = value.strip()
     for e in entries:
-        if e.get("leg") == "server" and "scenario" in e:
+        if e.get("leg") == side and "scenario" in e:
             req.not_scored[e["scenario"]] = e.get("reason", "not scored")
     return req
 
@@ -109,15 +111,19 @@ class Outcome:
         return "PASS"
 
 
-def read_results(directory: str) -> dict[str, Outcome]:
+def read_results(directory: str, side: str = "server") -> dict[str, Outcome]:
     """Every scenario's outcome under one ``-o`` directory (the newest run of each)."""
     found: dict[str, tuple[str, str]] = {}
-    if os.path.isdir(directory):
-        for entry in os.listdir(directory):
-            m = _DIR_RE.match(entry)
-            path = os.path.join(directory, entry, "checks.json")
+    pattern, subdirs = (_DIR_RE, [""]) if side == "server" else (_CLIENT_DIR_RE, ["", "auth"])
+    for sub in subdirs:
+        base = os.path.join(directory, sub) if sub else directory
+        if not os.path.isdir(base):
+            continue
+        for entry in os.listdir(base):
+            m = pattern.match(entry)
+            path = os.path.join(base, entry, "checks.json")
             if m and os.path.isfile(path):
-                name, ts = m.group("name"), m.group("ts")
+                name, ts = (f"{sub}/" if sub else "") + m.group("name"), m.group("ts")
                 if name not in found or found[name][0] < ts:
                     found[name] = (ts, path)
     out: dict[str, Outcome] = {}
@@ -142,7 +148,8 @@ def read_results(directory: str) -> dict[str, Outcome]:
     return out
 
 
-def classify(scenario: str, kind: str, reqs: dict[str, Requirements]) -> str:
+def classify(scenario: str, kind: str, reqs: dict[str, Requirements],
+             optional: tuple[str, ...] = EXTENSION_PREFIXES) -> str:
     """What the scenario counts as in this leg: ``scored``, ``n/s: <reason>`` or ``extension``."""
     if kind in reqs:
         r = reqs[kind]
@@ -157,13 +164,14 @@ def classify(scenario: str, kind: str, reqs: dict[str, Requirements]) -> str:
     for r in reqs.values():
         if scenario in r.not_scored:
             return f"n/s: {r.not_scored[scenario]}"
-    return "extension" if is_extension(scenario) else "n/s: unlisted"
+    return "extension" if is_extension(scenario, optional) else "n/s: unlisted"
 
 
 def check_leg(name: str, directory: str, kind: str, listfile: str | None,
-              reqs: dict[str, Requirements]) -> tuple[bool, list[str]]:
+              reqs: dict[str, Requirements], side: str = "server",
+              optional: tuple[str, ...] = EXTENSION_PREFIXES) -> tuple[bool, list[str]]:
     """Print the leg's table; return (ok, its fatal failures)."""
-    results = read_results(directory)
+    results = read_results(directory, side)
     if kind in reqs:
         expected = list(reqs[kind].scored) + [s for s in reqs[kind].not_scored if s not in reqs[kind].scored]
     elif kind == "all":
@@ -179,8 +187,8 @@ def check_leg(name: str, directory: str, kind: str, listfile: str | None,
     totals = {"scenarios": 0, "pass": 0, "checks_ok": 0, "checks_bad": 0}
     for s in names:
         o = results.get(s, Outcome(s))
-        counted = classify(s, kind, reqs)
-        required = not is_extension(s)
+        counted = classify(s, kind, reqs, optional)
+        required = not is_extension(s, optional)
         status = o.status
         rows.append((s, status, f"{o.passed}/{o.failed}" + (f" +{o.warnings}w" if o.warnings else ""),
                      counted, "yes" if required else "no"))
@@ -209,23 +217,39 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--requirements-dir", required=True, help="the package's requirements/ directory")
     p.add_argument("--leg", action="append", required=True, metavar="NAME=DIR:KIND[:LISTFILE]")
+    p.add_argument("--side", choices=("server", "client"), default="server",
+                   help="which harness mode produced the results (default server)")
+    p.add_argument("--optional", action="append", metavar="PREFIX",
+                   help="scenarios starting with PREFIX are reported, never fatal (default: the server"
+                        " extensions tasks-, sep-2640-skills-)")
+    p.add_argument("--list-failed", action="store_true",
+                   help="print only the names of the required scenarios that failed, one per line")
     args = p.parse_args(argv)
+    optional = tuple(args.optional) if args.optional else EXTENSION_PREFIXES
     reqs: dict[str, Requirements] = {}
     for fn in sorted(os.listdir(args.requirements_dir)):
         if fn.endswith(".yaml"):
             with open(os.path.join(args.requirements_dir, fn), encoding="utf-8") as f:
-                reqs[fn[:-5]] = parse_requirements(f.read())
+                reqs[fn[:-5]] = parse_requirements(f.read(), args.side)
     if not reqs:
         print(f"no requirement files in {args.requirements_dir}", file=sys.stderr)
         return 2
     all_fatal: list[str] = []
+    if args.list_failed:  # for a solo re-run of timing-sensitive failures (run.sh, client legs)
+        for spec in args.leg:
+            _, _, rest = spec.partition("=")
+            for name, o in read_results(rest.split(":")[0], args.side).items():
+                if o.status == "FAIL" and not is_extension(name, optional):
+                    print(name)
+        return 0
     for spec in args.leg:
         name, sep, rest = spec.partition("=")
         parts = rest.split(":")
         if not sep or len(parts) < 2:
             print(f"bad --leg {spec!r}; expected NAME=DIR:KIND[:LISTFILE]", file=sys.stderr)
             return 2
-        _, fatal = check_leg(name, parts[0], parts[1], parts[2] if len(parts) > 2 else None, reqs)
+        _, fatal = check_leg(name, parts[0], parts[1], parts[2] if len(parts) > 2 else None, reqs,
+                             args.side, optional)
         all_fatal.extend(fatal)
     if all_fatal:
         print("\nFAILED (required scenarios):")

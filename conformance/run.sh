@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the official MCP conformance suite (server side) against mcpfast's everything-server.
+# Runs the official MCP conformance suite against mcpfast: the server side on the
+# everything-server, the client side on conformance/everything_client.py.
 #
 #   bash conformance/run.sh            # from anywhere; exits non-zero on a required failure
 #
@@ -9,8 +10,11 @@
 # 2. starts conformance/everything_server.py with ${PYTHON:-python} on 127.0.0.1 at a free port,
 #    once per HTTP front end (the built-in server, then the ASGI app under uvicorn);
 # 3. runs three legs against each: --requirements 2025-11-25, --requirements 2026-07-28, --suite all;
-# 4. conformance/check_results.py prints a table per leg and fails on any failed scenario
-#    other than the protocol extensions (tasks-*, sep-2640-skills-*).
+# 4. runs the same three legs in client mode: the harness starts its mock servers (bound to
+#    127.0.0.1 by force-loopback.mjs) and spawns everything_client.py once per scenario;
+# 5. conformance/check_results.py prints a table per leg and fails on any failed scenario
+#    other than the protocol extensions (server: tasks-*, sep-2640-skills-*; client: see
+#    CLIENT_OPTIONAL below).
 #
 # Environment:
 #   MCPFAST_CONFORMANCE_CACHE  where Node and the harness live (default ~/.cache/mcpfast-conformance)
@@ -19,7 +23,8 @@
 #   CONFORMANCE_LEGS           which legs to run (default "req-2025-11-25 req-2026-07-28 suite-all")
 #   CONFORMANCE_FRONTENDS      which HTTP front ends serve the fixture, each tested with every leg
 #                              (default "builtin asgi": mcpfast's own server, then the ASGI app under uvicorn)
-#   PYTHON                     the interpreter that runs the fixture (default python)
+#   CONFORMANCE_SIDES          which modes run (default "server client")
+#   PYTHON                     the interpreter that runs the fixture and the client (default python)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -32,6 +37,12 @@ OUT=${MCPFAST_CONFORMANCE_OUT:-$(mktemp -d -t mcpfast-conformance.XXXXXX)}
 TIMEOUT_MS=${CONFORMANCE_TIMEOUT_MS:-60000}
 LEGS=${CONFORMANCE_LEGS:-"req-2025-11-25 req-2026-07-28 suite-all"}
 FRONTENDS=${CONFORMANCE_FRONTENDS:-"builtin asgi"}
+SIDES=${CONFORMANCE_SIDES:-"server client"}
+# client scenarios reported but never fatal, with the reason: no client implementation can
+# pass them yet
+#   sep-2640-client-  the SEP-2640 skills extension: the harness (0.2.0-alpha.12) ships these
+#                     scenarios without a mock skills server, so they only report SKIPPED
+CLIENT_OPTIONAL="sep-2640-client-"
 
 say() { printf '[conformance] %s\n' "$*"; }
 mkdir -p "$OUT"
@@ -118,6 +129,7 @@ harness list --server >"$OUT/list.txt" 2>&1 || { cat "$OUT/list.txt"; say "the h
 sed -n 's/^  - \([^ ]*\).*/\1/p' "$OUT/list.txt" >"$OUT/scenarios.txt"
 [ -s "$OUT/scenarios.txt" ] || { cat "$OUT/list.txt"; say "the harness listed no server scenarios"; exit 2; }
 LEG_ARGS=()
+case " $SIDES " in *" server "*) ;; *) FRONTENDS= ;; esac
 for frontend in $FRONTENDS; do
   case $frontend in builtin|asgi) ;; *) say "unknown front end $frontend"; exit 2 ;; esac
   start_fixture "$frontend" "$OUT/fixture-$frontend.log"
@@ -147,4 +159,53 @@ for frontend in $FRONTENDS; do
   stop_fixture
 done
 
-"$PY" "$HERE/check_results.py" --requirements-dir "$PKG/requirements" "${LEG_ARGS[@]}"
+STATUS=0
+if [ ${#LEG_ARGS[@]} -gt 0 ]; then
+  "$PY" "$HERE/check_results.py" --requirements-dir "$PKG/requirements" "${LEG_ARGS[@]}" || STATUS=$?
+fi
+
+# ------------------------------------------------------------------ the client legs
+case " $SIDES " in *" client "*)
+  harness list --client >"$OUT/client-list.txt" 2>&1 || { cat "$OUT/client-list.txt"; say "the harness does not start"; exit 2; }
+  sed -n 's/^  - \([^ ]*\).*/\1/p' "$OUT/client-list.txt" >"$OUT/client-scenarios.txt"
+  [ -s "$OUT/client-scenarios.txt" ] || { cat "$OUT/client-list.txt"; say "the harness listed no client scenarios"; exit 2; }
+  CLIENT_LEGS=()
+  for leg in $LEGS; do
+    case $leg in
+      req-2025-11-25) sel=(--requirements 2025-11-25); kind=2025-11-25 ;;
+      req-2026-07-28) sel=(--requirements 2026-07-28); kind=2026-07-28 ;;
+      suite-all) sel=(--suite all); kind=all:$OUT/client-scenarios.txt ;;
+      *) say "unknown leg $leg"; exit 2 ;;
+    esac
+    dir=$OUT/client/$leg
+    mkdir -p "$dir"
+    start=$(date +%s)
+    rc=0
+    # the harness splits --command on spaces: the paths must have none
+    harness client --command "$PY $HERE/everything_client.py" "${sel[@]}" --timeout "$TIMEOUT_MS" -o "$dir" \
+      >"$dir.log" 2>&1 &
+    HARNESS_PID=$!
+    wait "$HARNESS_PID" || rc=$?
+    HARNESS_PID=
+    say "client $leg: harness exit $rc in $(( $(date +%s) - start )) s (log: $dir.log)"
+    # the leg runs every scenario at once; on 2 cores the timing-sensitive ones (sse-retry: the
+    # reconnect delay, and which GET the mock takes for the reconnection) can lose a race. A
+    # failed one runs once more alone, into the same directory (the checker reads the newest
+    # result), as the official SDKs' CI does; a real failure fails again.
+    solo=()
+    case $leg in req-*) solo=(--spec-version "${leg#req-}") ;; esac
+    for scenario in $("$PY" "$HERE/check_results.py" --side client --list-failed --requirements-dir "$PKG/requirements" \
+                      --leg "x=$dir:$kind"); do
+      say "client $leg: $scenario failed; running it once more alone"
+      harness client --command "$PY $HERE/everything_client.py" --scenario "$scenario" "${solo[@]}" \
+        --timeout "$TIMEOUT_MS" -o "$dir" >>"$dir.rerun.log" 2>&1 || true
+    done
+    CLIENT_LEGS+=(--leg "client/$leg=$dir:$kind")
+  done
+  optional=()
+  for prefix in $CLIENT_OPTIONAL; do optional+=(--optional "$prefix"); done
+  "$PY" "$HERE/check_results.py" --side client "${optional[@]}" --requirements-dir "$PKG/requirements" \
+    "${CLIENT_LEGS[@]}" || STATUS=$?
+  ;;
+esac
+exit "$STATUS"

@@ -208,3 +208,40 @@ def test_checker_fails_on_required_only(tmp_path: Path, capsys: pytest.CaptureFi
     missing.mkdir()
     ok, fatal = mod.check_leg("empty", str(missing), "2026-07-28", None, reqs)
     assert not ok and {f.split(": ")[1] for f in fatal} == {"ping", "tools-list", "json-schema-2020-12"}
+
+
+def _write_client_run(directory: Path, scenario: str, statuses: list[str],
+                      ts: str = "2026-11-25T21-11-06-767Z") -> None:
+    d = directory / f"{scenario}-{ts}"  # auth/x-<ts>: the harness's auth/ subdirectory
+    d.mkdir(parents=True)
+    checks = [{"id": f"c{i}", "status": s, "errorMessage": "boom" if s == "FAILURE" else None}
+              for i, s in enumerate(statuses)]
+    (d / "checks.json").write_text(json.dumps(checks))
+
+
+def test_checker_client_side(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mod = _checker()
+    req = mod.parse_requirements(REQUIREMENTS, "client")
+    assert req.scored == ["initialize"] and req.not_scored == {"auth/dpop": "extension"}
+    reqs = {"2026-07-28": req}
+    out = tmp_path / "leg"
+    _write_client_run(out, "initialize", ["SUCCESS"])
+    _write_client_run(out, "auth/dpop", ["SUCCESS", "FAILURE"])  # an extension, but required here
+    _write_client_run(out, "sep-2640-client-no-prefetch", ["FAILURE"])
+    optional = ("sep-2640-client-",)
+    ok, fatal = mod.check_leg("leg", str(out), "2026-07-28", None, reqs, "client", optional)
+    assert not ok and len(fatal) == 1 and "auth/dpop" in fatal[0]
+    capsys.readouterr()
+    assert mod.main(["--side", "client", "--optional", "sep-2640-client-", "--list-failed",
+                     "--requirements-dir", str(_req_dir(tmp_path)), "--leg", f"x={out}:2026-07-28"]) == 0
+    assert capsys.readouterr().out.split() == ["auth/dpop"]
+    _write_client_run(out, "auth/dpop", ["SUCCESS"], ts="2026-11-25T22-00-00-000Z")  # the solo re-run wins
+    ok, fatal = mod.check_leg("leg", str(out), "2026-07-28", None, reqs, "client", optional)
+    assert ok and fatal == []
+
+
+def _req_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "requirements"
+    d.mkdir(exist_ok=True)
+    (d / "2026-07-28.yaml").write_text(REQUIREMENTS)
+    return d

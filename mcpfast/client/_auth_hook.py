@@ -22,9 +22,10 @@ Rules the transport keeps:
   request only.
 * ``on_response(status, headers, method, url)`` is awaited for each 401 or 403 response, with
   the response headers (names lower-cased, repeated fields joined by ``", "``). Returning True
-  sends the same request once more, with fresh ``headers()``; a second 401/403 for that
-  request is reported to ``on_response`` again but not retried, and the waiting call fails
-  with the HTTP error (JSON-RPC error body if the server sent one). Returning False fails the
+  sends the same request again, with fresh ``headers()``, at most ``AUTH_RETRIES`` (3) times
+  (an authorization, a DPoP nonce and a step-up may each need one); a 401/403 after that is
+  reported to ``on_response`` again but not retried, and the waiting call fails with the HTTP
+  error (JSON-RPC error body if the server sent one). Returning False fails the
   call at once. An exception raised by either method fails the waiting call with that
   exception's text (a JSON-RPC error, code -32000, ``data.httpStatus`` when known).
 * Both are called on the event loop that runs the transport, one request's calls in order;
@@ -54,7 +55,7 @@ class HTTPAuth(Protocol):
     async def on_response(self, status: int, headers: Mapping[str, str], method: str, url: str) -> bool:
         """A 401 or 403 arrived for a request sent with ``headers(method, url)``. Read the
         challenge (``headers["www-authenticate"]``), obtain new credentials if possible, and
-        return True to have the request sent once more, False to fail it."""
+        return True to have the request sent again (bounded by ``AUTH_RETRIES``), False to fail it."""
         ...
 
 

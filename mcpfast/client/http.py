@@ -80,6 +80,9 @@ DEFAULT_READ_TIMEOUT = 300.0
 DEFAULT_RETRY_MS = 1000
 #: resumptions of a request's stream in a row that bring nothing new before the call fails
 MAX_FRUITLESS_RESUMES = 3
+#: how often one request is sent again at the auth hook's request (an authorization, then a DPoP
+#: nonce, then a scope step-up can each need one); the hook bounds its own flows
+AUTH_RETRIES = 3
 
 _Response = jsonrpc.Response
 _ErrorResponse = jsonrpc.ErrorResponse
@@ -818,10 +821,9 @@ class StreamableHTTPTransport(ClientTransport):
         except Exception as exc:  # noqa: BLE001 - the hook's failure is the request's
             self.exchange_failed(ex, exc)
             return
-        if retry and ex.auth_tries == 0 and not (self._closed or self._lost):
-            ex.auth_tries += 1
+        if retry and ex.auth_tries < AUTH_RETRIES and not (self._closed or self._lost):
             again = _Exchange(ex.kind, ex.rid, ex.method, ex.extra, ex.body)
-            again.auth_tries = 1
+            again.auth_tries = ex.auth_tries + 1
             if again.kind == _POST:
                 self._by_rid[again.rid] = again
             if ex is self._get_stream:
