@@ -9,14 +9,12 @@ parser, ``asyncio.run`` and output), plus one run of the installed entry point
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,10 +24,10 @@ import pytest
 from mcpfast.cli import main
 from mcpfast.client.cli import ProgressBar, parse_pairs, split_argv, tools_table
 from mcpfast.server import Context, ServerCore
-from mcpfast.server.serving import ServerHandle, start_server
 from mcpfast.transports.http.auth import BearerAuth
 
 from .interop import server_app
+from .support.served import ServedInThread
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="mcpfast's stdio transport is POSIX only")
 
@@ -63,37 +61,16 @@ def build() -> ServerCore:
     return core
 
 
-class Served:
-    """A server on 127.0.0.1 port 0 in a thread with its own event loop."""
-
-    def __init__(self, transport: str, **options: Any) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.handle: ServerHandle = asyncio.run_coroutine_threadsafe(
-            start_server(build(), transport, port=0, **options), self.loop).result(10)
-
-    @property
-    def url(self) -> str:
-        return self.handle.url
-
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.handle.shutdown(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-
 @pytest.fixture(scope="module")
 def http() -> Iterator[str]:
-    served = Served("http")
+    served = ServedInThread(build(), "http")
     yield served.url
     served.close()
 
 
 @pytest.fixture(scope="module")
 def http_bearer() -> Iterator[str]:
-    served = Served("http", auth=BearerAuth(TOKEN))
+    served = ServedInThread(build(), "http", auth=BearerAuth(TOKEN))
     yield served.url
     served.close()
 
