@@ -270,3 +270,19 @@ def test_progress_bar_without_a_total() -> None:
     bar(5, None, None)
     bar.clear()
     assert term.getvalue() == "\r[5]\x1b[K\r\x1b[K"
+
+
+def test_the_readme_first_command() -> None:
+    """The install-and-run line at the top of the README, after its ``pip install .``, with
+    this interpreter for ``python3``: the echo server answers the CLI with ``hello``."""
+    import re
+    import shlex
+
+    root = Path(__file__).resolve().parent.parent
+    first = re.findall(r"```bash\n(.*?)```", (root / "README.md").read_text(encoding="utf-8"), re.S)[0].strip()
+    install, sep, command = first.partition(" && ")
+    assert sep and install == "python3 -m pip install ."
+    argv = [sys.executable if word == "python3" else word for word in shlex.split(command)]
+    assert argv[1:4] == ["-m", "mcpfast", "call"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=root)
+    assert (proc.returncode, proc.stdout) == (0, "hello\n"), proc.stderr
