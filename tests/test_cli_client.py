@@ -286,3 +286,28 @@ def test_the_readme_first_command() -> None:
     assert argv[1:4] == ["-m", "mcpfast", "call"]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=root)
     assert (proc.returncode, proc.stdout) == (0, "hello\n"), proc.stderr
+
+
+def test_call_output_shows_a_value_once() -> None:
+    from mcpfast.client.cli import call_output
+
+    items = [{"title": "a"}, {"title": "b"}]
+    listed = {"content": [{"type": "text", "text": json.dumps(i)} for i in items],
+              "structuredContent": {"result": items}}
+    assert json.loads(call_output(listed)) == {"result": items}
+    wrapped = {"content": [{"type": "text", "text": "hi"}], "structuredContent": {"result": "hi"}}
+    assert json.loads(call_output(wrapped)) == {"result": "hi"}
+    beside = {"content": [{"type": "text", "text": "found 2"}], "structuredContent": {"n": 2}}
+    assert call_output(beside) == 'found 2\n{\n  "n": 2\n}'
+
+
+def test_websocket_target_with_bearer(capsys: pytest.CaptureFixture[str]) -> None:
+    served = ServedInThread(build(), "ws", auth=BearerAuth(TOKEN))
+    try:
+        code, out, err = run(capsys, "call", "--bearer", TOKEN, "-H", "X-Trace: ws", served.url, "echo",
+                             "message=over ws")
+        assert (code, out) == (0, "over ws\n"), err
+        code, _, err = run(capsys, "tools", served.url)
+        assert code == 1 and "401" in err and len(err.splitlines()) == 1
+    finally:
+        served.close()

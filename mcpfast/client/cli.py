@@ -372,17 +372,23 @@ def _dump(value: Any) -> str:
 
 def call_output(result: dict[str, Any]) -> str:
     """A tool result for reading: text content, binary summaries, structured content as
-    indented JSON (once: a text block that only repeats it is left out)."""
+    indented JSON. Beside structured content, text blocks that are JSON (servers render the
+    structured value, or each item of a list, as JSON text) or the wrapped string itself
+    (``{"result": text}``) are left out: the value is shown once."""
     content = result.get("content") or []
     structured = result.get("structuredContent")
     parts = []
     for block in content:
         if structured is not None and isinstance(block, dict) and block.get("type") == "text":
+            text = block.get("text", "")
+            if structured == {"result": text}:
+                continue
             try:
-                if json.loads(block.get("text", "")) == structured:
-                    continue
+                json.loads(text)
             except ValueError:
                 pass
+            else:
+                continue
         parts.append(describe_block(block))
     if structured is not None:
         parts.append(_dump(structured))
