@@ -203,6 +203,10 @@ def test_http_errors(capsys: pytest.CaptureFixture[str], http: str) -> None:
     assert code == 2 and "-- python3 server.py" in err
     code, _, err = run(capsys, "tools", "tcp://127.0.0.1:9", "-H", "a: b")
     assert code == 2 and "not tcp" in err
+    code, _, err = run(capsys, "tools", "-H", "Content-Type: text/plain", http)  # the transport's own header
+    assert code == 2 and "Content-Type" in err
+    code, _, err = run(capsys, "tools", "tcp://127.0.0.1/")
+    assert code == 2 and "needs a host and a port" in err
 
 
 def test_connection_refused(capsys: pytest.CaptureFixture[str]) -> None:

@@ -207,9 +207,14 @@ def build_client(target: str | None, stdio_command: list[str] | None, *, headers
         else:
             hint = f" (a server file? run it: -- python3 {target})" if target.endswith(".py") else ""
             raise UsageError(f"{target!r} is not a target{hint}. {_TARGET_HELP}")
-        server = target
+        from .transport import transport_for
+
+        try:  # built here, so that a URL or header the transport refuses is a usage error
+            server = transport_for(target, **options)
+        except (ValueError, TypeError) as exc:
+            raise UsageError(str(exc)) from None
     try:
-        return Client(server, mode=mode, read_timeout_seconds=timeout, transport_options=options, cache=None,
+        return Client(server, mode=mode, read_timeout_seconds=timeout, cache=None,
                       client_info={"name": "mcpfast-cli", "version": __version__})
     except ValueError as exc:
         raise UsageError(str(exc).replace("mode must be", "--mode must be")) from None
@@ -544,6 +549,9 @@ def run_command(args: argparse.Namespace, line: CommandLine, prog: str = "mcpfas
         if exc.code == CONNECTION_CLOSED and line.stdio_command is not None:
             hint = "; the server process ended (its stderr is above)"
         print(f"{prog}: error: {exc.message} (MCP error {exc.code}){hint}", file=err)
+        return 1
+    except ImportError as exc:  # a transport whose extra is not installed says which
+        print(f"{prog}: error: {exc}", file=err)
         return 1
     except (OSError, TimeoutError) as exc:  # ConnectionError and friends
         print(f"{prog}: error: {_connection_message(exc)}", file=err)
