@@ -315,3 +315,10 @@ def test_websocket_target_with_bearer(capsys: pytest.CaptureFixture[str]) -> Non
         assert code == 1 and "401" in err and len(err.splitlines()) == 1
     finally:
         served.close()
+
+
+def test_a_missing_transport_extra_is_one_line(capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "mcpfast.client.http", None)  # as without httptools: ImportError
+    code, out, err = run(capsys, "tools", "http://127.0.0.1:9/mcp")
+    assert (code, out) == (1, "") and len(err.splitlines()) == 1 and "mcpfast.client.http" in err
