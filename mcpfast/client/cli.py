@@ -468,8 +468,8 @@ async def _run(args: argparse.Namespace, line: CommandLine, out: TextIO, err: Te
     client = build_client(target, line.stdio_command, headers=args.header, bearer=args.bearer, mode=args.mode,
                           timeout=args.timeout)
     json_args = _json_object(line.json_args) if line.json_args is not None else None
-    if command == "prompt":
-        prompt_args = parse_pairs(pairs, as_json=False)
+    # checked before connecting (a word without "=" is a usage error); call reads them again with the schema
+    named = parse_pairs(pairs, as_json=command == "call")
     async with client:
         if command == "tools":
             tools = await _all_tools(client)
@@ -482,7 +482,7 @@ async def _run(args: argparse.Namespace, line: CommandLine, out: TextIO, err: Te
             print(text, file=out)
             return 0
         if command == "prompt":
-            res = (await client.get_prompt(fixed[0], prompt_args)).raw
+            res = (await client.get_prompt(fixed[0], named)).raw
             print(_dump(res) if args.json else prompt_output(res), file=out)
             return 0
         return await _call(client, args, fixed[0], pairs, json_args, out, err)
