@@ -7,7 +7,7 @@
                 [--idle-timeout S] [--workers N] [--json-response] [--stateless] [--log-level LEVEL]
     mcpfast run package.module[:obj] ...          # an importable module instead of a file
     mcpfast version
-    mcpfast tools|call|read|prompt ...            # a client: see mcpfast.client.cli
+    mcpfast tools|call|read|prompt ...            # a client: see mcpfast.cli_client
 
 ``python -m mcpfast.server`` takes the same flags (``add_serve_arguments``) and serves through
 the same ``launch``/``serve``; every socket transport goes through ``start()``
@@ -305,7 +305,7 @@ def launch(obj: Any, args: argparse.Namespace, prog: str = "mcpfast") -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .client.cli import add_client_commands
+    from .cli_client import add_client_commands
 
     ap = argparse.ArgumentParser(prog="mcpfast", description="mcpfast: run MCP servers, and talk to them.")
     sub = ap.add_subparsers(dest="command", metavar="{run,version,tools,call,read,prompt}")
@@ -348,13 +348,13 @@ def load_or_fail(target: str, prog: str = "mcpfast") -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``mcpfast`` and ``python -m mcpfast``; returns the exit status."""
-    from .client.cli import COMMANDS, split_argv
+    from .cli_client import COMMANDS, split_argv
 
     ap = _parser()
     words = list(sys.argv[1:] if argv is None else argv)
     if words and words[0] in COMMANDS:  # a client command: the stdio command after -- is set aside
         words, line = split_argv(words)
-        from .client.cli import run_command
+        from .cli_client import run_command
 
         return run_command(ap.parse_args(words), line)
     args = ap.parse_args(words)

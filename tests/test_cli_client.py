@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from mcpfast.cli import main
-from mcpfast.client.cli import ProgressBar, parse_pairs, split_argv, tools_table
+from mcpfast.cli_client import ProgressBar, parse_pairs, split_argv, tools_table
 from mcpfast.server import Context, ServerCore
 from mcpfast.transports.http.auth import BearerAuth
 
@@ -293,7 +293,7 @@ def test_the_readme_first_command() -> None:
 
 
 def test_call_output_shows_a_value_once() -> None:
-    from mcpfast.client.cli import call_output
+    from mcpfast.cli_client import call_output
 
     items = [{"title": "a"}, {"title": "b"}]
     listed = {"content": [{"type": "text", "text": json.dumps(i)} for i in items],

@@ -26,14 +26,14 @@ connection (one line). Usage errors exit 2. While a call runs, the server's prog
 notifications draw a bar on stderr when stderr is a terminal. The bearer token is never
 printed or logged.
 
-``mcpfast.cli`` builds the parser and dispatches here; ``build_client`` is the one way a TARGET
+``mcpfast.cli`` builds the parser and dispatches here (this module imports no asyncio or
+client code until a command runs); ``build_client`` is the one way a TARGET
 becomes a ``Client``.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import binascii
 import json
@@ -44,7 +44,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from ..errors import CONNECTION_CLOSED, MCPError
+from .errors import CONNECTION_CLOSED, MCPError
 
 __all__ = ["COMMANDS", "UsageError", "add_client_commands", "build_client", "parse_pairs", "run_command",
            "split_argv"]
@@ -159,8 +159,8 @@ def build_client(target: str | None, stdio_command: list[str] | None, *, headers
     """The ``Client`` for a TARGET: a URL, or ``stdio_command`` (the words after ``--``).
     ``headers`` ('K: V' lines) and ``bearer`` go to HTTP and WebSocket only; ``timeout``
     bounds connecting and each answer. Raises ``UsageError`` for what cannot work."""
-    from .. import __version__
-    from .client import Client
+    from . import __version__
+    from .client.client import Client
 
     if timeout is not None and not timeout > 0:
         raise UsageError(f"--timeout must be seconds > 0, got {timeout}")
@@ -179,7 +179,7 @@ def build_client(target: str | None, stdio_command: list[str] | None, *, headers
             raise UsageError("nothing after --: give the server's command (-- python3 server.py)")
         if parsed or bearer is not None:
             raise UsageError("--header and --bearer apply to http(s):// and ws(s):// targets, not stdio")
-        from .stdio import StdioServerParameters
+        from .client.stdio import StdioServerParameters
 
         # the command the user typed runs in the user's environment, as a shell would run it
         server = StdioServerParameters(stdio_command[0], stdio_command[1:], env=dict(os.environ))
@@ -207,7 +207,7 @@ def build_client(target: str | None, stdio_command: list[str] | None, *, headers
         else:
             hint = f" (a server file? run it: -- python3 {target})" if target.endswith(".py") else ""
             raise UsageError(f"{target!r} is not a target{hint}. {_TARGET_HELP}")
-        from .transport import transport_for
+        from .client.transport import transport_for
 
         try:  # built here, so that a URL or header the transport refuses is a usage error
             server = transport_for(target, **options)
@@ -538,6 +538,8 @@ def _connection_message(exc: BaseException) -> str:
 def run_command(args: argparse.Namespace, line: CommandLine, prog: str = "mcpfast") -> int:
     """Run a client subcommand; its exit status (0, 1: the server or the connection failed,
     2: usage). Every failure is one line on stderr."""
+    import asyncio  # here: ``mcpfast run`` and ``version`` build the parser without it
+
     out, err = sys.stdout, sys.stderr
     try:
         return asyncio.run(_run(args, line, out, err))
