@@ -322,3 +322,10 @@ def test_a_missing_transport_extra_is_one_line(capsys: pytest.CaptureFixture[str
     monkeypatch.setitem(sys.modules, "mcpfast.client.http", None)  # as without httptools: ImportError
     code, out, err = run(capsys, "tools", "http://127.0.0.1:9/mcp")
     assert (code, out) == (1, "") and len(err.splitlines()) == 1 and "mcpfast.client.http" in err
+
+
+def test_timeout(capsys: pytest.CaptureFixture[str], http: str) -> None:
+    code, out, err = run(capsys, "call", "--timeout", "0.1", http, "countdown", "steps=100")  # about 1 s
+    assert (code, out) == (1, "") and "MCP error -32001" in err and len(err.splitlines()) == 1
+    code, _, err = run(capsys, "tools", "--timeout", "0", http)
+    assert code == 2 and "--timeout must be seconds > 0" in err
