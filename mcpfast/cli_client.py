@@ -118,7 +118,8 @@ def add_client_commands(sub: Any) -> None:
                              " initialize handshake) or a version to pin")
     common.add_argument("--timeout", type=float, metavar="SECONDS",
                         help="give up on connecting or on an answer after this long (default: no limit)")
-    common.add_argument("--json", action="store_true", help="print the result as JSON")
+    common.add_argument("--json", action="store_true",
+                        help="print the result as JSON (call: --json '{...}' also takes the arguments as one object)")
     epilog = _TARGET_HELP
     p = sub.add_parser("tools", parents=[common], help="list a server's tools", epilog=epilog,
                        usage="mcpfast tools [options] (URL | -- command args...)")
