@@ -348,14 +348,12 @@ def load_or_fail(target: str, prog: str = "mcpfast") -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``mcpfast`` and ``python -m mcpfast``; returns the exit status."""
-    from .cli_client import COMMANDS, split_argv
+    from .cli_client import COMMANDS, run_command, split_argv
 
     ap = _parser()
     words = list(sys.argv[1:] if argv is None else argv)
     if words and words[0] in COMMANDS:  # a client command: the stdio command after -- is set aside
         words, line = split_argv(words)
-        from .cli_client import run_command
-
         return run_command(ap.parse_args(words), line)
     args = ap.parse_args(words)
     if args.command == "version":

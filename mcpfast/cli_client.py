@@ -193,7 +193,12 @@ def build_client(target: str | None, stdio_command: list[str] | None, *, headers
             if bearer is not None:
                 options["bearer"] = bearer
             if timeout is not None:
-                options["connect_timeout"] = options["read_timeout"] = timeout
+                from .client.http import DEFAULT_READ_TIMEOUT
+
+                options["connect_timeout"] = timeout
+                # the answer's deadline is the request timeout (-32001); the transport's limit on a
+                # silent response is never the shorter one
+                options["read_timeout"] = max(timeout, DEFAULT_READ_TIMEOUT)
         elif scheme in WS_SCHEMES:
             if bearer is not None:
                 parsed["Authorization"] = f"Bearer {bearer}"
