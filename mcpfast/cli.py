@@ -7,6 +7,7 @@
                 [--idle-timeout S] [--workers N] [--json-response] [--stateless] [--log-level LEVEL]
     mcpfast run package.module[:obj] ...          # an importable module instead of a file
     mcpfast version
+    mcpfast tools|call|read|prompt ...            # a client: see mcpfast.cli_client
 
 ``python -m mcpfast.server`` takes the same flags (``add_serve_arguments``) and serves through
 the same ``launch``/``serve``; every socket transport goes through ``start()``
@@ -333,13 +334,16 @@ def launch(obj: Any, args: argparse.Namespace, prog: str = "mcpfast") -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="mcpfast", description="mcpfast: run MCP servers.")
-    sub = ap.add_subparsers(dest="command", metavar="{run,version}")
+    from .cli_client import add_client_commands
+
+    ap = argparse.ArgumentParser(prog="mcpfast", description="mcpfast: run MCP servers, and talk to them.")
+    sub = ap.add_subparsers(dest="command", metavar="{run,version,tools,call,read,prompt}")
     run = sub.add_parser("run", help="serve an MCPServer defined in a Python file",
                          description="Serve the MCPServer (or ServerCore) in a Python file or module.")
     run.add_argument("target", help="path/to/server.py[:obj] or package.module[:obj]")
     add_serve_arguments(run)
     sub.add_parser("version", help="print the mcpfast version")
+    add_client_commands(sub)
     return ap
 
 
@@ -373,8 +377,14 @@ def load_or_fail(target: str, prog: str = "mcpfast") -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``mcpfast`` and ``python -m mcpfast``; returns the exit status."""
+    from .cli_client import COMMANDS, run_command, split_argv
+
     ap = _parser()
-    args = ap.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words and words[0] in COMMANDS:  # a client command: the stdio command after -- is set aside
+        words, line = split_argv(words)
+        return run_command(ap.parse_args(words), line)
+    args = ap.parse_args(words)
     if args.command == "version":
         from . import EXTENSIONS, __version__
 

@@ -1,4 +1,4 @@
-"""The examples run as documented (README's first command runs client_demo.py), each one driven
+"""The examples run as documented (the README points at client_demo.py), each one driven
 by a real client: the MCPServer examples by the official SDK's client in both eras."""
 
 from __future__ import annotations
