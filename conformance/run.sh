@@ -24,6 +24,7 @@
 #   CONFORMANCE_FRONTENDS      which HTTP front ends serve the fixture, each tested with every leg
 #                              (default "builtin asgi": mcpfast's own server, then the ASGI app under uvicorn)
 #   CONFORMANCE_SIDES          which modes run (default "server client")
+#   CONFORMANCE_INSTALL_ONLY   set: install Node and the harness into the cache, then stop
 #   PYTHON                     the interpreter that runs the fixture and the client (default python)
 set -euo pipefail
 
@@ -66,6 +67,9 @@ if ! have_tools; then
   have_tools || { say "install finished but $NODE / $PKG are not usable"; exit 2; }
 fi
 say "node $("$NODE" --version), harness $HARNESS_VERSION, results in $OUT"
+# CONFORMANCE_INSTALL_ONLY=1: fetch Node and the harness into the cache, run nothing (.ci/run
+# does this in the background while the test legs run)
+if [ -n "${CONFORMANCE_INSTALL_ONLY:-}" ]; then exit 0; fi
 
 # every Node listener on loopback (server mode has none today; client mode's mock servers do)
 harness() { "$NODE" --import "$HERE/force-loopback.mjs" "$PKG/dist/index.js" "$@"; }
