@@ -5,7 +5,8 @@
 It spawns ``examples/echo_server.py``, opens a legacy session (``initialize``), lists and
 calls the ``echo`` tool, then sends the same call as a stateless 2026-07-28 request (the
 ``_meta`` envelope, no session), and shows what a malformed call gets back. The client side is
-mcpfast's JSON-RPC peer; the high-level client API comes with a later issue.
+mcpfast's JSON-RPC peer, to show the wire; ``mcpfast.Client`` (``docs/client.md``) is the
+high-level client, and ``mcpfast call`` its command line.
 """
 
 from __future__ import annotations
