@@ -406,6 +406,9 @@ class WebSocketPeerProtocol(asyncio.Protocol):
         self._write_paused = False
         self._load_paused = False
         self._read_paused = False
+        # a graceful shutdown is draining the handlers in flight: nothing new is read meanwhile
+        # (what the client sends then stays unread, as on TCP, and the close discards it)
+        self._draining = False
         self._pause_at = max(1, max_in_flight // 2)
         #: reads so far (keep-alive: a ping is due after a silence)
         self._reads = 0
@@ -583,7 +586,7 @@ class WebSocketPeerProtocol(asyncio.Protocol):
         tr = self.transport
         if tr is None or pause == self._read_paused or self.state == _CLOSED:
             return
-        if not pause and (self.state == _AUTH or self._write_paused or self._load_paused):
+        if not pause and (self._draining or self.state == _AUTH or self._write_paused or self._load_paused):
             return
         try:
             if pause:
@@ -616,7 +619,7 @@ class WebSocketPeerProtocol(asyncio.Protocol):
             self.state = _CLOSING
             ws.send_close(code, reason)
             # the answering close frame must be read, whatever paused reading
-            self._write_paused = self._load_paused = False
+            self._write_paused = self._load_paused = self._draining = False
             self._read_paused = True
             self._pause(False)
             self._flush_protocol()
@@ -706,8 +709,9 @@ class WebSocketConnection(WebSocketPeerProtocol):
             self.state = _AUTH
             self._read_paused = False
             self._pause(True)
+            early = events[1:]  # frames sent right behind the upgrade request, served once open
             task = asyncio.get_running_loop().create_task(_authenticated(result))
-            task.add_done_callback(lambda t: self._on_authenticated(request, t))
+            task.add_done_callback(lambda t: self._on_authenticated(request, t, early))
             return
         if isinstance(result, Rejection):
             self._reject(result)
@@ -716,7 +720,8 @@ class WebSocketConnection(WebSocketPeerProtocol):
         if len(events) > 1 and self.state == _OPEN:
             self._on_frames(events[1:])  # frames sent right behind the upgrade request
 
-    def _on_authenticated(self, request: Any, task: asyncio.Task[tuple[Any, Rejection | None]]) -> None:
+    def _on_authenticated(self, request: Any, task: asyncio.Task[tuple[Any, Rejection | None]],
+                          early: list[Any]) -> None:
         if self.state != _AUTH or self.transport is None:
             return
         if task.cancelled():
@@ -728,6 +733,8 @@ class WebSocketConnection(WebSocketPeerProtocol):
             self._reject(rejection)
         else:
             self._accept(request, token)
+            if early and self.state == _OPEN:
+                self._on_frames(early)
         self._update_reading()
         self._flush_protocol()
 
@@ -815,6 +822,8 @@ class WebSocketConnection(WebSocketPeerProtocol):
             await self.wait_closed()
             return
         self.state = _CLOSING
+        self._draining = True
+        self._pause(True)
         peer = self.peer
         if peer is not None:
             await peer.drain(grace)

@@ -259,6 +259,48 @@ async def test_expired_token_closes_1008() -> None:
 
 
 @async_test
+async def test_a_message_behind_the_upgrade_waits_for_an_awaiting_verifier() -> None:
+    """A client may send its first message in the same write as the upgrade request; when the
+    token verifier awaits, that message is served once the connection opens, not dropped."""
+    import base64
+    import os
+
+    class Slow:
+        def well_known(self) -> dict[str, bytes]:
+            return {}
+
+        def authenticate(self, authorization: str | None) -> Any:
+            async def verify() -> AccessToken:
+                await asyncio.sleep(0.05)
+                return AccessToken(token="t", client_id="bob", expires_at=int(time.time()) + 3600)
+            return verify()
+
+    server = await start(auth=Slow())
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        head = (f"GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                "Sec-WebSocket-Protocol: mcp\r\nAuthorization: Bearer t\r\n\r\n").encode()
+        payload = json.dumps({"jsonrpc": "2.0", "id": 7, "method": "ping"}).encode()
+        mask = os.urandom(4)
+        frame = bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        writer.write(head + frame)  # one write: the upgrade and a frame behind it
+        status = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert status.startswith(b"HTTP/1.1 101"), status
+        first = await asyncio.wait_for(reader.readexactly(2), 5)
+        assert first[0] == 0x81, first  # an unmasked text frame from the server
+        n = first[1] & 0x7F
+        if n == 126:
+            n = int.from_bytes(await reader.readexactly(2), "big")
+        answer = json.loads(await asyncio.wait_for(reader.readexactly(n), 5))
+        assert answer["id"] == 7 and "result" in answer, answer
+        writer.close()
+    finally:
+        await server.close()
+
+
+@async_test
 async def test_max_connections_refused_with_503() -> None:
     server = await start(max_connections=1)
     try:
