@@ -470,6 +470,7 @@ class WebSocketPeerProtocol(asyncio.Protocol):
         self.state = _OPEN
         self.peer = peer = JSONRPCPeer(dispatcher, self._send, request_timeout=self.request_timeout,
                                        max_in_flight=self.max_in_flight, loop=asyncio.get_running_loop())
+        peer.network_transport = "tcp"  # for metrics and traces, as OpenTelemetry names it
         peer.on_in_flight_change = self._on_in_flight_change
         return peer
 
@@ -762,8 +763,7 @@ class WebSocketConnection(WebSocketPeerProtocol):
         self.subprotocol = ws.subprotocol
         self.token = token
         dispatcher = self._endpoint.dispatcher_factory()
-        peer = self._open(dispatcher)
-        peer.network_transport = "tcp"
+        self._open(dispatcher)
         metrics = metrics_of(dispatcher)
         if metrics is not None:
             self._flush_protocol()  # the 101 answer leaves uncounted, as the upgrade request came in
