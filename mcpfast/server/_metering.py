@@ -22,7 +22,7 @@ from typing import Any
 from ..metrics import TOOL_ERROR, ServerMetrics
 from ..peer import Deferred
 from ..types import PROTOCOL_VERSION_KEY
-from ..wire.counters import Histogram
+from ..wire.counters import Histogram, OperationKeys
 from ..wire.jsonrpc import Request
 
 __all__ = ["RequestMeter"]
@@ -42,13 +42,16 @@ def _tool_error(result: Any) -> str:
 class RequestMeter:
     """``on_request`` timed into ``metrics`` (the module docstring)."""
 
-    __slots__ = ("metrics", "_inner", "_children", "started", "_batch", "_batch_t0")
+    __slots__ = ("metrics", "_inner", "_keys", "_child", "started", "_batch", "_batch_t0")
 
     def __init__(self, metrics: ServerMetrics, inner: Callable[[Any, Request], Any]) -> None:
         self.metrics = metrics
         self._inner = inner
-        # (method, tool, error_type, transport, version) as received -> the histogram child
-        self._children: dict[tuple[Any, ...], Histogram] = {}
+        # (method, tool, error_type, transport, version) as received -> the histogram child;
+        # _child(peer, request, error_type) reads them and looks the child up (compiled)
+        self._keys = OperationKeys(self._resolve, tool_method="tools/call", version_key=PROTOCOL_VERSION_KEY,
+                                   max_size=_CACHE_MAX)
+        self._child: Callable[[Any, Request, str], Histogram] = self._keys.child
         #: requests timed so far (those finished are the operations' count: the rest are in flight)
         self.started = 0
         # inside a peer's feed (enter/exit): the children of the batch's eager answers, observed
@@ -135,42 +138,13 @@ class RequestMeter:
     def _record(self, peer: Any, request: Request, error_type: str, t0: int) -> None:
         self._child(peer, request, error_type).observe_since(t0)
 
-    def _child(self, peer: Any, request: Request, error_type: str) -> Histogram:
-        # The hot path: the raw label values make a key into a cache of histogram children,
-        # so a request of a known kind costs one tuple and one dict lookup.
-        method = request.method
-        params = request.params
-        tool: Any = ""
-        meta: Any = None
-        if type(params) is dict:
-            if method == "tools/call":
-                tool = params.get("name")
-                if type(tool) is not str:
-                    tool = None  # not a name: _OTHER (and hashable)
-            meta = params.get("_meta")
-        if meta is None:  # a legacy request: its session's version (none before initialize)
-            state = peer.state
-            version = state.protocol_version if state is not None else ""
-        else:
-            version = meta.get(PROTOCOL_VERSION_KEY) if type(meta) is dict else None
-            if type(version) is not str:
-                version = ""
-        key = (method, tool, error_type, peer.network_transport, version)
-        child = self._children.get(key)
-        if child is None:
-            child = self._resolve(key)
-        return child
-
     def _resolve(self, key: tuple[Any, ...]) -> Histogram:
-        """The histogram child of a raw key (bounded label values), cached while there is room."""
+        """The histogram child of a raw key (``OperationKeys`` caches it): the values bounded."""
         method, tool, error_type, transport, version = key
         m = self.metrics
-        child = m.operations.labels(m.method_label(method), "" if tool == "" else m.tool_label(tool), error_type,
-                                    transport if type(transport) is str else "", m.version_label(version))
-        if len(self._children) < _CACHE_MAX:
-            self._children[key] = child
-        return child
+        return m.operations.labels(m.method_label(method), "" if tool == "" else m.tool_label(tool), error_type,
+                                   transport if type(transport) is str else "", m.version_label(version))
 
     def forget_labels(self) -> None:
         """Drop the cached label lookups (the tools changed: a name may now be known, or gone)."""
-        self._children.clear()
+        self._keys.clear()
