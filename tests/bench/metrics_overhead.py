@@ -35,7 +35,7 @@ CALL = (b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo"
 class _Side:
     """One core + peer; ``run`` feeds ``per_round`` calls in batches and waits for the answers."""
 
-    def __init__(self, metrics: bool, pooled: bool, batch: int) -> None:
+    def __init__(self, metrics: bool, pooled: bool, batch: int, calls: int) -> None:
         self.core = ServerCore("bench", "1", metrics=metrics)
 
         def echo(message: str) -> str:
@@ -46,22 +46,26 @@ class _Side:
         self.peer = JSONRPCPeer(self.core, self._send)
         self.peer.network_transport = "pipe"
         self.peer.feed(jsonrpc.decode_all([INIT, INITIALIZED]))
-        self.batches = [[CALL % (i * batch + j + 1) for j in range(batch)] for i in range(8)]
+        # distinct ids within a round (a pooled call is still in flight when the next batch comes)
+        self.batches = [[CALL % (i * batch + j + 1) for j in range(batch)] for i in range(calls // batch)]
 
     def _send(self, out: list[bytes]) -> None:
         self.answers += len(out)
 
     async def run(self, per_round: int) -> float:
         """µs of this process's CPU per call (CPU, not wall time: the machine is shared)."""
-        want = self.answers + per_round
+        start = self.answers
+        want = start + per_round
         feed, decode = self.peer.feed, jsonrpc.decode_all
         batches = self.batches
-        n = 0
+        limit = self.peer.max_in_flight // 2  # past max_in_flight calls are refused, not served
+        sent = 0
         t0 = time.process_time_ns()
-        while n < per_round:
-            b = batches[(n // len(batches[0])) % len(batches)]
+        for b in batches[:per_round // len(batches[0])]:
+            while sent - (self.answers - start) > limit:
+                await asyncio.sleep(0)
             feed(decode(b))
-            n += len(b)
+            sent += len(b)
         while self.answers < want:
             await asyncio.sleep(0)
         return (time.process_time_ns() - t0) / 1000 / per_round
@@ -75,10 +79,10 @@ async def main() -> None:
     ap.add_argument("--calls", type=int, default=20_000, help="calls per side per round")
     a = ap.parse_args()
     pooled = a.tool == "pooled"
-    on, off = _Side(True, pooled, a.batch), _Side(False, pooled, a.batch)
     per_round = a.calls // a.batch * a.batch
+    on, off = _Side(True, pooled, a.batch, per_round), _Side(False, pooled, a.batch, per_round)
     for side in (on, off):  # warm up: caches, the pool's threads
-        await side.run(per_round // 4)
+        await side.run(per_round)
     ons: list[float] = []
     offs: list[float] = []
     gc.disable()
