@@ -37,11 +37,13 @@ import asyncio
 import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
+from time import perf_counter_ns as _now
 from types import TracebackType
 from typing import Any
 
 from .. import tracing as _tracing
 from ..errors import CONNECTION_CLOSED, UNSUPPORTED_PROTOCOL_VERSION, ConnectionClosed, JSONRPCError, MCPError
+from ..metrics import TOOL_ERROR, ClientMetrics
 from ..peer import JSONRPCPeer
 from ..tracing import PROVIDER_KEY as _TRACER_PROVIDER
 from ..types import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
@@ -258,6 +260,7 @@ class Client:
         cache: CacheConfig | None | Any = _DEFAULT_CACHE,
         transport_options: dict[str, Any] | None = None,
         max_in_flight: int | None = None,
+        metrics: ClientMetrics | None = None,
     ) -> None:
         if mode not in ("auto", "legacy") and mode not in MODERN_PROTOCOL_VERSIONS \
                 and mode not in HANDSHAKE_PROTOCOL_VERSIONS:
@@ -294,6 +297,11 @@ class Client:
         self.cache_store: ResponseCache | None = ResponseCache(self.cache) if self.cache is not None else None
         self.transport_options = dict(transport_options or {})
         self.max_in_flight = max_in_flight
+        #: where requests and sessions are timed (``mcp_client_operation_duration_seconds``,
+        #: ``mcp_client_session_duration_seconds``); None: nothing is recorded, nothing read
+        self.metrics = metrics
+        # when the connection's session opened (the clock of ``ClientMetrics``)
+        self._opened_ns = 0
         self._transport: ClientTransport | None = None
         self._session: ClientSession | None = None
         self._handlers = _Handlers(self)
@@ -351,6 +359,7 @@ class Client:
         return self
 
     async def _open(self) -> None:
+        self._opened_ns = _now()
         transport = self._transport = self._make_transport()
         peer = await transport.connect(self._handlers, max_in_flight=self.max_in_flight)
         handlers = self._handlers
@@ -371,8 +380,11 @@ class Client:
     async def __aexit__(self, et: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
         transport, self._transport = self._transport, None
-        self._session = None
+        session, self._session = self._session, None
         self._entered = False
+        m = self.metrics
+        if m is not None and session is not None and not session.modern:  # a legacy session ends (2026-07-28 has none)
+            m.session_closed(self._opened_ns, session.peer.network_transport, session.protocol_version or "")
         if self.cache_store is not None:
             self.cache_store.clear()
         if transport is not None:
@@ -420,10 +432,28 @@ class Client:
     # ------------------------------------------------------------------ requests
 
     async def _request(self, method: str, params: dict[str, Any] | None = None, **kw: Any) -> Any:
+        session = self.session
+        m = self.metrics
+        t0 = _now() if m is not None else 0
         try:
-            return await self.session.request(method, params, **kw)
+            res = await session.request(method, params, **kw)
         except (JSONRPCError, ConnectionClosed) as exc:
+            if m is not None:
+                self._observe(m, session, t0, method, "", m.error_type(exc))
             raise _convert(exc) from None
+        except BaseException as exc:
+            if m is not None:
+                self._observe(m, session, t0, method, "", m.error_type(exc))
+            raise
+        if m is not None:
+            self._observe(m, session, t0, method, "", "")
+        return res
+
+    @staticmethod
+    def _observe(m: ClientMetrics, session: ClientSession, t0: int, method: str, tool: str, error_type: str) -> None:
+        """Record one request sent at ``t0`` and answered (or failed) now."""
+        m.done(t0, method, tool=tool, error_type=error_type, transport=session.peer.network_transport,
+               version=session.protocol_version or "")
 
     async def call_tool(
         self,
@@ -442,6 +472,8 @@ class Client:
         if session is None:
             raise RuntimeError("Client must be used within an async context manager")
         params = {"name": name, "arguments": arguments if arguments is not None else {}}
+        m = self.metrics
+        t0 = _now() if m is not None else 0
         try:
             if (progress_callback is None and meta is None and input_responses is None
                     and request_state is None):
@@ -467,7 +499,16 @@ class Client:
                                             progress_callback=progress_callback, meta=meta,
                                             input_responses=input_responses, request_state=request_state)
         except (JSONRPCError, ConnectionClosed) as exc:
+            if m is not None:
+                self._observe(m, session, t0, _CALL_TOOL, name, m.error_type(exc))
             raise _convert(exc) from None
+        except BaseException as exc:
+            if m is not None:
+                self._observe(m, session, t0, _CALL_TOOL, name, m.error_type(exc))
+            raise
+        if m is not None:
+            self._observe(m, session, t0, _CALL_TOOL, name,
+                          TOOL_ERROR if type(res) is dict and res.get("isError") is True else "")
         return CallToolResult(res)
 
     async def _cached(self, method: str, key: str, params: dict[str, Any] | None, cursor: str | None,

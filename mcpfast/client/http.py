@@ -380,6 +380,7 @@ class StreamableHTTPTransport(ClientTransport):
         self._idle.append(conn)
         self._peer = JSONRPCPeer(dispatcher, self._send, request_timeout=request_timeout,
                                  max_in_flight=max_in_flight or DEFAULT_MAX_IN_FLIGHT)
+        self._peer.network_transport = "tcp"  # for metrics and traces, as OpenTelemetry names it
         if self.read_timeout is not None:
             self._watchdog = loop.call_later(min(self.read_timeout / 4, 1.0), self._watch)
         return self._peer

@@ -22,7 +22,7 @@ from typing import Any
 from ..metrics import TOOL_ERROR, ServerMetrics
 from ..peer import Deferred
 from ..types import PROTOCOL_VERSION_KEY
-from ..wire.counters import Histogram
+from ..wire.counters import Histogram, OperationKeys
 from ..wire.jsonrpc import Request
 
 __all__ = ["RequestMeter"]
@@ -42,37 +42,81 @@ def _tool_error(result: Any) -> str:
 class RequestMeter:
     """``on_request`` timed into ``metrics`` (the module docstring)."""
 
-    __slots__ = ("metrics", "_inner", "_children", "started")
+    __slots__ = ("metrics", "_inner", "_keys", "_child", "started", "_batch", "_batch_t0")
 
     def __init__(self, metrics: ServerMetrics, inner: Callable[[Any, Request], Any]) -> None:
         self.metrics = metrics
         self._inner = inner
-        # (method, tool, error_type, transport, version) as received -> the histogram child
-        self._children: dict[tuple[Any, ...], Histogram] = {}
+        # (method, tool, error_type, transport, version) as received -> the histogram child;
+        # _child(peer, request, error_type) reads them and looks the child up (compiled)
+        self._keys = OperationKeys(self._resolve, tool_method="tools/call", version_key=PROTOCOL_VERSION_KEY,
+                                   max_size=_CACHE_MAX)
+        self._child: Callable[[Any, Request, str], Histogram] = self._keys.child
         #: requests timed so far (those finished are the operations' count: the rest are in flight)
         self.started = 0
+        # inside a peer's feed (enter/exit): the children of the batch's eager answers, observed
+        # together at exit, and the batch's arrival time; None/0 outside one
+        self._batch: list[Histogram] | None = None
+        self._batch_t0 = 0
         metrics.count_started(lambda: self.started)
+
+    # ------------------------------------------------------------------ the peer's feed_timer
+
+    def enter(self) -> tuple[list[Histogram] | None, int]:
+        """A peer starts handling one read's messages: they were received now. Returns the
+        mark ``exit`` takes back (feeds of other peers may nest inside a handler's step)."""
+        mark = (self._batch, self._batch_t0)
+        self._batch = []
+        self._batch_t0 = _now()
+        return mark
+
+    def exit(self, mark: tuple[list[Histogram] | None, int]) -> None:
+        """The peer flushed the batch's answers: every answer given without suspending was
+        received at ``enter`` and is sent now, so each is observed with the same duration
+        (what the receiver saw, as the conventions define the operation's duration)."""
+        batch = self._batch
+        if batch:
+            us = (_now() - self._batch_t0) * 0.001
+            for child in batch:
+                child.observe(us)
+        self._batch, self._batch_t0 = mark
+
+    # ------------------------------------------------------------------ on_request
 
     def on_request(self, peer: Any, request: Request, *reentry: Any) -> Any:
         if reentry:  # a wrapper around the core calling back in (tracing's untraced=True): timed once, outside
             return self._inner(peer, request, *reentry)
         self.started += 1
-        t0 = _now()
+        batch = self._batch
+        # inside a feed the request arrived with its batch: no clock read of its own
+        t0 = self._batch_t0 if batch is not None else _now()
         try:
             result = self._inner(peer, request)
         except BaseException as exc:
-            self._record(peer, request, self.metrics.error_type(exc), t0)
+            self._eager(peer, request, self.metrics.error_type(exc), batch, t0)
             raise
         rt = type(result)
-        if rt is dict:
-            self._record(peer, request, TOOL_ERROR if result.get("isError") is True else "", t0)
+        if rt is dict:  # the common answer, inline (the same as _eager)
+            child = self._child(peer, request, TOOL_ERROR if result.get("isError") is True else "")
+            if batch is not None:
+                batch.append(child)
+            else:
+                child.observe_since(t0)
         elif rt is Deferred or isinstance(result, _Future):
             result.add_done_callback(lambda f: self._settled(peer, request, f, t0))
         elif rt is _CoroutineType:
             return self._timed(peer, request, result, t0)
         else:
-            self._record(peer, request, "", t0)
+            self._eager(peer, request, "", batch, t0)
         return result
+
+    def _eager(self, peer: Any, request: Request, error_type: str, batch: list[Histogram] | None, t0: int) -> None:
+        # an answer given at once: observed with its batch at exit, or now outside a feed
+        child = self._child(peer, request, error_type)
+        if batch is not None:
+            batch.append(child)
+        else:
+            child.observe_since(t0)
 
     async def _timed(self, peer: Any, request: Request, coro: Coroutine[Any, Any, Any], t0: int) -> Any:
         try:
@@ -92,41 +136,15 @@ class RequestMeter:
         self._record(peer, request, TOOL_ERROR if type(result) is dict and result.get("isError") is True else "", t0)
 
     def _record(self, peer: Any, request: Request, error_type: str, t0: int) -> None:
-        # The hot path: the raw label values make a key into a cache of histogram children,
-        # so a request of a known kind costs one tuple, one dict lookup and one observe.
-        method = request.method
-        params = request.params
-        tool: Any = ""
-        meta: Any = None
-        if type(params) is dict:
-            if method == "tools/call":
-                tool = params.get("name")
-                if type(tool) is not str:
-                    tool = None  # not a name: _OTHER (and hashable)
-            meta = params.get("_meta")
-        if meta is None:  # a legacy request: its session's version (none before initialize)
-            state = peer.state
-            version = state.protocol_version if state is not None else ""
-        else:
-            version = meta.get(PROTOCOL_VERSION_KEY) if type(meta) is dict else None
-            if type(version) is not str:
-                version = ""
-        key = (method, tool, error_type, peer.network_transport, version)
-        child = self._children.get(key)
-        if child is None:
-            child = self._resolve(key)
-        child.observe_since(t0)
+        self._child(peer, request, error_type).observe_since(t0)
 
     def _resolve(self, key: tuple[Any, ...]) -> Histogram:
-        """The histogram child of a raw key (bounded label values), cached while there is room."""
+        """The histogram child of a raw key (``OperationKeys`` caches it): the values bounded."""
         method, tool, error_type, transport, version = key
         m = self.metrics
-        child = m.operations.labels(m.method_label(method), "" if tool == "" else m.tool_label(tool), error_type,
-                                    transport if type(transport) is str else "", m.version_label(version))
-        if len(self._children) < _CACHE_MAX:
-            self._children[key] = child
-        return child
+        return m.operations.labels(m.method_label(method), "" if tool == "" else m.tool_label(tool), error_type,
+                                   transport if type(transport) is str else "", m.version_label(version))
 
     def forget_labels(self) -> None:
         """Drop the cached label lookups (the tools changed: a name may now be known, or gone)."""
-        self._children.clear()
+        self._keys.clear()

@@ -233,6 +233,7 @@ class ServerCore:
         #: request, session and connection metrics (``mcpfast.metrics``); None with ``metrics=False``
         self.metrics: ServerMetrics | None = None
         self._meter: RequestMeter | None = None
+        self.feed_timer: RequestMeter | None = None
         if metrics:
             self._enable_metrics()
 
@@ -248,6 +249,8 @@ class ServerCore:
         meter = RequestMeter(m, self.on_request)
         self._meter = meter
         self.on_request = meter.on_request  # type: ignore[method-assign,assignment]
+        #: read by each peer made after this (``JSONRPCPeer``): times a read's eager answers together
+        self.feed_timer = meter
 
     def on_refused(self, peer: Any, reason: str) -> None:
         """A request was refused by a limit before it reached ``on_request`` (the peer's

@@ -54,8 +54,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import requestvars
 from ..errors import INVALID_REQUEST, SERVER_OVERLOADED
+from ..metrics import metrics_of
 from ..peer import DEFAULT_MAX_IN_FLIGHT, Dispatcher, JSONRPCPeer
 from ..protocol import DEFAULT_MAX_MESSAGE_SIZE
+from ..wire.counters import Counter
 from ..wire.jsonrpc import decode_all, encode_error
 from .http.security import TRANSPORT_ERROR, HostOriginGuard, Rejection, json_rpc_error_body
 from .listener import DEFAULT_TLS_HANDSHAKE_TIMEOUT, Listener, TLSConfig, set_nodelay
@@ -471,6 +473,7 @@ class WebSocketPeerProtocol(asyncio.Protocol):
         self.state = _OPEN
         self.peer = peer = JSONRPCPeer(dispatcher, self._send, request_timeout=self.request_timeout,
                                        max_in_flight=self.max_in_flight, loop=asyncio.get_running_loop())
+        peer.network_transport = "tcp"  # for metrics and traces, as OpenTelemetry names it
         peer.on_in_flight_change = self._on_in_flight_change
         return peer
 
@@ -664,6 +667,11 @@ class WebSocketConnection(WebSocketPeerProtocol):
         self._last_message = 0.0
         self._expiry: asyncio.TimerHandle | None = None
         self._registered = False
+        # the dispatcher's metrics (``metrics_of``), once open: bytes received, bytes sent,
+        # connections open (every byte of the socket after the upgrade: frames, not the handshake)
+        self._m_in: Counter | None = None
+        self._m_out: Counter | None = None
+        self._m_open: Any = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -688,6 +696,9 @@ class WebSocketConnection(WebSocketPeerProtocol):
             self._expiry.cancel()
             self._expiry = None
         super().connection_lost(exc)
+        if self._m_open is not None:
+            self._m_open.dec()
+            self._m_open = None
         if self._registered:
             self._registered = False
             self._owner.disconnected(self)
@@ -758,7 +769,12 @@ class WebSocketConnection(WebSocketPeerProtocol):
             return
         self.subprotocol = ws.subprotocol
         self.token = token
-        self._open(self._endpoint.dispatcher_factory())
+        dispatcher = self._endpoint.dispatcher_factory()
+        self._open(dispatcher)
+        metrics = metrics_of(dispatcher)
+        if metrics is not None:
+            self._flush_protocol()  # the 101 answer leaves uncounted, as the upgrade request came in
+            self._m_in, self._m_out, self._m_open = metrics.connection("tcp")
         loop = asyncio.get_running_loop()
         self._last_message = loop.time()
         if token is not None:
@@ -772,6 +788,16 @@ class WebSocketConnection(WebSocketPeerProtocol):
 
     def _on_message(self) -> None:
         self._last_message = asyncio.get_running_loop().time()
+
+    def data_received(self, data: bytes) -> None:
+        if self._m_in is not None:
+            self._m_in.inc(len(data))
+        super().data_received(data)
+
+    def _write(self, chunks: list[bytes]) -> None:
+        if self._m_out is not None and self.transport is not None:
+            self._m_out.inc(sum(map(len, chunks)))
+        super()._write(chunks)
 
     # ------------------------------------------------------------------ ServedConnection
 

@@ -42,6 +42,7 @@ __all__ = [
     "Family",
     "Gauge",
     "Histogram",
+    "OperationKeys",
     "Registry",
     "render_series",
 ]
@@ -832,3 +833,57 @@ cdef class Registry:
 
     def __repr__(self):
         return f"<Registry metrics={len(self._metrics)}>"
+
+
+@cython.final
+cdef class OperationKeys:
+    """Twin of ``_counters_py.OperationKeys`` (the specification): the same reads, key and
+    cache, as C API calls (no bytecode dispatch, the dict lookups without method calls)."""
+
+    cdef dict _children
+    cdef object _resolve
+    cdef Py_ssize_t _max
+    cdef object _tool_method
+    cdef object _version_key
+
+    def __init__(self, resolve, *, tool_method, version_key, max_size=4096):
+        self._children = {}
+        self._resolve = resolve
+        self._max = max_size
+        self._tool_method = tool_method
+        self._version_key = version_key
+
+    def child(self, peer, request, error_type):
+        cdef object method = request.method
+        cdef object params = request.params
+        cdef object tool = ""
+        cdef object meta = None
+        cdef object version
+        cdef object state
+        if type(params) is dict:
+            if method == self._tool_method:
+                tool = (<dict>params).get("name")
+                if type(tool) is not str:
+                    tool = None
+            meta = (<dict>params).get("_meta")
+        if meta is None:
+            state = peer.state
+            version = state.protocol_version if state is not None else ""
+        else:
+            version = (<dict>meta).get(self._version_key) if type(meta) is dict else None
+            if type(version) is not str:
+                version = ""
+        cdef tuple key = (method, tool, error_type, peer.network_transport, version)
+        child = self._children.get(key)
+        if child is None:
+            child = self._resolve(key)
+            if len(self._children) < self._max:
+                self._children[key] = child
+        return child
+
+    def clear(self):
+        """Forget every cached child (what a key resolves to changed)."""
+        self._children.clear()
+
+    def __len__(self):
+        return len(self._children)

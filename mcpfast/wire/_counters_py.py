@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from operator import index
 from time import perf_counter_ns as _perf_counter_ns
 from typing import Any, ClassVar, Generic, Literal, TypeVar, overload
@@ -51,6 +51,7 @@ __all__ = [
     "Family",
     "Gauge",
     "Histogram",
+    "OperationKeys",
     "Registry",
     "render_series",
 ]
@@ -748,3 +749,63 @@ class Registry:
 
 def _describe(m: Any) -> str:
     return f"{m.kind} family" if type(m) is Family else m.kind
+
+
+class OperationKeys:
+    """The histogram child of one MCP request, found from its raw label values and cached.
+
+    ``child(peer, request, error_type)`` reads the five raw values of the operations'
+    labels: ``request.method``; the tool's name (``params["name"]``, only when the method is
+    ``tool_method``; ``None`` when it is not a str); ``error_type``; ``peer.network_transport``;
+    the protocol version: ``params["_meta"][version_key]`` when the request has a ``_meta``
+    (``""`` when that is not a str, or ``_meta`` is not a dict), else the session's
+    (``peer.state.protocol_version``, ``""`` with no ``peer.state``). The tuple of the five is
+    the key into a cache of children; a key not cached is given to ``resolve(key)``, which
+    bounds the values and returns the child, kept while fewer than ``max_size`` are cached.
+
+    The server's request meter calls it once per request; the compiled twin does the same
+    reads without the interpreter's dispatch (the largest part of what metrics cost a request).
+    """
+
+    __slots__ = ("_children", "_resolve", "_max", "_tool_method", "_version_key")
+
+    def __init__(self, resolve: Callable[[tuple[Any, ...]], Any], *, tool_method: str, version_key: str,
+                 max_size: int = 4096) -> None:
+        self._children: dict[tuple[Any, ...], Any] = {}
+        self._resolve = resolve
+        self._max = max_size
+        self._tool_method = tool_method
+        self._version_key = version_key
+
+    def child(self, peer: Any, request: Any, error_type: str) -> Any:
+        method = request.method
+        params = request.params
+        tool: Any = ""
+        meta: Any = None
+        if type(params) is dict:
+            if method == self._tool_method:
+                tool = params.get("name")
+                if type(tool) is not str:
+                    tool = None  # not a name (and hashable)
+            meta = params.get("_meta")
+        if meta is None:  # a legacy request: its session's version (none before initialize)
+            state = peer.state
+            version = state.protocol_version if state is not None else ""
+        else:
+            version = meta.get(self._version_key) if type(meta) is dict else None
+            if type(version) is not str:
+                version = ""
+        key = (method, tool, error_type, peer.network_transport, version)
+        child = self._children.get(key)
+        if child is None:
+            child = self._resolve(key)
+            if len(self._children) < self._max:
+                self._children[key] = child
+        return child
+
+    def clear(self) -> None:
+        """Forget every cached child (what a key resolves to changed)."""
+        self._children.clear()
+
+    def __len__(self) -> int:
+        return len(self._children)

@@ -17,6 +17,7 @@ if TYPE_CHECKING or NO_EXTENSIONS:
         Family,
         Gauge,
         Histogram,
+        OperationKeys,
         Registry,
         render_series,
     )
@@ -29,6 +30,7 @@ else:
             Family,
             Gauge,
             Histogram,
+            OperationKeys,
             Registry,
             render_series,
         )
@@ -40,6 +42,7 @@ else:
             Family,
             Gauge,
             Histogram,
+            OperationKeys,
             Registry,
             render_series,
         )
@@ -51,6 +54,7 @@ __all__ = [
     "Family",
     "Gauge",
     "Histogram",
+    "OperationKeys",
     "Registry",
     "render_series",
 ]

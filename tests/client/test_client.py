@@ -470,3 +470,39 @@ async def test_listen_ends_when_the_server_cancels_it() -> None:
                                            "params": {"requestId": sub.request_id}})())
         events = [e async for e in sub]
         assert events == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+@async_test
+async def test_client_metrics(mode: str) -> None:
+    from mcpfast.metrics import TOOL_ERROR, ClientMetrics
+
+    app = MCPServer("metered")
+
+    @app.tool()
+    def echo(text: str) -> str:
+        return text
+
+    @app.tool()
+    def fail() -> str:
+        raise ValueError("no")
+
+    n = 4
+    metrics = ClientMetrics()
+    async with Client(app, mode=mode, metrics=metrics) as client:
+        version = client.protocol_version
+        for i in range(n):
+            assert (await client.call_tool("echo", {"text": str(i)})).content[0].text == str(i)  # type: ignore[union-attr]
+        assert (await client.call_tool("fail", {})).is_error
+        with pytest.raises(MCPError):
+            await client.call_tool("echo", {"text": "x"}, meta={"progressToken": 1}, read_timeout_seconds=-1)
+        await client.list_tools()
+    ops = {labels: h.count for labels, h in metrics.operations.series()}
+    assert ops.pop(("tools/call", "echo", "", "inproc", version)) == n
+    assert ops.pop(("tools/call", "fail", TOOL_ERROR, "inproc", version)) == 1
+    assert ops.pop(("tools/list", "", "", "inproc", version)) == 1
+    (labels, count), = ops.items()  # the timed-out call: failed, under the error's type
+    assert labels[:2] == ("tools/call", "echo") and labels[2] not in ("", TOOL_ERROR) and count == 1
+    sessions = {labels: h.count for labels, h in metrics.sessions.series()}
+    assert sessions == ({} if mode != "legacy" else {("inproc", version): 1})
+    assert "mcp_client_operation_duration_seconds_count" in metrics.text()

@@ -415,3 +415,41 @@ def test_a_wrapper_calling_back_in_is_timed_once() -> None:
     assert meter.on_request(Peer(), req) == {}
     assert seen == [(True,), ()]
     assert [(labels, h.count) for labels, h in m.operations.series()] == [(("ping", "", "", "", ""), 1)]
+
+
+def test_a_read_is_timed_as_one_batch() -> None:
+    # inside a peer's feed the eager answers of one read are observed together once they are
+    # flushed: all N counted (none before the flush), each with the read's whole duration
+    import time
+
+    from mcpfast.peer import JSONRPCPeer
+    from mcpfast.wire.jsonrpc import decode_all
+
+    core = ServerCore("t", "1")
+    core.add_tool("echo", lambda text: text, input_schema={"type": "object"})
+    slept: list[int] = []
+
+    def send(out: list[bytes]) -> None:
+        # the answers are sent before they are observed: none counted yet
+        assert op_count(core.metrics.text(), gen_ai_tool_name="echo") == 0  # type: ignore[union-attr]
+        time.sleep(0.002)  # the flush takes 2 ms: every answer of the read waited for it
+        slept.append(len(out))
+
+    peer = JSONRPCPeer(core, send, loop=asyncio.new_event_loop())
+    peer.network_transport = "pipe"
+    peer.feed(decode_all([line(0, "initialize", INIT)]))
+    lines = [line(i, "tools/call", {"name": "echo", "arguments": {"text": "x"}}) for i in range(1, N + 1)]
+    peer.feed(decode_all(lines))
+    assert slept == [1, N]
+    (labels, h), = [(lb, h) for lb, h in core.metrics.operations.series() if lb[1] == "echo"]  # type: ignore[union-attr]
+    assert labels == ("tools/call", "echo", "", "pipe", LEGACY)
+    assert h.count == N
+    assert h.sum >= N * 2000  # µs: each waited for the 2 ms flush
+    assert sum(1 for c in h.buckets() if c) == 1  # one duration for the whole read
+    # outside a feed (a driver's call()) each request is timed on its own: no 2 ms flush in it
+    before = h.sum
+    peer.call(decode_all([line(50, "tools/call", {"name": "echo", "arguments": {"text": "y"}})])[0],
+              lambda rid, data, code: None)
+    assert h.count == N + 1
+    assert h.sum - before < 2000
+    peer.loop.close()

@@ -984,10 +984,11 @@ def test_selector_exports_one_twin() -> None:
         "Gauge",
         "Histogram",
         "Family",
+        "OperationKeys",
         "Registry",
         "render_series",
     }
     module = counters_selector.Counter.__module__
     assert module in ("mcpfast.wire._counters", "mcpfast.wire._counters_py")
-    for name in ("Gauge", "Histogram", "Family", "Registry"):
+    for name in ("Gauge", "Histogram", "Family", "OperationKeys", "Registry"):
         assert getattr(counters_selector, name).__module__ == module

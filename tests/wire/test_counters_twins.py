@@ -311,3 +311,42 @@ def test_observe_since_agrees(twins: tuple[ModuleType, ModuleType], t0: str) -> 
         # the clock moves between the twins: compare the buckets, not the exact sums
         results.append((out, h.count, h.buckets()))
     assert results[0] == results[1]
+
+
+def test_operation_keys_twins_agree(twins: tuple[ModuleType, ModuleType]) -> None:
+    # the same requests and peers through both twins: the same keys handed to resolve (in the
+    # same order: only keys not cached), the same children returned, the same cache size
+    from types import SimpleNamespace as NS
+
+    legacy = NS(protocol_version="2025-11-25")
+    peers = [NS(state=legacy, network_transport="pipe"), NS(state=None, network_transport="tcp"),
+             NS(state=NS(protocol_version=None), network_transport=None)]
+    params: list[Any] = [
+        None, [], "x", {}, {"name": "echo"}, {"name": 3}, {"name": ["a"]}, {"name": "echo", "_meta": None},
+        {"name": "echo", "_meta": {"v": "2026-07-28"}}, {"name": "t", "_meta": {"v": 7}}, {"_meta": "m"},
+        {"_meta": {}}, {"name": "echo", "_meta": {"v": "2026-07-28", "other": 1}},
+    ]
+    methods = ["tools/call", "tools/list", "ping", "made/up"]
+    runs = []
+    for mod in twins:
+        resolved: list[tuple[Any, ...]] = []
+
+        def resolve(key: tuple[Any, ...], resolved: list[tuple[Any, ...]] = resolved) -> tuple[str, tuple[Any, ...]]:
+            resolved.append(key)
+            return ("child", key)
+
+        keys = mod.OperationKeys(resolve, tool_method="tools/call", version_key="v", max_size=20)
+        out = []
+        for _ in range(2):  # the second round is served from the cache, up to max_size
+            for peer in peers:
+                for method in methods:
+                    for p in params:
+                        for err in ("", "tool_error"):
+                            out.append(keys.child(peer, NS(method=method, params=p), err))
+        runs.append((out, resolved, len(keys)))
+        keys.clear()
+        assert len(keys) == 0
+    assert runs[0] == runs[1]
+    assert runs[0][2] == 20  # the cache stopped at max_size; the rest resolved each time
+    assert ("child", ("tools/call", None, "", "pipe", "2025-11-25")) in runs[0][0]
+    assert ("child", ("tools/call", "t", "", "tcp", "")) in runs[0][0]  # a non-str version: ""

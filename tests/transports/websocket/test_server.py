@@ -455,3 +455,52 @@ def test_backpressure_pauses_reading() -> None:
         assert b"".join(tr2.out).count(b'"slept"') == 2
 
     run()
+
+
+# ---------------------------------------------------------------------------- metrics
+
+
+@async_test
+async def test_metrics_count_calls_connections_and_bytes() -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def scrape() -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        text = app.core.metrics.text()  # type: ignore[union-attr]
+        return {(s.name, frozenset(s.labels.items())): s.value
+                for fam in text_string_to_metric_families(text) for s in fam.samples}
+
+    n = 5
+    app = make_app()
+    server = await start(app)
+    tcp = frozenset({("network_transport", "tcp")})
+    try:
+        sent = received = 0
+        async with connect(server.url, subprotocols=["mcp"], compression=None) as ws:  # type: ignore[list-item]
+            conv = Conversation(ws)
+            for rid, msg in [(1, init_msg(1))] + [(i, call_msg(i, "echo", {"message": f"m{i}"})) for i in range(2, n + 2)]:
+                sent += len(msg)
+                answer = await conv.ask(json.loads(msg))
+                received += len(json.dumps(answer, separators=(",", ":")))
+                assert "result" in answer, answer
+                if rid == 1:
+                    note = json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"})
+                    sent += len(note)
+                    await ws.send(note)
+            s = scrape()
+            call = frozenset({("mcp_method_name", "tools/call"), ("gen_ai_tool_name", "echo"), ("error_type", ""),
+                              ("network_transport", "tcp"), ("mcp_protocol_version", LEGACY)})
+            assert s[("mcp_server_operation_duration_seconds_count", call)] == n
+            assert s[("mcpfast_connections_open", tcp)] == 1
+            # frames carry the messages plus a few header (and, from the client, mask) bytes each
+            assert sent < s[("mcpfast_bytes_received_total", tcp)] < sent + 20 * (n + 2)
+            assert received <= s[("mcpfast_bytes_sent_total", tcp)] < received + 20 * (n + 1)
+        for _ in range(200):
+            if server.connections == 0 and app.core.session_count == 0:
+                break
+            await asyncio.sleep(0.005)
+        s = scrape()
+        assert s[("mcpfast_connections_open", tcp)] == 0
+        assert s[("mcp_server_session_duration_seconds_count",
+                  frozenset({("network_transport", "tcp"), ("mcp_protocol_version", LEGACY)}))] == 1
+    finally:
+        await server.close()
