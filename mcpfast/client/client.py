@@ -67,7 +67,7 @@ from .results import (
     ServerNotification,
     notification_of,
 )
-from .session import DEFAULT_MAX_INPUT_ROUNDS, ClientHandlers, ClientSession
+from .session import DEFAULT_MAX_INPUT_ROUNDS, ClientHandlers, ClientSession, await_all, maybe_await
 from .transport import ClientTransport, transport_for
 
 __all__ = ["Client", "ClientRequestContext", "Subscription", "ListenNotSupportedError", "SubscriptionLost"]
@@ -159,11 +159,11 @@ class _Handlers(ClientHandlers):
         if method == "ping":
             return {}
         if method == "sampling/createMessage" and c.sampling_callback is not None:
-            return _as_result(await _maybe_await(c.sampling_callback(ctx, CreateMessageRequestParams(params))))
+            return _as_result(await maybe_await(c.sampling_callback(ctx, CreateMessageRequestParams(params))))
         if method == "elicitation/create" and c.elicitation_callback is not None:
-            return _as_result(await _maybe_await(c.elicitation_callback(ctx, ElicitRequestParams(params))))
+            return _as_result(await maybe_await(c.elicitation_callback(ctx, ElicitRequestParams(params))))
         if method == "roots/list" and c.list_roots_callback is not None:
-            return _as_result(await _maybe_await(c.list_roots_callback(ctx)))
+            return _as_result(await maybe_await(c.list_roots_callback(ctx)))
         return await super().answer(method, params)  # MethodNotFound
 
     def on_notification(self, peer: JSONRPCPeer, notification: Any) -> Any:
@@ -197,7 +197,7 @@ class _Handlers(ClientHandlers):
         if c.message_handler is not None:
             waits.append(c.message_handler(notification_of(method, params)))
         pending = [w for w in waits if inspect.isawaitable(w)]
-        return _await_all(pending) if pending else None
+        return await_all(pending) if pending else None
 
     def on_close(self, peer: JSONRPCPeer, exc: BaseException | None) -> None:
         for sub in list(self.listeners.values()):
@@ -215,7 +215,7 @@ class _Handlers(ClientHandlers):
             try:
                 res = handler(failure)
                 if inspect.isawaitable(res):
-                    task = peer.loop.create_task(_await_all([res]))
+                    task = peer.loop.create_task(await_all([res]))
                     self._reports.add(task)  # the loop holds tasks weakly
                     task.add_done_callback(self._reported)
             except Exception:  # noqa: BLE001 - a handler's failure must not stop the reader
@@ -223,17 +223,6 @@ class _Handlers(ClientHandlers):
         if rid is None:
             return True
         return peer.fail_request(rid, failure) or not isinstance(rid, (str, int))
-
-
-async def _maybe_await(value: Any) -> Any:
-    if inspect.isawaitable(value):
-        return await value
-    return value
-
-
-async def _await_all(waits: list[Any]) -> None:
-    for w in waits:
-        await w
 
 
 class Client:

@@ -80,13 +80,15 @@ _CALLBACK_OF = {
 }
 
 
-async def _maybe_await(value: Any) -> Any:
+async def maybe_await(value: Any) -> Any:
+    """``value``, awaited first when it is awaitable (callbacks may be sync or async)."""
     if inspect.isawaitable(value):
         return await value
     return value
 
 
-async def _await_all(waits: list[Any]) -> None:
+async def await_all(waits: list[Any]) -> None:
+    """Await each of ``waits`` in order."""
     for w in waits:
         await w
 
@@ -141,7 +143,7 @@ class ClientHandlers:
         cb = getattr(self, attr) if attr is not None else None
         if cb is None:
             raise MethodNotFound(f"Method not found: {method} (this client has no callback for it)")
-        return await _maybe_await(cb(params))
+        return await maybe_await(cb(params))
 
     # ------------------------------------------------------------------ Dispatcher
 
@@ -162,7 +164,7 @@ class ClientHandlers:
         if self.message_handler is not None:
             pending.append(self.message_handler(method, params))
         waits = [p for p in pending if inspect.isawaitable(p)]
-        return _await_all(waits) if waits else None
+        return await_all(waits) if waits else None
 
     def on_batch(self, peer: JSONRPCPeer, batch: Any) -> bool:
         return False  # servers never send batches

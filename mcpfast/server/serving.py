@@ -18,25 +18,9 @@ all of them: the server's lifespan around the listener, the handle, SIGTERM/SIGI
 
 Adding a transport is one entry in ``SOCKET_TRANSPORTS``: a coroutine function that takes the
 ``ServeRequest`` and returns its listener, started: a ``transports.listener.Listener`` (no
-second accept loop) whose front end fills in ``url``. The WebSocket server
-(``transports.websocket``) plugs in as::
-
-    async def _start_ws(req: ServeRequest) -> Listener[Any]:
-        from ..protocol import DEFAULT_MAX_MESSAGE_SIZE
-        from ..transports.websocket import WebSocketSettings, start_websocket_server
-
-        # the HTTP side (path, Host/Origin guard, auth, request timeout); the options are
-        # WebSocketSettings fields (ping_interval, idle_timeout, max_message_size...)
-        http = dataclasses.replace(req, options={}).http_settings()
-        options = {"max_message_size": DEFAULT_MAX_MESSAGE_SIZE, **req.options}
-        return await start_websocket_server(
-            lambda: req.dispatcher, req.host, req.port, settings=WebSocketSettings.from_http(http, **options),
-            tls=req.tls, max_connections=req.max_connections or 1024)
-
-    SOCKET_TRANSPORTS["ws"] = _start_ws
-
-and ``app.start("ws")``, ``app.run("ws")``, ``mcpfast run --transport ws`` and
-``python -m mcpfast.server --transport ws`` all serve it.
+second accept loop) whose front end fills in ``url`` (``_start_ws`` below is the WebSocket
+server's). ``app.start(name)``, ``app.run(name)``, ``mcpfast run --transport name`` and
+``python -m mcpfast.server --transport name`` all serve it.
 """
 
 from __future__ import annotations
