@@ -60,7 +60,7 @@ RELATED_TASK_KEY = "io.modelcontextprotocol/related-task"
 #: ``@tool(task=...)`` values (``execution.taskSupport``)
 TASK_SUPPORT = ("forbidden", "optional", "required")
 
-_REQUIRED_EXTENSION = {"extensions": {TASKS_EXTENSION: {}}}
+_REQUIRED_EXTENSION: dict[str, Any] = {"extensions": {TASKS_EXTENSION: {}}}
 #: the longest TTL a 2025-11-25 client may ask for (``params.task.ttl``), ms: one day
 MAX_LEGACY_TTL_MS = 86_400_000
 

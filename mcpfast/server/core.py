@@ -868,7 +868,7 @@ class ServerCore(TaskServing):
             self._check_caps(tool.required_caps, session, meta, f"tool {name!r}")
         ctx, digest = self._task_context(peer, request, params, session, meta, tool)
         if ctx is not None:
-            args = {**args, tool.context_kwarg: ctx}  # type: ignore[dict-item]
+            args = {**args, tool.context_kwarg: ctx}
         return self._run_tool(tool, args, session is None, ctx, digest)
 
     def _rejected(self, tool: Tool, args: dict[str, Any], exc: InvalidParams) -> Any:
