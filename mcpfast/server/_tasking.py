@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import requestvars
 from ..errors import (
+    SERVER_OVERLOADED,
     InternalError,
     InvalidParams,
     JSONRPCError,
@@ -250,7 +251,11 @@ class TaskServing:
         }
         if not modern:
             self._task_peers[tid] = peer  # before create: its first status notification goes there
-        await self.task_store.create(rec)  # durable before the handle is given out
+        try:
+            await self.task_store.create(rec)  # durable before the handle is given out
+        except OverflowError as exc:  # the store is full of unfinished tasks
+            self._task_peers.pop(tid, None)
+            raise JSONRPCError(f"Server overloaded: {exc}", code=SERVER_OVERLOADED) from None
         if ctx is not None:
             ctx.task_id = tid
         return rec

@@ -26,9 +26,9 @@ thread (a ``def`` tool running in the thread pool): they are handed to the loop'
 
 from __future__ import annotations
 
-from asyncio import AbstractEventLoop
-from collections.abc import Awaitable, Callable
+from asyncio import AbstractEventLoop, ensure_future, run_coroutine_threadsafe
 from asyncio import _get_running_loop as _running_loop
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import requestvars
@@ -519,11 +519,18 @@ class Context:
         """Whether this call runs as a task (its result goes to ``tasks/get``/``tasks/result``)."""
         return self.task_id is not None
 
-    async def report_status(self, message: str | None) -> None:
+    def report_status(self, message: str | None) -> Awaitable[Any]:
         """Set the task's ``statusMessage`` (shown by ``tasks/get`` and in status notifications;
-        None clears it). A no-op for a call that is not a task."""
-        if self.task_id is not None:
-            await self.core.task_status(self, message)
+        None clears it). A no-op for a call that is not a task. Await it in an ``async def``
+        tool (the store has the message once it returns); a ``def`` tool in the thread pool
+        calls it plainly (the update is handed to the loop)."""
+        if self.task_id is None:
+            return _DONE
+        loop = self._loop
+        if loop is not None and _running_loop() is not loop:  # a def tool in a worker thread
+            run_coroutine_threadsafe(self.core.task_status(self, message), loop)
+            return _DONE
+        return ensure_future(self.core.task_status(self, message))
 
     async def start_task(self) -> None:
         """For a ``defer_task`` tool: make the task now and answer the request with its handle;

@@ -73,6 +73,7 @@ def build(gate: Gate, **kw: Any) -> MCPServer[Any]:
 
     @app.tool(task="optional")
     def blocking_def(ctx: Context) -> str:
+        ctx.report_status("in a thread")
         gate.thread_release.wait(5)
         gate.saw_cancel_flag = ctx.cancelled
         return "def done"
@@ -170,6 +171,12 @@ async def test_modern_cancel_def_tool_sets_context_flag_and_drops_its_result() -
     app = build(gate)
     async with Client(app, protocol_version=MODERN, capabilities=WITH_EXT) as c:
         h = await c.request("tools/call", {"name": "blocking_def", "arguments": {}})
+        for _ in range(200):  # the status set from the worker thread reaches the store
+            if (await c.request("tasks/get", {"taskId": h["taskId"]})).get("statusMessage") == "in a thread":
+                break
+            await asyncio.sleep(0.005)
+        else:
+            raise AssertionError("the def tool's report_status never reached the task")
         await c.request("tasks/cancel", {"taskId": h["taskId"]})
         gate.thread_release.set()  # the thread finishes; its answer must not replace "cancelled"
         for _ in range(200):
@@ -332,6 +339,18 @@ async def test_ttl_expiry_and_no_early_expiry() -> None:
     async with Client(app, protocol_version=LEGACY) as c:  # a 2025-11-25 client asks for less
         t = (await c.request("tools/call", {"name": "quick", "arguments": {}, "task": {"ttl": 50}}))["task"]
         assert t["ttl"] == 50
+
+
+@async_test
+async def test_full_store_refuses_new_tasks_with_overloaded() -> None:
+    gate = Gate()
+    app = build(gate, task_store=MemoryTaskStore(max_tasks=1))
+    async with Client(app, protocol_version=MODERN, capabilities=WITH_EXT) as c:
+        await c.request("tools/call", {"name": "held", "arguments": {}})
+        with pytest.raises(JSONRPCError) as e:
+            await c.request("tools/call", {"name": "held", "arguments": {}})
+        assert code_of(e) == -32005
+        gate.release.set()
 
 
 # ============================================================================ 2025-11-25
