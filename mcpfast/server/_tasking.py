@@ -316,7 +316,12 @@ class TaskServing:
                 res = {**res, "resultType": "complete", "_meta": self._meta}
             return res
         try:
-            await self.task_store.finish(tid, "completed", result=_strip(res))
+            result = _strip(res)
+        except InternalError as exc:
+            await self._settle_error(tid, exc)
+            return None
+        try:
+            await self._record(tid, "completed", result=result)
         finally:
             self._running.pop(tid, None)
         return None
@@ -324,30 +329,38 @@ class TaskServing:
     # ================================================================== running
 
     async def _body(self, tid: str, tool: Tool, args: dict[str, Any], ctx: Context | None, digest: str | None) -> None:
+        """Run the task's tool (``_run_tool``, the one way a tool runs) and record its outcome;
+        nothing escapes but a cancellation (the task then ends ``cancelled``)."""
         try:
             res = self._run_tool(tool, args, False, ctx, digest)
             if asyncio.isfuture(res) or asyncio.iscoroutine(res):
                 res = await res
+            result = _strip(res)
         except BaseException as exc:
             await self._settle_error(tid, exc)
-            if isinstance(exc, asyncio.CancelledError):
-                raise
             if not isinstance(exc, Exception):
-                raise
+                raise  # CancelledError, KeyboardInterrupt, SystemExit
         else:
-            await self.task_store.finish(tid, "completed", result=_strip(res))
+            await self._record(tid, "completed", result=result)
         finally:
             self._running.pop(tid, None)
 
+    async def _record(self, tid: str, status: str, **kw: Any) -> None:
+        """``finish`` on the store; a store that fails (a shared one that is down) is logged:
+        the task then shows its last status until its TTL ends it."""
+        try:
+            await self.task_store.finish(tid, status, **kw)
+        except Exception:  # noqa: BLE001 - a background task has nobody to raise to
+            log.exception("could not record task %s as %s", tid, status, extra=log_extra())
+
     async def _settle_error(self, tid: str, exc: BaseException) -> None:
-        store = self.task_store
         if isinstance(exc, asyncio.CancelledError):
-            await store.finish(tid, "cancelled")
+            await self._record(tid, "cancelled")
         elif isinstance(exc, JSONRPCError):
-            await store.finish(tid, "failed", error=exc.to_dict(), status_message=exc.message)
+            await self._record(tid, "failed", error=exc.to_dict(), status_message=exc.message)
         else:
             log.error("task %s failed with an unexpected exception", tid, exc_info=exc, extra=log_extra())
-            await store.finish(tid, "failed", error=InternalError("Internal error").to_dict())
+            await self._record(tid, "failed", error=InternalError("Internal error").to_dict())
         self._running.pop(tid, None)
 
     def _on_task_event(self, event: str, rec: TaskRecord) -> None:

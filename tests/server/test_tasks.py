@@ -85,6 +85,12 @@ def build(gate: Gate, **kw: Any) -> MCPServer[Any]:
         a, b = await asyncio.gather(ctx.elicit("A?", schema, key="a"), ctx.elicit("B?", schema, key="b"))
         return f"{a.get('content', {}).get('v')}+{b.get('content', {}).get('v')}"
 
+    @app.tool(task="optional")
+    async def chatty(ctx: Context) -> str:
+        await ctx.info("working on it")
+        await ctx.report_progress(1, 2)
+        return "said"
+
     @app.tool(task="required", defer_task=True)
     async def deferred(ctx: Context) -> str:
         answer = await ctx.elicit("Name?", {"type": "object", "properties": {"name": {"type": "string"}}},
@@ -440,6 +446,23 @@ async def test_legacy_input_is_a_related_server_request() -> None:
         assert [p["_meta"][RELATED] for p in asked] == [{"taskId": t["taskId"]}] * 2
         statuses = [n["status"] for n in c.notifications_of("notifications/tasks/status")]
         assert "input_required" in statuses and statuses[-1] == "completed"
+
+
+@async_test
+async def test_task_messages_legacy_related_modern_silent() -> None:
+    app = build(Gate())
+    async with Client(app, protocol_version=LEGACY) as c:
+        t = (await c.request("tools/call", {"name": "chatty", "arguments": {}, "task": {},
+                                            "_meta": {"progressToken": "p1"}}))["task"]
+        await c.request("tasks/result", {"taskId": t["taskId"]})
+        logs = c.notifications_of("notifications/message")
+        assert logs and logs[0]["_meta"][RELATED] == {"taskId": t["taskId"]}
+        progress = c.notifications_of("notifications/progress")
+        assert progress and progress[0]["progressToken"] == "p1" and progress[0]["_meta"][RELATED]
+    async with Client(app, protocol_version=MODERN, capabilities=WITH_EXT, log_level="debug") as c:
+        h = await c.request("tools/call", {"name": "chatty", "arguments": {}})
+        await settled(app.core, h["taskId"])
+        assert not c.notifications_of("notifications/message")  # the extension carries none
 
 
 # ============================================================================ the store
