@@ -18,9 +18,10 @@ import pytest
 from mcpfast import Context, MCPServer
 from mcpfast.errors import InternalError, JSONRPCError, ToolError
 from mcpfast.server import ServerCore
-from mcpfast.server.tasks import MemoryTaskStore, TaskStore, wait_for
+from mcpfast.server.tasks import MemoryTaskStore, wait_for
 from mcpfast.testing import Client, async_test
 
+from ..support.taskstore_contract import check_task_store, record
 from ..transports.http.front_fakes import RawClient, post
 
 EXT = "io.modelcontextprotocol/tasks"
@@ -470,57 +471,23 @@ async def test_task_messages_legacy_related_modern_silent() -> None:
 
 @async_test
 async def test_memory_store_contract() -> None:
-    store = MemoryTaskStore(max_tasks=3)
-    assert isinstance(store, TaskStore)
-    events: list[tuple[str, str]] = []
-    unsubscribe = store.subscribe(lambda ev, rec: events.append((ev, rec["status"])))
+    await check_task_store(MemoryTaskStore())
 
-    def rec(tid: str, owner: str = "o", ttl: float | None = None) -> dict[str, Any]:
-        return {"taskId": tid, "owner": owner, "status": "working", "createdAt": "t", "lastUpdatedAt": "t",
-                "ttlMs": None if ttl is None else int(ttl * 1000),
-                "expiresAt": None if ttl is None else time.time() + ttl}
 
-    await store.create(rec("a"))
-    with pytest.raises(ValueError):
-        await store.create(rec("a"))
-    got = await store.get("a")
-    assert got is not None
-    got["status"] = "mutated"
-    assert (await store.get("a"))["status"] == "working"  # type: ignore[index]  # copies come out
-    assert (await store.finish("a", "completed", result={"content": []}))["status"] == "completed"  # type: ignore[index]
-    assert await store.finish("a", "failed", error={"code": 1, "message": "m"}) is None  # first terminal wins
-    assert await store.update("a", status="working") is None
-    assert (await store.request_cancel("a"))["status"] == "completed"  # type: ignore[index]  # idempotent, unchanged
-    await store.create(rec("b"))
-    await store.park("b", {"k1": {"method": "elicitation/create"}, "k2": {"method": "elicitation/create"}})
-    after = await store.answer("b", {"k1": 1, "zz": 2})
-    assert after is not None and after["status"] == "input_required" and list(after["inputRequests"]) == ["k2"]
-    assert await store.take_responses("b") == {"k1": 1}
-    assert await store.take_responses("b") == {}
-    after = await store.answer("b", {"k2": 3})
-    assert after is not None and after["status"] == "working" and "inputRequests" not in after
-    assert (await store.request_cancel("b"))["status"] == "cancelled"  # type: ignore[index]
-    assert ("cancel", "cancelled") in events and ("input", "working") in events
-    await store.create(rec("c", owner="p"))
-    page, nxt = await store.list("o", limit=1)
-    assert [r["taskId"] for r in page] == ["a"] and nxt is not None
-    page, nxt = await store.list("o", nxt, limit=1)
-    assert [r["taskId"] for r in page] == ["b"] and nxt is None
-    with pytest.raises(ValueError):
-        await store.list("o", "not-a-cursor")
-    await store.create(rec("d", ttl=0.05))  # full (3): the oldest terminal one ("a") makes room
-    assert await store.get("a") is None and len(store) == 3
-    assert await store.get("d") is not None
-    await asyncio.sleep(0.06)
-    assert await store.get("d") is None  # expired
-    await store.create(rec("e"))
-    await store.create(rec("f"))  # "b" (cancelled) makes room
+@async_test
+async def test_memory_store_bounds() -> None:
+    store = MemoryTaskStore(max_tasks=2)
+    await store.create(record("a"))
+    await store.finish("a", "completed", result={"content": []})
+    await store.create(record("b"))
+    await store.create(record("c"))  # full: the oldest terminal task ("a") makes room
+    assert await store.get("a") is None and len(store) == 2
     with pytest.raises(OverflowError):
-        await store.create(rec("g"))  # all unfinished
-    unsubscribe()
-    n = len(events)
-    await store.update("e", status_message="x")
-    assert len(events) == n
+        await store.create(record("d"))  # every task unfinished
+    with pytest.raises(ValueError):
+        await store.create(record("b"))  # ids are unique
+    with pytest.raises(ValueError):
+        MemoryTaskStore(max_tasks=0)
 
 
 # ============================================================================ HTTP
