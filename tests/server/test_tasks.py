@@ -87,6 +87,11 @@ def build(gate: Gate, **kw: Any) -> MCPServer[Any]:
         return f"{a.get('content', {}).get('v')}+{b.get('content', {}).get('v')}"
 
     @app.tool(task="optional")
+    async def ask_one(ctx: Context) -> str:
+        a = await ctx.elicit("Sure?", {"type": "object", "properties": {"ok": {"type": "boolean"}}}, key="ok")
+        return f"answer: {a.action}"
+
+    @app.tool(task="optional")
     async def chatty(ctx: Context) -> str:
         await ctx.info("working on it")
         await ctx.report_progress(1, 2)
@@ -574,3 +579,53 @@ async def test_http_legacy_task_result() -> None:
             assert res["content"][0]["text"] == "quick" and res["_meta"][RELATED] == {"taskId": tid}
         finally:
             c.close()
+
+
+async def _sse_until(c: RawClient, needle: bytes, seen: bytearray) -> None:
+    """Read an SSE response's chunks into ``seen`` until ``needle`` shows up."""
+    if not seen:
+        head = await asyncio.wait_for(c.reader.readuntil(b"\r\n\r\n"), 5)
+        assert b" 200 " in head.split(b"\r\n")[0] and b"text/event-stream" in head.lower(), head
+        seen.extend(b"\x00")  # marks the head as read
+    while needle not in seen:
+        size = int((await asyncio.wait_for(c.reader.readuntil(b"\r\n"), 5)).strip(), 16)
+        data = await asyncio.wait_for(c.reader.readexactly(size + 2), 5)
+        if size == 0:
+            raise AssertionError(f"the stream ended without {needle!r}: {bytes(seen)!r}")
+        seen.extend(data[:-2])
+
+
+@async_test
+async def test_http_legacy_task_input_travels_on_the_tasks_result_stream() -> None:
+    app = build(Gate())
+    accept = "application/json, text/event-stream"
+    async with app.core.start("http", port=0) as server:
+        c = await RawClient.connect(server.port)
+        r2 = await RawClient.connect(server.port)
+        try:
+            c.send(post("/mcp", _body(0, "initialize", {"protocolVersion": LEGACY, "capabilities": {"elicitation": {}},
+                                                         "clientInfo": {"name": "t", "version": "0"}}),
+                        {"Content-Type": "application/json", "Accept": accept}))
+            sid = (await c.response()).headers["mcp-session-id"]
+            hdrs = {"Content-Type": "application/json", "Accept": accept, "Mcp-Session-Id": sid,
+                    "MCP-Protocol-Version": LEGACY}
+            c.send(post("/mcp", json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}).encode(), hdrs))
+            assert (await c.response()).status == 202
+            c.send(post("/mcp", _body(1, "tools/call", {"name": "ask_one", "arguments": {}, "task": {}}), hdrs))
+            r = await c.response()
+            tid = _message(r.body, r.headers.get("content-type", ""))["result"]["task"]["taskId"]
+            await settled(app.core, tid, ("input_required",))
+            r2.send(post("/mcp", _body(2, "tasks/result", {"taskId": tid}), hdrs))  # no GET stream: this one
+            seen = bytearray()
+            await _sse_until(r2, b"elicitation/create", seen)
+            line = next(ln for ln in bytes(seen).decode().split("\n") if "elicitation/create" in ln)
+            ask = json.loads(line[line.index("{"):])
+            assert ask["params"]["_meta"][RELATED] == {"taskId": tid}
+            c.send(post("/mcp", json.dumps({"jsonrpc": "2.0", "id": ask["id"],
+                                            "result": {"action": "accept", "content": {"ok": True}}}).encode(), hdrs))
+            assert (await c.response()).status == 202
+            await _sse_until(r2, b"answer: accept", seen)
+            assert RELATED.encode() in seen
+        finally:
+            c.close()
+            r2.close()
