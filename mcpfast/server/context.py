@@ -15,6 +15,11 @@ One object serves both eras, so a handler is written once:
   that is the InputRequiredResult; in a legacy session the core sends the requests to the
   client, then runs the handler again with the answers, so the same code serves both eras.
 
+Inside a task (``@tool(task=...)``, see ``_tasking``) the same calls wait for the client instead:
+``ask`` and friends park the task on ``input_required`` (2026-07-28) or send related-task
+requests (2025-11-25); ``report_status`` sets the task's status message, ``cancelled`` says the
+client cancelled it, and ``start_task`` starts a ``defer_task`` tool's task.
+
 The official SDK's ``Context`` surface is here too (what ``MCPServer`` tools written for it
 use): ``ctx.info/debug/warning/error(data, logger_name=...)``, ``report_progress``,
 ``read_resource``, ``elicit(message, SomeModel)`` (-> ``.action``/``.data``), ``elicit_url``,
