@@ -461,8 +461,11 @@ class Client:
         request_state: str | None = None,
         meta: dict[str, Any] | None = None,
     ) -> CallToolResult:
-        """``tools/call``. An unknown tool or bad arguments come back as a result with
-        ``is_error`` set; an error response raises ``MCPError``."""
+        """``tools/call``. A tool's failure (bad arguments included) comes back as a result with
+        ``is_error`` set, an error response raises ``MCPError`` -- for an unknown tool the SDK's
+        server sends the former, mcpfast's the latter (-32602, as the spec lists it). At
+        2026-07-28 a ``HeaderMismatch`` (-32020) is answered by listing the tools again and
+        sending the call once more (``_resend_after_mismatch``)."""
         session = self._session
         if session is None:
             raise RuntimeError("Client must be used within an async context manager")
