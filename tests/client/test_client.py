@@ -525,6 +525,25 @@ async def test_listen_events_are_typed_filtered_and_deduplicated() -> None:
 
 
 @async_test
+async def test_listen_backlog_is_bounded() -> None:
+    """Distinct unconsumed events past MAX_PENDING_EVENTS lose the stream (the SDK's bound: URIs
+    of sub-resources have no other limit) instead of growing memory."""
+    from mcpfast.client import subscriptions
+
+    app = MCPServer("flood")
+    limit = subscriptions.MAX_PENDING_EVENTS
+    async with Client(app, mode="2026-07-28") as c, c.listen(resource_subscriptions=["file:///d"]) as sub:
+        tag = {SUBSCRIPTION_ID_KEY: sub.subscription_id}
+        for i in range(limit + 1):
+            _server_says(c, "notifications/resources/updated", {"uri": f"file:///d/{i}", "_meta": tag})
+        got = 0
+        with pytest.raises(SubscriptionLost):
+            async for _ in sub:
+                got += 1
+        assert got == limit
+
+
+@async_test
 async def test_listen_graceful_close_ends_the_loop_and_a_lost_connection_raises() -> None:
     app = MCPServer("closing")
     async with Client(app, mode="2026-07-28") as c:
