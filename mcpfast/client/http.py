@@ -110,6 +110,10 @@ _STREAMABLE = 1  # a POST was answered 2xx, or the HTTP+SSE probe failed: Stream
 _PROBING = 2  # POSTs refused: the GET that would show an HTTP+SSE server is under way
 _HTTP_SSE = 3  # an HTTP+SSE server: POSTs to its endpoint, answers on the GET stream
 
+#: seconds the HTTP+SSE probe waits for its ``endpoint`` event (such a server sends it at once;
+#: a Streamable HTTP server's quiet GET stream must not hold the refused requests for long)
+PROBE_TIMEOUT = 5.0
+
 #: 2026-07-28: how often one request is re-issued (with a new id) after its response stream broke
 MAX_REISSUES = 3
 #: how often one request is sent again at the auth hook's request (an authorization, then a DPoP
@@ -1006,6 +1010,11 @@ class StreamableHTTPTransport(ClientTransport):
             probe = _Exchange(_GET, None, None, b"", b"")
             self._get_stream = probe
             self._start(probe)
+            self._later(PROBE_TIMEOUT, self._probe_expired)
+
+    def _probe_expired(self) -> None:
+        if self._era == _PROBING:
+            self._probe_failed(f"no endpoint event within {PROBE_TIMEOUT:g} s")
 
     def _found_endpoint(self, event: SSEEvent) -> bool:
         """The probe's first event: an ``endpoint`` on this origin switches to HTTP+SSE and sends

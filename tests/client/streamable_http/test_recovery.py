@@ -211,6 +211,33 @@ async def test_a_refusal_without_an_endpoint_event_stands() -> None:
     assert gets == 1
 
 
+@async_test
+async def test_a_quiet_event_stream_ends_the_probe() -> None:
+    """A Streamable HTTP server whose GET opens a stream that stays quiet: the refused request
+    is not held for longer than PROBE_TIMEOUT."""
+    from mcpfast.client import http
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                method, _, _, _ = await _read_request(reader)
+                if method == "GET":
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                                 b"Transfer-Encoding: chunked\r\n\r\n")
+                    await writer.drain()
+                    await reader.read()  # quiet until the client gives up on it
+                    break
+                writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\nno")
+                await writer.drain()
+        writer.close()
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(http, "PROBE_TIMEOUT", 0.2)
+        async with _raw_server(handle) as url:
+            with pytest.raises(MCPError, match="400"):
+                await asyncio.wait_for(Client(url, mode="legacy").__aenter__(), 5)
+
+
 # ---------------------------------------------------------------------------- proxies
 
 
