@@ -36,13 +36,20 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from time import perf_counter_ns as _now
 from types import TracebackType
 from typing import Any
 
 from .. import tracing as _tracing
-from ..errors import CONNECTION_CLOSED, UNSUPPORTED_PROTOCOL_VERSION, ConnectionClosed, JSONRPCError, MCPError
+from ..errors import (
+    CONNECTION_CLOSED,
+    HEADER_MISMATCH,
+    UNSUPPORTED_PROTOCOL_VERSION,
+    ConnectionClosed,
+    JSONRPCError,
+    MCPError,
+)
 from ..metrics import TOOL_ERROR, ClientMetrics
 from ..peer import JSONRPCPeer
 from ..tracing import PROVIDER_KEY as _TRACER_PROVIDER
@@ -64,29 +71,28 @@ from .results import (
     MCPModel,
     ReadResourceResult,
     ServerCapabilities,
-    ServerNotification,
     notification_of,
 )
 from .session import DEFAULT_MAX_INPUT_ROUNDS, ClientHandlers, ClientSession, await_all, maybe_await
+from .subscriptions import (
+    ACKNOWLEDGED,
+    SUBSCRIPTION_ID_KEY,
+    ListenNotSupportedError,
+    Subscription,
+    SubscriptionLost,
+    resource_uris,
+)
 from .transport import ClientTransport, transport_for
 
 __all__ = ["Client", "ClientRequestContext", "Subscription", "ListenNotSupportedError", "SubscriptionLost"]
 
 log = logging.getLogger("mcpfast.client")
 
-SUBSCRIPTION_ID_KEY = "io.modelcontextprotocol/subscriptionId"
-_ACK = "notifications/subscriptions/acknowledged"
 _CALL_TOOL = "tools/call"
 
 _DEFAULT_CACHE: Any = object()
-
-
-class ListenNotSupportedError(MCPError):
-    """``listen()`` needs a 2026-07-28 connection (``subscriptions/listen``)."""
-
-
-class SubscriptionLost(MCPError):
-    """A ``listen()`` stream ended without the server closing it gracefully (connection lost)."""
+#: pages of ``tools/list`` fetched at most after a ``HeaderMismatch``
+RELIST_PAGE_CAP = 100
 
 
 class ClientRequestContext:
@@ -179,17 +185,17 @@ class _Handlers(ClientHandlers):
             sub = self.listeners.get(meta.get(SUBSCRIPTION_ID_KEY)) if type(meta) is dict else None
             if sub is not None:
                 sub.deliver(method, params)
-                if method == _ACK:
+                if method == ACKNOWLEDGED:
                     return None  # consumed by its stream
         if c.cache_store is not None:
             c.cache_store.evict_for(method, params)
         if method == "notifications/cancelled":
-            # a server ends a listen stream on stdio this way; otherwise not surfaced, as the SDK
+            # the server's teardown of a listen stream (not a graceful close); otherwise not surfaced, as the SDK
             rid = params.get("requestId") if type(params) is dict else None
             sub = self.listeners.get(rid) if rid is not None else None
             if sub is not None:
                 sub.end()
-                peer.fail_request(rid, SubscriptionLost(CONNECTION_CLOSED, "the server ended the listen stream"))
+                peer.fail_request(rid, MCPError(CONNECTION_CLOSED, "the server cancelled the listen stream"))
             return None
         waits: list[Any] = []
         if method == "notifications/message" and c.logging_callback is not None and type(params) is dict:
@@ -455,8 +461,11 @@ class Client:
         request_state: str | None = None,
         meta: dict[str, Any] | None = None,
     ) -> CallToolResult:
-        """``tools/call``. An unknown tool or bad arguments come back as a result with
-        ``is_error`` set; an error response raises ``MCPError``."""
+        """``tools/call``. A tool's failure (bad arguments included) comes back as a result with
+        ``is_error`` set, an error response raises ``MCPError`` -- for an unknown tool the SDK's
+        server sends the former, mcpfast's the latter (-32602, as the spec lists it). At
+        2026-07-28 a ``HeaderMismatch`` (-32020) is answered by listing the tools again and
+        sending the call once more (``_resend_after_mismatch``)."""
         session = self._session
         if session is None:
             raise RuntimeError("Client must be used within an async context manager")
@@ -488,6 +497,10 @@ class Client:
                                             progress_callback=progress_callback, meta=meta,
                                             input_responses=input_responses, request_state=request_state)
         except (JSONRPCError, ConnectionClosed) as exc:
+            if isinstance(exc, JSONRPCError) and exc.code == HEADER_MISMATCH and session.modern:
+                return await self._resend_after_mismatch(
+                    exc, t0, name, params, read_timeout_seconds, progress_callback, input_responses,
+                    request_state, meta)
             if m is not None:
                 self._observe(m, session, t0, _CALL_TOOL, name, m.error_type(exc))
             raise _convert(exc) from None
@@ -499,6 +512,52 @@ class Client:
             self._observe(m, session, t0, _CALL_TOOL, name,
                           TOOL_ERROR if type(res) is dict and res.get("isError") is True else "")
         return CallToolResult(res)
+
+    async def _resend_after_mismatch(
+        self, mismatch: JSONRPCError, t0: int, name: str, params: dict[str, Any], read_timeout_seconds: float | None,
+        progress_callback: Callable[[float, float | None, str | None], Any] | None,
+        input_responses: dict[str, Any] | None, request_state: str | None, meta: dict[str, Any] | None,
+    ) -> CallToolResult:
+        """A 2026-07-28 ``tools/call`` the server refused with ``HeaderMismatch`` (-32020): the
+        ``Mcp-Param-*`` headers came from a missing or stale ``tools/list`` (the transport mirrors
+        what the listing declared). As the spec says a client SHOULD, and as the SDK does: list
+        the tools again (page by page until ``name`` shows up, within the call's read timeout),
+        then send the call once more; a second refusal is raised, and so is the first when the
+        listing fails. (A refusal in a later input-required round starts the call over.)"""
+        session = self.session
+        m = self.metrics
+        timeout = read_timeout_seconds if read_timeout_seconds is not None else self.read_timeout_seconds
+        try:
+            await asyncio.wait_for(self._relist_tool(name), timeout)
+        except (JSONRPCError, ConnectionClosed, TimeoutError) as relist_error:
+            if m is not None:
+                self._observe(m, session, t0, _CALL_TOOL, name, m.error_type(mismatch))
+            raise _convert(mismatch) from relist_error
+        try:
+            res = await session.request(_CALL_TOOL, params, timeout=read_timeout_seconds,
+                                        progress_callback=progress_callback, meta=meta,
+                                        input_responses=input_responses, request_state=request_state)
+        except BaseException as exc:
+            if m is not None:
+                self._observe(m, session, t0, _CALL_TOOL, name, m.error_type(exc))
+            if isinstance(exc, (JSONRPCError, ConnectionClosed)):
+                raise _convert(exc) from None
+            raise
+        if m is not None:
+            self._observe(m, session, t0, _CALL_TOOL, name,
+                          TOOL_ERROR if type(res) is dict and res.get("isError") is True else "")
+        return CallToolResult(res)
+
+    async def _relist_tool(self, name: str) -> None:
+        """Fetch ``tools/list`` afresh (bypassing the cache), page by page, until a page lists
+        ``name`` (at most ``RELIST_PAGE_CAP`` pages: a paginator that never ends cannot hang a call)."""
+        cursor: str | None = None
+        for _ in range(RELIST_PAGE_CAP):
+            page = await self._cached("tools/list", "", _cursor(cursor), cursor, None, "refresh")
+            cursor = page.get("nextCursor") if type(page) is dict else None
+            if type(cursor) is not str or any(type(t) is dict and t.get("name") == name
+                                              for t in page.get("tools") or ()):
+                return
 
     async def _cached(self, method: str, key: str, params: dict[str, Any] | None, cursor: str | None,
                       meta: dict[str, Any] | None, cache_mode: str, **kw: Any) -> Any:
@@ -599,11 +658,13 @@ class Client:
 
     def listen(self, *, tools_list_changed: bool = False, prompts_list_changed: bool = False,
                resources_list_changed: bool = False, resource_subscriptions: Sequence[str] = ()) -> Subscription:
-        """A ``subscriptions/listen`` stream (2026-07-28): ``async with client.listen(...) as
-        sub: async for event in sub: ...``. Entering waits for the server's acknowledgement
-        (``sub.honored``: the filter it honours); the events are the change notifications
-        (``event.method``, ``event.params``). The stream ends when the server closes it
-        gracefully; a lost connection raises ``SubscriptionLost``; leaving cancels it."""
+        """A ``subscriptions/listen`` stream of typed change events (2026-07-28), the SDK's
+        shape: ``async with client.listen(tools_list_changed=True) as sub: async for event in
+        sub: ...``. Entering waits for the server's acknowledgement (``sub.honored``); the events
+        are ``ToolsListChanged()``, ``PromptsListChanged()``, ``ResourcesListChanged()`` and
+        ``ResourceUpdated(uri)`` (``mcpfast.client.subscriptions``). The loop ends when the
+        server closes the stream gracefully; any other end raises ``SubscriptionLost``; leaving
+        cancels it. ``ListenNotSupportedError`` before 2026-07-28."""
         filt: dict[str, Any] = {}
         if tools_list_changed:
             filt["toolsListChanged"] = True
@@ -611,8 +672,9 @@ class Client:
             filt["promptsListChanged"] = True
         if resources_list_changed:
             filt["resourcesListChanged"] = True
-        if resource_subscriptions:
-            filt["resourceSubscriptions"] = [str(u) for u in resource_subscriptions]
+        uris = resource_uris(resource_subscriptions)
+        if uris:
+            filt["resourceSubscriptions"] = uris
         return Subscription(self, filt)
 
     def register_listener(self, rid: Any, sub: Subscription) -> None:
@@ -625,102 +687,3 @@ class Client:
 
 def _cursor(cursor: str | None) -> dict[str, Any] | None:
     return {"cursor": cursor} if cursor is not None else None
-
-
-class Subscription:
-    """One ``subscriptions/listen`` stream (see ``Client.listen``)."""
-
-    def __init__(self, client: Client, notifications: dict[str, Any]) -> None:
-        self.client = client
-        self.notifications = notifications
-        #: the subset of the filter the server honours (from its acknowledgement)
-        self.honored: dict[str, Any] | None = None
-        self.request_id: Any = None
-        self._events: asyncio.Queue[ServerNotification | BaseException | None] = asyncio.Queue()
-        self._acked: asyncio.Future[dict[str, Any]] | None = None
-        self._task: asyncio.Task[Any] | None = None
-
-    def deliver(self, method: str, params: dict[str, Any]) -> None:
-        """A notification tagged with this stream's id arrived."""
-        if method == _ACK:
-            if self._acked is not None and not self._acked.done():
-                self._acked.set_result(params)
-            return
-        self._events.put_nowait(notification_of(method, params))
-
-    def end(self) -> None:
-        """The server ended the stream (iteration stops)."""
-        self._events.put_nowait(None)
-
-    def lost(self, exc: BaseException | None) -> None:
-        """The connection is gone."""
-        self._events.put_nowait(SubscriptionLost(CONNECTION_CLOSED, f"the listen stream was lost: {exc or 'closed'}"))
-
-    def _sent(self, rid: Any) -> None:
-        self.request_id = rid
-        self.client.register_listener(rid, self)
-
-    async def __aenter__(self) -> Subscription:
-        client = self.client
-        session = client.session
-        if not session.modern:
-            raise ListenNotSupportedError(
-                -32601, f"subscriptions/listen needs protocol 2026-07-28; this connection speaks {session.protocol_version}")
-        loop = asyncio.get_running_loop()
-        self._acked = loop.create_future()
-        # straight to the peer: a listen stream is long-lived, read_timeout_seconds must not end it
-        self._task = loop.create_task(session.peer.request(
-            "subscriptions/listen", {"notifications": self.notifications, "_meta": session.envelope},
-            on_sent=self._sent))
-        self._task.add_done_callback(self._ended)
-        waits: set[asyncio.Future[Any]] = {self._acked, self._task}
-        done, _ = await asyncio.wait(waits, timeout=client.read_timeout_seconds,
-                                     return_when=asyncio.FIRST_COMPLETED)
-        if self._acked in done:
-            self.honored = self._acked.result().get("notifications")
-            return self
-        await self._stop()
-        if self._task in done:
-            exc = self._task.exception() if not self._task.cancelled() else None
-            if exc is not None:
-                raise _convert(exc) from None
-            raise SubscriptionLost(CONNECTION_CLOSED, "the listen stream ended before it was acknowledged")
-        raise TimeoutError("no acknowledgement of subscriptions/listen within read_timeout_seconds")
-
-    def _ended(self, task: asyncio.Task[Any]) -> None:
-        if task.cancelled():
-            return
-        exc = task.exception()
-        self._events.put_nowait(_convert(exc) if exc is not None else None)
-
-    async def _stop(self) -> None:
-        task, self._task = self._task, None
-        if self.request_id is not None:
-            self.client.unregister_listener(self.request_id)
-        if task is not None and not task.done():
-            task.cancel()  # the peer sends notifications/cancelled
-            await asyncio.gather(task, return_exceptions=True)
-
-    async def __aexit__(self, et: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self._stop()
-
-    def __aiter__(self) -> AsyncIterator[ServerNotification]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[ServerNotification]:
-        while True:
-            item = await self._events.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    async def next(self, timeout: float | None = None) -> ServerNotification | None:
-        """The next event (None when the stream ended), waiting at most ``timeout`` seconds."""
-        item = await asyncio.wait_for(self._events.get(), timeout)
-        if isinstance(item, BaseException):
-            raise item
-        return item
-

@@ -23,7 +23,19 @@ Both eras, told apart per message:
   arguments whose schema property carries ``x-mcp-header`` -- learnt from the ``tools/list``
   results that pass through here, where tools with invalid annotations are also dropped, as the
   spec requires of HTTP clients. ``notifications/cancelled`` is not posted: closing the request's
-  response stream is the cancellation.
+  response stream is the cancellation. Streams are not resumable in this era: a response stream
+  (or connection) that breaks before the answer loses the request, and the spec's changelog has
+  the client re-issue it as a new request with a new id -- done here, at most ``MAX_REISSUES``
+  times in a row, the answer handed to the caller under the id it waits on. (Not for
+  ``subscriptions/listen``: a lost listen stream is reported, as ``SubscriptionLost``.)
+
+**HTTP+SSE** (the 2024-11-05 transport, deprecated): as the spec's backward-compatibility
+section has a client do, when the first POSTs to the URL are refused with 400, 404 or 405 and
+no modern JSON-RPC error (which would show a Streamable HTTP server), the transport GETs the URL
+once: an event stream whose first event is ``endpoint`` shows an HTTP+SSE server, and from then
+on every message is POSTed to that endpoint (same origin only; answered 202) and every server
+message read from the stream (the refused requests are sent again that way). Anything else
+and the refusals stand. The stream's end is the connection's.
 
 HTTP: ``httptools``' response parser under a small pool of keep-alive connections of our own
 (chosen by measurement, ``docs/client-http.md``): one connection per request in flight, reused,
@@ -31,7 +43,9 @@ at most ``max_connections`` (more requests wait for a free one). A request costs
 written from ``send`` and its answer handled in ``data_received``. TLS verification is on
 (``verify=``/``ssl=``), redirects are never followed, ``connect_timeout`` bounds opening a
 connection and ``read_timeout`` the silence of a response being awaited (the legacy GET stream
-and the ``subscriptions/listen`` stream excepted: they may be quiet for hours).
+and the ``subscriptions/listen`` stream excepted: they may be quiet for hours). Proxies as httpx
+(the SDK's client) takes them: ``proxy=`` or, with ``trust_env`` (the default),
+``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY`` (``mcpfast.client.proxy``).
 """
 
 from __future__ import annotations
@@ -42,21 +56,29 @@ import ssl as ssl_module
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 try:
     import httptools
 except ImportError as _exc:  # pragma: no cover - the http extra is a test dependency
     raise ImportError("the Streamable HTTP client needs httptools: pip install 'mcpfast[http]'") from _exc
 
-from ..errors import CONNECTION_CLOSED, METHOD_NOT_FOUND, ConnectionClosed
+from ..errors import (
+    CONNECTION_CLOSED,
+    HEADER_MISMATCH,
+    METHOD_NOT_FOUND,
+    MISSING_CLIENT_CAPABILITY,
+    UNSUPPORTED_PROTOCOL_VERSION,
+    ConnectionClosed,
+)
 from ..http_headers import NAME_PARAM, encode_header_value, has_invalid_annotation, param_headers, param_spec
 from ..peer import DEFAULT_MAX_IN_FLIGHT, Dispatcher, JSONRPCPeer
 from ..types import PROTOCOL_VERSION_KEY
 from ..wire import jsonrpc
-from ..wire._json import fast_loads
+from ..wire._json import fast_dumps, fast_loads
 from ..wire.framing import DEFAULT_MAX_SIZE, SSEEvent, SSEParser
 from ._auth_hook import BearerAuth, HTTPAuth
+from .proxy import Proxy, proxy_for
 from .transport import ClientTransport
 
 __all__ = [
@@ -80,6 +102,20 @@ DEFAULT_READ_TIMEOUT = 300.0
 DEFAULT_RETRY_MS = 1000
 #: resumptions of a request's stream in a row that bring nothing new before the call fails
 MAX_FRUITLESS_RESUMES = 3
+#: recognised modern JSON-RPC errors: a 4xx carrying one comes from a Streamable HTTP server
+_MODERN_CODES = frozenset({HEADER_MISMATCH, MISSING_CLIENT_CAPABILITY, UNSUPPORTED_PROTOCOL_VERSION, METHOD_NOT_FOUND})
+# what the transport knows of the server's transport (the HTTP+SSE fallback)
+_UNKNOWN = 0  # nothing answered yet
+_STREAMABLE = 1  # a POST was answered 2xx, or the HTTP+SSE probe failed: Streamable HTTP
+_PROBING = 2  # POSTs refused: the GET that would show an HTTP+SSE server is under way
+_HTTP_SSE = 3  # an HTTP+SSE server: POSTs to its endpoint, answers on the GET stream
+
+#: seconds the HTTP+SSE probe waits for its ``endpoint`` event (such a server sends it at once;
+#: a Streamable HTTP server's quiet GET stream must not hold the refused requests for long)
+PROBE_TIMEOUT = 5.0
+
+#: 2026-07-28: how often one request is re-issued (with a new id) after its response stream broke
+MAX_REISSUES = 3
 #: how often one request is sent again at the auth hook's request (an authorization, then a DPoP
 #: nonce, then a scope step-up can each need one); the hook bounds its own flows
 AUTH_RETRIES = 3
@@ -131,7 +167,7 @@ class _Exchange:
 
     __slots__ = ("kind", "rid", "method", "extra", "body", "answered", "status", "headers", "chunks", "size",
                  "sse", "last_event_id", "start_id", "retry_ms", "auth", "auth_tries", "replays", "reused", "fruitless",
-                 "got_events", "conn", "cancelled", "http_method")
+                 "got_events", "conn", "cancelled", "http_method", "wire_id", "modern", "reissues")
 
     def __init__(self, kind: int, rid: Any, method: str | None, extra: bytes, body: bytes) -> None:
         self.kind = kind
@@ -157,6 +193,9 @@ class _Exchange:
         self.conn: _Conn | None = None
         self.cancelled = False
         self.http_method = b"POST" if kind <= _POST_OTHER else b"GET" if kind == _GET else b"DELETE"
+        self.wire_id = rid  # the id in ``body`` (another after a re-issue)
+        self.modern = False  # a 2026-07-28 request (re-issued when its stream breaks)
+        self.reissues = 0
 
 
 class _Conn(asyncio.Protocol):
@@ -276,6 +315,7 @@ class StreamableHTTPTransport(ClientTransport):
     fixed token (``Authorization: Bearer ...``). ``verify``: True (the system CAs), False (no
     checks: testing only) or a CA bundle path; ``ssl``: an ``SSLContext`` used as it is.
     ``max_connections`` bounds the pool; ``max_message_size`` one response body or SSE event.
+    ``proxy``: an ``http://`` proxy URL; without it (and with ``trust_env``) the environment's.
     """
 
     def __init__(
@@ -292,6 +332,8 @@ class StreamableHTTPTransport(ClientTransport):
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         max_message_size: int = DEFAULT_MAX_SIZE,
         follow_redirects: bool = False,
+        proxy: str | None = None,
+        trust_env: bool = True,
     ) -> None:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
@@ -312,7 +354,13 @@ class StreamableHTTPTransport(ClientTransport):
         target = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
         if parts.query:
             target += "?" + quote(parts.query, safe="/%:@!$&'()*+,;=-._~?")
-        self.target = target
+        #: the proxy connections go through (None: direct)
+        self.proxy = Proxy(proxy) if proxy is not None else proxy_for(url) if trust_env else None
+        # through a proxy, an http:// server is asked with absolute-form targets (https: a tunnel)
+        self._target_prefix = f"http://{parts.netloc.rpartition('@')[2]}" \
+            if self.proxy is not None and scheme == "http" else ""
+        self.target = self._target_prefix + target
+        self._post_target = self.target  # the HTTP+SSE endpoint once one was found
         netloc = self.host if ":" not in self.host else f"[{self.host}]"
         if parts.port is not None:
             netloc += f":{parts.port}"
@@ -333,6 +381,8 @@ class StreamableHTTPTransport(ClientTransport):
             self._static_auth = _header_line("Authorization", f"Bearer {bearer}")
         self._auth = auth
         self._common = (f"Host: {netloc}\r\n".encode("latin-1") + _headers_bytes(headers) + self._static_auth)
+        if self._target_prefix and self.proxy is not None:
+            self._common += self.proxy.header_lines()
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.max_connections = max_connections
@@ -358,6 +408,9 @@ class StreamableHTTPTransport(ClientTransport):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._lost = False
+        self._reissued = 0  # re-issued requests so far (their new ids)
+        self._era = _UNKNOWN
+        self._parked: list[tuple[_Exchange, bytes]] = []  # refused POSTs while _PROBING, with their bodies
         self._rebuild_prefix()
 
     # ------------------------------------------------------------------ ClientTransport
@@ -409,6 +462,11 @@ class StreamableHTTPTransport(ClientTransport):
         return ex is not None and ex.sse is not None
 
     @property
+    def http_sse(self) -> bool:
+        """Whether the server turned out to speak the 2024-11-05 HTTP+SSE transport."""
+        return self._era == _HTTP_SSE
+
+    @property
     def open_connections(self) -> int:
         """HTTP connections open now (idle and busy)."""
         return len(self._conns)
@@ -416,7 +474,7 @@ class StreamableHTTPTransport(ClientTransport):
     # ------------------------------------------------------------------ outgoing messages
 
     def _rebuild_prefix(self) -> None:
-        head = (b"POST " + self.target.encode("latin-1") + b" HTTP/1.1\r\n" + self._common
+        head = (b"POST " + self._post_target.encode("latin-1") + b" HTTP/1.1\r\n" + self._common
                 + b"Accept: application/json, text/event-stream\r\nContent-Type: application/json\r\n")
         if self.session_id is not None:
             head += _header_line("Mcp-Session-Id", self.session_id)
@@ -466,9 +524,10 @@ class StreamableHTTPTransport(ClientTransport):
                             for hname, hvalue in param_headers(spec, params.get("arguments")):
                                 extra += _header_line(hname, hvalue)
             ex = _Exchange(_POST if rid is not None else _POST_OTHER, rid, method, extra, data)
+            ex.modern = True
         else:
             if rid is None and method == "notifications/cancelled" and self.session_id is None \
-                    and self.protocol_version is None and type(params) is dict:
+                    and self.protocol_version is None and self._era != _HTTP_SSE and type(params) is dict:
                 # 2026-07-28: closing the request's stream is the cancellation (no notification)
                 self._cancel_stream(params.get("requestId"))
                 return
@@ -556,12 +615,17 @@ class StreamableHTTPTransport(ClientTransport):
 
     async def _open(self) -> _Conn:
         loop = self._loop or asyncio.get_running_loop()
-        made = loop.create_connection(lambda: _Conn(self, loop), self.host, self.port, ssl=self._ssl,
-                                      server_hostname=self.host if self._ssl is not None else None)
+        proxy = self.proxy
+        if proxy is not None:
+            via = proxy.open(loop, lambda: _Conn(self, loop), self.host, self.port, self._ssl)
+            made: Any = via if self.connect_timeout is None else asyncio.wait_for(via, self.connect_timeout)
+            return await made  # type: ignore[no-any-return]
+        direct = loop.create_connection(lambda: _Conn(self, loop), self.host, self.port, ssl=self._ssl,
+                                        server_hostname=self.host if self._ssl is not None else None)
         if self.connect_timeout is None:
-            _, conn = await made
+            _, conn = await direct
         else:
-            _, conn = await asyncio.wait_for(made, self.connect_timeout)
+            _, conn = await asyncio.wait_for(direct, self.connect_timeout)
         return conn
 
     async def _grow(self) -> None:
@@ -617,6 +681,8 @@ class StreamableHTTPTransport(ClientTransport):
             self._stream_ended(ex, None if exc is None else _why(exc))
             return
         why = _why(exc) if exc is not None else "the server closed the connection"
+        if self._reissue(ex, why):
+            return
         self.exchange_failed(ex, ConnectionClosed(f"{why} before the response arrived"))
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
@@ -645,8 +711,8 @@ class StreamableHTTPTransport(ClientTransport):
             ex = conn.ex
             # long-lived streams may be quiet for hours: the session's GET stream and the
             # 2026-07-28 subscriptions/listen stream
-            if ex is not None and now - conn.last > timeout and ex is not self._get_stream \
-                    and ex.method != "subscriptions/listen":
+            if ex is not None and now - conn.last > timeout and ex.method != "subscriptions/listen" \
+                    and (ex is not self._get_stream or self._era == _PROBING):
                 conn.fail(ConnectionClosed(f"no data from the server for {timeout:g} s (read_timeout)"))
         self._watchdog = loop.call_later(min(timeout / 4, 1.0), self._watch)
 
@@ -655,6 +721,8 @@ class StreamableHTTPTransport(ClientTransport):
     def on_head(self, ex: _Exchange) -> None:
         status = ex.status
         if 200 <= status < 300:
+            if self._era == _UNKNOWN and ex.kind <= _POST_OTHER:
+                self._era = _STREAMABLE
             if ex.method == "initialize":
                 sid = ex.headers.get("mcp-session-id")
                 if sid:
@@ -677,6 +745,11 @@ class StreamableHTTPTransport(ClientTransport):
             self._on_events(ex, events)
 
     def _on_events(self, ex: _Exchange, events: list[SSEEvent]) -> None:
+        if self._era == _PROBING and ex is self._get_stream:
+            first, events = events[0], events[1:]
+            if not self._found_endpoint(first):
+                self._probe_failed(f"its first event is {first.event!r}, not 'endpoint'")
+                return
         ex.got_events = True
         frames = [e.data.encode("utf-8", "surrogatepass") for e in events if e.data and e.event == "message"]
         if frames:
@@ -693,11 +766,14 @@ class StreamableHTTPTransport(ClientTransport):
         for msg in messages:
             t = type(msg)
             if t is _Response or t is _ErrorResponse:
-                if msg.id == rid and rid is not None:  # type: ignore[union-attr]
+                if msg.id == ex.wire_id and rid is not None:  # type: ignore[union-attr]
                     ex.answered = True
                     self._by_rid.pop(rid, None)
                     if t is _Response:
                         self._learn(ex, msg.result)  # type: ignore[union-attr]
+                    if ex.wire_id != rid:  # re-issued: answered under the id the caller waits on
+                        msg = (_Response(rid, msg.result) if t is _Response  # type: ignore[union-attr]
+                               else _ErrorResponse(rid, msg.code, msg.message, msg.data))  # type: ignore[union-attr]
                 good.append(msg)
             elif isinstance(msg, Exception):
                 # reported (the client's message_handler), never answered: over HTTP an error
@@ -759,7 +835,9 @@ class StreamableHTTPTransport(ClientTransport):
         body = b"".join(ex.chunks)
         ex.chunks = []
         if 200 <= status < 300:
-            if kind == _POST or kind == _GET and ex.rid is not None:
+            if kind == _POST and self._era == _HTTP_SSE:
+                self._by_rid.pop(ex.rid, None)  # accepted: the answer comes on the event stream
+            elif kind == _POST or kind == _GET and ex.rid is not None:
                 if body:
                     self._deliver(ex, [body])
                 if not ex.answered:
@@ -769,6 +847,8 @@ class StreamableHTTPTransport(ClientTransport):
                 self._open_get_stream()
             elif ex is self._get_stream:
                 self._get_stream = None  # not a stream: nothing to read there
+                if self._era == _PROBING:
+                    self._probe_failed(f"HTTP {status} without an event stream")
             return
         if status in (401, 403) and self._auth is not None and kind != _DELETE:
             self._spawn(self._challenge(ex, body))
@@ -778,12 +858,22 @@ class StreamableHTTPTransport(ClientTransport):
     def _http_error(self, ex: _Exchange, body: bytes) -> None:
         status = ex.status
         kind = ex.kind
+        if kind == _POST and self._era in (_UNKNOWN, _PROBING) and status in (400, 404, 405) \
+                and self.session_id is None:
+            err = _jsonrpc_error(body)
+            if err is None or err.code not in _MODERN_CODES:
+                self._park(ex, body)
+                return
         if status == 404 and self.session_id is not None and ex.method != "initialize":
             err = _jsonrpc_error(body)
             if err is None or err.code != METHOD_NOT_FOUND:  # legacy: 404 is the session's end
                 self._session_expired()
                 return
         if kind == _GET:
+            if ex is self._get_stream and self._era == _PROBING:
+                self._get_stream = None
+                self._probe_failed(_status_text(status))
+                return
             if status == 405:
                 log.debug("%s has no GET stream (405)", self.url)
             elif ex.rid is not None:
@@ -870,6 +960,13 @@ class StreamableHTTPTransport(ClientTransport):
             if ex is not self._get_stream:
                 return
             self._get_stream = None
+            if self._era == _PROBING:
+                self._probe_failed(failed or "no event stream")
+                return
+            if self._era == _HTTP_SSE:  # its stream is the HTTP+SSE connection
+                self._shutdown(ConnectionClosed(f"the HTTP+SSE event stream of {self.url} ended"
+                                                f"{': ' + failed if failed else ''}"))
+                return
             if ex.sse is None:  # it never opened: the server has none to give
                 log.warning("GET stream of %s lost: %s", self.url, failed or "no event stream")
                 return
@@ -879,6 +976,11 @@ class StreamableHTTPTransport(ClientTransport):
         if ex.answered:
             return
         rid = ex.rid
+        if ex.modern:  # 2026-07-28: no resumption; the request is re-issued
+            why = failed or "the server ended the response stream"
+            if not self._reissue(ex, why):
+                self._fail_rid(rid, f"{why} before the response", ex.status or None)
+            return
         progress = ex.got_events or (ex.last_event_id is not None and ex.last_event_id != ex.start_id)
         fruitless = 0 if progress else ex.fruitless + 1
         if ex.last_event_id is None or self.session_id is None and self.protocol_version is None:
@@ -894,6 +996,87 @@ class StreamableHTTPTransport(ClientTransport):
         again.retry_ms = ex.retry_ms
         self._by_rid[rid] = again
         self._later(_delay(ex), lambda: self._resume(again))
+
+    # ------------------------------------------------------------------ the HTTP+SSE fallback
+
+    def _park(self, ex: _Exchange, body: bytes) -> None:
+        """A POST refused as an HTTP+SSE server would refuse it: hold it, and GET the URL once
+        to see whether an ``endpoint`` event comes (see the module docstring)."""
+        self._by_rid.pop(ex.rid, None)
+        self._parked.append((ex, body))
+        if self._era == _UNKNOWN:
+            self._era = _PROBING
+            log.debug("%s refused a POST (%s): trying the HTTP+SSE transport", self.url, _status_text(ex.status))
+            probe = _Exchange(_GET, None, None, b"", b"")
+            self._get_stream = probe
+            self._start(probe)
+            self._later(PROBE_TIMEOUT, self._probe_expired)
+
+    def _probe_expired(self) -> None:
+        if self._era == _PROBING:
+            self._probe_failed(f"no endpoint event within {PROBE_TIMEOUT:g} s")
+
+    def _found_endpoint(self, event: SSEEvent) -> bool:
+        """The probe's first event: an ``endpoint`` on this origin switches to HTTP+SSE and sends
+        the parked requests there."""
+        if event.event != "endpoint" or not event.data:
+            return False
+        url = urljoin(self.url, event.data.strip())
+        here, there = urlsplit(self.url), urlsplit(url)
+        if (there.scheme, there.hostname, there.port) != (here.scheme, here.hostname, here.port):
+            log.warning("%s named an endpoint on another origin (%s): not followed", self.url, url)
+            return False
+        target = quote(there.path or "/", safe="/%:@!$&'()*+,;=-._~")
+        if there.query:
+            target += "?" + quote(there.query, safe="/%:@!$&'()*+,;=-._~?")
+        self._post_target = self._target_prefix + target
+        self._era = _HTTP_SSE
+        self._rebuild_prefix()
+        log.info("%s speaks the HTTP+SSE transport (2024-11-05): messages go to %s", self.url, target)
+        parked, self._parked = self._parked, []
+        for old, _ in parked:
+            again = _Exchange(_POST, old.rid, old.method, b"", old.body)
+            self._by_rid[old.rid] = again
+            self._start(again)
+        return True
+
+    def _probe_failed(self, why: str) -> None:
+        """Not an HTTP+SSE server: the parked refusals stand."""
+        log.debug("%s is no HTTP+SSE server either: %s", self.url, why)
+        self._era = _STREAMABLE
+        if self._get_stream is not None and self._get_stream.rid is None:
+            stream, self._get_stream = self._get_stream, None
+            stream.cancelled = True
+            if stream.conn is not None and stream.conn.ex is stream:
+                stream.conn.ex = None
+                stream.conn.close()
+        parked, self._parked = self._parked, []
+        for ex, body in parked:
+            self._http_error(ex, body)
+
+    def _reissue(self, ex: _Exchange, why: str) -> bool:
+        """Send the 2026-07-28 request of ``ex``, whose stream broke before its answer, again as
+        a new request with a new id (the spec's changelog: a broken stream loses the request);
+        False when it may not be (not modern, a listen stream, re-issued too often, cancelled)."""
+        rid = ex.rid
+        if (not ex.modern or rid is None or ex.method == "subscriptions/listen" or ex.cancelled
+                or self._closed or self._lost or self._by_rid.get(rid) is not ex):
+            return False
+        if ex.reissues >= MAX_REISSUES:
+            self._fail_rid(rid, f"{why} before the response, {ex.reissues + 1} times in a row", ex.status or None)
+            return True
+        self._reissued += 1
+        wire_id = f"mcpfast-reissue-{self._reissued}"  # a string: never one of the peer's int ids
+        msg = fast_loads(ex.body)
+        msg["id"] = wire_id
+        again = _Exchange(_POST, rid, ex.method, ex.extra, fast_dumps(msg))
+        again.wire_id = wire_id
+        again.modern = True
+        again.reissues = ex.reissues + 1
+        self._by_rid[rid] = again
+        log.info("%s: %s before the answer to %s; re-issued as request %s", self.url, why, ex.method, wire_id)
+        self._start(again)
+        return True
 
     def _resume(self, ex: _Exchange) -> None:
         if self._by_rid.get(ex.rid) is ex:

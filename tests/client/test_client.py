@@ -18,9 +18,17 @@ from mcpfast import Client, Context, MCPError, MCPServer
 from mcpfast.client.cache import CacheConfig
 from mcpfast.client.results import CallToolResult, ListToolsResult, TextContent
 from mcpfast.client.session import InputRequiredRoundsExceededError
+from mcpfast.client.subscriptions import (
+    SUBSCRIPTION_ID_KEY,
+    ResourceUpdated,
+    SubscriptionFilter,
+    SubscriptionLost,
+    ToolsListChanged,
+)
 from mcpfast.errors import McpError
 from mcpfast.server import ServerCore
 from mcpfast.testing import async_test
+from mcpfast.wire import jsonrpc
 
 from ..interop import server_app
 
@@ -379,6 +387,10 @@ async def test_listen_needs_the_modern_era() -> None:
         with pytest.raises(ListenNotSupportedError):
             async with c.listen(tools_list_changed=True):
                 pass
+        with pytest.raises(RuntimeError) as info:  # the SDK's class: a RuntimeError
+            async with c.listen(tools_list_changed=True):
+                pass
+        assert info.value.negotiated_version == c.protocol_version  # type: ignore[attr-defined]
 
 
 @async_test
@@ -399,7 +411,7 @@ async def test_listen_delivers_change_events() -> None:
                 return "2"
 
             event = await sub.next(timeout=2)
-            assert event is not None and event.method == "notifications/tools/list_changed"
+            assert event == ToolsListChanged()  # the SDK's typed event
         names = [t.name for t in (await c.list_tools()).tools]
         assert names == ["first", "second"]
 
@@ -459,17 +471,93 @@ def test_result_objects() -> None:
     assert type(again) is MCPError and again.code == -32602 and again.data == {"x": 1}
 
 
+def _server_says(c: Client, method: str, params: dict[str, Any]) -> None:
+    """Feed ``c`` a notification as if its server had sent it."""
+    c._handlers.on_notification(  # noqa: SLF001 - injecting the server's notification
+        c.session.peer, type("N", (), {"method": method, "params": params})())
+
+
 @async_test
 async def test_listen_ends_when_the_server_cancels_it() -> None:
+    """The server's notifications/cancelled is a teardown, not the graceful close (a result):
+    the events before it are still yielded, then SubscriptionLost, as in the SDK."""
     app = MCPServer("ending")
     async with Client(app, mode="2026-07-28") as c, c.listen(tools_list_changed=True) as sub:
-        assert sub.request_id is not None
-        # what a stdio server sends to end a listen stream
-        c._handlers.on_notification(  # noqa: SLF001 - injecting the server's notification
-            c.session.peer, type("N", (), {"method": "notifications/cancelled",
-                                           "params": {"requestId": sub.request_id}})())
-        events = [e async for e in sub]
-        assert events == []
+        assert sub.request_id is not None and sub.subscription_id == sub.request_id
+        tag = {"_meta": {SUBSCRIPTION_ID_KEY: sub.subscription_id}}
+        _server_says(c, "notifications/tools/list_changed", tag)
+        _server_says(c, "notifications/cancelled", {"requestId": sub.request_id})
+        events = []
+        with pytest.raises(SubscriptionLost):
+            async for e in sub:
+                events.append(e)
+        assert events == [ToolsListChanged()]
+
+
+@async_test
+async def test_listen_events_are_typed_filtered_and_deduplicated() -> None:
+    app = MCPServer("events")
+
+    @app.resource("file:///a")
+    def a() -> str:
+        return "a"
+
+    async with Client(app, mode="2026-07-28") as c, \
+            c.listen(tools_list_changed=True, resource_subscriptions=["file:///a"]) as sub:
+        assert isinstance(sub.honored, SubscriptionFilter)
+        assert sub.honored.tools_list_changed is True and sub.honored.resource_subscriptions == ["file:///a"]
+        assert sub.honored.prompts_list_changed is None
+        tag = {"_meta": {SUBSCRIPTION_ID_KEY: sub.subscription_id}}
+        for method in ("notifications/tools/list_changed", "notifications/prompts/list_changed",
+                       "notifications/tools/list_changed"):  # prompts: not honoured; tools twice: one event
+            _server_says(c, method, tag)
+        _server_says(c, "notifications/resources/updated", {"uri": "file:///a/sub", **tag})
+        _server_says(c, "notifications/resources/updated", {"uri": "file:///a/sub", **tag})
+        _server_says(c, "notifications/tools/list_changed", {"_meta": {SUBSCRIPTION_ID_KEY: "another"}})
+        got = [await sub.next(timeout=1), await sub.next(timeout=1)]
+        assert got == [ToolsListChanged(), ResourceUpdated("file:///a/sub")]
+        with pytest.raises(TimeoutError):
+            await sub.next(timeout=0.05)
+        _server_says(c, "notifications/tools/list_changed", tag)  # consumed: queued again
+        assert await sub.next(timeout=1) == ToolsListChanged()
+    with pytest.raises(TypeError, match="bare string"):
+        c.listen(resource_subscriptions="file:///a")
+
+
+@async_test
+async def test_listen_backlog_is_bounded() -> None:
+    """Distinct unconsumed events past MAX_PENDING_EVENTS lose the stream (the SDK's bound: URIs
+    of sub-resources have no other limit) instead of growing memory."""
+    from mcpfast.client import subscriptions
+
+    app = MCPServer("flood")
+    limit = subscriptions.MAX_PENDING_EVENTS
+    async with Client(app, mode="2026-07-28") as c, c.listen(resource_subscriptions=["file:///d"]) as sub:
+        tag = {SUBSCRIPTION_ID_KEY: sub.subscription_id}
+        for i in range(limit + 1):
+            _server_says(c, "notifications/resources/updated", {"uri": f"file:///d/{i}", "_meta": tag})
+        got = 0
+        with pytest.raises(SubscriptionLost):
+            async for _ in sub:
+                got += 1
+        assert got == limit
+
+
+@async_test
+async def test_listen_graceful_close_ends_the_loop_and_a_lost_connection_raises() -> None:
+    app = MCPServer("closing")
+    async with Client(app, mode="2026-07-28") as c:
+        async with c.listen(tools_list_changed=True) as sub:
+            tag = {"_meta": {SUBSCRIPTION_ID_KEY: sub.subscription_id}}
+            _server_says(c, "notifications/tools/list_changed", tag)
+            # the server's graceful close: the result to the listen request
+            c.session.peer.feed([jsonrpc.Response(sub.subscription_id, {"resultType": "complete", **tag})])
+            assert [e async for e in sub] == [ToolsListChanged()]
+        async with c.listen(tools_list_changed=True) as sub:
+            c.session.peer.connection_lost(ConnectionError("gone"))
+            with pytest.raises(SubscriptionLost) as info:
+                await sub.next(timeout=1)
+            assert isinstance(info.value.__cause__, MCPError)
 
 
 @pytest.mark.parametrize("mode", MODES)

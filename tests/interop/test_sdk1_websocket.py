@@ -1,7 +1,8 @@
 """Interoperability over WebSocket with the official SDK 1.x (PyPI ``mcp`` 1.x, in a
 virtualenv of its own: ``tests/support/sdk1.py``): its client against our server (standalone,
 and through the built-in HTTP server's upgrade), and our client transport against its server
-under uvicorn/Starlette."""
+under uvicorn/Starlette. Also ``mcpfast.Client`` against its HTTP+SSE server (2024-11-05), reached
+through the client's fallback."""
 
 from __future__ import annotations
 
@@ -74,8 +75,8 @@ def test_sdk1_client_against_our_servers(sdk1: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def sdk1_server(python: str) -> AsyncIterator[int]:
-    proc = await asyncio.create_subprocess_exec(python, str(HERE / "ws_server.py"), stdout=asyncio.subprocess.PIPE,
+async def sdk1_server(python: str, script: str = "ws_server.py") -> AsyncIterator[int]:
+    proc = await asyncio.create_subprocess_exec(python, str(HERE / script), stdout=asyncio.subprocess.PIPE,
                                                 stderr=asyncio.subprocess.PIPE, start_new_session=True)
     try:
         assert proc.stdout is not None
@@ -108,5 +109,22 @@ def test_our_client_against_the_sdk1_server(sdk1: str) -> None:
             results = await asyncio.gather(*(session.request("tools/call", {
                 "name": "echo", "arguments": {"message": f"m{i}"}}) for i in range(50)))
             assert [r["content"][0]["text"] for r in results] == [f"m{i}" for i in range(50)]
+
+    run()
+
+
+def test_our_client_against_the_sdk1_http_sse_server(sdk1: str) -> None:
+    """``mcpfast.Client`` given the URL of an SDK 1.x HTTP+SSE server (2024-11-05): the POST is
+    refused (405), the client falls back to the old transport (the spec's backward-compatibility
+    steps) and works as over any other (over 2 s: the SDK server's interpreter start)."""
+    from mcpfast import Client
+
+    @async_test
+    async def run() -> None:
+        async with sdk1_server(sdk1, "sse_server.py") as port, Client(f"http://127.0.0.1:{port}/sse") as client:
+            assert client.server_info is not None and client.server_info.name == "sdk1-sse"
+            assert [t.name for t in (await client.list_tools()).tools] == ["echo"]
+            results = await asyncio.gather(*(client.call_tool("echo", {"message": f"m{i}"}) for i in range(20)))
+            assert [r.content[0].text for r in results] == [f"m{i}" for i in range(20)]
 
     run()

@@ -46,6 +46,7 @@ async def test_client_transport_options_and_seed_shape() -> None:
 async def test_listen_stream_over_http() -> None:
     """2026-07-28 subscriptions/listen: a POST whose SSE stream stays open, exempt from the read
     timeout; leaving the subscription closes that request's connection."""
+    from mcpfast.client.subscriptions import ToolsListChanged
     from mcpfast.server import ServerCore
 
     from .helpers import make_core, new_events
@@ -57,5 +58,5 @@ async def test_listen_stream_over_http() -> None:
             await asyncio.sleep(0.8)  # quiet for longer than read_timeout: still open
             core.add_tool("late", lambda: "x", input_schema={"type": "object", "properties": {}})
             event = await sub.next(timeout=3)
-            assert event is not None and event.method == "notifications/tools/list_changed"
+            assert event == ToolsListChanged()
         assert (await client.call_tool("echo", {"message": "after"})).content[0].text == "after"
