@@ -611,3 +611,29 @@ def test_tag_related_and_the_models() -> None:
     assert modern.task.task_id == "a" and modern.task.poll_interval == 250 and modern.task.ttl is None
     legacy = CreateTaskResult({"task": {"taskId": "b", "status": "working", "ttl": 10, "pollInterval": 5}})
     assert legacy.task.task_id == "b" and legacy.task.ttl_ms == 10 and legacy.task.poll_interval_ms == 5
+
+
+# ---------------------------------------------------------------------------- the CLI
+
+
+@pytest.mark.parametrize("era", ERAS)
+@async_test
+async def test_cli_call_task_prints_the_status_changes(era: str) -> None:
+    import argparse
+    import io
+
+    from mcpfast.cli_client import _call
+
+    client, _server = connect(era)
+    out, err = io.StringIO(), io.StringIO()
+    async with client as c:
+        code = await _call(c, argparse.Namespace(json=False, task=True), "slow", [], {"polls": 3}, out, err)
+        assert code == 0, err.getvalue()
+        assert out.getvalue().startswith("done after")
+        lines = err.getvalue().splitlines()
+        assert lines[0] == "task t1: working" and lines[-1] == "task t1: completed - halfway"
+        err.truncate(0)
+        err.seek(0)
+        with pytest.raises(MCPError, match="upstream down"):
+            await _call(c, argparse.Namespace(json=False, task=True), "fails", [], {}, out, err)
+        assert err.getvalue().splitlines() == ["task t2: working", "task t2: failed - upstream down"]
