@@ -24,7 +24,7 @@ __all__ = ["check_routing_headers", "decode_header_value", "param_spec", "check_
 
 #: method -> the params key ``Mcp-Name`` mirrors
 NAME_PARAM = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri",
-              # the Tasks extension (SEP-2663): routes a task's requests to the instance holding it
+              # the tasks extension (SEP-2663 "Streamable HTTP: Routing Headers")
               "tasks/get": "taskId", "tasks/update": "taskId", "tasks/cancel": "taskId"}
 
 _SENTINEL = re.compile(r"=\?base64\?(.*)\?=", re.S)
