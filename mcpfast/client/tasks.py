@@ -431,7 +431,9 @@ class ToolTask:
         pump = await self._open_listen() if self.listen else None
         try:
             state = self._state
-            if "status" not in state:  # attached by id: nothing known yet
+            if "status" not in state or pump is not None:
+                # attached by id (nothing known yet), or subscribed just now: what changed
+                # before the stream was acknowledged is not notified, so ask once
                 state = await self._get_raw()
             fetched = False
             while True:
