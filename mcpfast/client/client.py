@@ -42,7 +42,14 @@ from types import TracebackType
 from typing import Any
 
 from .. import tracing as _tracing
-from ..errors import CONNECTION_CLOSED, UNSUPPORTED_PROTOCOL_VERSION, ConnectionClosed, JSONRPCError, MCPError
+from ..errors import (
+    CONNECTION_CLOSED,
+    METHOD_NOT_FOUND,
+    UNSUPPORTED_PROTOCOL_VERSION,
+    ConnectionClosed,
+    JSONRPCError,
+    MCPError,
+)
 from ..metrics import TOOL_ERROR, ClientMetrics
 from ..peer import JSONRPCPeer
 from ..tracing import PROVIDER_KEY as _TRACER_PROVIDER
@@ -74,6 +81,7 @@ from .tasks import (
     StatusCallback,
     TaskRegistry,
     ToolTask,
+    call_required_task,
     finish_call,
     start_tool_task,
     tag_related,
@@ -521,6 +529,8 @@ class Client:
             if type(res) is dict and res.get("resultType") == "task":  # the server made it a task (2026-07-28)
                 res = await finish_call(self, name, res)
         except (JSONRPCError, ConnectionClosed) as exc:
+            if isinstance(exc, JSONRPCError) and exc.code == METHOD_NOT_FOUND and self.tasks and not session.modern:
+                return CallToolResult(await call_required_task(self, name, arguments, exc, read_timeout_seconds, meta))
             if m is not None:
                 self._observe(m, session, t0, _CALL_TOOL, name, m.error_type(exc))
             raise _convert(exc) from None

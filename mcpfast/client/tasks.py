@@ -73,6 +73,7 @@ __all__ = [
     "ExperimentalClientFeatures",
     "start_tool_task",
     "finish_call",
+    "call_required_task",
     "related_task_id",
     "tag_related",
     "legacy_tool_tasks",
@@ -643,6 +644,18 @@ async def finish_call(client: Client, name: str, created: dict[str, Any]) -> dic
     state = _task_state(created, modern=True)
     assert state is not None
     return await ToolTask(client, state["taskId"], name=name, state=state).wait_raw(cancel_task=True)
+
+
+async def call_required_task(client: Client, name: str, arguments: dict[str, Any] | None, refused: JSONRPCError,
+                             read_timeout_seconds: float | None, meta: dict[str, Any] | None) -> dict[str, Any]:
+    """A plain 2025-11-25 ``call_tool`` refused with -32601: a server that supports
+    task-augmented calls answers so for a tool whose ``execution.taskSupport`` is
+    ``"required"``; call it again as a task and wait for the end (cancelled with the awaiting
+    coroutine). Without that capability the refusal stands (``MCPError``)."""
+    if not legacy_tool_tasks(client.session.server_capabilities):
+        raise MCPError.from_error(refused) from None
+    task = await start_tool_task(client, name, arguments, read_timeout_seconds=read_timeout_seconds, meta=meta)
+    return await task.wait_raw(cancel_task=True)
 
 
 class ExperimentalClientFeatures:
