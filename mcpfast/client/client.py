@@ -662,19 +662,21 @@ class Client:
 
     async def start_tool_task(self, name: str, arguments: dict[str, Any] | None = None, *, ttl: int | None = None,
                               read_timeout_seconds: float | None = None, meta: dict[str, Any] | None = None,
-                              on_status: StatusCallback | None = None, listen: bool = False) -> ToolTask:
+                              on_status: StatusCallback | None = None, listen: bool | None = None) -> ToolTask:
         """Call tool ``name`` as a task and return its ``ToolTask`` (``await task.result()``,
         ``task.statuses()``, ``task.cancel()``; ``mcpfast.client.tasks``). 2025-11-25: asks for
         a task (``ttl`` ms requested) when the server supports task-augmented calls; 2026-07-28:
         declares the extension and the server decides. A call the server answers directly gives
         a handle that is already completed (``task_id`` None). ``on_status(task)`` is called on
-        each status change; ``listen=True`` also takes ``notifications/tasks`` from a
-        ``subscriptions/listen`` stream while waiting (2026-07-28)."""
+        each status change; ``listen`` takes ``notifications/tasks`` from a
+        ``subscriptions/listen`` stream while waiting (2026-07-28; None: when the server
+        declared the extension in ``server/discover``), so the end is seen at once rather
+        than at the next ``pollIntervalMs``."""
         return await start_tool_task(self, name, arguments, ttl=ttl, read_timeout_seconds=read_timeout_seconds,
                                      meta=meta, on_status=on_status, listen=listen)
 
     def get_tool_task(self, task_id: str, *, on_status: StatusCallback | None = None,
-                      listen: bool = False) -> ToolTask:
+                      listen: bool | None = None) -> ToolTask:
         """The ``ToolTask`` of a task created earlier (its id kept, say, across a restart)."""
         return ToolTask.attach(self, task_id, on_status=on_status, listen=listen)
 

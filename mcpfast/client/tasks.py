@@ -90,7 +90,7 @@ TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
 #: the polling interval when the server suggests none (milliseconds)
 DEFAULT_POLL_INTERVAL_MS = 500
 #: a server's ``pollIntervalMs: 0`` must not turn the wait into a busy loop
-MIN_POLL_INTERVAL_MS = 5
+MIN_POLL_INTERVAL_MS = 1
 
 #: ``on_status(task)``: called with a ``Task`` each time the status (or its message) changes;
 #: may return an awaitable, which is run on its own
@@ -198,7 +198,10 @@ class ToolTask:
 
     One driver per handle waits for the end (``result()``, ``statuses()`` and the
     ``on_status`` callbacks share it): at 2026-07-28 it polls ``tasks/get`` every
-    ``pollIntervalMs`` (woken early by ``notifications/tasks`` when ``listen=True``) and
+    ``pollIntervalMs``, woken early by ``notifications/tasks`` from a ``subscriptions/listen``
+    stream (``listen``: True, False, or None for "when the server's ``server/discover``
+    declared the extension"; a server that leaves the task out of its acknowledgement is
+    polled alone), and
     answers ``input_required`` once per input key; at 2025-11-25 it blocks on ``tasks/result``
     (re-sent after each ``read_timeout_seconds``), polling ``tasks/get`` alongside only when
     someone watches the status.
@@ -206,14 +209,16 @@ class ToolTask:
 
     def __init__(self, client: Client, task_id: str | None, *, name: str | None = None,
                  state: dict[str, Any] | None = None, result: dict[str, Any] | None = None,
-                 on_status: StatusCallback | None = None, listen: bool = False) -> None:
+                 on_status: StatusCallback | None = None, listen: bool | None = None) -> None:
         self.client = client
         self.task_id = task_id
         #: the tool's name, when this handle started the call
         self.name = name
         #: 2026-07-28 (poll ``tasks/get``) or 2025-11-25 (``tasks/result``)
         self.modern = client.session.modern
-        #: open a ``subscriptions/listen`` stream for this task while waiting (2026-07-28)
+        #: open a ``subscriptions/listen`` stream for this task while waiting (2026-07-28): the
+        #: end arrives at once instead of at the next poll; None: when the server declared the
+        #: extension (``server/discover``)
         self.listen = listen
         # what is known of the task: nothing but its id when attached by id
         self._state: dict[str, Any] = state if state is not None else (
@@ -429,7 +434,7 @@ class ToolTask:
     # 2026-07-28: poll tasks/get (or take notifications/tasks), answer input, read the inlined end
     async def _run_modern(self) -> dict[str, Any]:
         wake = self._wake = asyncio.Event()  # set by observe(): a notification brought news
-        pump = await self._open_listen() if self.listen else None
+        pump = await self._open_listen() if self._listens() else None
         try:
             state = self._state
             if "status" not in state or pump is not None:
@@ -493,6 +498,12 @@ class ToolTask:
             raise MCPError.from_error(exc) from None
         self._answered.update(fresh)
         await self.update(answers)
+
+    def _listens(self) -> bool:
+        if self.listen is not None:
+            return self.listen
+        exts = self.client.session.server_capabilities.get("extensions")
+        return type(exts) is dict and TASKS_EXTENSION in exts
 
     async def _open_listen(self) -> _Listen | None:
         listen = _Listen(self)
@@ -619,7 +630,7 @@ class _Listen:
 async def start_tool_task(client: Client, name: str, arguments: dict[str, Any] | None = None, *,
                           ttl: int | None = None, read_timeout_seconds: float | None = None,
                           meta: dict[str, Any] | None = None, on_status: StatusCallback | None = None,
-                          listen: bool = False) -> ToolTask:
+                          listen: bool | None = None) -> ToolTask:
     """Call tool ``name`` as a task (see ``Client.start_tool_task``)."""
     session = client.session
     params: dict[str, Any] = {"name": name, "arguments": arguments if arguments is not None else {}}

@@ -245,3 +245,16 @@ def test_cli_call_task_over_http(capsys: pytest.CaptureFixture[str], era: str) -
         assert code == 1 and "deep trouble" in err
     finally:
         served.close()
+
+
+@pytest.mark.parametrize("where", WHERE)
+@async_test
+async def test_after_discover_the_transparent_call_listens(where: str) -> None:
+    # the server declared the extension in server/discover (mode "auto" probes it): call_tool
+    # subscribes to the task's notifications, so a 60 s poll interval does not delay the end
+    app = build(Probe(), poll_ms=60_000)
+    async with connected(where, "auto", app) as c:
+        assert c.protocol_version == "2026-07-28"
+        res = await asyncio.wait_for(c.call_tool("work", {"label": "fast"}), 5)
+        assert res.content[0].text == "done fast"
+    assert len(app.core.task_store) == 1  # type: ignore[arg-type]
