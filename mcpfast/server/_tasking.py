@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import requestvars
 from ..errors import (
+    SERVER_OVERLOADED,
     InternalError,
     InvalidParams,
     JSONRPCError,
@@ -147,6 +148,10 @@ class TaskServing:
         self._running: dict[str, _Running] = {}
         self._task_peers: dict[str, Any] = {}  # legacy task -> the session's peer (notifications)
         self._peer_owner: dict[Any, str] = {}
+        #: legacy task -> the pending ``tasks/result`` handlers that carry its server->client
+        #: requests on their own response streams, and who waits for one to come
+        self._relays: dict[str, list[asyncio.Queue[tuple[str, dict[str, Any], asyncio.Future[Any]]]]] = {}
+        self._relay_wanted: dict[str, asyncio.Event] = {}
         self._unsubscribe_tasks = self.task_store.subscribe(self._on_task_event)
 
     @property
@@ -250,7 +255,11 @@ class TaskServing:
         }
         if not modern:
             self._task_peers[tid] = peer  # before create: its first status notification goes there
-        await self.task_store.create(rec)  # durable before the handle is given out
+        try:
+            await self.task_store.create(rec)  # durable before the handle is given out
+        except OverflowError as exc:  # the store is full of unfinished tasks
+            self._task_peers.pop(tid, None)
+            raise JSONRPCError(f"Server overloaded: {exc}", code=SERVER_OVERLOADED) from None
         if ctx is not None:
             ctx.task_id = tid
         return rec
@@ -311,7 +320,12 @@ class TaskServing:
                 res = {**res, "resultType": "complete", "_meta": self._meta}
             return res
         try:
-            await self.task_store.finish(tid, "completed", result=_strip(res))
+            result = _strip(res)
+        except InternalError as exc:
+            await self._settle_error(tid, exc)
+            return None
+        try:
+            await self._record(tid, "completed", result=result)
         finally:
             self._running.pop(tid, None)
         return None
@@ -319,30 +333,38 @@ class TaskServing:
     # ================================================================== running
 
     async def _body(self, tid: str, tool: Tool, args: dict[str, Any], ctx: Context | None, digest: str | None) -> None:
+        """Run the task's tool (``_run_tool``, the one way a tool runs) and record its outcome;
+        nothing escapes but a cancellation (the task then ends ``cancelled``)."""
         try:
             res = self._run_tool(tool, args, False, ctx, digest)
             if asyncio.isfuture(res) or asyncio.iscoroutine(res):
                 res = await res
+            result = _strip(res)
         except BaseException as exc:
             await self._settle_error(tid, exc)
-            if isinstance(exc, asyncio.CancelledError):
-                raise
             if not isinstance(exc, Exception):
-                raise
+                raise  # CancelledError, KeyboardInterrupt, SystemExit
         else:
-            await self.task_store.finish(tid, "completed", result=_strip(res))
+            await self._record(tid, "completed", result=result)
         finally:
             self._running.pop(tid, None)
 
+    async def _record(self, tid: str, status: str, **kw: Any) -> None:
+        """``finish`` on the store; a store that fails (a shared one that is down) is logged:
+        the task then shows its last status until its TTL ends it."""
+        try:
+            await self.task_store.finish(tid, status, **kw)
+        except Exception:  # noqa: BLE001 - a background task has nobody to raise to
+            log.exception("could not record task %s as %s", tid, status, extra=log_extra())
+
     async def _settle_error(self, tid: str, exc: BaseException) -> None:
-        store = self.task_store
         if isinstance(exc, asyncio.CancelledError):
-            await store.finish(tid, "cancelled")
+            await self._record(tid, "cancelled")
         elif isinstance(exc, JSONRPCError):
-            await store.finish(tid, "failed", error=exc.to_dict(), status_message=exc.message)
+            await self._record(tid, "failed", error=exc.to_dict(), status_message=exc.message)
         else:
             log.error("task %s failed with an unexpected exception", tid, exc_info=exc, extra=log_extra())
-            await store.finish(tid, "failed", error=InternalError("Internal error").to_dict())
+            await self._record(tid, "failed", error=InternalError("Internal error").to_dict())
         self._running.pop(tid, None)
 
     def _on_task_event(self, event: str, rec: TaskRecord) -> None:
@@ -410,7 +432,7 @@ class TaskServing:
                 for key, r in requests.items():
                     p = dict(r.get("params") or {})
                     p["_meta"] = {**(p.get("_meta") or {}), RELATED_TASK_KEY: {"taskId": tid}}
-                    out[key] = await ctx.peer.request(r["method"], p)
+                    out[key] = await self._legacy_ask(ctx, tid, r["method"], p)
             finally:
                 await store.update(tid, status="working")
             return out
@@ -431,6 +453,29 @@ class TaskServing:
                 for k in futs:
                     run.waiting.pop(k, None)
         return {k: have[k] for k in requests}
+
+    async def _legacy_ask(self, ctx: Context, tid: str, method: str, params: dict[str, Any]) -> Any:
+        """One server->client request of a 2025-11-25 task. It goes on the response stream of a
+        ``tasks/result`` the client has pending for the task (what the spec suggests a client do
+        on seeing ``input_required``); over HTTP, where a message outside any request is lost
+        without a GET stream, it waits up to two polling intervals for such a call, then goes
+        out as any message of the session would (the GET stream)."""
+        relays = self._relays.get(tid)
+        if not relays and ctx.http_request is not None:
+            wanted = self._relay_wanted.setdefault(tid, asyncio.Event())
+            try:
+                async with asyncio.timeout(2 * self.task_poll_interval_ms / 1000.0):
+                    await wanted.wait()
+            except TimeoutError:
+                pass
+            finally:
+                self._relay_wanted.pop(tid, None)
+            relays = self._relays.get(tid)
+        if relays:
+            fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            relays[-1].put_nowait((method, params, fut))
+            return await fut
+        return await ctx.peer.request(method, params)
 
     async def task_status(self, ctx: Context, message: str | None) -> None:
         """Set the task's ``statusMessage`` (``Context.report_status``)."""
@@ -500,7 +545,7 @@ class TaskServing:
 
     async def _tasks_result(self, peer: Any, tid: str, session: Any) -> Any:
         await self._find(peer, tid, session)
-        rec = await wait_for(self.task_store, tid, lambda r: r["status"] in TERMINAL)
+        rec = await self._relay_until_terminal(peer, tid)
         if rec is None:
             raise InvalidParams(f"Unknown task: {tid!r} (it expired)", {"taskId": tid})
         related = {RELATED_TASK_KEY: {"taskId": tid}}
@@ -513,6 +558,44 @@ class TaskServing:
             err = rec.get("error") or {}
             raise JSONRPCError(err.get("message", "Internal error"), err.get("data"), code=err.get("code", -32603))
         raise JSONRPCError(f"Task {tid!r} was cancelled", {"taskId": tid, **related}, code=-32800)
+
+    async def _relay_until_terminal(self, peer: Any, tid: str) -> TaskRecord | None:
+        """Wait for the task to end, meanwhile sending the requests its tool asks the client
+        (``_legacy_ask``) from this handler, so they travel on this request's response stream."""
+        queue: asyncio.Queue[tuple[str, dict[str, Any], asyncio.Future[Any]]] = asyncio.Queue()
+        self._relays.setdefault(tid, []).append(queue)
+        wanted = self._relay_wanted.get(tid)
+        if wanted is not None:
+            wanted.set()
+        ended = asyncio.ensure_future(wait_for(self.task_store, tid, lambda r: r["status"] in TERMINAL))
+        try:
+            while True:
+                job = asyncio.ensure_future(queue.get())
+                await asyncio.wait((ended, job), return_when=asyncio.FIRST_COMPLETED)
+                if not job.done():
+                    job.cancel()
+                    return ended.result()
+                method, params, fut = job.result()
+                try:
+                    answer = await peer.request(method, params)
+                except Exception as exc:  # noqa: BLE001 - the client's error is the asking tool's
+                    if not fut.done():
+                        fut.set_exception(exc)
+                else:
+                    if not fut.done():
+                        fut.set_result(answer)
+        finally:
+            ended.cancel()
+            mine = self._relays.get(tid)
+            if mine is not None:
+                mine.remove(queue)
+                if not mine:
+                    del self._relays[tid]
+            while not queue.empty():  # asked after this handler stopped relaying: ask directly
+                method, params, fut = queue.get_nowait()
+                if not fut.done():
+                    fut.set_exception(JSONRPCError("the tasks/result that carried this request ended",
+                                                   code=-32603))
 
     def _handle_tasks_list(self, peer: Any, request: Request, params: dict[str, Any], session: Any, meta: Any) -> Any:
         cursor = params.get("cursor")

@@ -15,6 +15,11 @@ One object serves both eras, so a handler is written once:
   that is the InputRequiredResult; in a legacy session the core sends the requests to the
   client, then runs the handler again with the answers, so the same code serves both eras.
 
+Inside a task (``@tool(task=...)``, see ``_tasking``) the same calls wait for the client instead:
+``ask`` and friends park the task on ``input_required`` (2026-07-28) or send related-task
+requests (2025-11-25); ``report_status`` sets the task's status message, ``cancelled`` says the
+client cancelled it, and ``start_task`` starts a ``defer_task`` tool's task.
+
 The official SDK's ``Context`` surface is here too (what ``MCPServer`` tools written for it
 use): ``ctx.info/debug/warning/error(data, logger_name=...)``, ``report_progress``,
 ``read_resource``, ``elicit(message, SomeModel)`` (-> ``.action``/``.data``), ``elicit_url``,
@@ -26,9 +31,9 @@ thread (a ``def`` tool running in the thread pool): they are handed to the loop'
 
 from __future__ import annotations
 
-from asyncio import AbstractEventLoop
-from collections.abc import Awaitable, Callable
+from asyncio import AbstractEventLoop, ensure_future, run_coroutine_threadsafe
 from asyncio import _get_running_loop as _running_loop
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import requestvars
@@ -519,11 +524,18 @@ class Context:
         """Whether this call runs as a task (its result goes to ``tasks/get``/``tasks/result``)."""
         return self.task_id is not None
 
-    async def report_status(self, message: str | None) -> None:
+    def report_status(self, message: str | None) -> Awaitable[Any]:
         """Set the task's ``statusMessage`` (shown by ``tasks/get`` and in status notifications;
-        None clears it). A no-op for a call that is not a task."""
-        if self.task_id is not None:
-            await self.core.task_status(self, message)
+        None clears it). A no-op for a call that is not a task. Await it in an ``async def``
+        tool (the store has the message once it returns); a ``def`` tool in the thread pool
+        calls it plainly (the update is handed to the loop)."""
+        if self.task_id is None:
+            return _DONE
+        loop = self._loop
+        if loop is not None and _running_loop() is not loop:  # a def tool in a worker thread
+            run_coroutine_threadsafe(self.core.task_status(self, message), loop)
+            return _DONE
+        return ensure_future(self.core.task_status(self, message))
 
     async def start_task(self) -> None:
         """For a ``defer_task`` tool: make the task now and answer the request with its handle;

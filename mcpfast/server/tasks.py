@@ -72,6 +72,7 @@ __all__ = [
     "TaskEventCallback",
     "TERMINAL",
     "STATUSES",
+    "KEEP",
     "now_iso",
     "wait_for",
 ]
@@ -84,8 +85,10 @@ TaskEventCallback = Callable[[str, TaskRecord], None]
 STATUSES = frozenset({"working", "input_required", "completed", "failed", "cancelled"})
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 
-#: sentinel: "leave this field as it is" (``update``'s keyword defaults)
-_KEEP: Any = object()
+#: sentinel: "leave this field as it is" (``update``'s ``status_message`` default; a backend
+#: compares with ``is KEEP``)
+KEEP: Any = object()
+_KEEP = KEEP
 
 
 def now_iso(t: float | None = None) -> str:

@@ -18,9 +18,10 @@ import pytest
 from mcpfast import Context, MCPServer
 from mcpfast.errors import InternalError, JSONRPCError, ToolError
 from mcpfast.server import ServerCore
-from mcpfast.server.tasks import MemoryTaskStore, TaskStore, wait_for
+from mcpfast.server.tasks import MemoryTaskStore, wait_for
 from mcpfast.testing import Client, async_test
 
+from ..support.taskstore_contract import check_task_store, record
 from ..transports.http.front_fakes import RawClient, post
 
 EXT = "io.modelcontextprotocol/tasks"
@@ -73,6 +74,7 @@ def build(gate: Gate, **kw: Any) -> MCPServer[Any]:
 
     @app.tool(task="optional")
     def blocking_def(ctx: Context) -> str:
+        ctx.report_status("in a thread")
         gate.thread_release.wait(5)
         gate.saw_cancel_flag = ctx.cancelled
         return "def done"
@@ -83,6 +85,17 @@ def build(gate: Gate, **kw: Any) -> MCPServer[Any]:
         await ctx.report_status("asking")
         a, b = await asyncio.gather(ctx.elicit("A?", schema, key="a"), ctx.elicit("B?", schema, key="b"))
         return f"{a.get('content', {}).get('v')}+{b.get('content', {}).get('v')}"
+
+    @app.tool(task="optional")
+    async def ask_one(ctx: Context) -> str:
+        a = await ctx.elicit("Sure?", {"type": "object", "properties": {"ok": {"type": "boolean"}}}, key="ok")
+        return f"answer: {a.action}"
+
+    @app.tool(task="optional")
+    async def chatty(ctx: Context) -> str:
+        await ctx.info("working on it")
+        await ctx.report_progress(1, 2)
+        return "said"
 
     @app.tool(task="required", defer_task=True)
     async def deferred(ctx: Context) -> str:
@@ -170,6 +183,12 @@ async def test_modern_cancel_def_tool_sets_context_flag_and_drops_its_result() -
     app = build(gate)
     async with Client(app, protocol_version=MODERN, capabilities=WITH_EXT) as c:
         h = await c.request("tools/call", {"name": "blocking_def", "arguments": {}})
+        for _ in range(200):  # the status set from the worker thread reaches the store
+            if (await c.request("tasks/get", {"taskId": h["taskId"]})).get("statusMessage") == "in a thread":
+                break
+            await asyncio.sleep(0.005)
+        else:
+            raise AssertionError("the def tool's report_status never reached the task")
         await c.request("tasks/cancel", {"taskId": h["taskId"]})
         gate.thread_release.set()  # the thread finishes; its answer must not replace "cancelled"
         for _ in range(200):
@@ -334,6 +353,18 @@ async def test_ttl_expiry_and_no_early_expiry() -> None:
         assert t["ttl"] == 50
 
 
+@async_test
+async def test_full_store_refuses_new_tasks_with_overloaded() -> None:
+    gate = Gate()
+    app = build(gate, task_store=MemoryTaskStore(max_tasks=1))
+    async with Client(app, protocol_version=MODERN, capabilities=WITH_EXT) as c:
+        await c.request("tools/call", {"name": "held", "arguments": {}})
+        with pytest.raises(JSONRPCError) as e:
+            await c.request("tools/call", {"name": "held", "arguments": {}})
+        assert code_of(e) == -32005
+        gate.release.set()
+
+
 # ============================================================================ 2025-11-25
 
 
@@ -423,62 +454,45 @@ async def test_legacy_input_is_a_related_server_request() -> None:
         assert "input_required" in statuses and statuses[-1] == "completed"
 
 
+@async_test
+async def test_task_messages_legacy_related_modern_silent() -> None:
+    app = build(Gate())
+    async with Client(app, protocol_version=LEGACY) as c:
+        t = (await c.request("tools/call", {"name": "chatty", "arguments": {}, "task": {},
+                                            "_meta": {"progressToken": "p1"}}))["task"]
+        await c.request("tasks/result", {"taskId": t["taskId"]})
+        logs = c.notifications_of("notifications/message")
+        assert logs and logs[0]["_meta"][RELATED] == {"taskId": t["taskId"]}
+        progress = c.notifications_of("notifications/progress")
+        assert progress and progress[0]["progressToken"] == "p1" and progress[0]["_meta"][RELATED]
+    async with Client(app, protocol_version=MODERN, capabilities=WITH_EXT, log_level="debug") as c:
+        h = await c.request("tools/call", {"name": "chatty", "arguments": {}})
+        await settled(app.core, h["taskId"])
+        assert not c.notifications_of("notifications/message")  # the extension carries none
+
+
 # ============================================================================ the store
 
 
 @async_test
 async def test_memory_store_contract() -> None:
-    store = MemoryTaskStore(max_tasks=3)
-    assert isinstance(store, TaskStore)
-    events: list[tuple[str, str]] = []
-    unsubscribe = store.subscribe(lambda ev, rec: events.append((ev, rec["status"])))
+    await check_task_store(MemoryTaskStore())
 
-    def rec(tid: str, owner: str = "o", ttl: float | None = None) -> dict[str, Any]:
-        return {"taskId": tid, "owner": owner, "status": "working", "createdAt": "t", "lastUpdatedAt": "t",
-                "ttlMs": None if ttl is None else int(ttl * 1000),
-                "expiresAt": None if ttl is None else time.time() + ttl}
 
-    await store.create(rec("a"))
-    with pytest.raises(ValueError):
-        await store.create(rec("a"))
-    got = await store.get("a")
-    assert got is not None
-    got["status"] = "mutated"
-    assert (await store.get("a"))["status"] == "working"  # type: ignore[index]  # copies come out
-    assert (await store.finish("a", "completed", result={"content": []}))["status"] == "completed"  # type: ignore[index]
-    assert await store.finish("a", "failed", error={"code": 1, "message": "m"}) is None  # first terminal wins
-    assert await store.update("a", status="working") is None
-    assert (await store.request_cancel("a"))["status"] == "completed"  # type: ignore[index]  # idempotent, unchanged
-    await store.create(rec("b"))
-    await store.park("b", {"k1": {"method": "elicitation/create"}, "k2": {"method": "elicitation/create"}})
-    after = await store.answer("b", {"k1": 1, "zz": 2})
-    assert after is not None and after["status"] == "input_required" and list(after["inputRequests"]) == ["k2"]
-    assert await store.take_responses("b") == {"k1": 1}
-    assert await store.take_responses("b") == {}
-    after = await store.answer("b", {"k2": 3})
-    assert after is not None and after["status"] == "working" and "inputRequests" not in after
-    assert (await store.request_cancel("b"))["status"] == "cancelled"  # type: ignore[index]
-    assert ("cancel", "cancelled") in events and ("input", "working") in events
-    await store.create(rec("c", owner="p"))
-    page, nxt = await store.list("o", limit=1)
-    assert [r["taskId"] for r in page] == ["a"] and nxt is not None
-    page, nxt = await store.list("o", nxt, limit=1)
-    assert [r["taskId"] for r in page] == ["b"] and nxt is None
-    with pytest.raises(ValueError):
-        await store.list("o", "not-a-cursor")
-    await store.create(rec("d", ttl=0.05))  # full (3): the oldest terminal one ("a") makes room
-    assert await store.get("a") is None and len(store) == 3
-    assert await store.get("d") is not None
-    await asyncio.sleep(0.06)
-    assert await store.get("d") is None  # expired
-    await store.create(rec("e"))
-    await store.create(rec("f"))  # "b" (cancelled) makes room
+@async_test
+async def test_memory_store_bounds() -> None:
+    store = MemoryTaskStore(max_tasks=2)
+    await store.create(record("a"))
+    await store.finish("a", "completed", result={"content": []})
+    await store.create(record("b"))
+    await store.create(record("c"))  # full: the oldest terminal task ("a") makes room
+    assert await store.get("a") is None and len(store) == 2
     with pytest.raises(OverflowError):
-        await store.create(rec("g"))  # all unfinished
-    unsubscribe()
-    n = len(events)
-    await store.update("e", status_message="x")
-    assert len(events) == n
+        await store.create(record("d"))  # every task unfinished
+    with pytest.raises(ValueError):
+        await store.create(record("b"))  # ids are unique
+    with pytest.raises(ValueError):
+        MemoryTaskStore(max_tasks=0)
 
 
 # ============================================================================ HTTP
@@ -565,3 +579,53 @@ async def test_http_legacy_task_result() -> None:
             assert res["content"][0]["text"] == "quick" and res["_meta"][RELATED] == {"taskId": tid}
         finally:
             c.close()
+
+
+async def _sse_until(c: RawClient, needle: bytes, seen: bytearray) -> None:
+    """Read an SSE response's chunks into ``seen`` until ``needle`` shows up."""
+    if not seen:
+        head = await asyncio.wait_for(c.reader.readuntil(b"\r\n\r\n"), 5)
+        assert b" 200 " in head.split(b"\r\n")[0] and b"text/event-stream" in head.lower(), head
+        seen.extend(b"\x00")  # marks the head as read
+    while needle not in seen:
+        size = int((await asyncio.wait_for(c.reader.readuntil(b"\r\n"), 5)).strip(), 16)
+        data = await asyncio.wait_for(c.reader.readexactly(size + 2), 5)
+        if size == 0:
+            raise AssertionError(f"the stream ended without {needle!r}: {bytes(seen)!r}")
+        seen.extend(data[:-2])
+
+
+@async_test
+async def test_http_legacy_task_input_travels_on_the_tasks_result_stream() -> None:
+    app = build(Gate())
+    accept = "application/json, text/event-stream"
+    async with app.core.start("http", port=0) as server:
+        c = await RawClient.connect(server.port)
+        r2 = await RawClient.connect(server.port)
+        try:
+            c.send(post("/mcp", _body(0, "initialize", {"protocolVersion": LEGACY, "capabilities": {"elicitation": {}},
+                                                         "clientInfo": {"name": "t", "version": "0"}}),
+                        {"Content-Type": "application/json", "Accept": accept}))
+            sid = (await c.response()).headers["mcp-session-id"]
+            hdrs = {"Content-Type": "application/json", "Accept": accept, "Mcp-Session-Id": sid,
+                    "MCP-Protocol-Version": LEGACY}
+            c.send(post("/mcp", json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}).encode(), hdrs))
+            assert (await c.response()).status == 202
+            c.send(post("/mcp", _body(1, "tools/call", {"name": "ask_one", "arguments": {}, "task": {}}), hdrs))
+            r = await c.response()
+            tid = _message(r.body, r.headers.get("content-type", ""))["result"]["task"]["taskId"]
+            await settled(app.core, tid, ("input_required",))
+            r2.send(post("/mcp", _body(2, "tasks/result", {"taskId": tid}), hdrs))  # no GET stream: this one
+            seen = bytearray()
+            await _sse_until(r2, b"elicitation/create", seen)
+            line = next(ln for ln in bytes(seen).decode().split("\n") if "elicitation/create" in ln)
+            ask = json.loads(line[line.index("{"):])
+            assert ask["params"]["_meta"][RELATED] == {"taskId": tid}
+            c.send(post("/mcp", json.dumps({"jsonrpc": "2.0", "id": ask["id"],
+                                            "result": {"action": "accept", "content": {"ok": True}}}).encode(), hdrs))
+            assert (await c.response()).status == 202
+            await _sse_until(r2, b"answer: accept", seen)
+            assert RELATED.encode() in seen
+        finally:
+            c.close()
+            r2.close()
