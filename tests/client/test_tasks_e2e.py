@@ -139,14 +139,8 @@ async def test_the_handle_reports_statuses_and_the_result(where: str, era: str) 
     assert seen[0][0] == "working" and seen[-1][0] == "completed"
 
 
-LEGACY_HTTP_INPUT = pytest.mark.xfail(strict=True, reason=(
-    "server (branch tasks): a 2025-11-25 task's input request is sent on the peer of the tools/call"
-    " POST, whose stream closed with the CreateTaskResult, so over HTTP it never reaches the client"))
-
-
-@pytest.mark.parametrize(("where", "era"), [
-    ("inproc", "legacy"), ("inproc", "2026-07-28"), ("http", "2026-07-28"),
-    pytest.param("http", "legacy", marks=LEGACY_HTTP_INPUT)])
+@pytest.mark.parametrize("where", WHERE)
+@pytest.mark.parametrize("era", ERAS)
 @async_test
 async def test_input_from_inside_a_task(where: str, era: str) -> None:
     metas: list[str | None] = []
@@ -157,7 +151,7 @@ async def test_input_from_inside_a_task(where: str, era: str) -> None:
 
     async with connected(where, era, build(Probe()), elicitation_callback=elicit) as c:
         task = await c.start_tool_task("ask")
-        res = await asyncio.wait_for(task.result(), 1 if (where, era) == ("http", "legacy") else 5)
+        res = await asyncio.wait_for(task.result(), 5)
         assert res.content[0].text == "hello Ada"
         # the transparent path answers input the same way (2026-07-28: a server-created task)
         assert (await asyncio.wait_for(c.call_tool("ask"), 5)).content[0].text == "hello Ada"
