@@ -397,11 +397,9 @@ class ToolTask:
                     if not queue.empty():
                         continue
                     exc = driver.exception() if not driver.cancelled() else None
-                    if exc is not None and not isinstance(exc, (TaskCancelledError, JSONRPCError)):
-                        raise exc
-                    if self.done:
-                        yield self.task  # ended without a change being reported (no observer poll)
-                    return
+                    if exc is not None and not self.done:
+                        raise exc  # the wait failed before an end was seen (connection lost, task gone)
+                    return  # (the terminal status was queued, and yielded, before the driver ended)
         finally:
             self._queues.remove(queue)
             self._waiters -= 1

@@ -384,6 +384,25 @@ async def test_statuses_iterates_until_the_end(era: str) -> None:
         assert _text(await task.wait_raw()).startswith("done after")
 
 
+@async_test
+async def test_statuses_raises_when_the_wait_fails_and_stops_polling_when_left() -> None:
+    client, server = connect(MODERN)
+    async with client as c:
+        with pytest.raises(MCPError) as info:
+            async for _ in c.get_tool_task("gone").statuses():
+                pass
+        assert info.value.error.code == INVALID_PARAMS
+        task = await c.start_tool_task("forever")
+        async for state in task.statuses():
+            assert state.status == "working"
+            break  # leaving the iteration stops the driver it started
+        await asyncio.sleep(0.03)
+        polls = server.methods().count("tasks/get")
+        await asyncio.sleep(0.05)
+        assert server.methods().count("tasks/get") == polls
+        assert server.tasks["t1"].status == "working"  # and leaves the task alone
+
+
 @pytest.mark.parametrize("era", ERAS)
 @async_test
 async def test_get_and_cancel(era: str) -> None:
