@@ -524,6 +524,36 @@ async def test_legacy_asks_for_a_task_with_params_task() -> None:
 
 
 @async_test
+async def test_legacy_tasks_result_is_sent_again_after_each_read_timeout() -> None:
+    client, server = connect(LEGACY, read_timeout_seconds=0.03)
+    async with client as c:
+        task = await c.start_tool_task("slow", {"polls": 12})  # about 120 ms of 10 ms steps
+        assert (await task.result()).content[0].text == "done after 12"
+    assert server.methods().count("tasks/result") >= 2
+    assert "tasks/get" not in server.methods()
+
+
+@async_test
+async def test_async_and_failing_status_callbacks() -> None:
+    seen: list[str] = []
+
+    async def record(task: Task) -> None:
+        await asyncio.sleep(0)
+        seen.append(str(task.status))
+
+    def broken(task: Task) -> None:
+        raise RuntimeError("a watcher bug")
+
+    client, _server = connect(MODERN)
+    async with client as c:
+        task = await c.start_tool_task("slow", on_status=record)
+        task.add_status_callback(broken)  # logged, and the wait goes on
+        assert (await task.result()).content[0].text == "done after 2"
+        await asyncio.sleep(0.01)
+    assert seen[0] == "working" and seen[-1] == "completed"
+
+
+@async_test
 async def test_legacy_elicitation_during_tasks_result_carries_the_related_task() -> None:
     seen_meta: list[Any] = []
 
