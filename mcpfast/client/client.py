@@ -42,14 +42,7 @@ from types import TracebackType
 from typing import Any
 
 from .. import tracing as _tracing
-from ..errors import (
-    CONNECTION_CLOSED,
-    METHOD_NOT_FOUND,
-    UNSUPPORTED_PROTOCOL_VERSION,
-    ConnectionClosed,
-    JSONRPCError,
-    MCPError,
-)
+from ..errors import CONNECTION_CLOSED, UNSUPPORTED_PROTOCOL_VERSION, ConnectionClosed, JSONRPCError, MCPError
 from ..metrics import TOOL_ERROR, ClientMetrics
 from ..peer import JSONRPCPeer
 from ..tracing import PROVIDER_KEY as _TRACER_PROVIDER
@@ -83,6 +76,7 @@ from .tasks import (
     ToolTask,
     call_required_task,
     finish_call,
+    requires_task,
     start_tool_task,
     tag_related,
 )
@@ -529,8 +523,8 @@ class Client:
             if type(res) is dict and res.get("resultType") == "task":  # the server made it a task (2026-07-28)
                 res = await finish_call(self, name, res)
         except (JSONRPCError, ConnectionClosed) as exc:
-            if isinstance(exc, JSONRPCError) and exc.code == METHOD_NOT_FOUND and self.tasks and not session.modern:
-                return CallToolResult(await call_required_task(self, name, arguments, exc, read_timeout_seconds, meta))
+            if self.tasks and requires_task(exc, session):  # 2025-11-25: call it again as a task
+                return CallToolResult(await call_required_task(self, name, arguments, read_timeout_seconds, meta))
             if m is not None:
                 self._observe(m, session, t0, _CALL_TOOL, name, m.error_type(exc))
             raise _convert(exc) from None

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import (
     INVALID_PARAMS,
+    METHOD_NOT_FOUND,
     REQUEST_CANCELLED,
     REQUEST_TIMEOUT,
     JSONRPCError,
@@ -61,6 +62,7 @@ from .results import (
 
 if TYPE_CHECKING:
     from .client import Client
+    from .session import ClientSession
 
 __all__ = [
     "TASKS_EXTENSION",
@@ -74,6 +76,7 @@ __all__ = [
     "start_tool_task",
     "finish_call",
     "call_required_task",
+    "requires_task",
     "related_task_id",
     "tag_related",
     "legacy_tool_tasks",
@@ -655,14 +658,19 @@ async def finish_call(client: Client, name: str, created: dict[str, Any]) -> dic
     return await ToolTask(client, state["taskId"], name=name, state=state).wait_raw(cancel_task=True)
 
 
-async def call_required_task(client: Client, name: str, arguments: dict[str, Any] | None, refused: JSONRPCError,
+def requires_task(exc: BaseException, session: ClientSession) -> bool:
+    """Whether ``exc``, answering a plain 2025-11-25 ``tools/call``, says the tool must be called
+    as a task: -32601 from a server that supports task-augmented calls (``legacy_tool_tasks``;
+    the spec's answer for a tool whose ``execution.taskSupport`` is ``"required"``)."""
+    return (isinstance(exc, JSONRPCError) and exc.code == METHOD_NOT_FOUND and not session.modern
+            and legacy_tool_tasks(session.server_capabilities))
+
+
+async def call_required_task(client: Client, name: str, arguments: dict[str, Any] | None,
                              read_timeout_seconds: float | None, meta: dict[str, Any] | None) -> dict[str, Any]:
-    """A plain 2025-11-25 ``call_tool`` refused with -32601: a server that supports
-    task-augmented calls answers so for a tool whose ``execution.taskSupport`` is
-    ``"required"``; call it again as a task and wait for the end (cancelled with the awaiting
-    coroutine). Without that capability the refusal stands (``MCPError``)."""
-    if not legacy_tool_tasks(client.session.server_capabilities):
-        raise MCPError.from_error(refused) from None
+    """A plain 2025-11-25 ``call_tool`` the server refused because the tool requires a task
+    (``requires_task``): call it again as a task and wait for the end (the task is cancelled
+    with the awaiting coroutine)."""
     task = await start_tool_task(client, name, arguments, read_timeout_seconds=read_timeout_seconds, meta=meta)
     return await task.wait_raw(cancel_task=True)
 
