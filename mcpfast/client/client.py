@@ -72,6 +72,7 @@ from .tasks import (
     TASKS_EXTENSION,
     ExperimentalClientFeatures,
     StatusCallback,
+    TaskListen,
     TaskRegistry,
     ToolTask,
     call_required_task,
@@ -143,7 +144,7 @@ class _Handlers(ClientHandlers):
     def __init__(self, client: Client) -> None:
         super().__init__(keep_notifications=0)
         self.client = client
-        self.listeners: dict[Any, Subscription] = {}
+        self.listeners: dict[Any, Subscription | TaskListen] = {}
         self._reports: set[asyncio.Task[Any]] = set()
 
     def _reported(self, task: asyncio.Task[Any]) -> None:
@@ -683,7 +684,7 @@ class Client:
             e = self._experimental = ExperimentalClientFeatures(self)
         return e
 
-    def register_listener(self, rid: Any, sub: Subscription) -> None:
+    def register_listener(self, rid: Any, sub: Subscription | TaskListen) -> None:
         """Route notifications tagged with listen request ``rid`` to ``sub``."""
         self._handlers.listeners[rid] = sub
 

@@ -56,7 +56,6 @@ from .results import (
     CreateTaskResult,
     GetTaskResult,
     ListTasksResult,
-    MCPModel,
     Task,
 )
 
@@ -70,6 +69,7 @@ __all__ = [
     "TERMINAL_STATUSES",
     "DEFAULT_POLL_INTERVAL_MS",
     "ToolTask",
+    "TaskListen",
     "TaskCancelledError",
     "TaskRegistry",
     "ExperimentalClientFeatures",
@@ -92,6 +92,9 @@ RELATED_TASK_KEY = "io.modelcontextprotocol/related-task"
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
 #: the polling interval when the server suggests none (milliseconds)
 DEFAULT_POLL_INTERVAL_MS = 500
+#: a task's state pushed on a listen stream (2026-07-28)
+TASK_NOTIFICATION = "notifications/tasks"
+LISTEN_ACKNOWLEDGED = "notifications/subscriptions/acknowledged"
 #: a server's ``pollIntervalMs: 0`` must not turn the wait into a busy loop
 MIN_POLL_INTERVAL_MS = 1
 
@@ -506,14 +509,11 @@ class ToolTask:
         exts = self.client.session.server_capabilities.get("extensions")
         return type(exts) is dict and TASKS_EXTENSION in exts
 
-    async def _open_listen(self) -> _Listen | None:
-        listen = _Listen(self)
-        try:
-            if await listen.open():
-                return listen
-            log.debug("the server sends no notifications for task %s; polling", self.task_id)
-        except (MCPError, TimeoutError) as exc:  # no listen support: polling alone does it
-            log.debug("no subscriptions/listen for task %s (%s); polling", self.task_id, exc)
+    async def _open_listen(self) -> TaskListen | None:
+        listen = TaskListen(self)
+        if await listen.open():
+            return listen
+        log.debug("no notifications from the server for task %s: polling alone", self.task_id)
         return None
 
     # 2025-11-25: tasks/result blocks until the end (and carries the server's requests meanwhile)
@@ -587,42 +587,68 @@ def _retrieve(driver: asyncio.Task[Any]) -> None:
         driver.exception()
 
 
-class _Listen:
+class TaskListen:
     """A ``subscriptions/listen`` stream for one task's ``notifications/tasks`` (2026-07-28),
-    pumped into ``ToolTask.observe``."""
+    each handed to ``ToolTask.observe``. It is a listener of the client's notification routing
+    (``Client.register_listener``: ``deliver``/``end``/``lost``), not a ``Client.listen()``
+    stream, whose events are the change notifications alone."""
 
     def __init__(self, task: ToolTask) -> None:
-        from .client import Subscription  # client.py imports this module
-
         self.task = task
-        self.sub = Subscription(task.client, {"taskIds": [task.task_id]})
-        self.pump: asyncio.Task[None] | None = None
+        #: the listen request's JSON-RPC id (the stream's ``subscriptionId``)
+        self.request_id: Any = None
+        self._acked: asyncio.Future[Any] | None = None
+        self._request: asyncio.Task[Any] | None = None
+
+    # fed by the client's notification routing
+    def deliver(self, method: str, params: dict[str, Any]) -> None:
+        if method == LISTEN_ACKNOWLEDGED:
+            acked = self._acked
+            if acked is not None and not acked.done():
+                acked.set_result(params.get("notifications"))
+        elif method == TASK_NOTIFICATION:
+            self.task.observe(params)
+
+    def end(self) -> None:
+        """The server tore the stream down: polling carries on alone."""
+
+    def lost(self, exc: BaseException | None) -> None:
+        """The connection is gone: the next poll says so."""
+
+    def _sent(self, rid: Any) -> None:
+        self.request_id = rid
+        self.task.client.register_listener(rid, self)
 
     async def open(self) -> bool:
-        """Open the stream; False (and closed again) when the server's acknowledgement leaves
-        this task out."""
-        await self.sub.__aenter__()
-        honored = self.sub.honored or {}
-        if self.task.task_id not in (honored.get("taskIds") or ()):
-            await self.sub.__aexit__(None, None, None)
-            return False
-        self.pump = asyncio.get_running_loop().create_task(self._pump())
-        return True
-
-    async def _pump(self) -> None:
-        try:
-            async for event in self.sub:
-                if event.method == "notifications/tasks" and isinstance(event.params, MCPModel):
-                    self.task.observe(event.params.raw)
-        except MCPError as exc:
-            log.debug("the listen stream of task %s ended: %s", self.task.task_id, exc)
+        """Send the listen request and wait for its acknowledgement (``read_timeout_seconds``);
+        False, with the stream closed again, when the server refuses it (-32021 without the
+        extension declared), leaves the task out of its acknowledgement, or does not answer."""
+        client = self.task.client
+        session = client.session
+        loop = asyncio.get_running_loop()
+        self._acked = loop.create_future()
+        # straight to the peer: the stream lives as long as the wait, read_timeout_seconds must not end it
+        self._request = loop.create_task(session.peer.request(
+            "subscriptions/listen", {"notifications": {"taskIds": [self.task.task_id]}, "_meta": session.envelope},
+            on_sent=self._sent))
+        self._request.add_done_callback(_retrieve)
+        done, _ = await asyncio.wait({self._acked, self._request}, timeout=client.read_timeout_seconds,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if self._acked in done:
+            honored = self._acked.result()
+            if type(honored) is dict and self.task.task_id in (honored.get("taskIds") or ()):
+                return True
+        await self.aclose()
+        return False
 
     async def aclose(self) -> None:
-        pump, self.pump = self.pump, None
-        if pump is not None:
-            pump.cancel()
-            await asyncio.gather(pump, return_exceptions=True)
-        await self.sub.__aexit__(None, None, None)
+        """End the stream (the peer cancels the request)."""
+        if self.request_id is not None:
+            self.task.client.unregister_listener(self.request_id)
+        request, self._request = self._request, None
+        if request is not None and not request.done():
+            request.cancel()
+            await asyncio.gather(request, return_exceptions=True)
 
 
 # ---------------------------------------------------------------------------- starting and finishing
