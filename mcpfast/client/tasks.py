@@ -78,6 +78,8 @@ __all__ = [
     "call_required_task",
     "requires_task",
     "related_task_id",
+    "declaring",
+    "task_request",
     "tag_related",
     "legacy_tool_tasks",
 ]
@@ -139,6 +141,25 @@ def legacy_tool_tasks(server_capabilities: dict[str, Any]) -> bool:
     requests = tasks.get("requests") if type(tasks) is dict else None
     tools = requests.get("tools") if type(requests) is dict else None
     return type(tools) is dict and tools.get("call") is not None
+
+
+def declaring(session: ClientSession) -> dict[str, Any] | None:
+    """The ``_meta`` that declares the extension on one 2026-07-28 request of a client that does
+    not declare it on all (``Client(tasks=False)``): a server answers ``tasks/*`` and task
+    notifications only to a declaring request (-32021). None when nothing needs adding."""
+    if not session.modern:
+        return None
+    caps = session.capabilities
+    exts = caps.get("extensions") or {}
+    if TASKS_EXTENSION in exts:
+        return None
+    return {CLIENT_CAPABILITIES_KEY: {**caps, "extensions": {**exts, TASKS_EXTENSION: {}}}}
+
+
+async def task_request(client: Client, method: str, params: dict[str, Any] | None) -> Any:
+    """A ``tasks/*`` request through ``client.request`` (declaring the extension when the
+    client does not on every request)."""
+    return await client.request(method, params, meta=declaring(client.session))
 
 
 def _interval_s(state: dict[str, Any]) -> float:
@@ -318,7 +339,7 @@ class ToolTask:
         return GetTaskResult(await self._get_raw())
 
     async def _get_raw(self) -> dict[str, Any]:
-        raw = await self.client.request("tasks/get", {"taskId": self._need_id()})
+        raw = await task_request(self.client, "tasks/get", {"taskId": self._need_id()})
         if type(raw) is not dict:
             raise MCPError(INVALID_PARAMS, "Malformed tasks/get result: expected an object")
         self.observe(raw)
@@ -329,14 +350,14 @@ class ToolTask:
         otherwise). A call answered directly has nothing to cancel (an empty result)."""
         if self.task_id is None:
             return CancelTaskResult({})
-        raw = await self.client.request("tasks/cancel", {"taskId": self.task_id})
+        raw = await task_request(self.client, "tasks/cancel", {"taskId": self.task_id})
         if type(raw) is dict and "status" in raw:
             self.observe(raw)  # 2025-11-25 answers with the cancelled task
         return CancelTaskResult(raw if type(raw) is dict else {})
 
     async def update(self, input_responses: dict[str, Any]) -> None:
         """``tasks/update`` (2026-07-28): deliver answers to the task's ``inputRequests``."""
-        await self.client.request("tasks/update", {"taskId": self._need_id(), "inputResponses": input_responses})
+        await task_request(self.client, "tasks/update", {"taskId": self._need_id(), "inputResponses": input_responses})
 
     # ------------------------------------------------------------------ waiting
 
@@ -629,7 +650,8 @@ class TaskListen:
         self._acked = loop.create_future()
         # straight to the peer: the stream lives as long as the wait, read_timeout_seconds must not end it
         self._request = loop.create_task(session.peer.request(
-            "subscriptions/listen", {"notifications": {"taskIds": [self.task.task_id]}, "_meta": session.envelope},
+            "subscriptions/listen", {"notifications": {"taskIds": [self.task.task_id]},
+                                     "_meta": {**session.envelope, **(declaring(session) or {})}},
             on_sent=self._sent))
         self._request.add_done_callback(_retrieve)
         done, _ = await asyncio.wait({self._acked, self._request}, timeout=client.read_timeout_seconds,
@@ -662,10 +684,9 @@ async def start_tool_task(client: Client, name: str, arguments: dict[str, Any] |
     session = client.session
     params: dict[str, Any] = {"name": name, "arguments": arguments if arguments is not None else {}}
     if session.modern:
-        caps = session.capabilities
-        exts = caps.get("extensions") or {}
-        if TASKS_EXTENSION not in exts:  # Client(tasks=False): declare it on this request alone
-            meta = {**(meta or {}), CLIENT_CAPABILITIES_KEY: {**caps, "extensions": {**exts, TASKS_EXTENSION: {}}}}
+        extra = declaring(session)
+        if extra is not None:
+            meta = {**(meta or {}), **extra}
     elif legacy_tool_tasks(session.server_capabilities):
         params["task"] = {"ttl": ttl} if ttl is not None else {}
     res = await client.request("tools/call", params, timeout=read_timeout_seconds, meta=meta)
@@ -719,7 +740,7 @@ class ExperimentalClientFeatures:
 
     async def get_task(self, task_id: str) -> GetTaskResult:
         """``tasks/get``."""
-        return GetTaskResult(await self.client.request("tasks/get", {"taskId": task_id}))
+        return GetTaskResult(await task_request(self.client, "tasks/get", {"taskId": task_id}))
 
     async def get_task_result(self, task_id: str, result_type: Any = CallToolResult) -> Any:
         """The task's result, once it ends (2025-11-25 ``tasks/result``; 2026-07-28 polls

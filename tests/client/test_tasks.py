@@ -506,6 +506,33 @@ async def test_a_task_left_out_of_the_listen_ack_is_polled() -> None:
     assert server.methods().count("tasks/get") == 2
 
 
+@async_test
+async def test_a_refused_listen_falls_back_to_polling() -> None:
+    class NoListen(TaskServer):
+        def listen(self, peer: Any, req: Any) -> Any:
+            raise MethodNotFound("Method not found: subscriptions/listen")
+
+    client, server = connect(MODERN, NoListen(MODERN))
+    async with client as c:
+        task = await c.start_tool_task("slow", {"polls": 2}, listen=True)
+        assert (await task.result()).content[0].text == "done after 2"
+    assert server.methods().count("subscriptions/listen") == 1
+    assert server.methods().count("tasks/get") == 2
+
+
+@async_test
+async def test_start_tool_task_declares_the_extension_even_with_tasks_false() -> None:
+    client, server = connect(MODERN, tasks=False)
+    async with client as c:
+        assert (await c.call_tool("slow")).content[0].text == "no tasks declared"
+        task = await c.start_tool_task("slow", {"polls": 1})
+        assert task.task_id == "t1"
+        assert (await task.result()).content[0].text == "done after 1"
+    calls = [p for m, p in server.seen if m == "tools/call"]
+    assert "extensions" not in calls[0]["_meta"][CLIENT_CAPS]
+    assert calls[1]["_meta"][CLIENT_CAPS]["extensions"] == {TASKS_EXTENSION: {}}
+
+
 # ---------------------------------------------------------------------------- 2025-11-25
 
 

@@ -121,6 +121,9 @@ async def test_a_required_task_tool_works_through_plain_call_tool(where: str, er
             await c.call_tool("must")
         # 2026-07-28: the client did not declare the extension; 2025-11-25: not called as a task
         assert info.value.error.code == (-32021 if era == "2026-07-28" else -32601)
+        # asked for explicitly, the task works all the same (its tasks/* declare the extension)
+        task = await c.start_tool_task("must", listen=True)
+        assert (await asyncio.wait_for(task.result(), 5)).content[0].text == "required ok"
 
 
 @pytest.mark.parametrize("where", WHERE)
