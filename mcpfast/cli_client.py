@@ -546,6 +546,8 @@ async def _call_as_task(client: Any, name: str, arguments: dict[str, Any], err: 
     import asyncio
 
     def show(task: Any) -> None:
+        if task.task_id is None:
+            return  # a direct answer: said below
         line = f"task {task.task_id}: {task.status}"
         if task.status_message:
             line += f" - {task.status_message}"

@@ -224,14 +224,13 @@ class ToolTask:
     last known state; ``get()`` asks the server now.
 
     One driver per handle waits for the end (``result()``, ``statuses()`` and the
-    ``on_status`` callbacks share it): at 2026-07-28 it polls ``tasks/get`` every
+    ``on_status`` callbacks share it). At 2026-07-28 it polls ``tasks/get`` every
     ``pollIntervalMs``, woken early by ``notifications/tasks`` from a ``subscriptions/listen``
     stream (``listen``: True, False, or None for "when the server's ``server/discover``
-    declared the extension"; a server that leaves the task out of its acknowledgement is
-    polled alone), and
-    answers ``input_required`` once per input key; at 2025-11-25 it blocks on ``tasks/result``
-    (re-sent after each ``read_timeout_seconds``), polling ``tasks/get`` alongside only when
-    someone watches the status.
+    declared the extension"; a server that refuses the stream or leaves the task out of its
+    acknowledgement is polled alone), and answers ``input_required`` once per input key. At
+    2025-11-25 it blocks on ``tasks/result`` (re-sent after each ``read_timeout_seconds``),
+    polling ``tasks/get`` alongside only when someone watches the status.
     """
 
     def __init__(self, client: Client, task_id: str | None, *, name: str | None = None,

@@ -713,3 +713,18 @@ async def test_cli_call_task_prints_the_status_changes(era: str) -> None:
         with pytest.raises(MCPError, match="upstream down"):
             await _call(c, argparse.Namespace(json=False, task=True), "fails", [], {}, out, err)
         assert err.getvalue().splitlines() == ["task t2: working", "task t2: failed - upstream down"]
+
+
+@async_test
+async def test_cli_call_task_answered_directly() -> None:
+    import argparse
+    import io
+
+    from mcpfast.cli_client import _call
+
+    client, _server = connect(MODERN)
+    out, err = io.StringIO(), io.StringIO()
+    async with client as c:
+        assert await _call(c, argparse.Namespace(json=False, task=True), "direct", [], {}, out, err) == 0
+    assert out.getvalue() == "at once\n"
+    assert err.getvalue() == "mcpfast: the server answered 'direct' directly (no task)\n"
