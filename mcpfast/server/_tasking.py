@@ -294,7 +294,12 @@ class TaskServing:
 
         ctx.task_starter = start
         body = loop.create_task(self._deferred_body(tool, args, ctx, digest))
-        await asyncio.wait((handle, body), return_when=asyncio.FIRST_COMPLETED)
+        try:
+            await asyncio.wait((handle, body), return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            if not handle.done():  # the call was cancelled before the tool became a task
+                body.cancel()
+            raise
         if handle.done():
             return handle.result()
         return body.result()  # finished (or asked for input) before starting the task

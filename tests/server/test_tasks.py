@@ -629,3 +629,24 @@ async def test_http_legacy_task_input_travels_on_the_tasks_result_stream() -> No
         finally:
             c.close()
             r2.close()
+
+
+@async_test
+async def test_server_core_registration_with_a_def_tool() -> None:
+    core = ServerCore("low", "1", task_ttl_ms=None, task_poll_interval_ms=100)
+
+    def double(n: int) -> int:  # a plain def: the thread pool runs it, as for a plain call
+        return 2 * n
+
+    core.add_tool("double", double, input_schema={"type": "object", "properties": {"n": {"type": "integer"}}},
+                  task="required", blocking=None)
+    with pytest.raises(ValueError):
+        core.add_tool("bad", double, input_schema={"type": "object"}, task="sometimes")
+    with pytest.raises(ValueError):
+        core.add_tool("bad", double, input_schema={"type": "object"}, task="optional", defer_task=True)
+    async with Client(core, protocol_version=MODERN, capabilities=WITH_EXT) as c:
+        h = await c.request("tools/call", {"name": "double", "arguments": {"n": 21}})
+        assert h["ttlMs"] is None and h["pollIntervalMs"] == 100
+        rec = await settled(core, h["taskId"])
+        assert rec["result"]["content"] == [{"type": "text", "text": "42"}]
+        assert rec["expiresAt"] is None
