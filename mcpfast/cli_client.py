@@ -3,7 +3,7 @@
 ::
 
     mcpfast tools  [options] URL                      # or: mcpfast tools [options] -- command args...
-    mcpfast call   [options] URL TOOL [key=value ...] [--json ARGS]
+    mcpfast call   [options] URL TOOL [key=value ...] [--json ARGS] [--task]
     mcpfast read   [options] URL URI
     mcpfast prompt [options] URL NAME [key=value ...]
 
@@ -23,8 +23,10 @@ arguments at once. Prompt arguments are strings, always.
 Output is readable by default; ``--json`` prints the result as JSON instead. A tool result
 with ``isError`` prints its message on stderr and exits 1; so does an error answer or a failed
 connection (one line). Usage errors exit 2. While a call runs, the server's progress
-notifications draw a bar on stderr when stderr is a terminal. The bearer token is never
-printed or logged.
+notifications draw a bar on stderr when stderr is a terminal. ``call --task`` runs the call as a
+task (``mcpfast.client.tasks``) and prints each status change on stderr (``task ID: working -
+message``); Ctrl-C then cancels the task on the server too. The bearer token is never printed
+or logged.
 
 ``mcpfast.cli`` builds the parser and dispatches here (this module imports no asyncio or
 client code until a command runs); ``build_client`` is the one way a TARGET
@@ -130,6 +132,9 @@ def add_client_commands(sub: Any) -> None:
                        description="Call TOOL. key=value values are JSON when they parse, else strings;"
                                    " --json ARGS (a JSON object) gives the arguments at once.")
     p.add_argument("words", nargs="*", metavar="URL TOOL key=value")
+    p.add_argument("--task", action="store_true",
+                   help="run the call as a task (2025-11-25 params.task; 2026-07-28 the Tasks extension) and"
+                        " print its status changes on stderr")
     p = sub.add_parser("read", parents=[common], help="read a resource", epilog=epilog,
                        usage="mcpfast read [options] URL URI\n"
                              "       mcpfast read [options] URI -- command args...")
@@ -515,12 +520,15 @@ async def _call(client: Any, args: argparse.Namespace, name: str, pairs: list[st
         except MCPError:
             pass  # a server that cannot list its tools: JSON where it parses
         arguments.update(parse_pairs(pairs, schema))
-    bar = ProgressBar(err) if err.isatty() else None
-    try:
-        res = (await client.call_tool(name, arguments, progress_callback=bar)).raw
-    finally:
-        if bar is not None:
-            bar.clear()
+    if getattr(args, "task", False):
+        res = await _call_as_task(client, name, arguments, err)
+    else:
+        bar = ProgressBar(err) if err.isatty() else None
+        try:
+            res = (await client.call_tool(name, arguments, progress_callback=bar)).raw
+        finally:
+            if bar is not None:
+                bar.clear()
     if args.json:
         print(_dump(res), file=out)
     if res.get("isError"):
@@ -530,6 +538,34 @@ async def _call(client: Any, args: argparse.Namespace, name: str, pairs: list[st
     if not args.json:
         print(call_output(res), file=out)
     return 0
+
+
+async def _call_as_task(client: Any, name: str, arguments: dict[str, Any], err: TextIO) -> dict[str, Any]:
+    """``call --task``: start the task, print each status change, wait for the end; an
+    interrupted wait cancels the task (the server would otherwise run it to its end)."""
+    import asyncio
+
+    def show(task: Any) -> None:
+        if task.task_id is None:
+            return  # a direct answer: said below
+        line = f"task {task.task_id}: {task.status}"
+        if task.status_message:
+            line += f" - {task.status_message}"
+        print(line, file=err, flush=True)
+
+    task = await client.start_tool_task(name, arguments, on_status=show)
+    if task.task_id is None:
+        print(f"mcpfast: the server answered {name!r} directly (no task)", file=err, flush=True)
+    try:
+        return (await task.result()).raw  # type: ignore[no-any-return]
+    except asyncio.CancelledError:
+        if task.task_id is not None and not task.done:
+            try:
+                await asyncio.wait_for(task.cancel(), 2)
+                print(f"mcpfast: cancelled task {task.task_id}", file=err, flush=True)
+            except (MCPError, TimeoutError):
+                pass  # the connection is going anyway
+        raise
 
 
 def _connection_message(exc: BaseException) -> str:

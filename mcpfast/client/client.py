@@ -82,6 +82,19 @@ from .subscriptions import (
     SubscriptionLost,
     resource_uris,
 )
+from .tasks import (
+    TASKS_EXTENSION,
+    ExperimentalClientFeatures,
+    StatusCallback,
+    TaskListen,
+    TaskRegistry,
+    ToolTask,
+    call_required_task,
+    finish_call,
+    requires_task,
+    start_tool_task,
+    tag_related,
+)
 from .transport import ClientTransport, transport_for
 
 __all__ = ["Client", "ClientRequestContext", "Subscription", "ListenNotSupportedError", "SubscriptionLost"]
@@ -137,7 +150,7 @@ class _Handlers(ClientHandlers):
     def __init__(self, client: Client) -> None:
         super().__init__(keep_notifications=0)
         self.client = client
-        self.listeners: dict[Any, Subscription] = {}
+        self.listeners: dict[Any, Subscription | TaskListen] = {}
         self._reports: set[asyncio.Task[Any]] = set()
 
     def _reported(self, task: asyncio.Task[Any]) -> None:
@@ -156,6 +169,8 @@ class _Handlers(ClientHandlers):
             caps["roots"] = {"listChanged": True}
         if c.extensions:
             caps["extensions"] = {ext.identifier: _as_result(ext.settings()) for ext in c.extensions}
+        if c.tasks:  # the Tasks extension: call_tool finishes server-created tasks (mcpfast.client.tasks)
+            caps.setdefault("extensions", {}).setdefault(TASKS_EXTENSION, {})
         return caps
 
     async def answer(self, method: str, params: dict[str, Any]) -> Any:
@@ -164,12 +179,15 @@ class _Handlers(ClientHandlers):
         ctx = ClientRequestContext(session, None, params.get("_meta"))
         if method == "ping":
             return {}
+        # an answer about a 2025-11-25 task names it as the request did (tag_related)
         if method == "sampling/createMessage" and c.sampling_callback is not None:
-            return _as_result(await maybe_await(c.sampling_callback(ctx, CreateMessageRequestParams(params))))
+            return tag_related(params, _as_result(
+                await maybe_await(c.sampling_callback(ctx, CreateMessageRequestParams(params)))))
         if method == "elicitation/create" and c.elicitation_callback is not None:
-            return _as_result(await maybe_await(c.elicitation_callback(ctx, ElicitRequestParams(params))))
+            return tag_related(params, _as_result(
+                await maybe_await(c.elicitation_callback(ctx, ElicitRequestParams(params)))))
         if method == "roots/list" and c.list_roots_callback is not None:
-            return _as_result(await maybe_await(c.list_roots_callback(ctx)))
+            return tag_related(params, _as_result(await maybe_await(c.list_roots_callback(ctx))))
         return await super().answer(method, params)  # MethodNotFound
 
     def on_notification(self, peer: JSONRPCPeer, notification: Any) -> Any:
@@ -189,6 +207,8 @@ class _Handlers(ClientHandlers):
                     return None  # consumed by its stream
         if c.cache_store is not None:
             c.cache_store.evict_for(method, params)
+        if method == "notifications/tasks/status":  # 2025-11-25: to the task's open handle
+            c.task_registry.deliver(params)
         if method == "notifications/cancelled":
             # the server's teardown of a listen stream (not a graceful close); otherwise not surfaced, as the SDK
             rid = params.get("requestId") if type(params) is dict else None
@@ -256,6 +276,7 @@ class Client:
         transport_options: dict[str, Any] | None = None,
         max_in_flight: int | None = None,
         metrics: ClientMetrics | None = None,
+        tasks: bool = True,
     ) -> None:
         if mode not in ("auto", "legacy") and mode not in MODERN_PROTOCOL_VERSIONS \
                 and mode not in HANDSHAKE_PROTOCOL_VERSIONS:
@@ -295,6 +316,12 @@ class Client:
         #: where requests and sessions are timed (``mcp_client_operation_duration_seconds``,
         #: ``mcp_client_session_duration_seconds``); None: nothing is recorded, nothing read
         self.metrics = metrics
+        #: declare the Tasks extension (2026-07-28) so a server may run a call as a task;
+        #: ``call_tool`` then waits for the task transparently (``mcpfast.client.tasks``)
+        self.tasks = tasks
+        #: the open ``ToolTask`` handles (status notifications) and abandoned-task cancels
+        self.task_registry = TaskRegistry()
+        self._experimental: ExperimentalClientFeatures | None = None
         # when the connection's session opened (the clock of ``ClientMetrics``)
         self._opened_ns = 0
         self._transport: ClientTransport | None = None
@@ -444,6 +471,13 @@ class Client:
             self._observe(m, session, t0, method, "", "")
         return res
 
+    async def request(self, method: str, params: dict[str, Any] | None = None, *, timeout: float | None = None,
+                      meta: dict[str, Any] | None = None) -> Any:
+        """Any request by method name; its decoded JSON result. The envelope (2026-07-28),
+        ``read_timeout_seconds`` (unless ``timeout``), the metrics and the error mapping
+        (``MCPError``) of the typed methods apply (``tasks/*`` go through here)."""
+        return await self._request(method, params, timeout=timeout, meta=meta)
+
     @staticmethod
     def _observe(m: ClientMetrics, session: ClientSession, t0: int, method: str, tool: str, error_type: str) -> None:
         """Record one request sent at ``t0`` and answered (or failed) now."""
@@ -496,11 +530,15 @@ class Client:
                 res = await session.request(_CALL_TOOL, params, timeout=read_timeout_seconds,
                                             progress_callback=progress_callback, meta=meta,
                                             input_responses=input_responses, request_state=request_state)
+            if type(res) is dict and res.get("resultType") == "task":  # the server made it a task (2026-07-28)
+                res = await finish_call(self, name, res)
         except (JSONRPCError, ConnectionClosed) as exc:
             if isinstance(exc, JSONRPCError) and exc.code == HEADER_MISMATCH and session.modern:
                 return await self._resend_after_mismatch(
                     exc, t0, name, params, read_timeout_seconds, progress_callback, input_responses,
                     request_state, meta)
+            if self.tasks and requires_task(exc, session):  # 2025-11-25: call it again as a task
+                return CallToolResult(await call_required_task(self, name, arguments, read_timeout_seconds, meta))
             if m is not None:
                 self._observe(m, session, t0, _CALL_TOOL, name, m.error_type(exc))
             raise _convert(exc) from None
@@ -537,6 +575,8 @@ class Client:
             res = await session.request(_CALL_TOOL, params, timeout=read_timeout_seconds,
                                         progress_callback=progress_callback, meta=meta,
                                         input_responses=input_responses, request_state=request_state)
+            if type(res) is dict and res.get("resultType") == "task":  # the server made it a task
+                res = await finish_call(self, name, res)
         except BaseException as exc:
             if m is not None:
                 self._observe(m, session, t0, _CALL_TOOL, name, m.error_type(exc))
@@ -677,7 +717,38 @@ class Client:
             filt["resourceSubscriptions"] = uris
         return Subscription(self, filt)
 
-    def register_listener(self, rid: Any, sub: Subscription) -> None:
+    # ------------------------------------------------------------------ tasks
+
+    async def start_tool_task(self, name: str, arguments: dict[str, Any] | None = None, *, ttl: int | None = None,
+                              read_timeout_seconds: float | None = None, meta: dict[str, Any] | None = None,
+                              on_status: StatusCallback | None = None, listen: bool | None = None) -> ToolTask:
+        """Call tool ``name`` as a task and return its ``ToolTask`` (``await task.result()``,
+        ``task.statuses()``, ``task.cancel()``; ``mcpfast.client.tasks``). 2025-11-25: asks for
+        a task (``ttl`` ms requested) when the server supports task-augmented calls; 2026-07-28:
+        declares the extension and the server decides. A call the server answers directly gives
+        a handle that is already completed (``task_id`` None). ``on_status(task)`` is called on
+        each status change; ``listen`` takes ``notifications/tasks`` from a
+        ``subscriptions/listen`` stream while waiting (2026-07-28; None: when the server
+        declared the extension in ``server/discover``), so the end is seen at once rather
+        than at the next ``pollIntervalMs``."""
+        return await start_tool_task(self, name, arguments, ttl=ttl, read_timeout_seconds=read_timeout_seconds,
+                                     meta=meta, on_status=on_status, listen=listen)
+
+    def get_tool_task(self, task_id: str, *, on_status: StatusCallback | None = None,
+                      listen: bool | None = None) -> ToolTask:
+        """The ``ToolTask`` of a task created earlier (its id kept, say, across a restart)."""
+        return ToolTask.attach(self, task_id, on_status=on_status, listen=listen)
+
+    @property
+    def experimental(self) -> ExperimentalClientFeatures:
+        """The official SDK's experimental task methods (``call_tool_as_task``, ``get_task``,
+        ``get_task_result``, ``list_tasks``, ``cancel_task``, ``poll_task``)."""
+        e = self._experimental
+        if e is None:
+            e = self._experimental = ExperimentalClientFeatures(self)
+        return e
+
+    def register_listener(self, rid: Any, sub: Subscription | TaskListen) -> None:
         """Route notifications tagged with listen request ``rid`` to ``sub``."""
         self._handlers.listeners[rid] = sub
 

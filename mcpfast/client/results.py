@@ -657,6 +657,92 @@ class InputRequiredResult(MCPModel):
     result_type: str
 
 
+# ---------------------------------------------------------------------------- tasks
+
+def _ms(new_key: str, old_key: str) -> property:
+    # the two eras name one value differently (2025-11-25 ``ttl``/``pollInterval``, 2026-07-28
+    # ``ttlMs``/``pollIntervalMs``; both milliseconds): either name reads whichever was sent
+    def get(self: MCPModel) -> Any:
+        d = self.raw
+        return d[new_key] if new_key in d else d.get(old_key)
+    return property(get)
+
+
+class Task(MCPModel):
+    """A task's state (``tasks/get``, ``notifications/tasks/status``, ``notifications/tasks``,
+    a 2026-07-28 ``CreateTaskResult``). ``ttl``/``ttl_ms`` and ``poll_interval``/
+    ``poll_interval_ms`` read the value under either era's key. At 2026-07-28 the detailed
+    shapes inline ``result`` (completed), ``error`` (failed) and ``input_requests``
+    (input_required)."""
+
+    __slots__ = ()
+    meta: dict[str, Any] | None
+    task_id: str
+    status: str
+    status_message: str | None
+    created_at: str
+    last_updated_at: str
+    ttl: int | None
+    poll_interval: int | None
+    ttl_ms: int | None
+    poll_interval_ms: int | None
+    result: dict[str, Any] | None
+    error: dict[str, Any] | None
+    input_requests: dict[str, Any] | None
+
+    ttl = _ms("ttl", "ttlMs")  # type: ignore[assignment]  # noqa: F811
+    ttl_ms = _ms("ttlMs", "ttl")  # type: ignore[assignment]  # noqa: F811
+    poll_interval = _ms("pollInterval", "pollIntervalMs")  # type: ignore[assignment]  # noqa: F811
+    poll_interval_ms = _ms("pollIntervalMs", "pollInterval")  # type: ignore[assignment]  # noqa: F811
+
+
+class GetTaskResult(Task):
+    """The answer to ``tasks/get`` (the task's state; at 2026-07-28 with its payload inlined)."""
+
+    __slots__ = ()
+    result_type: str | None
+
+
+class CancelTaskResult(Task):
+    """The answer to ``tasks/cancel``: the cancelled task at 2025-11-25, an empty
+    acknowledgement at 2026-07-28 (every task field None)."""
+
+    __slots__ = ()
+    result_type: str | None
+
+
+class CreateTaskResult(MCPModel):
+    """A tool call answered with a task: 2025-11-25 nests it (``{"task": {...}}``), 2026-07-28
+    sends the task's fields flat with ``resultType: "task"``; ``task`` is the ``Task`` either way."""
+
+    __slots__ = ()
+    meta: dict[str, Any] | None
+    task: Task
+    result_type: str | None
+
+    @property  # type: ignore[no-redef]
+    def task(self) -> Task:  # noqa: F811
+        inner = self.raw.get("task")
+        return Task(inner if type(inner) is dict else self.raw)
+
+
+class ListTasksResult(MCPModel):
+    """The answer to ``tasks/list`` (2025-11-25)."""
+
+    __slots__ = ()
+    NESTED = {"tasks": _list_of(_obj(Task))}
+    meta: dict[str, Any] | None
+    tasks: list[Task]
+    next_cursor: str | None
+
+
+class TaskStatusNotificationParams(Task):
+    """The params of ``notifications/tasks/status`` (2025-11-25) and ``notifications/tasks``
+    (2026-07-28): the whole task."""
+
+    __slots__ = ()
+
+
 class SamplingMessage(MCPModel):
     __slots__ = ()
     NESTED = {"content": lambda v: _content_list(v) if type(v) is list else _content_block(v)}
@@ -802,10 +888,20 @@ class SubscriptionsAcknowledgedNotification(ServerNotification):
     __slots__ = ()
 
 
+class TaskStatusNotification(ServerNotification):
+    """A task's status changed: ``notifications/tasks/status`` (2025-11-25) or, on a
+    ``subscriptions/listen`` stream, ``notifications/tasks`` (2026-07-28)."""
+
+    __slots__ = ()
+    PARAMS = TaskStatusNotificationParams
+
+
 __all__ += ["LoggingMessageNotification", "ProgressNotification", "ResourceUpdatedNotification",
             "ResourceListChangedNotification", "ToolListChangedNotification", "PromptListChangedNotification",
             "CancelledNotification", "SubscriptionsAcknowledgedNotification", "ToolsCapability",
-            "PromptsCapability", "ResourcesCapability", "GenericModel"]
+            "PromptsCapability", "ResourcesCapability", "GenericModel",
+            "Task", "GetTaskResult", "CancelTaskResult", "CreateTaskResult", "ListTasksResult",
+            "TaskStatusNotificationParams", "TaskStatusNotification"]
 
 _NOTIFICATION_CLASS: dict[str, type[ServerNotification]] = {
     "notifications/message": LoggingMessageNotification,
@@ -816,6 +912,8 @@ _NOTIFICATION_CLASS: dict[str, type[ServerNotification]] = {
     "notifications/prompts/list_changed": PromptListChangedNotification,
     "notifications/cancelled": CancelledNotification,
     "notifications/subscriptions/acknowledged": SubscriptionsAcknowledgedNotification,
+    "notifications/tasks/status": TaskStatusNotification,
+    "notifications/tasks": TaskStatusNotification,
 }
 
 
@@ -836,6 +934,9 @@ RESULT_CLASS: dict[str, type[MCPModel]] = {
     "completion/complete": CompleteResult,
     "server/discover": DiscoverResult,
     "initialize": InitializeResult,
+    "tasks/get": GetTaskResult,
+    "tasks/cancel": CancelTaskResult,
+    "tasks/list": ListTasksResult,
 }
 
 

@@ -472,6 +472,11 @@ class ClientSession:
         self.use_version(ours[-1])
         return True
 
+    async def answer_inputs(self, requests: Any) -> dict[str, Any]:
+        """The callbacks' answers to ``inputRequests`` (an ``InputRequiredResult``'s, or a
+        2026-07-28 task's parked on ``input_required``), keyed as asked."""
+        return await self._answer_inputs(requests)
+
     async def _answer_inputs(self, requests: Any) -> dict[str, Any]:
         if requests is None:
             return {}

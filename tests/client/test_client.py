@@ -203,7 +203,8 @@ async def test_callbacks_with_the_sdk_signatures(mode: str) -> None:
 
     async with Client(make_app(), mode=mode, elicitation_callback=elicit, sampling_callback=sample,
                       list_roots_callback=roots) as c:
-        assert set(c.session.capabilities) == {"sampling", "elicitation", "roots"}
+        # (and the Tasks extension, which Client declares unless tasks=False)
+        assert set(c.session.capabilities) == {"sampling", "elicitation", "roots", "extensions"}
         assert (await c.call_tool("ask_name")).content[0].text == "hello Ada"
         assert (await c.call_tool("sample")).content[0].text == "hi!"
         assert (await c.call_tool("roots")).structured_content == {"result": ["file:///tmp"]}
@@ -430,7 +431,7 @@ async def test_extensions_and_sampling_capabilities_are_declared() -> None:
     async with Client(server_app.build(), mode="2026-07-28", extensions=[Ext()], sampling_callback=sample,
                       sampling_capabilities={"tools": {}}) as c:
         caps = c.session.capabilities
-        assert caps["extensions"] == {"com.example/thing": {"level": 2}}
+        assert caps["extensions"] == {"com.example/thing": {"level": 2}, "io.modelcontextprotocol/tasks": {}}
         assert caps["sampling"] == {"tools": {}}
         assert c.session.envelope["io.modelcontextprotocol/clientCapabilities"] is caps
     with pytest.raises(ValueError, match="no `identifier`"):
