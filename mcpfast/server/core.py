@@ -574,6 +574,30 @@ class ServerCore:
         state.initialized = True
         return state
 
+    #: legacy methods and notifications that change what ``session_record`` holds: a transport
+    #: that shares sessions between processes saves the record again after one of them
+    session_changing_methods: frozenset[str] = frozenset(
+        {"notifications/initialized", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"})
+
+    def session_record(self, peer: Any) -> dict[str, Any] | None:
+        """The JSON record of ``peer``'s legacy session (``LegacySession.record``), None when it
+        has none. Transports that share sessions between processes store it."""
+        state = peer.state
+        return state.record() if type(state) is LegacySession else None
+
+    def restore_session(self, peer: Any, record: dict[str, Any]) -> None:
+        """Make ``peer`` serve the legacy session another process opened and described by
+        ``record`` (``session_record``): its state, and a place among the sessions that hear
+        list changes and resource updates. Raises ValueError for a record that is not one."""
+        peer.state = LegacySession.from_record(record)
+        self._sessions.add(peer)
+
+    def update_session(self, peer: Any, record: dict[str, Any]) -> None:
+        """Take on the changes another process made to ``peer``'s session (see ``restore_session``)."""
+        state = peer.state
+        if type(state) is LegacySession:
+            state.update(record)
+
     # ================================================================== lifecycle (legacy)
 
     def _handle_initialize(self, peer: Any, request: Request, params: dict[str, Any]) -> Any:

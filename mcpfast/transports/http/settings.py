@@ -55,6 +55,10 @@ class HTTPSettings:
     #: where SSE events are kept for ``Last-Event-ID`` replay (``sessions.EventStore``);
     #: None: a bounded ``MemoryEventStore``
     event_store: Any = None
+    #: a shared ``mcpfast.stores`` store (Redis) that makes legacy sessions valid on every
+    #: process serving this endpoint (records, GET-stream routing, ``Last-Event-ID`` replay);
+    #: None: the dispatcher's ``store`` if it has a shared one, else sessions live in this process
+    store: Any = None
     #: request body limit in bytes (413 past it)
     max_body: int = DEFAULT_MAX_BODY
     #: extra ``Host`` values accepted by DNS-rebinding protection (``host`` or ``host:port``)

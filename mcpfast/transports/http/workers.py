@@ -22,17 +22,25 @@ __all__ = ["check_workers", "run_workers"]
 log = logging.getLogger("mcpfast.transports.http.server")
 
 
-def check_workers(workers: int, settings: HTTPSettings | None) -> None:
-    """Refuse a worker count that cannot work (sessions live in one process)."""
+def check_workers(workers: int, settings: HTTPSettings | None, dispatcher: Any = None) -> None:
+    """Refuse a worker count that cannot work (sessions live in one process, unless a shared
+    store, ``HTTPSettings.store`` or the dispatcher's ``store``, holds them)."""
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    if workers > 1 and (settings is None or not getattr(settings, "stateless", False)):
-        raise ValueError(
-            f"workers={workers} needs HTTPSettings(stateless=True): a legacy session lives in one "
-            "process, and the kernel spreads connections over the workers, so a session's later "
-            "requests would reach workers that never saw it. Stateless mode serves legacy clients "
-            "without sessions; 2026-07-28 requests are stateless and work with any worker count."
-        )
+    if workers == 1 or (settings is not None and getattr(settings, "stateless", False)):
+        return
+    store = getattr(settings, "store", None) if settings is not None else None
+    if store is None:
+        store = getattr(dispatcher, "store", None)
+    if getattr(store, "shared", False):
+        return  # legacy sessions are valid on every worker
+    raise ValueError(
+        f"workers={workers} needs HTTPSettings(stateless=True) or a shared store (store=\"redis://...\"):"
+        " a legacy session lives in one process, and the kernel spreads connections over the workers,"
+        " so a session's later requests would reach workers that never saw it. Stateless mode serves"
+        " legacy clients without sessions; 2026-07-28 requests are stateless and work with any worker"
+        " count; a Redis store shares the sessions between the workers."
+    )
 
 
 def run_workers(dispatcher: Any, workers: int, host: str | None, port: int, kw: dict[str, Any]) -> None:
