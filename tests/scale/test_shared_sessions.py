@@ -337,3 +337,46 @@ async def test_the_in_memory_default_shares_nothing() -> None:
         assert (await tool(server.port, sid, 1, "echo", {"message": "x"})).status == 200
     finally:
         await server.close(grace=0.5)
+
+
+async def _get_on_a_cached_on_b(a: HTTPServer, b: HTTPServer) -> tuple[str, SSEReader]:
+    sid = await initialize(a.port)
+    assert (await tool(b.port, sid, 1, "echo", {"message": "x"})).status == 200  # B holds a copy
+    stream, status = await SSEReader.open(a.port, sid)
+    assert status == 200
+    assert "id" in (await stream.event() or {})  # priming
+    return sid, stream
+
+
+@async_test
+async def test_a_change_on_one_front_alone_reaches_the_get_stream_on_the_other() -> None:
+    store = SharedMemoryStore()
+    async with two_fronts(store) as (a, b):
+        _, stream = await _get_on_a_cached_on_b(a, b)
+        b.core.dispatcher.notify_list_changed("tools")  # the dispatcher shares nothing itself
+        ev = await stream.event()
+        assert ev is not None and json.loads(ev["data"])["method"] == "notifications/tools/list_changed"
+        stream.close()
+
+
+@async_test
+async def test_a_change_every_front_delivers_reaches_the_get_stream_once() -> None:
+    store = SharedMemoryStore()
+    async with two_fronts(store) as (a, b):
+        for front in (a, b):
+            front.core.dispatcher.store = store  # as MCPServer(store=...) attaches it: changes are shared
+        sid, stream = await _get_on_a_cached_on_b(a, b)
+        # what the dispatchers' own sharing does: the change is delivered on both processes
+        b.core.dispatcher.notify_list_changed("tools")
+        a.core.dispatcher.notify_list_changed("tools")
+        assert (await tool(a.port, sid, 2, "later", {"text": "marker"})).status == 200
+        seen = []
+        while True:
+            ev = await stream.event()
+            assert ev is not None
+            msg = json.loads(ev["data"])
+            seen.append(msg.get("method"))
+            if msg.get("method") == "notifications/message":
+                break
+        assert seen == ["notifications/tools/list_changed", "notifications/message"]
+        stream.close()

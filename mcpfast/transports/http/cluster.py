@@ -35,11 +35,12 @@ resume from the event log.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import secrets
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from ...errors import StoreUnavailable
@@ -60,6 +61,12 @@ ID_BLOCK = 1 << 32
 MAX_QUEUED_EVENTS = 10_000
 
 _CTL = "http:ctl"
+#: the first byte of what goes on a ``get:<id>`` channel: a change notification, or anything else
+_CHANGE = b"c"
+_MESSAGE = b"m"
+#: change notifications every process delivers itself (see ``SharedSessions.forward``)
+_CHANGE_METHODS = (b'"notifications/tools/list_changed"', b'"notifications/prompts/list_changed"',
+                   b'"notifications/resources/list_changed"', b'"notifications/resources/updated"')
 
 
 def _node_channel(number: int) -> str:
@@ -227,9 +234,10 @@ class SharedSessions:
         except (TimeoutError, StoreUnavailable):
             log.warning("SSE events still unwritten at shutdown were dropped")
 
-    def spawn(self, coro: Awaitable[Any]) -> None:
-        """Run ``coro`` in the background (kept referenced; failures logged)."""
-        task = asyncio.ensure_future(coro)
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run ``coro`` in the background (kept referenced; failures logged), in a context of
+        its own: no request's variables leak into it (nor into the tasks it starts)."""
+        task = asyncio.get_running_loop().create_task(coro, context=contextvars.Context())
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
 
@@ -328,14 +336,23 @@ class SharedSessions:
 
     # ------------------------------------------------------------------ messages
 
-    def forward(self, sid: str, data: bytes) -> None:
+    def forward(self, sid: str, data: bytes, changes_shared: bool) -> None:
         """A message of session ``sid`` for its GET stream, which is not here: to the process
-        holding it, else into the stream's event log."""
-        self.spawn(self._forward(sid, data))
+        holding it, else into the stream's event log.
 
-    async def _forward(self, sid: str, data: bytes) -> None:
+        A change notification (list changed, resource updated) is marked: the server delivers
+        a change on every process (``ServerCore`` shares it through the store), so the process
+        holding the stream sends its own copy and drops the forwarded ones; they count only when
+        nobody holds the stream (then each lands in the log: the client may see one change
+        notification more than once, never miss one). ``changes_shared``: the server does share
+        its changes (else every message is forwarded as it is)."""
+        head = data[:96]
+        kind = _CHANGE if changes_shared and any(m in head for m in _CHANGE_METHODS) else _MESSAGE
+        self.spawn(self._forward(sid, kind + data, data))
+
+    async def _forward(self, sid: str, marked: bytes, data: bytes) -> None:
         try:
-            if await self.store.publish(_get_channel(sid), data) == 0:
+            if await self.store.publish(_get_channel(sid), marked) == 0:
                 self.events.store_event(f"{sid}.0", data)
         except StoreUnavailable:
             self.lost += 1
@@ -369,7 +386,10 @@ class SharedSessions:
         if sub is not None:
             self.spawn(sub.close())
 
-    def _on_get(self, sid: str, data: bytes) -> None:
+    def _on_get(self, sid: str, marked: bytes) -> None:
+        if marked[:1] == _CHANGE:
+            return  # this process delivers the change itself
+        data = marked[1:]
         if not self.http.deliver_unsolicited(sid, data):
             self.events.store_event(f"{sid}.0", data)  # the stream ended meanwhile: keep it
 

@@ -204,15 +204,10 @@ class StreamableHTTP:
         #: ``mcpfast.stores`` store: ``settings.store``, else the dispatcher's), or None: this
         #: process alone holds its sessions (the in-memory default, unchanged)
         self.shared: SharedSessions | None = None
-        shared_store = s.store if s.store is not None else getattr(dispatcher, "store", None)
-        if shared_store is not None and getattr(shared_store, "shared", False) and not s.stateless:
-            self.shared = SharedSessions(shared_store, self, ttl=s.session_ttl)
-            if store is None:
-                store = self.shared.events  # replay on any process
         #: the SSE event store (None only if a subclass turns resumability off)
         self.store: EventStore | None = store if store is not None else MemoryEventStore()
-        self.table = SessionTable(s.max_sessions, s.session_ttl, self._expire, s.max_sessions_per_client,
-                                  on_sweep=self._swept if self.shared is not None else None)
+        self.table = SessionTable(s.max_sessions, s.session_ttl, self._expire, s.max_sessions_per_client)
+        self._share_sessions()
         self._modern_versions = frozenset(getattr(dispatcher, "modern_versions", MODERN_PROTOCOL_VERSIONS))
         self._tools: dict[str, Any] | None = getattr(dispatcher, "tools", None)
         self._param_specs: dict[str, tuple[Any, Any]] = {}
@@ -250,6 +245,21 @@ class StreamableHTTP:
 
     # ================================================================== life
 
+    def _share_sessions(self) -> None:
+        """Share the legacy sessions when a shared store is there: ``settings.store``, else the
+        dispatcher's (``MCPServer(store=...)`` attaches it when the server starts, so this runs
+        again in ``startup``). Once: the sessions held so far stay this process's."""
+        s = self.settings
+        if self.shared is not None or s.stateless or self.table.sessions:
+            return
+        store = s.store if s.store is not None else getattr(self.dispatcher, "store", None)
+        if store is None or not getattr(store, "shared", False):
+            return
+        self.shared = shared = SharedSessions(store, self, ttl=s.session_ttl)
+        if s.event_store is None:
+            self.store = shared.events  # replay on any process
+        self.table.on_sweep = self._swept
+
     async def startup(self) -> None:
         """Enter ``settings.lifespan`` (once) and start the session sweep."""
         if self._started:
@@ -262,6 +272,7 @@ class StreamableHTTP:
             await cm.__aenter__()
             self._lifespan_cm = cm
         self.table.start(loop)
+        self._share_sessions()  # (a store the lifespan attached)
         if self.shared is not None:
             try:
                 await self.shared.start()
@@ -961,7 +972,10 @@ class StreamableHTTP:
             g.send(data)
         elif self.shared is not None:
             if not session.closed:
-                self.shared.forward(session.id, data)  # to the process holding the GET stream
+                # to the process holding the GET stream (a change the dispatcher delivers on every
+                # process through its own shared store is that process's to send)
+                changes_shared = getattr(getattr(self.dispatcher, "store", None), "shared", False) is True
+                self.shared.forward(session.id, data, changes_shared)
         elif session.get_opened and self.store is not None and not session.closed:
             self.store.store_event(f"{session.id}.0", data)
         else:

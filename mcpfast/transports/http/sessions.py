@@ -289,7 +289,7 @@ class SessionTable:
     """
 
     __slots__ = ("sessions", "tick", "max_sessions", "max_per_client", "ttl", "interval", "_ticks", "_timer",
-                 "_on_expire", "_loop", "_on_sweep")
+                 "_on_expire", "_loop", "on_sweep")
 
     def __init__(self, max_sessions: int, ttl: float | None, on_expire: Callable[[Session], None],
                  max_per_client: int | None = None,
@@ -306,7 +306,7 @@ class SessionTable:
         self._on_expire = on_expire
         #: called by each sweep with the sessions used since the previous one, or still held
         #: (a request in flight, an open stream): a shared store pushes their expiry back
-        self._on_sweep = on_sweep
+        self.on_sweep = on_sweep
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def __len__(self) -> int:
@@ -379,7 +379,7 @@ class SessionTable:
             self._timer = None
 
     def _sweep(self) -> None:
-        on_sweep = self._on_sweep
+        on_sweep = self.on_sweep
         if on_sweep is not None:
             tick = self.tick
             used = [s for s in self.sessions.values() if s.tick >= tick or not s.idle()]
