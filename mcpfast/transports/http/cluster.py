@@ -200,6 +200,7 @@ class SharedSessions:
         self._acks: dict[str, list[Any]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
+        self._starting: asyncio.Lock | None = None
         self._rechecking = False
         #: messages for a GET stream that neither reached one nor the event log (store down)
         self.lost = 0
@@ -216,8 +217,13 @@ class SharedSessions:
 
     async def ensure_started(self) -> None:
         """``start`` unless done (a front used without ``startup``, or Redis down at startup)."""
-        if not self._started:
-            await self.start()
+        if self._started:
+            return
+        if self._starting is None:
+            self._starting = asyncio.Lock()
+        async with self._starting:  # concurrent first requests subscribe once
+            if not self._started:
+                await self.start()
 
     async def stop(self) -> None:
         """Close every subscription and let the event writer finish (the store stays open: it is
@@ -301,6 +307,14 @@ class SharedSessions:
         await self.store.delete(_key(sid))
         self.events.forget_session(sid)
         await self._broadcast({"op": "end", "sid": sid})
+
+    async def replay(self, sid: str, last_event_id: str) -> tuple[str, list[tuple[str, bytes]]] | None:
+        """``Last-Event-ID`` replay for session ``sid``: the other processes first write out the
+        events they still hold back (acknowledged, ``ACK_TIMEOUT`` at most), so what a client saw
+        on one process is there when it resumes on another a moment later."""
+        await self.ensure_started()
+        await self._broadcast({"op": "flush", "sid": sid})
+        return await self.events.replay(last_event_id)
 
     async def refresh(self, sids: list[str]) -> None:
         """Push the expiry of sessions used here since the last sweep back (one touch each)."""
@@ -409,11 +423,16 @@ class SharedSessions:
         elif op == "get":
             self.http.close_get_stream(sid)
             return
-        else:
+        elif op != "flush":
             return
         nonce = msg.get("nonce")
         if type(sender) is int and type(nonce) is str:
-            self.spawn(self.store.publish(_node_channel(sender), json.dumps({"op": "ack", "nonce": nonce}).encode()))
+            self.spawn(self._ack(sender, nonce, op == "flush"))
+
+    async def _ack(self, sender: int, nonce: str, flush: bool) -> None:
+        if flush:  # a client resumes elsewhere: what we still hold back must be in the log first
+            await self.events.flush()
+        await self.store.publish(_node_channel(sender), json.dumps({"op": "ack", "nonce": nonce}).encode())
 
     def _on_node(self, raw: bytes) -> None:
         msg = json.loads(raw)

@@ -1123,7 +1123,7 @@ class StreamableHTTP:
     async def _resume_shared(self, session: Session, responder: Responder, last: str) -> None:
         assert self.shared is not None
         try:
-            found = await self.shared.events.replay(last)
+            found = await self.shared.replay(session.id, last)
         except StoreUnavailable as exc:
             self._store_down(responder, exc, method="GET")
             return
