@@ -23,10 +23,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import tracing as _tracing
@@ -43,6 +44,7 @@ from ..errors import (
 )
 from ..metrics import ServerMetrics
 from ..requestvars import log_extra
+from ..stores import MemoryStore, Store, open_store
 from ..tracing import PROVIDER_KEY as _TRACER_PROVIDER
 from ..types import (
     CLIENT_CAPABILITIES_KEY,
@@ -64,6 +66,7 @@ from .session import LOG_LEVELS, LegacySession
 
 if TYPE_CHECKING:
     from .serving import Starting
+    from .sharing import StoreLink
 
 __all__ = [
     "ServerCore",
@@ -178,6 +181,13 @@ class ServerCore:
         self.eager_async_handlers = eager_async_handlers
         self.modern_versions: tuple[str, ...] = tuple(MODERN_PROTOCOL_VERSIONS)
         self.signer = RequestStateSigner(state_secret, state_ttl)
+        #: a ``state_secret`` was given: a shared store does not replace it with the shared key
+        self._own_secret = state_secret is not None
+        #: where the state processes share lives (``mcpfast.stores``): in memory unless
+        #: ``attach_store`` (``MCPServer(store=...)``, ``--store``, ``MCPFAST_STORE``) gave another
+        self.store: Store = MemoryStore()
+        #: the key and change fan-out over a shared store (None: not shared)
+        self._link: StoreLink | None = None
         #: called with (peer, params) on ``notifications/roots/list_changed`` (legacy)
         self.on_roots_list_changed: Callable[[Any, Any], Any] | None = None
         #: the ``MCPServer`` wrapping this core, if any (``Context.mcp_server``)
@@ -422,10 +432,17 @@ class ServerCore:
             raise ValueError(f'kind must be "tools", "prompts" or "resources", got {kind!r}')
         if self._off_loop(self.notify_list_changed, kind):
             return
-        self._pages.clear()
-        self._discover = None
         if kind == "tools" and self._meter is not None:
             self._meter.forget_labels()  # a tool name may have become known, or gone
+        self.deliver_list_changed(kind)
+        if self._link is not None:
+            self._link.share("list", kind)
+
+    def deliver_list_changed(self, kind: str) -> None:
+        """``notify_list_changed``'s work in this process only (a change another process shared
+        through the store arrives here). On the loop."""
+        self._pages.clear()
+        self._discover = None
         method = f"notifications/{kind}/list_changed"
         for peer in self._sessions:
             if peer.state.initialized and not peer.closed:
@@ -440,12 +457,58 @@ class ServerCore:
         ``resourceSubscriptions``) that ``uri`` changed. Safe to call from any thread."""
         if self._off_loop(self.notify_resource_updated, uri):
             return
+        self.deliver_resource_updated(uri)
+        if self._link is not None:
+            self._link.share("resource", uri)
+
+    def deliver_resource_updated(self, uri: str) -> None:
+        """``notify_resource_updated``'s work in this process only. On the loop."""
         for peer in self._sessions:
             if uri in peer.state.subscriptions and not peer.closed:
                 peer.notify("notifications/resources/updated", {"uri": uri})
         for lst in self._listeners.values():
             if uri in lst.uris:
                 lst.peer.notify("notifications/resources/updated", {"uri": uri, "_meta": {SUBSCRIPTION_ID_KEY: lst.id}})
+
+    # ================================================================== shared store
+
+    async def attach_store(self, store: Store) -> None:
+        """Use ``store`` for the state processes share (``self.store``, which the transports
+        read when they start serving: it is attached before the listener opens). A shared store (Redis) also gets the ``requestState`` key from it (unless this
+        core was given ``state_secret``) and carries change notifications to and from the other
+        processes (``mcpfast.server.sharing``); the in-memory store changes nothing. A shared
+        store that is down does not stop this: the link keeps trying in the background."""
+        await self.detach_store()
+        self.store = store
+        if store.shared:
+            from .sharing import StoreLink
+
+            link = StoreLink(self, store, share_key=not self._own_secret)
+            await link.start()
+            self._link = link
+
+    async def detach_store(self) -> None:
+        """Stop sharing through the attached store (it is not closed) and go back to memory."""
+        link, self._link = self._link, None
+        if link is not None:
+            await link.close()
+        self.store = MemoryStore()
+
+    @contextlib.asynccontextmanager
+    async def using_store(self, store: str | Store | None) -> AsyncIterator[Store]:
+        """Attach the store ``store`` names (a URL; None: ``$MCPFAST_STORE``, else memory; or a
+        ``Store``) for the block; after it, detach, and close the store if it was opened here
+        from a URL. The lifespan of ``MCPServer`` and of ``mcpfast run`` enter this."""
+        opened = open_store(store)
+        try:
+            await self.attach_store(opened)
+            yield opened
+        finally:
+            try:
+                await self.detach_store()
+            finally:
+                if opened is not store:
+                    await opened.close()
 
     def close_listeners(self) -> None:
         """End every listen stream gracefully (each gets its final result); for shutdown."""
