@@ -48,6 +48,7 @@ any other that knows the record's fields.
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -70,6 +71,19 @@ DEFAULT_EVENT_TTL = 3600.0
 #: what ``subscribe`` calls with each message published on its channel (on the event loop; it must
 #: not block; an exception it raises is logged and the subscription goes on)
 MessageCallback = Callable[[bytes], None]
+
+
+_last_position = 0
+
+
+def _next_position() -> int:
+    """Microseconds since the epoch, strictly growing in this process."""
+    global _last_position
+    pos = time.time_ns() // 1000
+    if pos <= _last_position:
+        pos = _last_position + 1
+    _last_position = pos
+    return pos
 
 
 class Subscription(abc.ABC):
@@ -142,15 +156,27 @@ class Store(abc.ABC):
 
     # ------------------------------------------------------------------ event logs
 
+    def event_position(self) -> str:
+        """A position for an event this process is about to append, made here without a round
+        trip, strictly growing in this process (``append_event(position=...)``): a writer that
+        must hand the event id out before the write completes (an SSE stream) makes the id
+        ``"<stream id>/<position>"`` itself. This default is the clock in microseconds."""
+        return str(_next_position())
+
     @abc.abstractmethod
     async def append_event(self, stream_id: str, message: bytes, *, cap: int | None = None,
-                           ttl: float | None = None) -> str:
+                           ttl: float | None = None, position: str | None = None) -> str:
         """Keep one event of ``stream_id`` and return its event id (``"<stream id>/<pos>"``).
 
         ``message`` is one encoded JSON-RPC message, or ``b""`` for a priming event. The stream
         keeps its last ``cap`` events (default ``DEFAULT_EVENT_CAP``) and all of them expire
         ``ttl`` seconds (default ``DEFAULT_EVENT_TTL``) after the last append. Positions grow
         within a stream, so ids compare in append order for one stream (not across streams).
+
+        ``position`` (from ``event_position``): the event's position, chosen by the caller, who
+        already handed out ``"<stream id>/<position>"``. When it is not above the stream's last
+        one (another process appended meanwhile), the event goes after it, and ``replay_after``
+        the caller's id still finds it (ids are range bounds, not exact matches).
         """
 
     @abc.abstractmethod

@@ -187,7 +187,7 @@ class MemoryStore(Store):
     # ------------------------------------------------------------------ event logs
 
     async def append_event(self, stream_id: str, message: bytes, *, cap: int | None = None,
-                           ttl: float | None = None) -> str:
+                           ttl: float | None = None, position: str | None = None) -> str:
         self._check_open()
         now = _now()
         lg = self._logs.get(stream_id)
@@ -203,7 +203,7 @@ class MemoryStore(Store):
             group.add(stream_id)
         elif cap is not None and cap != lg.events.maxlen:
             lg.events = deque(lg.events, maxlen=cap)
-        lg.seq += 1
+        lg.seq = max(lg.seq + 1, int(position)) if position is not None and position.isdigit() else lg.seq + 1
         lg.events.append((lg.seq, bytes(message)))
         lg.deadline = now + (ttl if ttl is not None else DEFAULT_EVENT_TTL)
         return f"{stream_id}/{lg.seq}"

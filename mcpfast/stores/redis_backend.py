@@ -23,6 +23,7 @@ import contextlib
 import logging
 import os
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -31,7 +32,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..errors import StoreUnavailable
@@ -147,6 +148,8 @@ class RedisStore(Store):
             url, socket_connect_timeout=timeout, socket_timeout=None, socket_keepalive=True,
             retry=Retry(NoBackoff(), 0), health_check_interval=0, decode_responses=False)
         self._closed = False
+        #: (ms, seq) of the last ``event_position``
+        self._position = (0, -1)
         self._secrets: dict[str, bytes] = {}
         # pub/sub: channel -> local subscriptions; one connection, one reader task
         self._subs: dict[str, list[_RedisSubscription]] = {}
@@ -224,22 +227,40 @@ class RedisStore(Store):
 
     # ------------------------------------------------------------------ event logs
 
+    def event_position(self) -> str:
+        """A stream entry id (``<ms>-<seq>``) from this process's clock, strictly growing here."""
+        ms = time.time_ns() // 1_000_000
+        last_ms, seq = self._position
+        seq = seq + 1 if ms <= last_ms else 0
+        ms = max(ms, last_ms)
+        self._position = (ms, seq)
+        return f"{ms}-{seq}"
+
     async def append_event(self, stream_id: str, message: bytes, *, cap: int | None = None,
-                           ttl: float | None = None) -> str:
+                           ttl: float | None = None, position: str | None = None) -> str:
         key = self.prefix + "e:" + stream_id
         group = self.prefix + "es:" + stream_id.rpartition(".")[0]
         ttl_ms = _ms(ttl if ttl is not None else DEFAULT_EVENT_TTL)
         maxlen = cap or DEFAULT_EVENT_CAP
+        entry_id = position if position is not None and _ENTRY_ID.match(position) else "*"
 
         def build(p: Any) -> None:
-            p.execute_command("XADD", key, "MAXLEN", maxlen, "*", "m", message)
+            p.execute_command("XADD", key, "MAXLEN", maxlen, entry_id, "m", message)
             p.execute_command("PEXPIRE", key, ttl_ms)
             p.execute_command("SADD", group, stream_id)
             p.execute_command("PEXPIRE", group, ttl_ms)
 
         # MULTI/EXEC: the stream never exists without its expiry, even if the connection drops
-        entry = (await self._pipe(build, transaction=True))[0]
-        return f"{stream_id}/{entry.decode('ascii')}"
+        try:
+            entry = (await self._pipe(build, transaction=True))[0]
+        except ResponseError:
+            if entry_id == "*":
+                raise
+            # another process appended a later entry meanwhile: this one goes after it (a
+            # replay after the caller's id still finds it: ids are range bounds)
+            entry_id = "*"
+            entry = (await self._pipe(build, transaction=True))[0]
+        return f"{stream_id}/{entry.decode('ascii') if isinstance(entry, bytes) else entry}"
 
     async def replay_after(self, last_event_id: str) -> tuple[str, list[tuple[str, bytes]]] | None:
         parsed = parse_event_id(last_event_id)
