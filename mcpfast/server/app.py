@@ -284,6 +284,8 @@ class MCPServer(Generic[LifespanT]):
         metrics: bool = True,
         metrics_port: int | None = None,
         metrics_path: str = "/metrics",
+        task_store: Any = None,
+        task_ttl_ms: int | None = 3_600_000,
         store: Any = None,
     ) -> None:
         if validation_errors not in ("error", "result"):
@@ -310,7 +312,8 @@ class MCPServer(Generic[LifespanT]):
         self.core = ServerCore(
             name or "mcp-server", version, title=title, description=description, website_url=website_url,
             icons=_dump(icons), instructions=instructions, page_size=page_size, state_secret=state_secret,
-            thread_pool_size=thread_pool_size, capabilities=_ALWAYS_DECLARED, metrics=metrics)
+            thread_pool_size=thread_pool_size, capabilities=_ALWAYS_DECLARED, metrics=metrics,
+            task_store=task_store, task_ttl_ms=task_ttl_ms)
         self.core.app = self
         self.core.cache_hints = _cache_hints(cache_hints)
         self.core.lifespan_state = {} if lifespan is None else None
@@ -383,13 +386,17 @@ class MCPServer(Generic[LifespanT]):
         structured_output: bool | None = None,
         *,
         blocking: bool | None = None,
+        task: str = "forbidden",
+        defer_task: bool = False,
     ) -> None:
         """Register ``fn`` as a tool (the SDK's ``add_tool``); see ``tool()``."""
-        self._add_tool(fn, name, title, description, annotations, icons, meta, structured_output, blocking)
+        self._add_tool(fn, name, title, description, annotations, icons, meta, structured_output, blocking,
+                       task=task, defer_task=defer_task)
 
     def _add_tool(self, fn: Callable[..., Any], name: str | None, title: str | None, description: str | None,
                   annotations: Any, icons: Any, meta: Any, structured_output: bool | None,
-                  blocking: bool | None, replace: bool = False) -> Any:
+                  blocking: bool | None, replace: bool = False, *, task: str = "forbidden",
+                  defer_task: bool = False) -> Any:
         tool_name = name or getattr(fn, "__name__", None)
         if not tool_name or tool_name == "<lambda>":
             raise ValueError("You must provide a name for lambda functions")
@@ -425,7 +432,7 @@ class MCPServer(Generic[LifespanT]):
             description=description if description is not None else (fn.__doc__ or ""),
             annotations=_dump(annotations), icons=_dump(icons), meta=meta, context_kwarg=ctx,
             convert=convert, blocking=blocking, wrap_output=wrap,
-            coerce=_convert.lax_coercer(schema, check), source=fn)
+            coerce=_convert.lax_coercer(schema, check), source=fn, task=task, defer_task=defer_task)
         if untyped:
             # the schema types unannotated parameters as strings (as the SDK's does) but any
             # value is accepted (as the SDK does): the core compiled its check from the schema
@@ -458,6 +465,8 @@ class MCPServer(Generic[LifespanT]):
         structured_output: bool | None = None,
         *,
         blocking: bool | None = None,
+        task: str = "forbidden",
+        defer_task: bool = False,
     ) -> Callable[[F], F]:
         """Register the decorated function as a tool.
 
@@ -470,13 +479,17 @@ class MCPServer(Generic[LifespanT]):
         pool, never on the loop (True also hands results finished before each of its calls to
         the loop first, for a tool known to be slow); False inline on the loop (thread-affine
         code, or code known to return in microseconds: such a tool gives up the guarantee that
-        it cannot stall the server)."""
+        it cannot stall the server). ``task`` (mcpfast): ``"forbidden"`` (default),
+        ``"optional"`` or ``"required"``: whether the tool runs as a task, answered with a
+        task handle the client polls (both eras; ``docs/tasks.md``); ``defer_task``: the task
+        starts when the tool calls ``await ctx.start_task()``."""
         if callable(name):
             raise TypeError("The @tool decorator was used incorrectly. Did you forget to call it? "
                             "Use @tool() instead of @tool")
 
         def decorator(fn: F) -> F:
-            self._add_tool(fn, name, title, description, annotations, icons, meta, structured_output, blocking)
+            self._add_tool(fn, name, title, description, annotations, icons, meta, structured_output, blocking,
+                           task=task, defer_task=defer_task)
             return fn
 
         return decorator
