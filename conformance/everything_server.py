@@ -38,6 +38,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from mcpfast import Context, MCPServer
+from mcpfast.errors import InternalError, ToolError
 from mcpfast.server import InputRequired, MissingClientCapability, ToolResult
 
 log = logging.getLogger("everything_server")
@@ -531,6 +532,63 @@ def build_app() -> MCPServer[Any]:
             raise InputRequired({"user_context": _elicit_request(
                 "What context should the prompt use?", {"context": {"type": "string"}}, ["context"])})
         return [{"role": "user", "content": _text(f"Use the following context: {context}")}]
+
+    # ------------------------------------------------------------------ Tasks (§5.2)
+    # the io.modelcontextprotocol/tasks extension at 2026-07-28, experimental tasks in a 2025-11-25
+    # session: a task-supporting tool runs in the background and the client polls its task
+
+    @app.tool()
+    async def greet(name: str) -> str:
+        """A plain (never a task) greeting."""
+        return f"Hello, {name}!"
+
+    @app.tool(task="optional")
+    async def slow_compute(seconds: float = 1.0, label: str = "") -> str:
+        """Sleeps ``seconds`` then answers; a task when the client can take one. Cancelling the
+        task cancels the sleep (the task ends ``cancelled``)."""
+        await asyncio.sleep(max(0.0, min(float(seconds), 300.0)))
+        return f"computed {label or 'result'} after {seconds}s"
+
+    @app.tool(task="required")
+    async def failing_job() -> str:
+        """Always fails as a tool (isError): the task ends ``completed`` with ``result.isError``."""
+        await asyncio.sleep(0.5)
+        raise ToolError("failing_job failed, as it always does")
+
+    @app.tool(task="optional")
+    async def protocol_error_job() -> str:
+        """Fails with a JSON-RPC error: the task ends ``failed`` with the error inlined."""
+        await asyncio.sleep(0.05)
+        raise InternalError("protocol_error_job hit an internal error", {"job": "protocol_error_job"})
+
+    @app.tool(task="optional")
+    async def confirm_delete(ctx: Context, filename: str = "file.txt") -> str:
+        """Asks the user to confirm (one elicitation: the task parks on input_required)."""
+        answer = await ctx.elicit(f"Delete {filename}?", {
+            "type": "object", "properties": {"confirm": {"type": "boolean"}}, "required": ["confirm"]},
+            key="confirm")
+        if answer.action == "accept" and (answer.get("content") or {}).get("confirm"):
+            return f"Deleted {filename}"
+        return f"Kept {filename}"
+
+    @app.tool(task="optional")
+    async def multi_input(ctx: Context) -> str:
+        """Two elicitations at once: the task waits on both keys until each is answered."""
+        schema = {"type": "object", "properties": {"name": {"type": "string"}, "confirm": {"type": "boolean"}}}
+        first, second = await asyncio.gather(
+            ctx.elicit("First input?", schema, key="first"), ctx.elicit("Second input?", schema, key="second"))
+        return f"Got {first.action} and {second.action}"
+
+    @app.tool(task="required", defer_task=True)
+    async def test_tool_with_task(ctx: Context) -> str:
+        """Asks for a name by multi round-trip on the call itself, then becomes a task whose
+        result greets that name."""
+        answer = await ctx.elicit("What is your name?", {
+            "type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}, key="user_name")
+        name = (answer.get("content") or {}).get("name") if answer.action == "accept" else None
+        await ctx.start_task()
+        await asyncio.sleep(0.05)
+        return f"Hello, {name or 'stranger'}! (from a task)"
 
     # ------------------------------------------------------------------ completion
 

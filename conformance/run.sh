@@ -13,8 +13,10 @@
 # 4. runs the same three legs in client mode: the harness starts its mock servers (bound to
 #    127.0.0.1 by force-loopback.mjs) and spawns everything_client.py once per scenario;
 # 5. conformance/check_results.py prints a table per leg and fails on any failed scenario
-#    other than the protocol extensions (server: tasks-*, sep-2640-skills-*; client: see
-#    CLIENT_OPTIONAL below).
+#    other than the protocol extensions mcpfast does not implement (server: sep-2640-skills-*;
+#    client: see CLIENT_OPTIONAL below). The Tasks extension's tasks-* scenarios are fatal: every
+#    one passes (no check contradicts the extension's own spec, so none is an expected failure;
+#    tasks-status-notifications is SKIPPED by the harness itself, pending its rewrite).
 #
 # Environment:
 #   MCPFAST_CONFORMANCE_CACHE  where Node and the harness live (default ~/.cache/mcpfast-conformance)

@@ -23,7 +23,9 @@ __all__ = ["check_routing_headers", "decode_header_value", "param_spec", "check_
            "encode_header_value", "param_headers", "has_invalid_annotation"]
 
 #: method -> the params key ``Mcp-Name`` mirrors
-NAME_PARAM = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+NAME_PARAM = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri",
+              # the tasks extension (SEP-2663 "Streamable HTTP: Routing Headers")
+              "tasks/get": "taskId", "tasks/update": "taskId", "tasks/cancel": "taskId"}
 
 _SENTINEL = re.compile(r"=\?base64\?(.*)\?=", re.S)
 # a value that travels as it is: visible ASCII, inner spaces, no surrounding space (or empty)

@@ -194,10 +194,17 @@ def test_checker_fails_on_required_only(tmp_path: Path, capsys: pytest.CaptureFi
     _write_run(out, "ping", ["SUCCESS", "INFO"])
     _write_run(out, "tools-list", ["SUCCESS", "WARNING"])
     _write_run(out, "json-schema-2020-12", ["SUCCESS"])
-    _write_run(out, "tasks-lifecycle", ["SUCCESS", "FAILURE"])  # an extension: reported, not fatal
+    _write_run(out, "sep-2640-skills-manifest", ["FAILURE"])  # an optional extension: reported, not fatal
+    _write_run(out, "tasks-lifecycle", ["SUCCESS"])
     ok, fatal = mod.check_leg("leg", str(out), "2026-07-28", None, reqs)
     assert ok and fatal == []
-    assert "tasks-lifecycle" in capsys.readouterr().out
+    assert "sep-2640-skills-manifest" in capsys.readouterr().out
+
+    # the Tasks extension is implemented: its scenarios are required
+    _write_run(out, "tasks-lifecycle", ["SUCCESS", "FAILURE"], ts="2026-11-25T21-30-00-000Z")
+    ok, fatal = mod.check_leg("leg", str(out), "2026-07-28", None, reqs)
+    assert not ok and len(fatal) == 1 and "tasks-lifecycle" in fatal[0]
+    _write_run(out, "tasks-lifecycle", ["SUCCESS"], ts="2026-11-25T21-40-00-000Z")
 
     _write_run(out, "json-schema-2020-12", ["FAILURE"], ts="2026-11-25T22-00-00-000Z")  # newer run wins
     ok, fatal = mod.check_leg("leg", str(out), "2026-07-28", None, reqs)
@@ -207,7 +214,8 @@ def test_checker_fails_on_required_only(tmp_path: Path, capsys: pytest.CaptureFi
     missing = tmp_path / "empty"
     missing.mkdir()
     ok, fatal = mod.check_leg("empty", str(missing), "2026-07-28", None, reqs)
-    assert not ok and {f.split(": ")[1] for f in fatal} == {"ping", "tools-list", "json-schema-2020-12"}
+    assert not ok and {f.split(": ")[1] for f in fatal} == {"ping", "tools-list", "json-schema-2020-12",
+                                                            "tasks-lifecycle"}
 
 
 def _write_client_run(directory: Path, scenario: str, statuses: list[str],

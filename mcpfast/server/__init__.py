@@ -1,6 +1,7 @@
 """The MCP server: ``ServerCore`` (dispatcher for both eras + low-level registration API) and,
 loaded on first use, ``MCPServer`` (the official SDK's decorator API on top of it), the seed
-API's ``Tool`` base class and ``ToolRegistry``."""
+API's ``Tool`` base class and ``ToolRegistry``; ``TaskStore`` (where tasks live) and its in-memory
+``MemoryTaskStore``."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from .core import (
 from .mrtr import InputRequired, RequestStateSigner
 from .registry import Prompt, Resource, ResourceTemplate, ToolResult
 from .session import LOG_LEVELS, LegacySession
+from .tasks import MemoryTaskStore, TaskStore
 from .tools import Tool, ToolRegistry
 from .uritemplate import UriTemplate
 
@@ -30,7 +32,7 @@ __all__ = [
     "ServerCore", "Context", "ElicitationResult", "MissingClientCapability", "InputRequired",
     "RequestStateSigner", "Tool", "ToolRegistry", "Resource", "ResourceTemplate", "Prompt", "ToolResult",
     "UriTemplate", "LegacySession", "LOG_LEVELS", "PROTOCOL_VERSION_KEY", "CLIENT_CAPABILITIES_KEY",
-    "CLIENT_INFO_KEY", "SERVER_INFO_KEY", "SUBSCRIPTION_ID_KEY",
+    "CLIENT_INFO_KEY", "SERVER_INFO_KEY", "SUBSCRIPTION_ID_KEY", "TaskStore", "MemoryTaskStore",
     "MCPServer", "FastMCP", "Image", "Audio", "Message", "UserMessage", "AssistantMessage", "ServerHandle",
 ]
 

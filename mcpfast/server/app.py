@@ -108,6 +108,9 @@ class Settings:
     metrics: bool = True
     metrics_port: int | None = None
     metrics_path: str = "/metrics"
+    #: the shared store: a URL (``"redis://host:port/db"``, ``"memory"``), a ``Store``, or None
+    #: (``$MCPFAST_STORE``, else in memory); opened when the server starts (``mcpfast.stores``)
+    store: Any = None
 
 
 _CACHEABLE = frozenset({"server/discover", "tools/list", "prompts/list", "resources/list", "resources/templates/list",
@@ -230,7 +233,10 @@ class MCPServer(Generic[LifespanT]):
     (2026-07-28 requestState key, shared by every process behind one endpoint) and
     ``validation_errors`` (``"result"``, the default: arguments that break the input schema get
     an ``isError`` result naming the argument, as MCP 2025-11-25 (SEP-1303) and the SDK answer,
-    so the model can correct its call; ``"error"``: a JSON-RPC -32602 error instead).
+    so the model can correct its call; ``"error"``: a JSON-RPC -32602 error instead), and
+    ``store``: where the state several server processes share lives (``"redis://host:port/db"``,
+    ``"memory"`` or a ``mcpfast.stores.Store``; None: ``$MCPFAST_STORE``, else in memory),
+    attached while the server runs (see ``docs/stores.md``).
     """
 
     def __init__(
@@ -278,6 +284,9 @@ class MCPServer(Generic[LifespanT]):
         metrics: bool = True,
         metrics_port: int | None = None,
         metrics_path: str = "/metrics",
+        task_store: Any = None,
+        task_ttl_ms: int | None = 3_600_000,
+        store: Any = None,
     ) -> None:
         if validation_errors not in ("error", "result"):
             raise ValueError(f'validation_errors must be "error" or "result", got {validation_errors!r}')
@@ -288,7 +297,7 @@ class MCPServer(Generic[LifespanT]):
             max_connections=max_connections, request_timeout=request_timeout, tls=tls, workers=workers,
             thread_pool_size=thread_pool_size, json_response=json_response, stateless_http=stateless_http,
             streamable_http_path=streamable_http_path, metrics=metrics, metrics_port=metrics_port,
-            metrics_path=metrics_path,
+            metrics_path=metrics_path, store=store,
         )
         self.dependencies = self.settings.dependencies
         #: the SDK's ``TokenVerifier`` (with the SDK's ``AuthSettings`` as ``auth``: the OAuth
@@ -303,7 +312,8 @@ class MCPServer(Generic[LifespanT]):
         self.core = ServerCore(
             name or "mcp-server", version, title=title, description=description, website_url=website_url,
             icons=_dump(icons), instructions=instructions, page_size=page_size, state_secret=state_secret,
-            thread_pool_size=thread_pool_size, capabilities=_ALWAYS_DECLARED, metrics=metrics)
+            thread_pool_size=thread_pool_size, capabilities=_ALWAYS_DECLARED, metrics=metrics,
+            task_store=task_store, task_ttl_ms=task_ttl_ms)
         self.core.app = self
         self.core.cache_hints = _cache_hints(cache_hints)
         self.core.lifespan_state = {} if lifespan is None else None
@@ -376,13 +386,17 @@ class MCPServer(Generic[LifespanT]):
         structured_output: bool | None = None,
         *,
         blocking: bool | None = None,
+        task: str = "forbidden",
+        defer_task: bool = False,
     ) -> None:
         """Register ``fn`` as a tool (the SDK's ``add_tool``); see ``tool()``."""
-        self._add_tool(fn, name, title, description, annotations, icons, meta, structured_output, blocking)
+        self._add_tool(fn, name, title, description, annotations, icons, meta, structured_output, blocking,
+                       task=task, defer_task=defer_task)
 
     def _add_tool(self, fn: Callable[..., Any], name: str | None, title: str | None, description: str | None,
                   annotations: Any, icons: Any, meta: Any, structured_output: bool | None,
-                  blocking: bool | None, replace: bool = False) -> Any:
+                  blocking: bool | None, replace: bool = False, *, task: str = "forbidden",
+                  defer_task: bool = False) -> Any:
         tool_name = name or getattr(fn, "__name__", None)
         if not tool_name or tool_name == "<lambda>":
             raise ValueError("You must provide a name for lambda functions")
@@ -418,7 +432,7 @@ class MCPServer(Generic[LifespanT]):
             description=description if description is not None else (fn.__doc__ or ""),
             annotations=_dump(annotations), icons=_dump(icons), meta=meta, context_kwarg=ctx,
             convert=convert, blocking=blocking, wrap_output=wrap,
-            coerce=_convert.lax_coercer(schema, check), source=fn)
+            coerce=_convert.lax_coercer(schema, check), source=fn, task=task, defer_task=defer_task)
         if untyped:
             # the schema types unannotated parameters as strings (as the SDK's does) but any
             # value is accepted (as the SDK does): the core compiled its check from the schema
@@ -451,6 +465,8 @@ class MCPServer(Generic[LifespanT]):
         structured_output: bool | None = None,
         *,
         blocking: bool | None = None,
+        task: str = "forbidden",
+        defer_task: bool = False,
     ) -> Callable[[F], F]:
         """Register the decorated function as a tool.
 
@@ -463,13 +479,17 @@ class MCPServer(Generic[LifespanT]):
         pool, never on the loop (True also hands results finished before each of its calls to
         the loop first, for a tool known to be slow); False inline on the loop (thread-affine
         code, or code known to return in microseconds: such a tool gives up the guarantee that
-        it cannot stall the server)."""
+        it cannot stall the server). ``task`` (mcpfast): ``"forbidden"`` (default),
+        ``"optional"`` or ``"required"``: whether the tool runs as a task, answered with a
+        task handle the client polls (both eras; ``docs/tasks.md``); ``defer_task``: the task
+        starts when the tool calls ``await ctx.start_task()``."""
         if callable(name):
             raise TypeError("The @tool decorator was used incorrectly. Did you forget to call it? "
                             "Use @tool() instead of @tool")
 
         def decorator(fn: F) -> F:
-            self._add_tool(fn, name, title, description, annotations, icons, meta, structured_output, blocking)
+            self._add_tool(fn, name, title, description, annotations, icons, meta, structured_output, blocking,
+                           task=task, defer_task=defer_task)
             return fn
 
         return decorator
@@ -706,7 +726,7 @@ class MCPServer(Generic[LifespanT]):
         """Run the lifespan (once, however many transports nest it); its value becomes
         ``ctx.request_context.lifespan_context`` for every request."""
         factory = self.settings.lifespan
-        if factory is None or self._lifespan_depth:
+        if self._lifespan_depth:
             self._lifespan_depth += 1
             try:
                 yield self.core.lifespan_state
@@ -715,12 +735,17 @@ class MCPServer(Generic[LifespanT]):
             return
         self._lifespan_depth += 1
         try:
-            async with factory(self) as state:
-                self.core.lifespan_state = state
-                try:
-                    yield state
-                finally:
-                    self.core.lifespan_state = None
+            # the store first: the lifespan may already use it (and it outlives the lifespan)
+            async with self.core.using_store(self.settings.store):
+                if factory is None:
+                    yield self.core.lifespan_state
+                    return
+                async with factory(self) as state:
+                    self.core.lifespan_state = state
+                    try:
+                        yield state
+                    finally:
+                        self.core.lifespan_state = None
         finally:
             self._lifespan_depth -= 1
 

@@ -15,6 +15,11 @@ One object serves both eras, so a handler is written once:
   that is the InputRequiredResult; in a legacy session the core sends the requests to the
   client, then runs the handler again with the answers, so the same code serves both eras.
 
+Inside a task (``@tool(task=...)``, see ``_tasking``) the same calls wait for the client instead:
+``ask`` and friends park the task on ``input_required`` (2026-07-28) or send related-task
+requests (2025-11-25); ``report_status`` sets the task's status message, ``cancelled`` says the
+client cancelled it, and ``start_task`` starts a ``defer_task`` tool's task.
+
 The official SDK's ``Context`` surface is here too (what ``MCPServer`` tools written for it
 use): ``ctx.info/debug/warning/error(data, logger_name=...)``, ``report_progress``,
 ``read_resource``, ``elicit(message, SomeModel)`` (-> ``.action``/``.data``), ``elicit_url``,
@@ -26,8 +31,9 @@ thread (a ``def`` tool running in the thread pool): they are handed to the loop'
 
 from __future__ import annotations
 
-from asyncio import AbstractEventLoop
+from asyncio import AbstractEventLoop, ensure_future, run_coroutine_threadsafe
 from asyncio import _get_running_loop as _running_loop
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import requestvars
@@ -248,7 +254,8 @@ class Context:
     ``Context[...]``); with ``ServerCore`` pass ``context_kwarg=``.
     """
 
-    __slots__ = ("core", "peer", "request", "legacy", "meta", "responses", "state", "_loop")
+    __slots__ = ("core", "peer", "request", "legacy", "meta", "responses", "state", "_loop", "task_id", "cancelled",
+                 "task_starter")
 
     def __class_getitem__(cls, item: Any) -> type[Context]:
         # ``Context[ServerSession, AppState]`` as the SDK's users write it: the same class
@@ -271,6 +278,12 @@ class Context:
         #: MRTR: JSON the handler keeps across rounds (signed into requestState)
         self.state: Any = None
         self._loop: AbstractEventLoop | None = _running_loop()
+        #: the task this call runs as (``@tool(task=...)``), None for a plain call
+        self.task_id: str | None = None
+        #: the client cancelled the task: a ``def`` tool (which cannot be interrupted) checks this
+        self.cancelled = False
+        #: ``start_task``'s work for a ``defer_task`` tool (set by the core), else None
+        self.task_starter: Callable[[], Awaitable[None]] | None = None
 
     # ------------------------------------------------------------------ facts
 
@@ -370,6 +383,12 @@ class Context:
     # ------------------------------------------------------------------ notifications
 
     def _notify(self, method: str, params: dict[str, Any]) -> None:
+        if self.task_id is not None:
+            if self.legacy is None:
+                return  # 2026-07-28: no progress or log messages for a task (the extension)
+            # 2025-11-25: every message about a task names it
+            params = {**params, "_meta": {**(params.get("_meta") or {}),
+                                          "io.modelcontextprotocol/related-task": {"taskId": self.task_id}}}
         loop = self._loop
         if loop is None or _running_loop() is loop:
             self.peer.notify(method, params)
@@ -487,6 +506,8 @@ class Context:
         the answers from ``inputResponses``, or ``InputRequired`` for the missing ones."""
         for r in requests.values():
             self._require(r["method"])
+        if self.task_id is not None:
+            return await self.core.task_ask(self, requests)
         if self.legacy is None:
             have = self.responses
             missing = {k: r for k, r in requests.items() if k not in have}
@@ -495,6 +516,35 @@ class Context:
             return {k: have[k] for k in requests}
         peer = self.peer
         return {k: await peer.request(r["method"], r.get("params")) for k, r in requests.items()}
+
+    # ------------------------------------------------------------------ tasks
+
+    @property
+    def in_task(self) -> bool:
+        """Whether this call runs as a task (its result goes to ``tasks/get``/``tasks/result``)."""
+        return self.task_id is not None
+
+    def report_status(self, message: str | None) -> Awaitable[Any]:
+        """Set the task's ``statusMessage`` (shown by ``tasks/get`` and in status notifications;
+        None clears it). A no-op for a call that is not a task. Await it in an ``async def``
+        tool (the store has the message once it returns); a ``def`` tool in the thread pool
+        calls it plainly (the update is handed to the loop)."""
+        if self.task_id is None:
+            return _DONE
+        loop = self._loop
+        if loop is not None and _running_loop() is not loop:  # a def tool in a worker thread
+            run_coroutine_threadsafe(self.core.task_status(self, message), loop)
+            return _DONE
+        return ensure_future(self.core.task_status(self, message))
+
+    async def start_task(self) -> None:
+        """For a ``defer_task`` tool: make the task now and answer the request with its handle;
+        the tool goes on as the task. What the tool asked for before this (``elicit``...) was
+        answered by multi round-trip requests on the call itself. A no-op when the call already
+        is a task, or when the client cannot take one (the call then simply goes on)."""
+        starter = self.task_starter
+        if starter is not None and self.task_id is None:
+            await starter()
 
     async def _ask_one(self, key: str, method: str, params: dict[str, Any]) -> Any:
         res = await self.ask({key: {"method": method, "params": params}})

@@ -23,10 +23,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import tracing as _tracing
@@ -43,6 +44,7 @@ from ..errors import (
 )
 from ..metrics import ServerMetrics
 from ..requestvars import log_extra
+from ..stores import MemoryStore, Store, open_store
 from ..tracing import PROVIDER_KEY as _TRACER_PROVIDER
 from ..types import (
     CLIENT_CAPABILITIES_KEY,
@@ -56,14 +58,17 @@ from ..types import (
 from ..wire import _json
 from ..wire.jsonrpc import Request
 from ._metering import RequestMeter
+from ._tasking import TASK_SUPPORT, TASKS_EXTENSION, TaskServing
 from ._threads import MODE_POOL, ToolRunner
 from .context import Context, MissingClientCapability
 from .mrtr import InputRequired, RequestStateSigner, request_digest
 from .registry import Prompt, Resource, ResourceTemplate, Tool, ToolResult
 from .session import LOG_LEVELS, LegacySession
+from .tasks import TaskStore
 
 if TYPE_CHECKING:
     from .serving import Starting
+    from .sharing import StoreLink
 
 __all__ = [
     "ServerCore",
@@ -79,10 +84,11 @@ log = logging.getLogger("mcpfast.server")
 
 SUBSCRIPTION_ID_KEY = "io.modelcontextprotocol/subscriptionId"
 
-#: methods 2026-07-28 removed: sent with the modern envelope they get -32601
+#: methods 2026-07-28 removed: sent with the modern envelope they get -32601 (``tasks/get`` and
+#: ``tasks/cancel`` live on in the tasks extension; ``tasks/result`` and ``tasks/list`` do not)
 LEGACY_ONLY_METHODS = frozenset({
     "initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe",
-    "tasks/get", "tasks/result", "tasks/list", "tasks/cancel",
+    "tasks/result", "tasks/list",
 })
 
 _EMPTY: dict[str, Any] = {}
@@ -107,17 +113,18 @@ _EAGER_TASKS = sys.version_info >= (3, 12)
 class _Listener:
     """A ``subscriptions/listen`` request in flight: who, its id, what it honours."""
 
-    __slots__ = ("peer", "id", "honoured", "uris", "done")
+    __slots__ = ("peer", "id", "honoured", "uris", "task_ids", "done")
 
     def __init__(self, peer: Any, rid: Any, honoured: dict[str, Any]) -> None:
         self.peer = peer
         self.id = rid
         self.honoured = honoured
         self.uris = frozenset(honoured.get("resourceSubscriptions") or ())
+        self.task_ids = frozenset(honoured.get("taskIds") or ())
         self.done: asyncio.Future[None] | None = None
 
 
-class ServerCore:
+class ServerCore(TaskServing):
     """The dispatcher (``on_request``, ``on_notification``, ``on_batch``, ``on_close``) and the
     low-level registration API the decorator API (``MCPServer``) sits on.
 
@@ -126,7 +133,9 @@ class ServerCore:
     are the official SDK's, ``0`` (immediately stale: a client caches nothing the server did
     not say it may) and ``"private"`` (never shared across authorization contexts: safe when a
     list may depend on who asks). ``state_secret`` signs MRTR requestState (random per process unless
-    given; give the same one to every process behind one endpoint).
+    given; give the same one to every process behind one endpoint). ``task_store`` keeps tasks
+    (``tasks.TaskStore``; in memory by default), ``task_ttl_ms`` (None: unlimited) and
+    ``task_poll_interval_ms`` are what tasks advertise (see ``_tasking``).
     """
 
     def __init__(
@@ -149,6 +158,9 @@ class ServerCore:
         eager_async_handlers: bool = False,
         thread_pool_size: int | None = None,
         metrics: bool = True,
+        task_store: TaskStore | None = None,
+        task_ttl_ms: int | None = 3_600_000,
+        task_poll_interval_ms: int = 500,
     ) -> None:
         if page_size is not None and page_size < 1:
             raise ValueError(f"page_size must be at least 1, got {page_size}")
@@ -178,6 +190,13 @@ class ServerCore:
         self.eager_async_handlers = eager_async_handlers
         self.modern_versions: tuple[str, ...] = tuple(MODERN_PROTOCOL_VERSIONS)
         self.signer = RequestStateSigner(state_secret, state_ttl)
+        #: a ``state_secret`` was given: a shared store does not replace it with the shared key
+        self._own_secret = state_secret is not None
+        #: where the state processes share lives (``mcpfast.stores``): in memory unless
+        #: ``attach_store`` (``MCPServer(store=...)``, ``--store``, ``MCPFAST_STORE``) gave another
+        self.store: Store = MemoryStore()
+        #: the key and change fan-out over a shared store (None: not shared)
+        self._link: StoreLink | None = None
         #: called with (peer, params) on ``notifications/roots/list_changed`` (legacy)
         self.on_roots_list_changed: Callable[[Any, Any], Any] | None = None
         #: the ``MCPServer`` wrapping this core, if any (``Context.mcp_server``)
@@ -208,15 +227,23 @@ class ServerCore:
         self._discover: bytes | None = None
         self._meta = {SERVER_INFO_KEY: info}  # shared by every modern result (never mutated)
 
+        self._init_tasks(task_store, task_ttl_ms, task_poll_interval_ms)
         self._legacy: dict[str, Callable[..., Any]] = {
             "ping": self._handle_ping,
             "logging/setLevel": self._handle_set_level,
             "resources/subscribe": self._handle_subscribe,
             "resources/unsubscribe": self._handle_unsubscribe,
+            "tasks/get": self._handle_tasks_get,
+            "tasks/result": self._handle_tasks_result,
+            "tasks/list": self._handle_tasks_list,
+            "tasks/cancel": self._handle_tasks_cancel,
         }
         self._modern: dict[str, Callable[..., Any]] = {
             "server/discover": self._handle_discover,
             "subscriptions/listen": self._handle_listen,
+            "tasks/get": self._handle_tasks_get,
+            "tasks/update": self._handle_tasks_update,
+            "tasks/cancel": self._handle_tasks_cancel,
         }
         for method, h in (
             ("tools/list", self._handle_tools_list),
@@ -279,6 +306,8 @@ class ServerCore:
         wrap_output: bool = False,
         coerce: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         source: Any = None,
+        task: str = "forbidden",
+        defer_task: bool = False,
     ) -> Tool:
         """Register (or replace) a tool; ``fn(**arguments)`` runs it.
 
@@ -308,11 +337,27 @@ class ServerCore:
         ``"Error executing tool <name>"`` (its text may hold internals), the exception logged
         with its traceback on the ``mcpfast.server`` logger. Other ``JSONRPCError`` subclasses (``InvalidParams``,
         ``MissingClientCapability``...) propagate as protocol errors.
+
+        ``task`` (``execution.taskSupport``): ``"forbidden"`` (the default: never a task),
+        ``"optional"`` (a task when the client can take one: at 2026-07-28 when the request
+        declares the tasks extension, in a 2025-11-25 session when the call sends
+        ``params.task``; a plain call otherwise) or ``"required"`` (only as a task: -32021
+        without the extension at 2026-07-28, -32601 without ``params.task`` in a session). A
+        task's tool runs in the background; ``Context.report_status`` sets its status message,
+        ``Context.elicit``/``ask`` park it on ``input_required``, ``Context.cancelled`` says a
+        cancel came. ``defer_task`` (2026-07-28, with a context): the call runs as a plain one,
+        gathering input by multi round-trip requests, until the tool calls
+        ``await ctx.start_task()``, which answers the request with the task handle.
         """
+        if task not in TASK_SUPPORT:
+            raise ValueError(f'task must be one of "forbidden", "optional", "required", got {task!r}')
+        if defer_task and context_kwarg is None:
+            raise ValueError(f"tool {name!r}: defer_task needs a context (the tool starts its task with ctx.start_task())")
         tool = Tool(name, fn, input_schema=input_schema, output_schema=output_schema, title=title,
                     description=description, annotations=annotations, icons=icons, meta=meta,
                     context_kwarg=context_kwarg, required_capabilities=required_capabilities,
-                    convert=convert, blocking=blocking, wrap_output=wrap_output, coerce=coerce, source=source)
+                    convert=convert, blocking=blocking, wrap_output=wrap_output, coerce=coerce, source=source,
+                    task=task, defer_task=defer_task)
         self._tools[name] = tool
         self.notify_list_changed("tools")
         return tool
@@ -422,10 +467,17 @@ class ServerCore:
             raise ValueError(f'kind must be "tools", "prompts" or "resources", got {kind!r}')
         if self._off_loop(self.notify_list_changed, kind):
             return
-        self._pages.clear()
-        self._discover = None
         if kind == "tools" and self._meter is not None:
             self._meter.forget_labels()  # a tool name may have become known, or gone
+        self.deliver_list_changed(kind)
+        if self._link is not None:
+            self._link.share("list", kind)
+
+    def deliver_list_changed(self, kind: str) -> None:
+        """``notify_list_changed``'s work in this process only (a change another process shared
+        through the store arrives here). On the loop."""
+        self._pages.clear()
+        self._discover = None
         method = f"notifications/{kind}/list_changed"
         for peer in self._sessions:
             if peer.state.initialized and not peer.closed:
@@ -440,12 +492,58 @@ class ServerCore:
         ``resourceSubscriptions``) that ``uri`` changed. Safe to call from any thread."""
         if self._off_loop(self.notify_resource_updated, uri):
             return
+        self.deliver_resource_updated(uri)
+        if self._link is not None:
+            self._link.share("resource", uri)
+
+    def deliver_resource_updated(self, uri: str) -> None:
+        """``notify_resource_updated``'s work in this process only. On the loop."""
         for peer in self._sessions:
             if uri in peer.state.subscriptions and not peer.closed:
                 peer.notify("notifications/resources/updated", {"uri": uri})
         for lst in self._listeners.values():
             if uri in lst.uris:
                 lst.peer.notify("notifications/resources/updated", {"uri": uri, "_meta": {SUBSCRIPTION_ID_KEY: lst.id}})
+
+    # ================================================================== shared store
+
+    async def attach_store(self, store: Store) -> None:
+        """Use ``store`` for the state processes share (``self.store``, which the transports
+        read when they start serving: it is attached before the listener opens). A shared store (Redis) also gets the ``requestState`` key from it (unless this
+        core was given ``state_secret``) and carries change notifications to and from the other
+        processes (``mcpfast.server.sharing``); the in-memory store changes nothing. A shared
+        store that is down does not stop this: the link keeps trying in the background."""
+        await self.detach_store()
+        self.store = store
+        if store.shared:
+            from .sharing import StoreLink
+
+            link = StoreLink(self, store, share_key=not self._own_secret)
+            await link.start()
+            self._link = link
+
+    async def detach_store(self) -> None:
+        """Stop sharing through the attached store (it is not closed) and go back to memory."""
+        link, self._link = self._link, None
+        if link is not None:
+            await link.close()
+        self.store = MemoryStore()
+
+    @contextlib.asynccontextmanager
+    async def using_store(self, store: str | Store | None) -> AsyncIterator[Store]:
+        """Attach the store ``store`` names (a URL; None: ``$MCPFAST_STORE``, else memory; or a
+        ``Store``) for the block; after it, detach, and close the store if it was opened here
+        from a URL. The lifespan of ``MCPServer`` and of ``mcpfast run`` enter this."""
+        opened = open_store(store)
+        try:
+            await self.attach_store(opened)
+            yield opened
+        finally:
+            try:
+                await self.detach_store()
+            finally:
+                if opened is not store:
+                    await opened.close()
 
     def close_listeners(self) -> None:
         """End every listen stream gracefully (each gets its final result); for shutdown."""
@@ -472,6 +570,10 @@ class ServerCore:
             caps["prompts"] = {"listChanged": True}
         if self._completion is not None:
             caps["completions"] = {}
+        if self.has_task_tools():
+            # the 2026-07-28 extension (``initialize`` adds 2025-11-25's ``tasks``: the
+            # extension's clients must not find that v1 slot in server/discover)
+            caps["extensions"] = {TASKS_EXTENSION: {}}
         caps.update(self.extra_capabilities)
         return caps
 
@@ -565,6 +667,7 @@ class ServerCore:
                                             session.opened_ns)
         for key in [k for k, lst in self._listeners.items() if lst.peer is peer]:
             del self._listeners[key]
+        self._tasks_peer_closed(peer)
 
     def sessionless_state(self, protocol_version: str) -> LegacySession:
         """The ``peer.state`` of a legacy request that arrives with no session (a stateless HTTP
@@ -614,8 +717,11 @@ class ServerCore:
         version = requested if requested in HANDSHAKE_PROTOCOL_VERSIONS else LATEST_HANDSHAKE_VERSION
         peer.state = LegacySession(version, caps, params.get("clientInfo"))
         self._sessions.add(peer)
+        caps = self.capabilities()
+        if version >= "2025-11-25" and self.has_task_tools():
+            caps["tasks"] = {"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}}
         result: dict[str, Any] = {
-            "protocolVersion": version, "capabilities": self.capabilities(), "serverInfo": self.server_info,
+            "protocolVersion": version, "capabilities": caps, "serverInfo": self.server_info,
         }
         if self.instructions is not None:
             result["instructions"] = self.instructions
@@ -759,8 +865,8 @@ class ServerCore:
         if ctx is None:
             log.error("InputRequired raised by a handler that has no context (context_kwarg)", extra=log_extra())
             raise InternalError("Internal error")
-        if ctx.legacy is not None:
-            return self._fulfil(exc, ctx, again)
+        if ctx.legacy is not None or ctx.task_id is not None:
+            return self._fulfil(exc, ctx, again)  # a task's input is asked for, not answered with
         if digest is None:  # pragma: no cover - every modern handler with a context has one
             raise InternalError("Internal error")
         res: dict[str, Any] = {"resultType": "input_required"}
@@ -824,6 +930,10 @@ class ServerCore:
                 return self._tool_error(tool, ToolError(exc.message), session is None)
         if not tool.var_kw and not args.keys() <= tool.params:
             args = {k: v for k, v in args.items() if k in tool.params}  # undeclared extras dropped
+        if tool.task_support is not None or (session is not None and "task" in params):
+            handle = self._task_call(peer, request, params, session, meta, tool, args)
+            if handle is not None:
+                return handle
         if tool.fast and (session is not None or "requestState" not in params):
             # the common case: a plain sync tool with no context and no capabilities
             if tool.mode:  # in the pool: the answer (a lone call), or a future the peer tracks
@@ -843,15 +953,9 @@ class ServerCore:
             return self._tool_result(tool, value, session is None)
         if tool.required_caps is not None:
             self._check_caps(tool.required_caps, session, meta, f"tool {name!r}")
-        ctx = None
-        digest = None
-        if session is None and ("requestState" in params or tool.context_kwarg is not None):
-            digest = request_digest("tools/call", name)
-        if tool.context_kwarg is not None:
-            ctx = self._context(peer, request, params, session, meta, digest)
+        ctx, digest = self._task_context(peer, request, params, session, meta, tool)
+        if ctx is not None:
             args = {**args, tool.context_kwarg: ctx}
-        elif digest is not None:
-            self._restore(None, params, digest)
         return self._run_tool(tool, args, session is None, ctx, digest)
 
     def _rejected(self, tool: Tool, args: dict[str, Any], exc: InvalidParams) -> Any:
@@ -1167,6 +1271,12 @@ class ServerCore:
         uris = wanted.get("resourceSubscriptions")
         if type(uris) is list and "resources" in caps:
             honoured["resourceSubscriptions"] = [u for u in uris if type(u) is str]
+        task_ids = wanted.get("taskIds")
+        if task_ids is not None:
+            self._gate(meta, "subscriptions/listen with notifications.taskIds")
+            if type(task_ids) is not list:
+                raise InvalidParams("Expected an array at params.notifications.taskIds")
+            honoured["taskIds"] = [t for t in task_ids if type(t) is str]
         key = (peer, request.id)
         lst = _Listener(peer, request.id, honoured)
         self._listeners[key] = lst

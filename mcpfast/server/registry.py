@@ -89,7 +89,7 @@ class Tool(_Entry):
     """
 
     __slots__ = ("name", "entry", "check", "output_schema", "required_caps", "convert", "plain", "fast",
-                 "wrap", "text", "coerce", "hist", "errors", "mode", "slow", "source")
+                 "wrap", "text", "coerce", "hist", "errors", "mode", "slow", "source", "task_support", "defer_task")
 
     def __init__(
         self,
@@ -110,6 +110,8 @@ class Tool(_Entry):
         wrap_output: bool = False,
         coerce: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         source: Any = None,
+        task: str = "forbidden",
+        defer_task: bool = False,
     ) -> None:
         if type(name) is not str or not name:
             raise ValueError(f"a tool name must be a non-empty string, got {name!r}")
@@ -136,6 +138,10 @@ class Tool(_Entry):
         self.errors = 0
         self.mode = MODE_INLINE if self.is_async or blocking is False else MODE_POOL
         self.slow = blocking is True
+        #: ``"optional"``/``"required"``: the tool may/must run as a task (None: ``"forbidden"``)
+        self.task_support = None if task == "forbidden" else task
+        #: the task starts when the tool calls ``ctx.start_task()`` (input gathered before it)
+        self.defer_task = defer_task
         e: dict[str, Any] = {"name": name}
         _put(e, "title", title)
         _put(e, "description", description)
@@ -143,6 +149,8 @@ class Tool(_Entry):
         e["inputSchema"] = input_schema
         _put(e, "outputSchema", output_schema)
         _put(e, "annotations", annotations)
+        if self.task_support is not None:
+            e["execution"] = {"taskSupport": self.task_support}
         _put(e, "_meta", meta)
         #: the ``Tool`` object as listed
         self.entry = e

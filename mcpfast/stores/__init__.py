@@ -16,6 +16,7 @@ a ``redis://`` URL is opened.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,7 @@ __all__ = [
     "Store",
     "StoreUnavailable",
     "Subscription",
+    "check_store_url",
     "open_store",
     "store_url",
 ]
@@ -53,6 +55,24 @@ def store_url(url: str | None = None) -> str:
     return url
 
 
+def _scheme(url: str) -> str:
+    return url.partition("://")[0].lower() if "://" in url else url.lower()
+
+
+def check_store_url(url: str) -> str:
+    """``url`` if ``open_store`` can open it; else ValueError saying why (an unknown scheme, or
+    the ``redis`` package missing for a Redis URL). Connects to nothing: for checking flags early."""
+    scheme = _scheme(url)
+    if scheme == "memory":
+        return url
+    if scheme not in _REDIS_SCHEMES:
+        raise ValueError(f'Unknown store URL {url!r}: expected "memory" or redis://host:port/db'
+                         f" (rediss://, unix:// too)")
+    if importlib.util.find_spec("redis") is None:
+        raise ValueError(f"the store {url!r} needs the redis package: pip install 'mcpfast[redis]'")
+    return url
+
+
 def open_store(url: str | Store | None = None, **options: Any) -> Store:
     """A store from its URL (see ``store_url`` for None): ``"memory"`` (or ``"memory://"``) for
     the in-memory store, ``redis://[user:password@]host:port/db``, ``rediss://...`` (TLS) or
@@ -60,21 +80,17 @@ def open_store(url: str | Store | None = None, **options: Any) -> Store:
     ``timeout``...). A ``Store`` passes through unchanged. Opening connects lazily: the first
     call reaches the backend (``await store.ping()`` to check it early).
 
-    Raises ValueError for an unknown scheme, ImportError naming the extra when the ``redis``
-    package is missing.
+    Raises ValueError for an unknown scheme, or when the ``redis`` package is missing (naming
+    the extra to install).
     """
     if isinstance(url, Store):
         return url
-    url = store_url(url)
-    scheme = url.partition("://")[0].lower() if "://" in url else url.lower()
-    if scheme == "memory":
+    url = check_store_url(store_url(url))
+    if _scheme(url) == "memory":
         return MemoryStore(**options)
-    if scheme in _REDIS_SCHEMES:
-        from .redis_backend import RedisStore
+    from .redis_backend import RedisStore
 
-        return RedisStore(url, **options)
-    raise ValueError(f'Unknown store URL {url!r}: expected "memory" or redis://host:port/db'
-                     f" (rediss://, unix:// too)")
+    return RedisStore(url, **options)
 
 
 def __getattr__(name: str) -> Any:

@@ -218,7 +218,10 @@ class Store(abc.ABC):
     async def shared_secret(self, name: str, nbytes: int = 32) -> bytes:
         """The secret called ``name``: ``nbytes`` random bytes made by whichever process asked
         first (create-if-absent, atomic), the same bytes for every process after. It never
-        expires; to rotate a key, ask for a new name."""
+        expires; to rotate a key, ask for a new name. Callers ask once at start and again after
+        a subscription gap (``on_gap``): a backend that lost its data (Redis restarted without
+        persistence) gets the secret it already handed out written back (create-if-absent
+        again), so processes keep agreeing; the answer is always what the store holds now."""
 
     # ------------------------------------------------------------------ tasks
 

@@ -26,7 +26,7 @@ import re
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -70,6 +70,18 @@ def _mask(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
+def _split_prefix(url: str) -> tuple[str, str | None]:
+    """``url`` without its ``prefix`` query parameter (redis-py would refuse it), and that prefix."""
+    parts = urlsplit(url)
+    if "prefix=" not in parts.query:
+        return url, None
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    prefix = [v for k, v in query if k == "prefix"][-1]
+    rest = urlencode([(k, v) for k, v in query if k != "prefix"])
+    base = url.partition("?")[0]  # not urlunsplit: it turns unix:///path into unix:/path
+    return (base + "?" + rest if rest else base), prefix
+
+
 def _ms(seconds: float) -> int:
     return max(1, int(seconds * 1000))
 
@@ -110,17 +122,19 @@ class RedisStore(Store):
 
     ``url``: ``redis://[[user]:password@]host:port/db``, ``rediss://`` (TLS) or
     ``unix:///path.sock?db=N``. ``prefix`` namespaces every key and channel (several servers, or
-    test runs, can share one Redis). ``timeout`` (seconds) bounds connecting and each command:
+    test runs, can share one Redis); it may also come in the URL (``...?prefix=app1:``), the
+    keyword winning; default ``"mcpfast:"``. ``timeout`` (seconds) bounds connecting and each command:
     past it the call raises ``StoreUnavailable``; keep it short, a request waits that long at
     worst before its 503. ``max_connections`` caps the command pool (None: no cap).
     """
 
-    def __init__(self, url: str, *, prefix: str = "mcpfast:", timeout: float = 1.0,
+    def __init__(self, url: str, *, prefix: str | None = None, timeout: float = 1.0,
                  max_connections: int | None = None) -> None:
         if not timeout > 0:
             raise ValueError(f"timeout must be positive seconds, got {timeout!r}")
+        url, url_prefix = _split_prefix(url)
         self.url = _mask(url)
-        self.prefix = prefix
+        self.prefix = prefix if prefix is not None else url_prefix if url_prefix is not None else "mcpfast:"
         self.timeout = timeout
         self._raw_url = url
         self._redis: Any = aioredis.Redis.from_url(
@@ -151,6 +165,12 @@ class RedisStore(Store):
     @property
     def shared(self) -> bool:
         return True
+
+    @property
+    def subscriber_connected(self) -> bool:
+        """The subscriber connection is up (False before the first ``subscribe`` and while
+        reconnecting: messages published meanwhile are not delivered here)."""
+        return self._pubsub is not None and not self._sub_down and not self._closed
 
     def _down(self, exc: BaseException) -> StoreUnavailable:
         return StoreUnavailable(f"Redis store at {self.url} is unavailable: {type(exc).__name__}: {exc}")
@@ -420,13 +440,15 @@ class RedisStore(Store):
     # ------------------------------------------------------------------ secrets
 
     async def shared_secret(self, name: str, nbytes: int = 32) -> bytes:
-        secret = self._secrets.get(name)
-        if secret is not None:
-            return secret
+        # Always one round trip (callers ask at start and after a gap, not per request): a Redis
+        # that lost its data (restarted without persistence) gets back the secret this process
+        # already uses (SET NX of it), so the processes that shared it keep agreeing, and one
+        # that started meanwhile adopts whatever was written first.
         if nbytes < 16:
             raise ValueError(f"a shared secret must be at least 16 bytes, got {nbytes}")
         key = self.prefix + "k:" + name
-        candidate = os.urandom(nbytes).hex()
+        known = self._secrets.get(name)
+        candidate = known.hex() if known is not None else os.urandom(nbytes).hex()
 
         def build(p: Any) -> None:
             p.execute_command("SET", key, candidate, "NX")

@@ -1,0 +1,112 @@
+"""What making a call a task costs: create-to-completed time of a task against a plain
+``tools/call`` of the same tool, in one process, in memory (the default ``MemoryTaskStore``).
+
+One ``ServerCore`` behind a ``JSONRPCPeer`` whose output is counted and thrown away serves the
+same ``async def`` echo tool under two names: ``plain`` (never a task) and ``tasked``
+(``task="optional"``). Each request is a 2026-07-28 request declaring the tasks extension. A
+plain call is timed from ``feed`` to its answer; a task from ``feed`` to the store's
+``completed`` status (the ``CreateTaskResult`` answered on the way). Calls are one at a time
+(latency, not throughput); the two kinds alternate by round, ``--rounds`` times, so both see the
+same machine. The report: median µs per call of each, their difference (the task's overhead)
+and their ratio.
+
+    python tests/bench/task_overhead.py [--calls 200] [--rounds 21]
+
+Not a test: the figures depend on the machine. Compare only the two sides of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import statistics
+import time
+from typing import Any
+
+from mcpfast.peer import JSONRPCPeer
+from mcpfast.server import ServerCore
+from mcpfast.wire import jsonrpc
+
+META = {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}}}
+
+
+def _call(rid: int, name: str) -> bytes:
+    return json.dumps({"jsonrpc": "2.0", "id": rid, "method": "tools/call",
+                       "params": {"name": name, "arguments": {"message": "hi"}, "_meta": META}}).encode()
+
+
+class Bench:
+    def __init__(self) -> None:
+        self.core = ServerCore("bench", "1", metrics=False)
+
+        async def echo(message: str) -> str:
+            return message
+
+        schema = {"type": "object", "properties": {"message": {"type": "string"}}}
+        self.core.add_tool("plain", echo, input_schema=schema)
+        self.core.add_tool("tasked", echo, input_schema=schema, task="optional")
+        self.answered: asyncio.Event | None = None
+        self.completed: asyncio.Event | None = None
+        self.last: bytes = b""
+        self.peer = JSONRPCPeer(self.core, self._send)
+        self.core.task_store.subscribe(self._on_event)
+        self.next_id = 0
+
+    def _send(self, messages: list[bytes]) -> None:
+        self.last = messages[-1]
+        if self.answered is not None:
+            self.answered.set()
+
+    def _on_event(self, event: str, rec: dict[str, Any]) -> None:
+        if event == "status" and rec["status"] == "completed" and self.completed is not None:
+            self.completed.set()
+
+    async def one(self, name: str) -> int:
+        self.next_id += 1
+        self.answered = asyncio.Event()
+        self.completed = asyncio.Event() if name == "tasked" else None
+        t0 = time.perf_counter_ns()
+        self.peer.feed(jsonrpc.decode_all([_call(self.next_id, name)]))
+        await self.answered.wait()
+        if self.completed is not None:
+            await self.completed.wait()
+        return time.perf_counter_ns() - t0
+
+    async def round(self, name: str, calls: int) -> float:
+        gc.collect()
+        gc.disable()
+        try:
+            times = [await self.one(name) for _ in range(calls)]
+        finally:
+            gc.enable()
+        return statistics.median(times) / 1000.0
+
+
+async def main(calls: int, rounds: int) -> None:
+    b = Bench()
+    await b.round("plain", 20)  # warm up both paths
+    await b.round("tasked", 20)
+    assert b"completed" not in b.last and b'"resultType":"task"' in b.last.replace(b" ", b""), b.last
+    plain: list[float] = []
+    tasked: list[float] = []
+    for i in range(rounds):
+        order = ("plain", "tasked") if i % 2 == 0 else ("tasked", "plain")
+        for name in order:
+            (plain if name == "plain" else tasked).append(await b.round(name, calls))
+    p = statistics.median(plain)
+    t = statistics.median(tasked)
+    print(f"plain tools/call          median {p:8.1f} µs per call ({rounds} rounds x {calls} calls)")
+    print(f"task create->completed    median {t:8.1f} µs per call")
+    print(f"task overhead             {t - p:8.1f} µs ({t / p:.2f}x a plain call); goal <= 1000 µs")
+    print(f"tasks left in the store: {len(b.core.task_store)}")  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--calls", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=21)
+    a = ap.parse_args()
+    asyncio.run(main(a.calls, a.rounds))
