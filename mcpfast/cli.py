@@ -194,10 +194,16 @@ def serve(obj: Any, *, transport: str = "stdio", host: str | None = None, port: 
     _check_options(transport, host=host, port=port, workers=workers, json_response=json_response,
                    stateless=stateless, idle_timeout=idle_timeout, max_connections=max_connections,
                    request_timeout=request_timeout, tls_cert=tls_cert, tls_key=tls_key)
+    from .transports.http.workers import shared_store_configured
+
     if workers is not None and workers > 1 and not (
-            stateless or getattr(getattr(obj, "settings", None), "stateless_http", False)):
-        # a legacy session lives in one process; the kernel spreads connections over the workers
-        raise CLIError(f"--workers {workers} needs --stateless (sessions cannot span processes)")
+            stateless or getattr(getattr(obj, "settings", None), "stateless_http", False)
+            or (store is not None and store.partition("://")[0].lower() != "memory")
+            or shared_store_configured(None, obj.core if isinstance(obj, MCPServer) else obj)):
+        # a legacy session lives in one process (unless a shared store holds the sessions); the
+        # kernel spreads connections over the workers
+        raise CLIError(f"--workers {workers} needs --stateless or a shared --store (sessions cannot span"
+                       " processes otherwise)")
     if store is not None:
         from .stores import check_store_url
 
@@ -265,6 +271,7 @@ def serve(obj: Any, *, transport: str = "stdio", host: str | None = None, port: 
         if "store" in kw:  # each worker attaches the store in its own loop
             url = kw.pop("store")
             kw["lifespan"] = lambda: obj.using_store(url)
+            kw["store"] = url  # (what check_workers reads: the sessions are shared)
         run_http(obj, settings=HTTPSettings(bind_host=net["host"], **kw), **net)
         return
     kw.pop("workers", None)

@@ -6,8 +6,8 @@ in one run (the issue's goal: Redis >= 0.5x memory).
 
 Starts a ``redis-server`` on a free loopback port (no persistence), then hands two server
 commands to ``../shared/bench/http_bench.py`` (wrk, interleaved runs, ratios per repeat then
-medianed): ``memory`` (``tests/scale/serve.py`` on the in-memory store) and ``redis`` (the same
-server on the Redis store). Both serve the same legacy session hot path: a session's requests
+medianed): ``memory`` (``mcpfast run tests/scale/app.py --store memory``) and ``redis`` (the
+same server with ``--store redis://...``). Both serve the same legacy session hot path: a session's requests
 are served from the process's cache, so the Redis one pays a round trip only where it must
 (initialize, the sweep's expiry refresh), not per call. ``--bench PATH`` names another
 ``http_bench.py``.
@@ -44,13 +44,14 @@ def main() -> int:
         redis.start()
         try:
             py = sys.executable
+            serve = f"{py} -m mcpfast run tests/scale/app.py --transport http --host 127.0.0.1 --port {{port}}"
             cmd = [py, str(bench), "--ref", "memory", "--duration", str(args.duration), "--repeats",
                    str(args.repeats), "--conns", args.conns, "--cwd", str(ROOT), "--mem-calls", "1000",
-                   "--server", f"memory={py} -m tests.scale.serve {{port}} memory",
-                   "--server", f"redis={py} -m tests.scale.serve {{port}} {redis.url(7)}"]
+                   "--server", f"memory={serve} --store memory",
+                   "--server", f"redis={serve} --store {redis.url(7)}"]
             if args.out:
                 cmd += ["--out", args.out]
-            env = {**os.environ, "PYTHONPATH": str(ROOT)}
+            env = {k: v for k, v in os.environ.items() if k != "MCPFAST_STORE"}
             return subprocess.call(cmd, cwd=ROOT, env=env)
         finally:
             redis.stop()

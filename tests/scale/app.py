@@ -1,4 +1,4 @@
-"""The server the multi-process tests run (``python -m mcpfast run tests/scale/app.py --store ...``).
+"""The server the multi-process tests run (``python -m mcpfast run tests/scale/app.py --transport http --store URL``).
 
 ``echo`` answers at once; ``later`` answers, then logs its text from a task of its own (a
 message of the session that belongs to no request: it goes to the session's GET stream,

@@ -380,3 +380,44 @@ async def test_a_change_every_front_delivers_reaches_the_get_stream_once() -> No
                 break
         assert seen == ["notifications/tools/list_changed", "notifications/message"]
         stream.close()
+
+
+@async_test
+async def test_expiry_ends_the_session_everywhere_and_use_anywhere_keeps_it() -> None:
+    store = SharedMemoryStore()
+    fronts = []
+    for _ in range(2):
+        server = HTTPServer(make_app().core, port=0, settings=HTTPSettings(store=store, session_ttl=0.4))
+        await server.start()
+        fronts.append(server)
+    a, b = fronts
+    try:
+        sid = await initialize(a.port)
+        # used on B only, for longer than the TTL: the record lives (B's sweeps push it back)
+        for i in range(6):
+            assert (await tool(b.port, sid, i + 1, "echo", {"message": "x"})).status == 200
+            await asyncio.sleep(0.12)
+        assert (await tool(a.port, sid, 10, "echo", {"message": "still"})).status == 200
+        # idle past the TTL (and a sweep): gone on both
+        await asyncio.sleep(0.9)
+        assert (await tool(b.port, sid, 11, "echo", {"message": "x"})).status == 404
+        assert (await tool(a.port, sid, 12, "echo", {"message": "x"})).status == 404
+    finally:
+        for server in fronts:
+            await server.close(grace=0.5)
+
+
+def test_workers_are_accepted_with_a_shared_store_only() -> None:
+    import pytest
+
+    from mcpfast.transports.http.workers import check_workers
+
+    with pytest.raises(ValueError, match="shared store"):
+        check_workers(2, HTTPSettings())
+    check_workers(2, HTTPSettings(stateless=True))
+    check_workers(2, HTTPSettings(store="redis://127.0.0.1:6379/0"))  # attached by each worker
+    check_workers(2, HTTPSettings(store=SharedMemoryStore()))
+    with pytest.raises(ValueError):
+        check_workers(2, HTTPSettings(store=MemoryStore()))  # one process's memory
+    with pytest.raises(ValueError):
+        check_workers(2, HTTPSettings(store="memory"))

@@ -29,6 +29,7 @@ LEGACY = "2025-11-25"
 MODERN = "2026-07-28"
 ACCEPT = "application/json, text/event-stream"
 ROOT = Path(__file__).resolve().parents[2]
+APP = Path(__file__).resolve().parent / "app.py"
 
 
 def _free_port() -> int:
@@ -53,13 +54,15 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path, timeout
 @pytest.fixture
 def two_servers(redis_server: RedisServer, tmp_path: Path) -> Iterator[tuple[int, int]]:  # noqa: F811
     ports = [_free_port(), _free_port()]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {k: v for k, v in os.environ.items() if k != "MCPFAST_STORE"}
     logs = [tmp_path / f"server-{p}.log" for p in ports]
     procs = []
     for p, log in zip(ports, logs, strict=True):
         with log.open("wb") as out:
-            procs.append(subprocess.Popen([sys.executable, "-m", "tests.scale.serve", str(p), redis_server.url(3)],
-                                          cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out))
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "mcpfast", "run", str(APP), "--transport", "http", "--host", "127.0.0.1",
+                 "--port", str(p), "--store", redis_server.url(3)],
+                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out))
     try:
         for p, proc, log in zip(ports, procs, logs, strict=True):
             _wait_listening(p, proc, log)

@@ -252,8 +252,9 @@ class StreamableHTTP:
         s = self.settings
         if self.shared is not None or s.stateless or self.table.sessions:
             return
-        store = s.store if s.store is not None else getattr(self.dispatcher, "store", None)
-        if store is None or not getattr(store, "shared", False):
+        store = s.store if s.store is not None and not isinstance(s.store, str) else getattr(
+            self.dispatcher, "store", None)
+        if store is None or getattr(store, "shared", False) is not True:
             return
         self.shared = shared = SharedSessions(store, self, ttl=s.session_ttl)
         if s.event_store is None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .settings import HTTPSettings
 
-__all__ = ["check_workers", "run_workers"]
+__all__ = ["check_workers", "run_workers", "shared_store_configured"]
 
 log = logging.getLogger("mcpfast.transports.http.server")
 
@@ -29,10 +29,7 @@ def check_workers(workers: int, settings: HTTPSettings | None, dispatcher: Any =
         raise ValueError(f"workers must be at least 1, got {workers}")
     if workers == 1 or (settings is not None and getattr(settings, "stateless", False)):
         return
-    store = getattr(settings, "store", None) if settings is not None else None
-    if store is None:
-        store = getattr(dispatcher, "store", None)
-    if getattr(store, "shared", False):
+    if shared_store_configured(settings, dispatcher):
         return  # legacy sessions are valid on every worker
     raise ValueError(
         f"workers={workers} needs HTTPSettings(stateless=True) or a shared store (store=\"redis://...\"):"
@@ -41,6 +38,22 @@ def check_workers(workers: int, settings: HTTPSettings | None, dispatcher: Any =
         " legacy clients without sessions; 2026-07-28 requests are stateless and work with any worker"
         " count; a Redis store shares the sessions between the workers."
     )
+
+
+def shared_store_configured(settings: HTTPSettings | None, dispatcher: Any = None) -> bool:
+    """A shared store (Redis) will hold the legacy sessions: a shared ``Store`` in
+    ``settings.store`` or the dispatcher's ``store``, or a store URL other than memory there, in
+    the ``MCPServer``'s ``store`` setting or in ``$MCPFAST_STORE`` (attached when each worker
+    starts). Nothing is opened or connected."""
+    app = getattr(dispatcher, "app", None)
+    for store in (getattr(settings, "store", None), getattr(dispatcher, "store", None),
+                  getattr(getattr(app, "settings", None), "store", None), os.environ.get("MCPFAST_STORE")):
+        if isinstance(store, str):
+            if store and store.partition("://")[0].lower() != "memory":
+                return True
+        elif getattr(store, "shared", False) is True:
+            return True
+    return False
 
 
 def run_workers(dispatcher: Any, workers: int, host: str | None, port: int, kw: dict[str, Any]) -> None:
