@@ -228,6 +228,9 @@ class ServerCore(TaskServing):
         self._meta = {SERVER_INFO_KEY: info}  # shared by every modern result (never mutated)
 
         self._init_tasks(task_store, task_ttl_ms, task_poll_interval_ms)
+        #: tasks were given a store: a shared store (``attach_store``) does not replace it
+        self._own_task_store = task_store is not None
+        self._memory_tasks = self.task_store
         self._legacy: dict[str, Callable[..., Any]] = {
             "ping": self._handle_ping,
             "logging/setLevel": self._handle_set_level,
@@ -521,13 +524,29 @@ class ServerCore(TaskServing):
             link = StoreLink(self, store, share_key=not self._own_secret)
             await link.start()
             self._link = link
+            if not self._own_task_store:
+                from .redis_tasks import RedisTaskStore
+
+                tasks = RedisTaskStore(store)  # type: ignore[arg-type]  # Redis: the one shared backend
+                await link.open_task_store(tasks)
+                self._use_task_store(tasks)
 
     async def detach_store(self) -> None:
         """Stop sharing through the attached store (it is not closed) and go back to memory."""
         link, self._link = self._link, None
         if link is not None:
             await link.close()
+            if not self._own_task_store and self.task_store is not self._memory_tasks:
+                shared = self.task_store
+                self._use_task_store(self._memory_tasks)
+                await shared.close()
         self.store = MemoryStore()
+
+    def _use_task_store(self, store: Any) -> None:
+        """Keep tasks in ``store`` from now on (at attach and detach, when no task runs)."""
+        self._unsubscribe_tasks()
+        self.task_store = store
+        self._unsubscribe_tasks = store.subscribe(self._on_task_event)
 
     @contextlib.asynccontextmanager
     async def using_store(self, store: str | Store | None) -> AsyncIterator[Store]:

@@ -53,7 +53,7 @@ class StoreLink:
     """One core's standing in a shared store (see the module docstring)."""
 
     __slots__ = ("core", "store", "channel", "origin", "share_key", "shared_key", "_key", "_sub", "_tasks", "_retry",
-                 "_closed")
+                 "_task_store", "_closed")
 
     def __init__(self, core: ServerCore, store: Store, *, share_key: bool) -> None:
         self.core = core
@@ -70,6 +70,8 @@ class StoreLink:
         self._sub: Subscription | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._retry: asyncio.Task[None] | None = None
+        #: the task store on the shared store, opened (subscribed) with the rest
+        self._task_store: Any = None
         self._closed = False
 
     @property
@@ -93,6 +95,17 @@ class StoreLink:
             self.share_key = False
         if self._sub is None:
             self._sub = await self.store.subscribe(self.channel, self._on_message, on_gap=self._on_gap)
+        if self._task_store is not None:
+            await self._task_store.open()
+
+    async def open_task_store(self, task_store: Any) -> None:
+        """Open ``task_store`` (its event subscription) now, or with the rest once the store is back."""
+        self._task_store = task_store
+        if self._retry is None:
+            try:
+                await task_store.open()
+            except StoreUnavailable:
+                self._retry = asyncio.get_running_loop().create_task(self._keep_trying(), name="mcpfast-store-link")
 
     async def _fetch_key(self) -> None:
         secret = await self.store.shared_secret(REQUEST_STATE_SECRET)

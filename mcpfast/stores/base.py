@@ -30,8 +30,9 @@ The five primitives:
 4. **Shared secrets** (``shared_secret``): random bytes created once per name by the first
    process that asks (an atomic create-if-absent) and read by the others: the MRTR
    ``requestState`` signing key, so any process verifies what another signed.
-5. **Tasks**: task records and their cancellation, in ``task_store()`` (built on the four
-   above; see ``mcpfast.stores`` and the ``TaskStore`` interface of the tasks module).
+5. **Tasks**: not a primitive here; ``mcpfast.server.redis_tasks.RedisTaskStore`` keeps the
+   ``TaskStore`` records (``mcpfast.server.tasks``) in a ``RedisStore``, which ``ServerCore``
+   uses on its own when a shared store is attached.
 
 Names (record keys, stream ids, channels, secret names) are the caller's; a backend puts them
 under its own namespace (``RedisStore``'s ``prefix``), so several servers can share one Redis.
@@ -222,12 +223,6 @@ class Store(abc.ABC):
         a subscription gap (``on_gap``): a backend that lost its data (Redis restarted without
         persistence) gets the secret it already handed out written back (create-if-absent
         again), so processes keep agreeing; the answer is always what the store holds now."""
-
-    # ------------------------------------------------------------------ tasks
-
-    def task_store(self, **options: Any) -> Any:
-        """A ``TaskStore`` (the tasks module's interface) keeping its tasks in this store."""
-        raise NotImplementedError(f"{type(self).__name__} has no task store yet")
 
     # ------------------------------------------------------------------ life
 

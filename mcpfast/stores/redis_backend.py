@@ -179,16 +179,19 @@ class RedisStore(Store):
         if self._closed:
             raise StoreUnavailable(f"the Redis store at {self.url} is closed")
 
-    async def _run(self, name: str, *args: Any) -> Any:
-        """One command, with redis-py's errors for "unreachable" turned into StoreUnavailable."""
+    async def execute(self, name: str, *args: Any) -> Any:
+        """One Redis command (names already prefixed by the caller: see ``prefix``), with
+        redis-py's errors for "unreachable" turned into StoreUnavailable. For code built on this
+        store (the Redis task store) that needs a command the ``Store`` interface has no word for."""
         self._check_open()
         try:
             return await self._redis.execute_command(name, *args)
         except _DOWN as exc:
             raise self._down(exc) from None
 
-    async def _pipe(self, build: Callable[[Any], None], transaction: bool = False) -> list[Any]:
-        """Several commands in one round trip (``transaction``: MULTI/EXEC, atomic)."""
+    async def pipeline(self, build: Callable[[Any], None], transaction: bool = False) -> list[Any]:
+        """Several commands in one round trip: ``build(pipe)`` queues them with
+        ``pipe.execute_command(...)``; their replies in order. ``transaction``: MULTI/EXEC, atomic."""
         self._check_open()
         try:
             async with self._redis.pipeline(transaction=transaction) as pipe:
@@ -197,14 +200,32 @@ class RedisStore(Store):
         except _DOWN as exc:
             raise self._down(exc) from None
 
+    def channel_key(self, channel: str) -> str:
+        """The Redis channel ``publish(channel, ...)`` sends on (for a script that publishes)."""
+        return self.prefix + "c:" + channel
+
+    def script(self, source: str) -> Callable[[list[str], list[Any]], Any]:
+        """A Lua script run atomically in Redis: ``await run(keys, args)`` (EVALSHA, loading it
+        once per connection when Redis does not know it); StoreUnavailable when unreachable."""
+        registered = self._redis.register_script(source)
+
+        async def run(keys: list[str], args: list[Any]) -> Any:
+            self._check_open()
+            try:
+                return await registered(keys=keys, args=args)
+            except _DOWN as exc:
+                raise self._down(exc) from None
+
+        return run
+
     # ------------------------------------------------------------------ records
 
     async def get(self, key: str, *, refresh: float | None = None) -> Any:
         k = self.prefix + "r:" + key
         if refresh is None:
-            data = await self._run("GET", k)
+            data = await self.execute("GET", k)
         else:
-            data = await self._run("GETEX", k, "PX", _ms(refresh))
+            data = await self.execute("GETEX", k, "PX", _ms(refresh))
         return None if data is None else _loads(data)
 
     async def set(self, key: str, value: Any, *, ttl: float | None = None, nx: bool = False,
@@ -217,13 +238,13 @@ class RedisStore(Store):
             args.append("NX")
         elif xx:
             args.append("XX")
-        return await self._run(*args) is not None
+        return await self.execute(*args) is not None
 
     async def delete(self, key: str) -> bool:
-        return bool(await self._run("DEL", self.prefix + "r:" + key))
+        return bool(await self.execute("DEL", self.prefix + "r:" + key))
 
     async def touch(self, key: str, ttl: float) -> bool:
-        return bool(await self._run("PEXPIRE", self.prefix + "r:" + key, _ms(ttl)))
+        return bool(await self.execute("PEXPIRE", self.prefix + "r:" + key, _ms(ttl)))
 
     # ------------------------------------------------------------------ event logs
 
@@ -252,14 +273,14 @@ class RedisStore(Store):
 
         # MULTI/EXEC: the stream never exists without its expiry, even if the connection drops
         try:
-            entry = (await self._pipe(build, transaction=True))[0]
+            entry = (await self.pipeline(build, transaction=True))[0]
         except ResponseError:
             if entry_id == "*":
                 raise
             # another process appended a later entry meanwhile: this one goes after it (a
             # replay after the caller's id still finds it: ids are range bounds)
             entry_id = "*"
-            entry = (await self._pipe(build, transaction=True))[0]
+            entry = (await self.pipeline(build, transaction=True))[0]
         return f"{stream_id}/{entry.decode('ascii') if isinstance(entry, bytes) else entry}"
 
     async def replay_after(self, last_event_id: str) -> tuple[str, list[tuple[str, bytes]]] | None:
@@ -273,7 +294,7 @@ class RedisStore(Store):
             p.execute_command("EXISTS", key)
             p.execute_command("XRANGE", key, "(" + pos, "+")
 
-        exists, entries = await self._pipe(build)
+        exists, entries = await self.pipeline(build)
         if not exists:
             return None
         prefix = stream_id + "/"
@@ -291,18 +312,18 @@ class RedisStore(Store):
             p.execute_command("DEL", self.prefix + "e:" + stream_id)
             p.execute_command("SREM", group, stream_id)
 
-        await self._pipe(build, transaction=True)
+        await self.pipeline(build, transaction=True)
 
     async def forget_session(self, session_id: str) -> None:
         group = self.prefix + "es:" + session_id
-        members = await self._run("SMEMBERS", group)
+        members = await self.execute("SMEMBERS", group)
         keys = [self.prefix + "e:" + m.decode("utf-8", "surrogateescape") for m in members]
-        await self._run("DEL", group, *keys)
+        await self.execute("DEL", group, *keys)
 
     # ------------------------------------------------------------------ pub/sub
 
     async def publish(self, channel: str, message: bytes) -> int:
-        return int(await self._run("PUBLISH", self.prefix + "c:" + channel, message))
+        return int(await self.execute("PUBLISH", self.channel_key(channel), message))
 
     async def subscribe(self, channel: str, callback: MessageCallback, *,
                         on_gap: Callable[[], None] | None = None) -> Subscription:
@@ -454,7 +475,7 @@ class RedisStore(Store):
             p.execute_command("SET", key, candidate, "NX")
             p.execute_command("GET", key)
 
-        _, stored = await self._pipe(build, transaction=True)
+        _, stored = await self.pipeline(build, transaction=True)
         try:
             secret = binascii.unhexlify(stored)
         except (binascii.Error, TypeError):
@@ -466,7 +487,7 @@ class RedisStore(Store):
     # ------------------------------------------------------------------ life
 
     async def ping(self) -> None:
-        await self._run("PING")
+        await self.execute("PING")
 
     async def close(self) -> None:
         if self._closed:
