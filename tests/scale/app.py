@@ -3,7 +3,8 @@
 ``echo`` answers at once; ``later`` answers, then logs its text from a task of its own (a
 message of the session that belongs to no request: it goes to the session's GET stream,
 wherever that is open); ``ask`` asks the client to elicit and returns the answer (a
-server->client request whose response the client may POST to any process).
+server->client request whose response the client may POST to any process); ``job`` (a task
+tool) asks for input, then works until cancelled.
 """
 
 from __future__ import annotations
@@ -40,3 +41,11 @@ async def ask(question: str, ctx: Context) -> str:
     """Ask the client (elicitation) and return what it answered."""
     result = await ctx.elicit(question, {"type": "object", "properties": {"answer": {"type": "string"}}})
     return str(getattr(result, "data", None) or getattr(result, "content", None))
+
+
+@mcp.tool(task="optional")
+async def job(ctx: Context) -> str:
+    """A task: ask whether to go on (input_required), then work until cancelled."""
+    await ctx.elicit("Go on?", {"type": "object", "properties": {"go": {"type": "boolean"}}}, key="go")
+    await asyncio.sleep(60)
+    return "finished"

@@ -1,9 +1,12 @@
-"""Two real mcpfast HTTP server processes on one real Redis: a client alternates between their
-ports through a whole legacy session, then Redis stops and comes back mid-run.
+"""Two real mcpfast HTTP server processes (``mcpfast run --store redis://...``) on one real Redis:
+a client alternates between their ports through a whole legacy session and task lifecycles of
+both eras, then Redis stops and comes back mid-run.
 
 initialize on A, calls on B; the GET stream on A receives a log message a tool call on B
 caused (at the level the client set on B); the client resumes on B with ``Last-Event-ID`` and
-gets it again; DELETE on A, then 404 on B; Redis stopped: 503 saying the session store is
+gets it again; a task created on A, polled on B, its input delivered on A, cancelled on B (both
+eras: 2026-07-28 ``tasks/update``, 2025-11-25 a related ``elicitation/create`` on A's
+``tasks/result`` stream); DELETE on A, then 404 on B; Redis stopped: 503 saying the session store is
 unavailable (a stateless 2026-07-28 call still works); Redis back (empty: no persistence):
 service resumes.
 """
@@ -111,7 +114,7 @@ def rpc(rid: Any, method: str, params: Any = None) -> dict[str, Any]:
 
 def initialize(port: int, rid: int = 0) -> tuple[int, str | None, Any]:
     status, hdrs, body = request(port, "POST", rpc(rid, "initialize", {
-        "protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "two", "version": "0"}}))
+        "protocolVersion": LEGACY, "capabilities": {"elicitation": {}}, "clientInfo": {"name": "two", "version": "0"}}))
     return status, hdrs.get("mcp-session-id"), body
 
 
@@ -174,6 +177,83 @@ class Stream:
         self.sock.close()
 
 
+TASKS_EXT = "io.modelcontextprotocol/tasks"
+
+
+def until(probe: Any, timeout: float = 5.0) -> Any:
+    """Call ``probe()`` until it returns something true (then return it), or fail."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)
+
+
+def modern(port: int, rid: int, method: str, params: dict[str, Any], name: str) -> tuple[int, Any]:
+    meta = {"io.modelcontextprotocol/protocolVersion": MODERN,
+            "io.modelcontextprotocol/clientCapabilities": {"extensions": {TASKS_EXT: {}}, "elicitation": {}}}
+    status, _, body = request(port, "POST", rpc(rid, method, {**params, "_meta": meta}),
+                              extra={"MCP-Protocol-Version": MODERN, "Mcp-Method": method, "Mcp-Name": name})
+    return status, body
+
+
+def modern_task_lifecycle(a: int, b: int) -> None:
+    """2026-07-28: created on A, polled on B, input delivered on A, cancelled on B."""
+    status, body = modern(a, 100, "tools/call", {"name": "job", "arguments": {}}, "job")
+    assert status == 200 and body["result"]["resultType"] == "task", body
+    tid = body["result"]["taskId"]
+
+    def get(port: int) -> dict[str, Any]:
+        status, body = modern(port, 101, "tasks/get", {"taskId": tid}, tid)
+        assert status == 200, body
+        return body["result"]  # type: ignore[no-any-return]
+
+    parked = until(lambda: (r := get(b))["status"] == "input_required" and r)
+    assert "go" in parked["inputRequests"]
+    status, body = modern(a, 102, "tasks/update", {"taskId": tid, "inputResponses": {
+        "go": {"action": "accept", "content": {"go": True}}}}, tid)
+    assert status == 200, body
+    until(lambda: get(b)["status"] == "working")
+    status, body = modern(b, 103, "tasks/cancel", {"taskId": tid}, tid)
+    assert status == 200, body
+    until(lambda: get(a)["status"] == "cancelled")
+
+
+def legacy_task_lifecycle(a: int, b: int, sid: str) -> None:
+    """2025-11-25, in the session: created on A, polled on B, the elicitation answered on A (it
+    comes on A's tasks/result stream), cancelled on B."""
+    status, _, body = request(a, "POST", rpc(200, "tools/call", {"name": "job", "arguments": {}, "task": {}}), sid)
+    assert status == 200, body
+    tid = body["result"]["task"]["taskId"]
+
+    def get(port: int) -> dict[str, Any]:
+        status, _, body = request(port, "POST", rpc(201, "tasks/get", {"taskId": tid}), sid)
+        assert status == 200, body
+        return body["result"]  # type: ignore[no-any-return]
+
+    until(lambda: get(b)["status"] == "input_required")
+    waiting = socket.create_connection(("127.0.0.1", a), timeout=5)  # tasks/result on A: the ask comes there
+    payload = json.dumps(rpc(202, "tasks/result", {"taskId": tid})).encode()
+    waiting.sendall(f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    f"Accept: {ACCEPT}\r\nMcp-Session-Id: {sid}\r\nMCP-Protocol-Version: {LEGACY}\r\n"
+                    f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload)
+    seen = b""
+    while b"elicitation/create" not in seen or not seen.rstrip().endswith(b"}"):
+        seen += waiting.recv(65536)
+    line = next(ln for ln in seen.decode().split("\n") if "elicitation/create" in ln)
+    ask = json.loads(line[line.index("{"):])
+    assert ask["params"]["_meta"]["io.modelcontextprotocol/related-task"] == {"taskId": tid}
+    answer = {"jsonrpc": "2.0", "id": ask["id"], "result": {"action": "accept", "content": {"go": True}}}
+    assert request(a, "POST", answer, sid)[0] == 202
+    until(lambda: get(b)["status"] == "working")
+    status, _, body = request(b, "POST", rpc(203, "tasks/cancel", {"taskId": tid}), sid)
+    assert status == 200, body
+    until(lambda: get(a)["status"] == "cancelled")
+    waiting.close()
+
+
 def test_a_legacy_session_across_two_processes_and_a_redis_restart(
         two_servers: tuple[int, int], redis_server: RedisServer) -> None:  # noqa: F811
     a, b = two_servers
@@ -202,6 +282,8 @@ def test_a_legacy_session_across_two_processes_and_a_redis_restart(
     assert call(a, sid, 22, "later", {"text": "caused on A"})[0] == 200
     assert resumed.message()["params"]["data"] == "caused on A"
     resumed.close()
+    modern_task_lifecycle(a, b)
+    legacy_task_lifecycle(a, b, sid)
     # DELETE on A, then 404 on B
     assert request(a, "DELETE", sid=sid)[0] == 200
     status, body = call(b, sid, 23, "echo", {"message": "gone?"})
