@@ -14,7 +14,8 @@ into an ``HTTPRequest``, subclass ``Responder`` to write the answer, and call
   once it succeeded; later requests name it; GET opens the session's server->client stream;
   DELETE ends it; idle sessions expire. SSE events carry ids kept in an event store, so a
   client resumes a broken stream with GET + ``Last-Event-ID`` (and a handler may end its stream
-  early, SEP-1699 polling).
+  early, SEP-1699 polling). With a shared store (Redis) the sessions are valid on every process
+  serving the endpoint (``cluster.py``); without one (the default) they live in this process.
 
 A POST is answered with one JSON body when the handler answers before sending anything (the
 hot path: no task, no coroutine, one ``respond`` call), and with an SSE stream from the first
