@@ -15,7 +15,10 @@ Every mutation is a compare-and-set: read the record, change it in Python (the s
 (keeping its expiry) and publishes the events in the same step, so a change and its events are
 atomic and two processes racing on one task (a cancel against the tool's own completion) leave
 exactly one outcome: the loser reads the winner's record and decides again (a terminal task
-stays terminal). A mutation costs two round trips, ``create`` and ``get`` one.
+stays terminal). The record this process wrote last is remembered (a bounded map), so a change
+to a task this process runs costs one round trip (the script gets the record it expects; when
+another process changed it meanwhile, the script answers with the current one and the change
+is decided again); ``create`` and ``get`` cost one.
 
 Events reach the subscribers of every process from the store's subscriber connection (so this
 process hears its own events too, a round trip later, as the contract allows). Redis down:
@@ -43,6 +46,9 @@ log = logging.getLogger("mcpfast.server")
 
 _dumps = _json.dumps
 _loads = _json.loads
+
+#: records this process wrote last, kept to skip the read of the next change (bounded)
+_KNOWN_MAX = 4096
 
 #: attempts of one compare-and-set before giving up (each loss means another process changed
 #: the task in between: a handful at most in practice)
@@ -95,6 +101,9 @@ class RedisTaskStore:
         self._cas = store.script(_CAS)
         self._subscribers: list[TaskEventCallback] = []
         self._sub: Subscription | None = None
+        #: task id -> the record as this process last wrote it (raw JSON): the expected value
+        #: of the next compare-and-set, saving its read
+        self._known: dict[str, bytes] = {}
 
     async def open(self) -> None:
         """Subscribe to the events of every process (StoreUnavailable when Redis is down)."""
@@ -137,9 +146,20 @@ class RedisTaskStore:
         exp = record.get("expiresAt")
         pxat = str(int(exp * 1000)) if exp is not None else ""
         owner_key = self._prefix + "to:" + str(record.get("owner", ""))
-        made = await self._create([self._key(tid), owner_key, self._prefix + "tseq"], [_dumps(record), pxat, tid])
+        data = _dumps(record)
+        made = await self._create([self._key(tid), owner_key, self._prefix + "tseq"], [data, pxat, tid])
         if not made:
             raise ValueError(f"task {tid!r} exists already")
+        self._remember(tid, data)
+
+    def _remember(self, task_id: str, raw: bytes | None) -> None:
+        known = self._known
+        if raw is None:
+            known.pop(task_id, None)
+            return
+        known[task_id] = raw
+        if len(known) > _KNOWN_MAX:
+            del known[next(iter(known))]
 
     async def get(self, task_id: str) -> TaskRecord | None:
         raw = await self.store.execute("GET", self._key(task_id))
@@ -148,18 +168,29 @@ class RedisTaskStore:
     async def _mutate(self, task_id: str, decide: Callable[[TaskRecord | None], _Decision]) -> Any:
         """Read, ``decide`` (which may change the record in place), compare-and-set with its events."""
         key = self._key(task_id)
-        raw = await self.store.execute("GET", key)
+        raw = self._known.get(task_id)
+        cached = raw is not None
+        if not cached:
+            raw = await self.store.execute("GET", key)
         for _ in range(_CAS_ATTEMPTS):
             rec = _live(raw)
             write, ret, events = decide(rec)
             if not write or rec is None:
+                if cached:  # "nothing to do" decided on a remembered record: confirm on the real one
+                    cached = False
+                    self._known.pop(task_id, None)
+                    raw = await self.store.execute("GET", key)
+                    continue
                 return ret
             new = _dumps(rec)
             msgs = [_dumps({"e": ev, "r": rec}) for ev in events]
             res = await self._cas([key], [raw, new, self._channel_key, *msgs])
             if res[0] == 1:
+                self._remember(task_id, None if rec["status"] in TERMINAL else new)
                 return ret
             raw = res[1] if len(res) > 1 else None  # another process won: decide on its record
+            cached = False
+            self._known.pop(task_id, None)
         raise RuntimeError(f"task {task_id!r}: {_CAS_ATTEMPTS} concurrent changes in a row; giving up")
 
     async def update(self, task_id: str, *, status: str | None = None,

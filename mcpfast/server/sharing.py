@@ -53,7 +53,7 @@ class StoreLink:
     """One core's standing in a shared store (see the module docstring)."""
 
     __slots__ = ("core", "store", "channel", "origin", "share_key", "shared_key", "_key", "_sub", "_tasks", "_retry",
-                 "_task_store", "_closed")
+                 "_task_store", "_loop", "_closed")
 
     def __init__(self, core: ServerCore, store: Store, *, share_key: bool) -> None:
         self.core = core
@@ -72,6 +72,8 @@ class StoreLink:
         self._retry: asyncio.Task[None] | None = None
         #: the task store on the shared store, opened (subscribed) with the rest
         self._task_store: Any = None
+        #: the loop the server runs on (set by ``start``): shares from another thread go there
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
     @property
@@ -81,6 +83,7 @@ class StoreLink:
 
     async def start(self) -> None:
         """Fetch the key and subscribe; when the store is down, keep trying in the background."""
+        self._loop = asyncio.get_running_loop()
         try:
             await self._connect()
         except StoreUnavailable as exc:
@@ -139,9 +142,16 @@ class StoreLink:
 
     def share(self, kind: str, value: str) -> None:
         """Publish one change (``kind`` "list" or "resource") for the other processes."""
-        if self._closed:
+        if self._closed or self._loop is None:
             return
-        task = asyncio.get_running_loop().create_task(self._publish(_dumps({"o": self.origin, "t": kind, "v": value})))
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not self._loop:  # another thread (a pooled tool): publish from the loop
+            self._loop.call_soon_threadsafe(self.share, kind, value)
+            return
+        task = self._loop.create_task(self._publish(_dumps({"o": self.origin, "t": kind, "v": value})))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -4,9 +4,14 @@ processes would be; ``MCPServer(store=...)``, ``MCPFAST_STORE`` and ``--store`` 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -187,3 +192,48 @@ async def test_mcpserver_store_setting(redis_server: RedisServer, monkeypatch: p
         with pytest.raises(InvalidParams, match="signature mismatch"):  # another prefix: another deployment
             env_app.core.signer.verify(url_app.core.signer.sign(digest, None, None), digest)
     assert isinstance(url_app.core.store, MemoryStore)
+
+
+# ============================================================================== --store
+
+
+def _redis_exists(server: RedisServer, key: str) -> bool:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=2) as s:
+        s.sendall(b"EXISTS %s\r\n" % key.encode())
+        return s.recv(64).startswith(b":1")
+
+
+def test_cli_store_flag_checked() -> None:
+    from mcpfast.cli import CLIError, add_serve_arguments, serve
+
+    ap = argparse.ArgumentParser()
+    add_serve_arguments(ap)
+    assert ap.parse_args(["--store", "redis://h:1/0"]).store == "redis://h:1/0"
+    assert ap.parse_args([]).store is None
+    with pytest.raises(CLIError, match="--store: Unknown store URL 'mongodb://x'"):
+        serve(MCPServer("x"), transport="stdio", store="mongodb://x")
+
+
+@pytest.mark.parametrize("which", ["mcpserver", "core"])
+def test_cli_store_flag_serves_on_redis(redis_server: RedisServer, tmp_path: Path, which: str) -> None:
+    """``python -m mcpfast.server --store URL`` (an MCPServer) and ``mcpfast run core.py --store
+    URL`` (a bare ServerCore) attach the store: the shared requestState key appears in Redis."""
+    prefix = unique_prefix()
+    url = f"{redis_server.url()}?prefix={prefix}"
+    if which == "mcpserver":
+        cmd = [sys.executable, "-m", "mcpfast.server", "--transport", "http", "--port", "0", "--store", url]
+    else:
+        app = tmp_path / "core_app.py"
+        app.write_text("from mcpfast.server import ServerCore\ncore = ServerCore('cli-core', '1')\n")
+        cmd = [sys.executable, "-m", "mcpfast", "run", str(app), "--transport", "http", "--port", "0", "--store", url]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline().decode()
+        assert "mcpfast: serving http on" in line, line
+        assert _redis_exists(redis_server, prefix + "k:mrtr-request-state")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if proc.stderr is not None:
+            proc.stderr.close()

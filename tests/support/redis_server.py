@@ -13,6 +13,7 @@ the reason. ``MCPFAST_REDIS_SERVER`` names another binary.
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import os
 import shutil
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["RedisServer", "redis_server", "redis_server_binary", "unique_prefix"]
+__all__ = ["RedisServer", "redis_server", "redis_server_binary", "redis_package_missing", "unique_prefix"]
 
 _counter = itertools.count()
 
@@ -46,6 +47,17 @@ def redis_server_binary() -> str:
             pytest.fail(why + " - CI is set: failing instead of skipping", pytrace=False)
         pytest.skip(why)
     return binary
+
+
+def redis_package_missing() -> str | None:
+    """Why the Redis backend cannot be imported (the ``redis`` package is missing), or None.
+    Under CI a missing package is an error (the ``test`` extra has it): raises RuntimeError."""
+    if importlib.util.find_spec("redis") is not None:
+        return None
+    why = "the redis package is not installed (pip install 'mcpfast[redis]'; the test extra has it)"
+    if os.environ.get("CI"):
+        raise RuntimeError(why + " - CI is set: failing instead of skipping")
+    return why
 
 
 def _free_port() -> int:
