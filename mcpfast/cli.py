@@ -5,6 +5,7 @@
     mcpfast run path/to/server.py[:obj] [--transport stdio|tcp|http|ws] [--host H] [--port P]
                 [--max-connections N] [--request-timeout S] [--tls-cert PEM --tls-key PEM]
                 [--idle-timeout S] [--workers N] [--json-response] [--stateless] [--log-level LEVEL]
+                [--store URL]
     mcpfast run package.module[:obj] ...          # an importable module instead of a file
     mcpfast version
     mcpfast tools|call|read|prompt ...            # a client: see mcpfast.cli_client
@@ -172,13 +173,14 @@ def serve(obj: Any, *, transport: str = "stdio", host: str | None = None, port: 
           workers: int | None = None, json_response: bool = False, stateless: bool = False,
           idle_timeout: float | None = None, max_connections: int | None = None,
           request_timeout: float | None = None, tls_cert: str | None = None, tls_key: str | None = None,
-          announce: bool = False, metrics_port: int | None = None) -> None:
+          announce: bool = False, metrics_port: int | None = None, store: str | None = None) -> None:
     """Serve ``obj`` (an ``MCPServer`` or a ``ServerCore``) until stopped: the one launch path of
     ``mcpfast run`` and ``python -m mcpfast.server``. ``idle_timeout`` (socket transports; None:
     the transport's default, 0: never) closes connections idle that long; ``tls_cert`` and
     ``tls_key`` serve TLS; ``announce`` prints where a socket transport listens on stderr;
-    ``metrics_port`` also serves the metrics as Prometheus text on that port (any transport).
-    Invalid combinations raise ``CLIError``."""
+    ``metrics_port`` also serves the metrics as Prometheus text on that port (any transport);
+    ``store`` is the shared store's URL (``mcpfast.stores``; None: the server's own setting, else
+    ``$MCPFAST_STORE``, else in memory). Invalid combinations raise ``CLIError``."""
     from .server.app import MCPServer
     from .server.serving import TransportUnavailable, canonical_transport
 
@@ -192,10 +194,23 @@ def serve(obj: Any, *, transport: str = "stdio", host: str | None = None, port: 
     _check_options(transport, host=host, port=port, workers=workers, json_response=json_response,
                    stateless=stateless, idle_timeout=idle_timeout, max_connections=max_connections,
                    request_timeout=request_timeout, tls_cert=tls_cert, tls_key=tls_key)
+    from .transports.http.workers import shared_store_configured
+
     if workers is not None and workers > 1 and not (
-            stateless or getattr(getattr(obj, "settings", None), "stateless_http", False)):
-        # a legacy session lives in one process; the kernel spreads connections over the workers
-        raise CLIError(f"--workers {workers} needs --stateless (sessions cannot span processes)")
+            stateless or getattr(getattr(obj, "settings", None), "stateless_http", False)
+            or (store is not None and store.partition("://")[0].lower() != "memory")
+            or shared_store_configured(None, obj.core if isinstance(obj, MCPServer) else obj)):
+        # a legacy session lives in one process (unless a shared store holds the sessions); the
+        # kernel spreads connections over the workers
+        raise CLIError(f"--workers {workers} needs --stateless or a shared --store (sessions cannot span"
+                       " processes otherwise)")
+    if store is not None:
+        from .stores import check_store_url
+
+        try:
+            check_store_url(store)
+        except ValueError as exc:
+            raise CLIError(f"--store: {exc}") from None
     if metrics_port is not None:
         if not 0 <= metrics_port <= 65535:
             raise CLIError(f"--metrics-port must be a port number, got {metrics_port}")
@@ -221,6 +236,8 @@ def serve(obj: Any, *, transport: str = "stdio", host: str | None = None, port: 
     if isinstance(obj, MCPServer):
         if metrics_port is not None:
             obj.settings.metrics_port = metrics_port
+        if store is not None:
+            obj.settings.store = store
         if json_response:
             kw["json_response"] = True
         if stateless:
@@ -230,7 +247,12 @@ def serve(obj: Any, *, transport: str = "stdio", host: str | None = None, port: 
     # a bare ServerCore: the transports directly, through the same start() as MCPServer's
     if metrics_port is not None:
         kw["metrics_port"] = metrics_port
-    if transport == "stdio" and metrics_port is None:
+    from .stores import ENV_VAR
+
+    store = store or os.environ.get(ENV_VAR) or None  # a bare core reads the env var here
+    if store is not None:
+        kw["store"] = store
+    if transport == "stdio" and metrics_port is None and store is None:
         from .transports.stdio import run_stdio
 
         run_stdio(obj, **kw)
@@ -246,6 +268,10 @@ def serve(obj: Any, *, transport: str = "stdio", host: str | None = None, port: 
 
         net = {k: kw.pop(k) for k in ("host", "port", "workers", "tls", "max_connections") if k in kw}
         kw.pop("ready", None)
+        if "store" in kw:  # each worker attaches the store in its own loop
+            url = kw.pop("store")
+            kw["lifespan"] = lambda: obj.using_store(url)
+            kw["store"] = url  # (what check_workers reads: the sessions are shared)
         run_http(obj, settings=HTTPSettings(bind_host=net["host"], **kw), **net)
         return
     kw.pop("workers", None)
@@ -257,11 +283,16 @@ def serve(obj: Any, *, transport: str = "stdio", host: str | None = None, port: 
 
 
 async def _serve_core(core: Any, transport: str, kw: dict[str, Any]) -> None:
+    ready = kw.pop("ready", None)
+    metrics_port = kw.pop("metrics_port", None)
+    async with core.using_store(kw.pop("store", None)):
+        await _serve_core_in(core, transport, kw, ready, metrics_port)
+
+
+async def _serve_core_in(core: Any, transport: str, kw: dict[str, Any], ready: Any, metrics_port: int | None) -> None:
     from .server.serving import start_server
     from .transports.listener import notify_ready
 
-    ready = kw.pop("ready", None)
-    metrics_port = kw.pop("metrics_port", None)
     metrics = None
     if metrics_port is not None:
         from .transports.http.metrics_port import start_metrics_server
@@ -302,6 +333,9 @@ def add_serve_arguments(ap: argparse.ArgumentParser) -> None:
                          " this long (0: never; default: tcp 300, http 5 between keep-alive requests)")
     ap.add_argument("--metrics-port", type=int, metavar="PORT",
                     help="also serve the metrics as Prometheus text at http://HOST:PORT/metrics (any transport)")
+    ap.add_argument("--store", metavar="URL",
+                    help="where state shared by server processes lives: redis://HOST:PORT/DB, or memory"
+                         " (default: $MCPFAST_STORE, else memory)")
     ap.add_argument("--log-level", default="WARNING", type=str.upper,
                     choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
                     help="log level of mcpfast's logs on stderr (default: WARNING)")
@@ -320,7 +354,8 @@ def launch(obj: Any, args: argparse.Namespace, prog: str = "mcpfast") -> int:
         serve(obj, transport=args.transport, host=args.host, port=args.port, workers=args.workers,
               json_response=args.json_response, stateless=args.stateless, idle_timeout=args.idle_timeout,
               max_connections=args.max_connections, request_timeout=args.request_timeout,
-              tls_cert=args.tls_cert, tls_key=args.tls_key, announce=True, metrics_port=args.metrics_port)
+              tls_cert=args.tls_cert, tls_key=args.tls_key, announce=True, metrics_port=args.metrics_port,
+              store=args.store)
     except CLIError as exc:
         _fail(str(exc), prog)
     except OSError as exc:

@@ -37,6 +37,7 @@ __all__ = [
     "ErrorData",
     "ConnectionClosed",
     "ToolError",
+    "StoreUnavailable",
     "error_class",
 ]
 
@@ -227,6 +228,15 @@ def _rebuild_mcp_error(code: int, message: str, data: Any, id: Any) -> MCPError:
 
 class ConnectionClosed(MCPFastError, ConnectionError):
     """The connection closed while a request was waiting for its answer."""
+
+
+class StoreUnavailable(MCPFastError, ConnectionError):
+    """The shared store (``mcpfast.stores``, Redis) cannot be reached, or did not answer in time.
+
+    Raised quickly (the store's connect and operation timeouts are short) instead of hanging;
+    the next call tries again, so service resumes by itself once the store is back. The HTTP
+    front answers a request that needed the store with 503 and this message.
+    """
 
 
 class ToolError(MCPFastError):

@@ -108,6 +108,9 @@ class Settings:
     metrics: bool = True
     metrics_port: int | None = None
     metrics_path: str = "/metrics"
+    #: the shared store: a URL (``"redis://host:port/db"``, ``"memory"``), a ``Store``, or None
+    #: (``$MCPFAST_STORE``, else in memory); opened when the server starts (``mcpfast.stores``)
+    store: Any = None
 
 
 _CACHEABLE = frozenset({"server/discover", "tools/list", "prompts/list", "resources/list", "resources/templates/list",
@@ -230,7 +233,10 @@ class MCPServer(Generic[LifespanT]):
     (2026-07-28 requestState key, shared by every process behind one endpoint) and
     ``validation_errors`` (``"result"``, the default: arguments that break the input schema get
     an ``isError`` result naming the argument, as MCP 2025-11-25 (SEP-1303) and the SDK answer,
-    so the model can correct its call; ``"error"``: a JSON-RPC -32602 error instead).
+    so the model can correct its call; ``"error"``: a JSON-RPC -32602 error instead), and
+    ``store``: where the state several server processes share lives (``"redis://host:port/db"``,
+    ``"memory"`` or a ``mcpfast.stores.Store``; None: ``$MCPFAST_STORE``, else in memory),
+    attached while the server runs (see ``docs/stores.md``).
     """
 
     def __init__(
@@ -280,6 +286,7 @@ class MCPServer(Generic[LifespanT]):
         metrics_path: str = "/metrics",
         task_store: Any = None,
         task_ttl_ms: int | None = 3_600_000,
+        store: Any = None,
     ) -> None:
         if validation_errors not in ("error", "result"):
             raise ValueError(f'validation_errors must be "error" or "result", got {validation_errors!r}')
@@ -290,7 +297,7 @@ class MCPServer(Generic[LifespanT]):
             max_connections=max_connections, request_timeout=request_timeout, tls=tls, workers=workers,
             thread_pool_size=thread_pool_size, json_response=json_response, stateless_http=stateless_http,
             streamable_http_path=streamable_http_path, metrics=metrics, metrics_port=metrics_port,
-            metrics_path=metrics_path,
+            metrics_path=metrics_path, store=store,
         )
         self.dependencies = self.settings.dependencies
         #: the SDK's ``TokenVerifier`` (with the SDK's ``AuthSettings`` as ``auth``: the OAuth
@@ -719,7 +726,7 @@ class MCPServer(Generic[LifespanT]):
         """Run the lifespan (once, however many transports nest it); its value becomes
         ``ctx.request_context.lifespan_context`` for every request."""
         factory = self.settings.lifespan
-        if factory is None or self._lifespan_depth:
+        if self._lifespan_depth:
             self._lifespan_depth += 1
             try:
                 yield self.core.lifespan_state
@@ -728,12 +735,17 @@ class MCPServer(Generic[LifespanT]):
             return
         self._lifespan_depth += 1
         try:
-            async with factory(self) as state:
-                self.core.lifespan_state = state
-                try:
-                    yield state
-                finally:
-                    self.core.lifespan_state = None
+            # the store first: the lifespan may already use it (and it outlives the lifespan)
+            async with self.core.using_store(self.settings.store):
+                if factory is None:
+                    yield self.core.lifespan_state
+                    return
+                async with factory(self) as state:
+                    self.core.lifespan_state = state
+                    try:
+                        yield state
+                    finally:
+                        self.core.lifespan_state = None
         finally:
             self._lifespan_depth -= 1
 

@@ -23,10 +23,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import tracing as _tracing
@@ -43,6 +44,7 @@ from ..errors import (
 )
 from ..metrics import ServerMetrics
 from ..requestvars import log_extra
+from ..stores import MemoryStore, Store, open_store
 from ..tracing import PROVIDER_KEY as _TRACER_PROVIDER
 from ..types import (
     CLIENT_CAPABILITIES_KEY,
@@ -66,6 +68,7 @@ from .tasks import TaskStore
 
 if TYPE_CHECKING:
     from .serving import Starting
+    from .sharing import StoreLink
 
 __all__ = [
     "ServerCore",
@@ -187,6 +190,13 @@ class ServerCore(TaskServing):
         self.eager_async_handlers = eager_async_handlers
         self.modern_versions: tuple[str, ...] = tuple(MODERN_PROTOCOL_VERSIONS)
         self.signer = RequestStateSigner(state_secret, state_ttl)
+        #: a ``state_secret`` was given: a shared store does not replace it with the shared key
+        self._own_secret = state_secret is not None
+        #: where the state processes share lives (``mcpfast.stores``): in memory unless
+        #: ``attach_store`` (``MCPServer(store=...)``, ``--store``, ``MCPFAST_STORE``) gave another
+        self.store: Store = MemoryStore()
+        #: the key and change fan-out over a shared store (None: not shared)
+        self._link: StoreLink | None = None
         #: called with (peer, params) on ``notifications/roots/list_changed`` (legacy)
         self.on_roots_list_changed: Callable[[Any, Any], Any] | None = None
         #: the ``MCPServer`` wrapping this core, if any (``Context.mcp_server``)
@@ -218,6 +228,9 @@ class ServerCore(TaskServing):
         self._meta = {SERVER_INFO_KEY: info}  # shared by every modern result (never mutated)
 
         self._init_tasks(task_store, task_ttl_ms, task_poll_interval_ms)
+        #: tasks were given a store: a shared store (``attach_store``) does not replace it
+        self._own_task_store = task_store is not None
+        self._memory_tasks = self.task_store
         self._legacy: dict[str, Callable[..., Any]] = {
             "ping": self._handle_ping,
             "logging/setLevel": self._handle_set_level,
@@ -457,10 +470,17 @@ class ServerCore(TaskServing):
             raise ValueError(f'kind must be "tools", "prompts" or "resources", got {kind!r}')
         if self._off_loop(self.notify_list_changed, kind):
             return
-        self._pages.clear()
-        self._discover = None
         if kind == "tools" and self._meter is not None:
             self._meter.forget_labels()  # a tool name may have become known, or gone
+        self.deliver_list_changed(kind)
+        if self._link is not None:
+            self._link.share("list", kind)
+
+    def deliver_list_changed(self, kind: str) -> None:
+        """``notify_list_changed``'s work in this process only (a change another process shared
+        through the store arrives here). On the loop."""
+        self._pages.clear()
+        self._discover = None
         method = f"notifications/{kind}/list_changed"
         for peer in self._sessions:
             if peer.state.initialized and not peer.closed:
@@ -475,12 +495,74 @@ class ServerCore(TaskServing):
         ``resourceSubscriptions``) that ``uri`` changed. Safe to call from any thread."""
         if self._off_loop(self.notify_resource_updated, uri):
             return
+        self.deliver_resource_updated(uri)
+        if self._link is not None:
+            self._link.share("resource", uri)
+
+    def deliver_resource_updated(self, uri: str) -> None:
+        """``notify_resource_updated``'s work in this process only. On the loop."""
         for peer in self._sessions:
             if uri in peer.state.subscriptions and not peer.closed:
                 peer.notify("notifications/resources/updated", {"uri": uri})
         for lst in self._listeners.values():
             if uri in lst.uris:
                 lst.peer.notify("notifications/resources/updated", {"uri": uri, "_meta": {SUBSCRIPTION_ID_KEY: lst.id}})
+
+    # ================================================================== shared store
+
+    async def attach_store(self, store: Store) -> None:
+        """Use ``store`` for the state processes share (``self.store``, which the transports
+        read when they start serving: it is attached before the listener opens). A shared store (Redis) also gets the ``requestState`` key from it (unless this
+        core was given ``state_secret``) and carries change notifications to and from the other
+        processes (``mcpfast.server.sharing``); the in-memory store changes nothing. A shared
+        store that is down does not stop this: the link keeps trying in the background."""
+        await self.detach_store()
+        self.store = store
+        if store.shared:
+            from .sharing import StoreLink
+
+            link = StoreLink(self, store, share_key=not self._own_secret)
+            await link.start()
+            self._link = link
+            if not self._own_task_store:
+                from .redis_tasks import RedisTaskStore
+
+                tasks = RedisTaskStore(store)  # type: ignore[arg-type]  # Redis: the one shared backend
+                await link.open_task_store(tasks)
+                self._use_task_store(tasks)
+
+    async def detach_store(self) -> None:
+        """Stop sharing through the attached store (it is not closed) and go back to memory."""
+        link, self._link = self._link, None
+        if link is not None:
+            await link.close()
+            if not self._own_task_store and self.task_store is not self._memory_tasks:
+                shared = self.task_store
+                self._use_task_store(self._memory_tasks)
+                await shared.close()
+        self.store = MemoryStore()
+
+    def _use_task_store(self, store: Any) -> None:
+        """Keep tasks in ``store`` from now on (at attach and detach, when no task runs)."""
+        self._unsubscribe_tasks()
+        self.task_store = store
+        self._unsubscribe_tasks = store.subscribe(self._on_task_event)
+
+    @contextlib.asynccontextmanager
+    async def using_store(self, store: str | Store | None) -> AsyncIterator[Store]:
+        """Attach the store ``store`` names (a URL; None: ``$MCPFAST_STORE``, else memory; or a
+        ``Store``) for the block; after it, detach, and close the store if it was opened here
+        from a URL. The lifespan of ``MCPServer`` and of ``mcpfast run`` enter this."""
+        opened = open_store(store)
+        try:
+            await self.attach_store(opened)
+            yield opened
+        finally:
+            try:
+                await self.detach_store()
+            finally:
+                if opened is not store:
+                    await opened.close()
 
     def close_listeners(self) -> None:
         """End every listen stream gracefully (each gets its final result); for shutdown."""
@@ -613,6 +695,30 @@ class ServerCore(TaskServing):
         state = LegacySession(protocol_version, {}, None)
         state.initialized = True
         return state
+
+    #: legacy methods and notifications that change what ``session_record`` holds: a transport
+    #: that shares sessions between processes saves the record again after one of them
+    session_changing_methods: frozenset[str] = frozenset(
+        {"notifications/initialized", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"})
+
+    def session_record(self, peer: Any) -> dict[str, Any] | None:
+        """The JSON record of ``peer``'s legacy session (``LegacySession.record``), None when it
+        has none. Transports that share sessions between processes store it."""
+        state = peer.state
+        return state.record() if type(state) is LegacySession else None
+
+    def restore_session(self, peer: Any, record: dict[str, Any]) -> None:
+        """Make ``peer`` serve the legacy session another process opened and described by
+        ``record`` (``session_record``): its state, and a place among the sessions that hear
+        list changes and resource updates. Raises ValueError for a record that is not one."""
+        peer.state = LegacySession.from_record(record)
+        self._sessions.add(peer)
+
+    def update_session(self, peer: Any, record: dict[str, Any]) -> None:
+        """Take on the changes another process made to ``peer``'s session (see ``restore_session``)."""
+        state = peer.state
+        if type(state) is LegacySession:
+            state.update(record)
 
     # ================================================================== lifecycle (legacy)
 

@@ -36,5 +36,36 @@ class LegacySession:
         #: when the session opened (``time.perf_counter_ns``), for its duration metric
         self.opened_ns = perf_counter_ns()
 
+    def record(self) -> dict[str, Any]:
+        """What another server process needs to serve this session (JSON): the negotiated
+        version, the client's capabilities and info, and what the client changed since
+        (``initialized``, the log level, resource subscriptions). Kept in a shared store
+        (``mcpfast.stores``) so a legacy session opened on one process is valid on every one."""
+        return {"protocolVersion": self.protocol_version, "capabilities": self.client_capabilities,
+                "clientInfo": self.client_info, "initialized": self.initialized, "logLevel": self.log_level,
+                "subscriptions": sorted(self.subscriptions)}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> LegacySession:
+        """The session ``record()`` described (another process opened it). Raises ValueError
+        for a record that is not one (a store shared with something else, a newer format)."""
+        version = record.get("protocolVersion")
+        caps = record.get("capabilities")
+        if type(version) is not str or type(caps) is not dict:
+            raise ValueError(f"not a legacy session record: {record!r:.200}")
+        state = cls(version, caps, record.get("clientInfo"))
+        state.update(record)
+        return state
+
+    def update(self, record: dict[str, Any]) -> None:
+        """Take on what the client changed on another process (see ``record``)."""
+        self.initialized = bool(record.get("initialized", self.initialized))
+        level = record.get("logLevel")
+        if type(level) is int:
+            self.log_level = level
+        subs = record.get("subscriptions")
+        if type(subs) is list:
+            self.subscriptions = {u for u in subs if type(u) is str}
+
     def __repr__(self) -> str:
         return f"LegacySession({self.protocol_version!r}, initialized={self.initialized})"

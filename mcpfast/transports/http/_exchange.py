@@ -46,7 +46,8 @@ if TYPE_CHECKING:
     from .core import Responder, StreamableHTTP
     from .sessions import Session
 
-__all__ = ["Exchange", "InitExchange", "BatchExchange", "BatchPart", "GetStream", "ModernPeer", "SessionPeer", "STATUS_OF_ERROR"]
+__all__ = ["Exchange", "InitExchange", "BatchExchange", "BatchPart", "GetStream", "ModernPeer", "SavingExchange",
+           "SessionPeer", "STATUS_OF_ERROR"]
 
 log = logging.getLogger("mcpfast.http")
 
@@ -366,6 +367,14 @@ class InitExchange(Exchange):
     __slots__ = ()
 
     def finish(self, data: bytes, code: int | None) -> None:
+        if code is None and self.http.shared is not None:
+            # sessions shared between processes: the record is written before the answer leaves
+            self.http.share_new_session(self, data)
+            return
+        self.complete(data, code)
+
+    def complete(self, data: bytes, code: int | None) -> None:
+        """Answer the ``initialize`` (the session is served from now on if it succeeded)."""
         session = self.session
         assert session is not None
         if code is None:
@@ -381,9 +390,47 @@ class InitExchange(Exchange):
         super().finish(data, code)
         self.http.discard_session(session)
 
+    def refuse(self, status: int, body: bytes) -> None:
+        """The session could not be established after all (its record could not be shared):
+        answer ``body`` (a JSON-RPC error) instead of the result, and drop the session."""
+        session = self.session
+        assert session is not None
+        if self.state == PENDING:
+            self.state = DONE
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
+            self.responder.respond(status, JSON_HEADERS, body)  # type: ignore[union-attr]
+            self.http.count_response("POST", status)
+        else:
+            Exchange.finish(self, body, CONNECTION_CLOSED)
+        self.http.discard_session(session)
+
     def _sse_headers(self) -> list[tuple[str, str]]:
         assert self.session is not None
         return [*SSE_HEADERS, ("mcp-session-id", self.session.id)]
+
+
+class SavingExchange(Exchange):
+    """A request that changes its session's state (``logging/setLevel``...) on a front whose
+    sessions are shared between processes: answered once the new state is written back."""
+
+    __slots__ = ()
+
+    def finish(self, data: bytes, code: int | None) -> None:
+        if code is None and self.session is not None:
+            self.http.save_session_then(self, data)
+            return
+        Exchange.finish(self, data, code)
+
+    @property
+    def streaming(self) -> bool:
+        """The answer can no longer be one JSON body (the handler sent something first)."""
+        return self.state != PENDING
+
+    def complete(self, data: bytes, code: int | None) -> None:
+        """Answer now (the state was written, or could not be: ``data`` says which)."""
+        Exchange.finish(self, data, code)
 
 
 class BatchExchange(Exchange):
@@ -530,6 +577,8 @@ class GetStream:
             self.timer = None
         if self.session.get is self:
             self.session.get = None
+            if self.http.shared is not None:
+                self.http.shared.release_get(self.session.id)
         self.http.sse_closed()
 
     def on_close(self) -> None:
@@ -575,9 +624,13 @@ class SessionPeer(JSONRPCPeer):
     request being handled (``stream_control``), else to the session's GET stream."""
 
     def __init__(self, dispatcher: Any, http: StreamableHTTP, request_timeout: float | None, max_in_flight: int,
-                 loop: asyncio.AbstractEventLoop | None) -> None:
+                 loop: asyncio.AbstractEventLoop | None, id_base: int = 0) -> None:
         JSONRPCPeer.__init__(self, dispatcher, _no_send, request_timeout=request_timeout,
                              max_in_flight=max_in_flight, loop=loop)
+        if id_base:
+            # sessions shared between processes: each process's server->client request ids are
+            # its own (the client must never see one id twice), and name who waits for the answer
+            self._next_id = id_base
         self.http = http
         self.network_transport = "tcp"
         self.session: Session | None = None

@@ -14,7 +14,8 @@ into an ``HTTPRequest``, subclass ``Responder`` to write the answer, and call
   once it succeeded; later requests name it; GET opens the session's server->client stream;
   DELETE ends it; idle sessions expire. SSE events carry ids kept in an event store, so a
   client resumes a broken stream with GET + ``Last-Event-ID`` (and a handler may end its stream
-  early, SEP-1699 polling).
+  early, SEP-1699 polling). With a shared store (Redis) the sessions are valid on every process
+  serving the endpoint (``cluster.py``); without one (the default) they live in this process.
 
 A POST is answered with one JSON body when the handler answers before sending anything (the
 hot path: no task, no coroutine, one ``respond`` call), and with an SSE stream from the first
@@ -37,6 +38,7 @@ from ...errors import (
     SERVER_OVERLOADED,
     UNSUPPORTED_PROTOCOL_VERSION,
     JSONRPCError,
+    StoreUnavailable,
 )
 from ...http_headers import check_param_headers, check_routing_headers, param_spec
 from ...metrics import metrics_of
@@ -59,8 +61,10 @@ from ._exchange import (
     GetStream,
     InitExchange,
     ModernPeer,
+    SavingExchange,
     SessionPeer,
 )
+from .cluster import SharedSessions
 from .security import HostOriginGuard, Rejection
 from .sessions import EventStore, MemoryEventStore, Session, SessionTable, new_session_id
 from .settings import HTTPSettings
@@ -197,9 +201,14 @@ class StreamableHTTP:
         self._path = s.path.rstrip("/") or "/"
         self._path_slash = self._path + "/" if self._path != "/" else "/"
         store = s.event_store
+        #: legacy sessions shared with the other processes serving this endpoint (a shared
+        #: ``mcpfast.stores`` store: ``settings.store``, else the dispatcher's), or None: this
+        #: process alone holds its sessions (the in-memory default, unchanged)
+        self.shared: SharedSessions | None = None
         #: the SSE event store (None only if a subclass turns resumability off)
         self.store: EventStore | None = store if store is not None else MemoryEventStore()
         self.table = SessionTable(s.max_sessions, s.session_ttl, self._expire, s.max_sessions_per_client)
+        self._share_sessions()
         self._modern_versions = frozenset(getattr(dispatcher, "modern_versions", MODERN_PROTOCOL_VERSIONS))
         self._tools: dict[str, Any] | None = getattr(dispatcher, "tools", None)
         self._param_specs: dict[str, tuple[Any, Any]] = {}
@@ -213,6 +222,8 @@ class StreamableHTTP:
         # the dispatcher's born-ready session state for a sessionless legacy request (ServerCore:
         # a LegacySession); a dispatcher without one serves those requests with no state
         self._sessionless_state: Callable[[str], Any] | None = getattr(dispatcher, "sessionless_state", None)
+        #: legacy methods after which a shared session's record is written back
+        self._changing: frozenset[str] = frozenset(getattr(dispatcher, "session_changing_methods", ()))
         self._started = False
         self._closing = False
         self._lifespan_cm: Any = None
@@ -235,6 +246,22 @@ class StreamableHTTP:
 
     # ================================================================== life
 
+    def _share_sessions(self) -> None:
+        """Share the legacy sessions when a shared store is there: ``settings.store``, else the
+        dispatcher's (``MCPServer(store=...)`` attaches it when the server starts, so this runs
+        again in ``startup``). Once: the sessions held so far stay this process's."""
+        s = self.settings
+        if self.shared is not None or s.stateless or self.table.sessions:
+            return
+        store = s.store if s.store is not None and not isinstance(s.store, str) else getattr(
+            self.dispatcher, "store", None)
+        if store is None or getattr(store, "shared", False) is not True:
+            return
+        self.shared = shared = SharedSessions(store, self, ttl=s.session_ttl)
+        if s.event_store is None:
+            self.store = shared.events  # replay on any process
+        self.table.on_sweep = self._swept
+
     async def startup(self) -> None:
         """Enter ``settings.lifespan`` (once) and start the session sweep."""
         if self._started:
@@ -247,6 +274,12 @@ class StreamableHTTP:
             await cm.__aenter__()
             self._lifespan_cm = cm
         self.table.start(loop)
+        self._share_sessions()  # (a store the lifespan attached)
+        if self.shared is not None:
+            try:
+                await self.shared.start()
+            except StoreUnavailable as exc:  # the first request that needs it tries again
+                log.warning("the session store is unavailable at startup (%s); sessions need it", exc)
 
     async def shutdown(self) -> None:
         """Stop taking requests, let those in flight finish (``settings.shutdown_grace``), then
@@ -268,10 +301,12 @@ class StreamableHTTP:
             grace = self.settings.shutdown_grace
             await asyncio.wait([asyncio.ensure_future(p.drain(grace)) for p in busy], timeout=grace + 1.0)
         for session in list(self.table.sessions.values()):
-            self._end_session(session)
+            self._end_session(session)  # here: other processes serve on (a shared store)
         for ex in list(self.inflight):
             ex.abort("Request cancelled: the server is shutting down")
         self.inflight.clear()
+        if self.shared is not None:
+            await self.shared.stop()
         cm, self._lifespan_cm = self._lifespan_cm, None
         if cm is not None:
             await cm.__aexit__(None, None, None)
@@ -494,7 +529,7 @@ class StreamableHTTP:
                 if session is not None and session.owner is None:
                     session.tick = self.table.tick  # _session's common case, inline
                 else:
-                    session = self._session(sid, responder, token, "POST")
+                    session = self._session(sid, responder, token, "POST", request, msg)
                 if session is not None:
                     self._post_session(request, responder, session, msg, token)
                 return
@@ -673,8 +708,13 @@ class StreamableHTTP:
 
     # ------------------------------------------------------------------ legacy sessions
 
-    def _session(self, sid: str, responder: Responder, token: Any, method: str) -> Session | None:
+    def _session(self, sid: str, responder: Responder, token: Any, method: str, request: HTTPRequest | None = None,
+                 msg: Any = None) -> Session | None:
         session = self._sessions.get(sid)
+        if session is None and request is not None and self.shared is not None:
+            # perhaps another process's: load it, then serve the request again (or 404)
+            self.shared.spawn(self._fetch_session(sid, request, responder, token, method, msg))
+            return None
         if session is None or (session.owner is not None and session.owner != _identity(token)):
             self._error(responder, 404, INVALID_REQUEST,
                         "Not Found: unknown or expired session (Mcp-Session-Id); send initialize to open a new one",
@@ -695,7 +735,8 @@ class StreamableHTTP:
                 refused.refuse("max_sessions")
             self._error(responder, 503, SERVER_OVERLOADED, refusal, rid=msg.id)
             return
-        peer = SessionPeer(self.dispatcher, self, self._timeout, self._max_in_flight, self._loop)
+        peer = SessionPeer(self.dispatcher, self, self._timeout, self._max_in_flight, self._loop,
+                           self.shared.id_base if self.shared is not None else 0)
         session = Session(new_session_id(), peer, table.tick, owner, client)
         peer.session = session
         ex = InitExchange(self, responder, msg.id, peer, session, False, self.settings.json_response)
@@ -734,15 +775,31 @@ class StreamableHTTP:
                                 f"Server overloaded: {in_flight} requests in flight in this session"
                                 f" (limit HTTPSettings.max_in_flight={peer.max_in_flight}); retry later", rid=rid)
                     return
-            ex = Exchange(self, responder, rid, peer, session, False, self._json_response)
+            ex: Exchange
+            if self.shared is not None and msg.method in self._changing:
+                ex = SavingExchange(self, responder, rid, peer, session, False, self._json_response)
+            else:
+                ex = Exchange(self, responder, rid, peer, session, False, self._json_response)
             self._call(peer, msg, ex, request, token)
             return
         if t is _Notification or t is _Response or t is _ErrorResponse:
+            shared = self.shared
+            if shared is not None:
+                if t is not _Notification and not shared.owns(msg.id):
+                    shared.forward_response(session.id, msg.id, request.body)  # the sender is elsewhere
+                    self._send(responder, 202, _EMPTY, b"")
+                    return
+                if t is _Notification and msg.method in self._changing:
+                    self._dispatch(peer, msg, None, request, token)
+                    shared.spawn(self._save_then_accept(session, responder))
+                    return
             self._dispatch(peer, msg, None, request, token)
             self._send(responder, 202, _EMPTY, b"")
             return
         if self.dispatcher.on_batch(peer, msg):
             self._post_batch(request, responder, session, msg, token)
+            if self.shared is not None and any(getattr(m, "method", None) in self._changing for m in msg):
+                self.shared.spawn(self._save(session))
             return
         self._error(responder, 400, INVALID_REQUEST,
                     "Bad Request: JSON-RPC batches exist only in MCP 2025-03-26; send one message per POST")
@@ -792,7 +849,7 @@ class StreamableHTTP:
         if sid is None:
             self._error(responder, 400, INVALID_REQUEST, "Bad Request: missing Mcp-Session-Id header", method="GET")
             return
-        session = self._session(sid, responder, token, "GET")
+        session = self._session(sid, responder, token, "GET", request)
         if session is None:
             return
         last = headers.get("last-event-id")
@@ -806,6 +863,12 @@ class StreamableHTTP:
         self._open_get(session, responder, [])
 
     def _open_get(self, session: Session, responder: Responder, replay: list[tuple[str, bytes]]) -> None:
+        if self.shared is not None:
+            self.shared.spawn(self._open_shared_get(session, responder, replay))
+            return
+        self._open_get_now(session, responder, replay)
+
+    def _open_get_now(self, session: Session, responder: Responder, replay: list[tuple[str, bytes]]) -> None:
         g = GetStream(self, session, responder)
         session.get = g
         session.get_opened = True
@@ -813,7 +876,14 @@ class StreamableHTTP:
 
     def _resume(self, session: Session, responder: Responder, last: str) -> None:
         store = self.store
-        found = store.replay_after(last) if store is not None else None
+        if self.shared is not None and store is self.shared.events:
+            self.shared.spawn(self._resume_shared(session, responder, last))
+            return
+        self._resumed(session, responder, store.replay_after(last) if store is not None else None)
+
+    def _resumed(self, session: Session, responder: Responder,
+                 found: tuple[str, list[tuple[str, bytes]]] | None) -> None:
+        store = self.store
         if found is not None and not found[0].startswith(session.id + "."):
             found = None  # never another session's events
         if found is None:
@@ -857,8 +927,11 @@ class StreamableHTTP:
             self._error(responder, 400, INVALID_REQUEST, "Bad Request: missing Mcp-Session-Id header",
                         method="DELETE")
             return
-        session = self._session(sid, responder, token, "DELETE")
+        session = self._session(sid, responder, token, "DELETE", request)
         if session is None:
+            return
+        if self.shared is not None:
+            self.shared.spawn(self._delete_shared(session, responder))
             return
         self._end_session(session)
         self.stats["sessions_deleted"] += 1
@@ -890,7 +963,7 @@ class StreamableHTTP:
         session.live = None
         peer.connection_lost(None)
         peer.session = None  # no cycle left between the peer and the session
-        if self.store is not None:
+        if self.store is not None and self.shared is None:  # (shared: only a DELETE forgets them)
             self.store.forget_session(session.id)
 
     def unsolicited(self, session: Session, data: bytes) -> None:
@@ -899,6 +972,12 @@ class StreamableHTTP:
         g = session.get
         if g is not None:
             g.send(data)
+        elif self.shared is not None:
+            if not session.closed:
+                # to the process holding the GET stream (a change the dispatcher delivers on every
+                # process through its own shared store is that process's to send)
+                changes_shared = getattr(getattr(self.dispatcher, "store", None), "shared", False) is True
+                self.shared.forward(session.id, data, changes_shared)
         elif session.get_opened and self.store is not None and not session.closed:
             self.store.store_event(f"{session.id}.0", data)
         else:
@@ -911,6 +990,211 @@ class StreamableHTTP:
     def sse_closed(self) -> None:
         """An event stream ended."""
         self.stats["sse_open"] -= 1
+
+    # ================================================================== shared sessions
+    # (only with a shared store: ``self.shared`` is set; see cluster.py)
+
+    def _store_down(self, responder: Responder, exc: BaseException, rid: Any = None, method: str = "POST") -> None:
+        """Answer a request that needed the session store while it is down: 503, and a body
+        that says so (the client retries; the store's own timeouts make this quick)."""
+        if responder.closed:
+            return
+        self._error(responder, 503, INTERNAL_ERROR,
+                    f"Service Unavailable: the session store is unavailable ({exc}); retry later",
+                    rid=rid, data={"reason": "session store unavailable"}, method=method)
+
+    async def _fetch_session(self, sid: str, request: HTTPRequest, responder: Responder, token: Any, method: str,
+                             msg: Any) -> None:
+        assert self.shared is not None
+        rid = msg.id if type(msg) is _Request else None
+        try:
+            record = await self.shared.fetch(sid)
+        except StoreUnavailable as exc:
+            self._store_down(responder, exc, rid, method)
+            return
+        if responder.closed:
+            return
+        try:
+            if record is not None and self._sessions.get(sid) is None:
+                refusal = self.adopt_session(sid, record)
+                if refusal is not None:
+                    self._error(responder, 503, SERVER_OVERLOADED, refusal, rid=rid, method=method)
+                    return
+            if self._sessions.get(sid) is None:
+                self._session(sid, responder, token, method)  # answers 404
+            else:
+                self._mcp(request, responder, token)
+        except Exception:  # noqa: BLE001 - as handle(): the front end never sees it
+            self._crashed(request, responder)
+
+    def adopt_session(self, sid: str, record: dict[str, Any]) -> str | None:
+        """Serve here the session another process opened, from its stored ``record``
+        (``SharedSessions.record_of``): a peer of its own, the dispatcher's state restored.
+        None when done, else why not (the table is full of busy sessions)."""
+        owner = record.get("owner")
+        client = record.get("client")
+        owner = tuple(owner) if type(owner) is list else owner
+        client = tuple(client) if type(client) is list else client
+        refusal = self.table.admit(client)
+        if refusal is not None:
+            return refusal
+        assert self.shared is not None
+        peer = SessionPeer(self.dispatcher, self, self._timeout, self._max_in_flight, self._loop, self.shared.id_base)
+        restore = getattr(self.dispatcher, "restore_session", None)
+        if restore is not None:
+            restore(peer, record.get("state") or {})
+        session = Session(sid, peer, self.table.tick, owner, client)
+        peer.session = session
+        self.table.sessions[sid] = session
+        if not self.table.running and not self._closing:
+            self.table.start(asyncio.get_running_loop())
+        return None
+
+    def _state_of(self, session: Session) -> dict[str, Any] | None:
+        record = getattr(self.dispatcher, "session_record", None)
+        return record(session.peer) if record is not None else None
+
+    def share_new_session(self, ex: InitExchange, data: bytes) -> None:
+        """An ``initialize`` succeeded on a shared front: write the record, then answer."""
+        assert self.shared is not None
+        self.shared.spawn(self._share_new(ex, data))
+
+    async def _share_new(self, ex: InitExchange, data: bytes) -> None:
+        session = ex.session
+        assert session is not None and self.shared is not None
+        try:
+            await self.shared.create(session, self._state_of(session))
+        except StoreUnavailable as exc:
+            ex.refuse(503, _encode_error(ex.rid, INTERNAL_ERROR,
+                                         f"Service Unavailable: the session store is unavailable ({exc}); retry later",
+                                         {"reason": "session store unavailable"}))
+            return
+        ex.complete(data, None)
+
+    async def _save(self, session: Session) -> None:
+        assert self.shared is not None
+        if not session.closed:
+            await self.shared.save(session, self._state_of(session))
+
+    def save_session_then(self, ex: SavingExchange, data: bytes) -> None:
+        """A request changed its shared session's state: write it back, then answer."""
+        assert self.shared is not None
+        self.shared.spawn(self._save_then_answer(ex, data))
+
+    async def _save_then_answer(self, ex: SavingExchange, data: bytes) -> None:
+        session = ex.session
+        assert session is not None
+        if ex.streaming:  # the handler streamed first: answer at once, save behind
+            ex.complete(data, None)
+            await self._save(session)
+            return
+        try:
+            await self._save(session)
+        except StoreUnavailable as exc:
+            ex.complete(_encode_error(ex.rid, INTERNAL_ERROR,
+                                      f"Service Unavailable: the session store is unavailable ({exc}); the change"
+                                      " may not reach the other server processes; retry",
+                                      {"reason": "session store unavailable"}), INTERNAL_ERROR)
+            return
+        ex.complete(data, None)
+
+    async def _save_then_accept(self, session: Session, responder: Responder) -> None:
+        try:
+            await self._save(session)
+        except StoreUnavailable as exc:
+            self._store_down(responder, exc)
+            return
+        if not responder.closed:
+            self._send(responder, 202, _EMPTY, b"")
+
+    async def _open_shared_get(self, session: Session, responder: Responder, replay: list[tuple[str, bytes]]) -> None:
+        assert self.shared is not None
+        try:
+            await self.shared.hold_get(session.id)  # subscribed before the client sees the stream
+        except StoreUnavailable as exc:
+            self._store_down(responder, exc, method="GET")
+            return
+        if responder.closed or session.closed:
+            if not responder.closed:
+                self._session(session.id, responder, None, "GET")  # ended meanwhile: 404
+            return
+        if session.get is not None:
+            session.get.close()  # two GETs raced: the later one wins, as on a reconnect
+        self._open_get_now(session, responder, replay)
+
+    async def _resume_shared(self, session: Session, responder: Responder, last: str) -> None:
+        assert self.shared is not None
+        try:
+            found = await self.shared.replay(session.id, last)
+        except StoreUnavailable as exc:
+            self._store_down(responder, exc, method="GET")
+            return
+        if not responder.closed:
+            self._resumed(session, responder, found)
+
+    async def _delete_shared(self, session: Session, responder: Responder) -> None:
+        assert self.shared is not None
+        try:
+            await self.shared.end(session.id)
+        except StoreUnavailable as exc:
+            self._store_down(responder, exc, method="DELETE")
+            return
+        self._end_session(session)
+        self.stats["sessions_deleted"] += 1
+        if not responder.closed:
+            self._send(responder, 200, _EMPTY, b"", "DELETE")
+
+    def _swept(self, used: list[Session]) -> None:
+        """The sweep ran: push back the shared expiry of the sessions used since the last one."""
+        if self.shared is not None and used:
+            self.shared.spawn(self.shared.refresh([s.id for s in used]))
+
+    # public seams of SharedSessions (cluster.py)
+
+    def local_sessions(self) -> list[str]:
+        """Ids of the sessions this process holds now."""
+        return list(self._sessions)
+
+    def end_local_session(self, sid: str) -> None:
+        """Another process ended session ``sid`` (DELETE, expiry): stop serving it here."""
+        session = self._sessions.get(sid)
+        if session is not None:
+            self._end_session(session)
+
+    def update_local_session(self, sid: str, state: dict[str, Any]) -> None:
+        """Another process changed session ``sid``'s state: take it on here."""
+        session = self._sessions.get(sid)
+        update = getattr(self.dispatcher, "update_session", None)
+        if session is not None and update is not None:
+            update(session.peer, state)
+
+    def deliver_unsolicited(self, sid: str, data: bytes) -> bool:
+        """A message of session ``sid`` for its GET stream, forwarded by another process: sent
+        if the stream is open here (True), else False."""
+        session = self._sessions.get(sid)
+        if session is None or session.get is None:
+            return False
+        session.get.send(data)
+        return True
+
+    def close_get_stream(self, sid: str) -> None:
+        """End session ``sid``'s GET stream here, if open (the client opened one elsewhere, or
+        messages may have been missed: it resumes with ``Last-Event-ID``)."""
+        session = self._sessions.get(sid)
+        if session is not None and session.get is not None:
+            session.get.close()
+
+    def feed_response(self, sid: str, body: bytes) -> None:
+        """A client's answer to a server->client request this process sent, POSTed to another."""
+        session = self._sessions.get(sid)
+        if session is None:
+            return
+        try:
+            msg = _decode(body)
+        except JSONRPCError:
+            log.debug("a forwarded response of session %s... is malformed", sid[:8])
+            return
+        session.peer.feed([msg])
 
     # ================================================================== metrics
 

@@ -251,7 +251,7 @@ async def serve_http(
     processes (``workers>1``) need the blocking ``run_http``: they are forked before any event
     loop exists. Other keywords go to ``HTTPServer``.
     """
-    check_workers(workers, settings)
+    check_workers(workers, settings, dispatcher)
     if workers != 1:
         raise ValueError("serve_http() runs in this process's event loop; use run_http(..., workers=N) for more processes")
     server = HTTPServer(
@@ -283,7 +283,7 @@ def run_http(
     that dies is restarted, SIGTERM/SIGINT are forwarded, and it returns when all have exited.
     ``ready`` is only honoured with one worker. See ``serve_http`` for the rest.
     """
-    check_workers(workers, settings)
+    check_workers(workers, settings, dispatcher)
     kw = dict(settings=settings, tls=tls, max_connections=max_connections, grace=grace, **server_kw)
     if workers == 1:
         with contextlib.suppress(KeyboardInterrupt):

@@ -289,10 +289,11 @@ class SessionTable:
     """
 
     __slots__ = ("sessions", "tick", "max_sessions", "max_per_client", "ttl", "interval", "_ticks", "_timer",
-                 "_on_expire", "_loop")
+                 "_on_expire", "_loop", "on_sweep")
 
     def __init__(self, max_sessions: int, ttl: float | None, on_expire: Callable[[Session], None],
-                 max_per_client: int | None = None) -> None:
+                 max_per_client: int | None = None,
+                 on_sweep: Callable[[list[Session]], None] | None = None) -> None:
         self.sessions: _SessionsById = _SessionsById()
         self.tick = 0
         self.max_sessions = max_sessions
@@ -303,6 +304,9 @@ class SessionTable:
         self._ticks = math.ceil(ttl / self.interval) if ttl is not None else 0
         self._timer: asyncio.TimerHandle | None = None
         self._on_expire = on_expire
+        #: called by each sweep with the sessions used since the previous one, or still held
+        #: (a request in flight, an open stream): a shared store pushes their expiry back
+        self.on_sweep = on_sweep
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def __len__(self) -> int:
@@ -375,6 +379,14 @@ class SessionTable:
             self._timer = None
 
     def _sweep(self) -> None:
+        on_sweep = self.on_sweep
+        if on_sweep is not None:
+            tick = self.tick
+            used = [s for s in self.sessions.values() if s.tick >= tick or not s.idle()]
+            try:
+                on_sweep(used)
+            except Exception:  # noqa: BLE001 - the sweep goes on
+                log.exception("the session sweep's on_sweep callback failed")
         self.tick += 1
         oldest = self.tick - self._ticks
         expired = [s for s in self.sessions.values() if s.tick < oldest and s.idle()]

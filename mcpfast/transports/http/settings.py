@@ -55,6 +55,12 @@ class HTTPSettings:
     #: where SSE events are kept for ``Last-Event-ID`` replay (``sessions.EventStore``);
     #: None: a bounded ``MemoryEventStore``
     event_store: Any = None
+    #: a shared ``mcpfast.stores`` store (Redis) that makes legacy sessions valid on every
+    #: process serving this endpoint (records, GET-stream routing, ``Last-Event-ID`` replay);
+    #: None: the dispatcher's ``store`` if it has a shared one, else sessions live in this process.
+    #: A URL string names the store the dispatcher attaches when it starts (``workers`` > 1 is
+    #: accepted for it); the dispatcher's store is used
+    store: Any = None
     #: request body limit in bytes (413 past it)
     max_body: int = DEFAULT_MAX_BODY
     #: extra ``Host`` values accepted by DNS-rebinding protection (``host`` or ``host:port``)

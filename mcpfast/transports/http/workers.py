@@ -17,22 +17,43 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .settings import HTTPSettings
 
-__all__ = ["check_workers", "run_workers"]
+__all__ = ["check_workers", "run_workers", "shared_store_configured"]
 
 log = logging.getLogger("mcpfast.transports.http.server")
 
 
-def check_workers(workers: int, settings: HTTPSettings | None) -> None:
-    """Refuse a worker count that cannot work (sessions live in one process)."""
+def check_workers(workers: int, settings: HTTPSettings | None, dispatcher: Any = None) -> None:
+    """Refuse a worker count that cannot work (sessions live in one process, unless a shared
+    store, ``HTTPSettings.store`` or the dispatcher's ``store``, holds them)."""
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    if workers > 1 and (settings is None or not getattr(settings, "stateless", False)):
-        raise ValueError(
-            f"workers={workers} needs HTTPSettings(stateless=True): a legacy session lives in one "
-            "process, and the kernel spreads connections over the workers, so a session's later "
-            "requests would reach workers that never saw it. Stateless mode serves legacy clients "
-            "without sessions; 2026-07-28 requests are stateless and work with any worker count."
-        )
+    if workers == 1 or (settings is not None and getattr(settings, "stateless", False)):
+        return
+    if shared_store_configured(settings, dispatcher):
+        return  # legacy sessions are valid on every worker
+    raise ValueError(
+        f"workers={workers} needs HTTPSettings(stateless=True) or a shared store (store=\"redis://...\"):"
+        " a legacy session lives in one process, and the kernel spreads connections over the workers,"
+        " so a session's later requests would reach workers that never saw it. Stateless mode serves"
+        " legacy clients without sessions; 2026-07-28 requests are stateless and work with any worker"
+        " count; a Redis store shares the sessions between the workers."
+    )
+
+
+def shared_store_configured(settings: HTTPSettings | None, dispatcher: Any = None) -> bool:
+    """A shared store (Redis) will hold the legacy sessions: a shared ``Store`` in
+    ``settings.store`` or the dispatcher's ``store``, or a store URL other than memory there, in
+    the ``MCPServer``'s ``store`` setting or in ``$MCPFAST_STORE`` (attached when each worker
+    starts). Nothing is opened or connected."""
+    app = getattr(dispatcher, "app", None)
+    for store in (getattr(settings, "store", None), getattr(dispatcher, "store", None),
+                  getattr(getattr(app, "settings", None), "store", None), os.environ.get("MCPFAST_STORE")):
+        if isinstance(store, str):
+            if store and store.partition("://")[0].lower() != "memory":
+                return True
+        elif getattr(store, "shared", False) is True:
+            return True
+    return False
 
 
 def run_workers(dispatcher: Any, workers: int, host: str | None, port: int, kw: dict[str, Any]) -> None:
