@@ -34,7 +34,16 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..wire import _json
-from .tasks import KEEP, TERMINAL, TaskEventCallback, TaskRecord, now_iso
+from .tasks import (
+    KEEP,
+    TERMINAL,
+    TaskEventCallback,
+    TaskRecord,
+    TaskSubscribers,
+    copy_record,
+    now_iso,
+    terminate_record,
+)
 
 if TYPE_CHECKING:
     from ..stores import Subscription
@@ -99,7 +108,7 @@ class RedisTaskStore:
         self._channel_key = store.channel_key(channel)
         self._create = store.script(_CREATE)
         self._cas = store.script(_CAS)
-        self._subscribers: list[TaskEventCallback] = []
+        self._subscribers = TaskSubscribers()
         self._sub: Subscription | None = None
         #: task id -> the record as this process last wrote it (raw JSON): the expected value
         #: of the next compare-and-set, saving its read
@@ -122,22 +131,10 @@ class RedisTaskStore:
         except Exception:  # noqa: BLE001 - a foreign message on the channel: skip it, say so
             log.warning("ignored a malformed task event: %r", data[:200])
             return
-        for cb in list(self._subscribers):
-            try:
-                cb(event, _copy(rec))
-            except Exception:
-                log.exception("a task event callback failed")
+        self._subscribers.publish(event, rec)
 
     def subscribe(self, callback: TaskEventCallback) -> Callable[[], None]:
-        self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            try:
-                self._subscribers.remove(callback)
-            except ValueError:
-                pass
-
-        return unsubscribe
+        return self._subscribers.subscribe(callback)
 
     # ------------------------------------------------------------------ records
 
@@ -209,7 +206,7 @@ class RedisTaskStore:
                 else:
                     rec["statusMessage"] = status_message
             rec["lastUpdatedAt"] = now_iso()
-            return True, _copy(rec), ("status",)
+            return True, copy_record(rec), ("status",)
 
         return await self._mutate(task_id, decide)  # type: ignore[no-any-return]
 
@@ -222,8 +219,8 @@ class RedisTaskStore:
         def decide(rec: TaskRecord | None) -> _Decision:
             if rec is None or rec["status"] in TERMINAL:
                 return False, None, ()
-            _terminate(rec, status, result, error, status_message)
-            return True, _copy(rec), ("status",)
+            terminate_record(rec, status, result, error, status_message)
+            return True, copy_record(rec), ("status",)
 
         return await self._mutate(task_id, decide)  # type: ignore[no-any-return]
 
@@ -232,10 +229,10 @@ class RedisTaskStore:
             if rec is None:
                 return False, None, ()
             if rec["status"] in TERMINAL:
-                return False, _copy(rec), ()
-            _terminate(rec, "cancelled", None, None, "Cancelled at the client's request")
+                return False, copy_record(rec), ()
+            terminate_record(rec, "cancelled", None, None, "Cancelled at the client's request")
             rec["cancelRequested"] = True
-            return True, _copy(rec), ("status", "cancel")
+            return True, copy_record(rec), ("status", "cancel")
 
         return await self._mutate(task_id, decide)  # type: ignore[no-any-return]
 
@@ -246,7 +243,7 @@ class RedisTaskStore:
             rec.setdefault("inputRequests", {}).update(requests)
             rec["status"] = "input_required"
             rec["lastUpdatedAt"] = now_iso()
-            return True, _copy(rec), ("status",)
+            return True, copy_record(rec), ("status",)
 
         return await self._mutate(task_id, decide)  # type: ignore[no-any-return]
 
@@ -256,10 +253,10 @@ class RedisTaskStore:
                 return False, None, ()
             pending = rec.get("inputRequests")
             if not pending or rec["status"] in TERMINAL:
-                return False, _copy(rec), ()
+                return False, copy_record(rec), ()
             taken = {k: v for k, v in responses.items() if k in pending}
             if not taken:
-                return False, _copy(rec), ()
+                return False, copy_record(rec), ()
             for k in taken:
                 del pending[k]
             rec.setdefault("inputResponses", {}).update(taken)
@@ -269,7 +266,7 @@ class RedisTaskStore:
                 rec["status"] = "working"
                 events = ("status", "input")
             rec["lastUpdatedAt"] = now_iso()
-            return True, _copy(rec), events
+            return True, copy_record(rec), events
 
         return await self._mutate(task_id, decide)  # type: ignore[no-any-return]
 
@@ -340,28 +337,3 @@ def _live(raw: Any) -> TaskRecord | None:
     if exp is not None and exp <= time.time():
         return None
     return rec
-
-
-def _terminate(rec: TaskRecord, status: str, result: dict[str, Any] | None, error: dict[str, Any] | None,
-               message: str | None) -> None:
-    """The terminal transition, as ``MemoryTaskStore`` makes it."""
-    rec["status"] = status
-    rec.pop("inputRequests", None)
-    rec.pop("inputResponses", None)
-    if status == "completed":
-        rec["result"] = result if result is not None else {"content": []}
-    elif status == "failed":
-        rec["error"] = error if error is not None else {"code": -32603, "message": "Internal error"}
-    if message is not None:
-        rec["statusMessage"] = message
-    rec["lastUpdatedAt"] = now_iso()
-
-
-def _copy(rec: TaskRecord) -> TaskRecord:
-    """What the caller gets: a copy of the maps it could otherwise change under the next decision."""
-    out = dict(rec)
-    for key in ("inputRequests", "inputResponses", "meta"):
-        v = out.get(key)
-        if v is not None:
-            out[key] = dict(v)
-    return out

@@ -60,14 +60,18 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
+_log = logging.getLogger("mcpfast.server")
+
 __all__ = [
     "TaskStore",
     "MemoryTaskStore",
+    "TaskSubscribers",
     "TaskRecord",
     "TaskEventCallback",
     "TERMINAL",
@@ -170,6 +174,36 @@ class TaskStore(Protocol):
         ...
 
 
+class TaskSubscribers:
+    """The callbacks of ``TaskStore.subscribe`` in one process, shared by every store: each
+    gets a copy of the record (so no callback changes what another sees), and one that raises
+    is logged without stopping the others (events come from the store, not from a caller who
+    could be told)."""
+
+    __slots__ = ("_callbacks",)
+
+    def __init__(self) -> None:
+        self._callbacks: list[TaskEventCallback] = []
+
+    def subscribe(self, callback: TaskEventCallback) -> Callable[[], None]:
+        self._callbacks.append(callback)
+
+        def unsubscribe() -> None:
+            try:
+                self._callbacks.remove(callback)
+            except ValueError:
+                pass
+
+        return unsubscribe
+
+    def publish(self, event: str, rec: TaskRecord) -> None:
+        for cb in list(self._callbacks):
+            try:
+                cb(event, copy_record(rec))
+            except Exception:
+                _log.exception("a task event callback failed")
+
+
 class MemoryTaskStore:
     """``TaskStore`` in this process's memory: the default, and the reference behaviour.
 
@@ -187,7 +221,7 @@ class MemoryTaskStore:
         self._seq: dict[str, int] = {}
         self._next_seq = 0
         self._expiry: list[tuple[float, str]] = []
-        self._subscribers: list[TaskEventCallback] = []
+        self._subscribers = TaskSubscribers()
 
     def __len__(self) -> int:
         return len(self._tasks)
@@ -218,8 +252,7 @@ class MemoryTaskStore:
                 self._drop(tid)
 
     def _publish(self, event: str, rec: TaskRecord) -> None:
-        for cb in list(self._subscribers):
-            cb(event, _copy(rec))
+        self._subscribers.publish(event, rec)
 
     # ------------------------------------------------------------------ TaskStore
 
@@ -235,7 +268,7 @@ class MemoryTaskStore:
                     break
             else:
                 raise OverflowError(f"the task store holds {self.max_tasks} unfinished tasks (max_tasks)")
-        rec = _copy(record)
+        rec = copy_record(record)
         self._tasks[tid] = rec
         self._seq[tid] = self._next_seq
         self._next_seq += 1
@@ -245,7 +278,7 @@ class MemoryTaskStore:
 
     async def get(self, task_id: str) -> TaskRecord | None:
         rec = self._live(task_id)
-        return None if rec is None else _copy(rec)
+        return None if rec is None else copy_record(rec)
 
     async def update(self, task_id: str, *, status: str | None = None,
                      status_message: str | None = _KEEP) -> TaskRecord | None:
@@ -263,7 +296,7 @@ class MemoryTaskStore:
                 rec["statusMessage"] = status_message
         rec["lastUpdatedAt"] = now_iso()
         self._publish("status", rec)
-        return _copy(rec)
+        return copy_record(rec)
 
     async def finish(self, task_id: str, status: str, *, result: dict[str, Any] | None = None,
                      error: dict[str, Any] | None = None,
@@ -273,21 +306,21 @@ class MemoryTaskStore:
         rec = self._live(task_id)
         if rec is None or rec["status"] in TERMINAL:
             return None
-        _terminate(rec, status, result, error, status_message)
+        terminate_record(rec, status, result, error, status_message)
         self._publish("status", rec)
-        return _copy(rec)
+        return copy_record(rec)
 
     async def request_cancel(self, task_id: str) -> TaskRecord | None:
         rec = self._live(task_id)
         if rec is None:
             return None
         if rec["status"] in TERMINAL:
-            return _copy(rec)
-        _terminate(rec, "cancelled", None, None, "Cancelled at the client's request")
+            return copy_record(rec)
+        terminate_record(rec, "cancelled", None, None, "Cancelled at the client's request")
         rec["cancelRequested"] = True
         self._publish("status", rec)
         self._publish("cancel", rec)
-        return _copy(rec)
+        return copy_record(rec)
 
     async def park(self, task_id: str, requests: dict[str, Any]) -> TaskRecord | None:
         rec = self._live(task_id)
@@ -298,7 +331,7 @@ class MemoryTaskStore:
         rec["status"] = "input_required"
         rec["lastUpdatedAt"] = now_iso()
         self._publish("status", rec)
-        return _copy(rec)
+        return copy_record(rec)
 
     async def answer(self, task_id: str, responses: dict[str, Any]) -> TaskRecord | None:
         rec = self._live(task_id)
@@ -306,10 +339,10 @@ class MemoryTaskStore:
             return None
         pending = rec.get("inputRequests")
         if not pending or rec["status"] in TERMINAL:
-            return _copy(rec)
+            return copy_record(rec)
         taken = {k: v for k, v in responses.items() if k in pending}
         if not taken:
-            return _copy(rec)
+            return copy_record(rec)
         for k in taken:
             del pending[k]
         rec.setdefault("inputResponses", {}).update(taken)
@@ -320,7 +353,7 @@ class MemoryTaskStore:
         if not pending:
             self._publish("status", rec)
         self._publish("input", rec)
-        return _copy(rec)
+        return copy_record(rec)
 
     async def take_responses(self, task_id: str) -> dict[str, Any]:
         rec = self._live(task_id)
@@ -351,27 +384,21 @@ class MemoryTaskStore:
             if len(out) == limit:
                 more = True
                 break
-            out.append(_copy(rec))
+            out.append(copy_record(rec))
             last = seq
         return out, (str(last) if more else None)
 
     def subscribe(self, callback: TaskEventCallback) -> Callable[[], None]:
-        self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            try:
-                self._subscribers.remove(callback)
-            except ValueError:
-                pass
-
-        return unsubscribe
+        return self._subscribers.subscribe(callback)
 
     async def close(self) -> None:
         return None
 
 
-def _terminate(rec: TaskRecord, status: str, result: dict[str, Any] | None, error: dict[str, Any] | None,
-               message: str | None) -> None:
+def terminate_record(rec: TaskRecord, status: str, result: dict[str, Any] | None, error: dict[str, Any] | None,
+                     message: str | None) -> None:
+    """Make ``rec`` terminal in place: the one transition every ``TaskStore`` applies (the
+    memory store and ``redis_tasks.RedisTaskStore`` share it, so both record the same fields)."""
     rec["status"] = status
     rec.pop("inputRequests", None)
     rec.pop("inputResponses", None)
@@ -384,7 +411,7 @@ def _terminate(rec: TaskRecord, status: str, result: dict[str, Any] | None, erro
     rec["lastUpdatedAt"] = now_iso()
 
 
-def _copy(rec: TaskRecord) -> TaskRecord:
+def copy_record(rec: TaskRecord) -> TaskRecord:
     """A copy deep enough that the caller cannot change the store's record: the top level and
     the two maps the store itself mutates (results and requests are never mutated in place)."""
     out = dict(rec)
