@@ -59,6 +59,7 @@ __all__ = [
     "DEFAULT_EVENT_CAP",
     "DEFAULT_EVENT_TTL",
     "MessageCallback",
+    "ChannelSubscription",
     "Store",
     "StoreUnavailable",
     "Subscription",
@@ -106,6 +107,32 @@ class Subscription(abc.ABC):
     async def close(self) -> None:
         """Stop delivery to this subscription; idempotent, never raises ``StoreUnavailable``
         (a backend that cannot tell the server drops the channel when it reconnects)."""
+
+
+class ChannelSubscription(Subscription):
+    """What the backends' subscriptions have in common: the channel, the callback the store
+    calls, and whether it was closed (``mark_closed``: the store's own close ends them all)."""
+
+    __slots__ = ("_channel", "callback", "_closed")
+
+    def __init__(self, channel: str, callback: MessageCallback) -> None:
+        self._channel = channel
+        self.callback = callback
+        self._closed = False
+
+    @property
+    def channel(self) -> str:
+        return self._channel
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def mark_closed(self) -> None:
+        self._closed = True
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._channel!r}{' closed' if self._closed else ''}>"
 
 
 class Store(abc.ABC):

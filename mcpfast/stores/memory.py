@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import StoreUnavailable
 from ..wire import _json
-from .base import DEFAULT_EVENT_CAP, DEFAULT_EVENT_TTL, MessageCallback, Store, Subscription
+from .base import DEFAULT_EVENT_CAP, DEFAULT_EVENT_TTL, ChannelSubscription, MessageCallback, Store, Subscription
 
 __all__ = ["MemoryStore"]
 
@@ -67,34 +67,21 @@ class _Log:
         self.deadline = 0.0
 
 
-class _MemorySubscription(Subscription):
-    __slots__ = ("_channel", "_store", "callback", "_closed")
+class _MemorySubscription(ChannelSubscription):
+    __slots__ = ("_store",)
 
     def __init__(self, store: MemoryStore, channel: str, callback: MessageCallback) -> None:
+        super().__init__(channel, callback)
         self._store = store
-        self._channel = channel
-        self.callback = callback
-        self._closed = False
-
-    @property
-    def channel(self) -> str:
-        return self._channel
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
     async def close(self) -> None:
         self.detach()
 
     def detach(self) -> None:
         """Remove it from its store (sync: the store's close calls it)."""
-        if not self._closed:
-            self._closed = True
+        if not self.closed:
+            self.mark_closed()
             self._store.unsubscribe(self)
-
-    def __repr__(self) -> str:
-        return f"<MemorySubscription {self._channel!r}{' closed' if self._closed else ''}>"
 
 
 class MemoryStore(Store):

@@ -37,7 +37,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..errors import StoreUnavailable
 from ..wire import _json
-from .base import DEFAULT_EVENT_CAP, DEFAULT_EVENT_TTL, MessageCallback, Store, Subscription
+from .base import DEFAULT_EVENT_CAP, DEFAULT_EVENT_TTL, ChannelSubscription, MessageCallback, Store, Subscription
 from .memory import check_set_flags, encode_value, parse_event_id
 
 __all__ = ["RedisStore"]
@@ -86,35 +86,19 @@ def _ms(seconds: float) -> int:
     return max(1, int(seconds * 1000))
 
 
-class _RedisSubscription(Subscription):
-    __slots__ = ("_channel", "_store", "callback", "on_gap", "_closed")
+class _RedisSubscription(ChannelSubscription):
+    __slots__ = ("_store", "on_gap")
 
     def __init__(self, store: RedisStore, channel: str, callback: MessageCallback,
                  on_gap: Callable[[], None] | None) -> None:
+        super().__init__(channel, callback)
         self._store = store
-        self._channel = channel
-        self.callback = callback
         self.on_gap = on_gap
-        self._closed = False
-
-    @property
-    def channel(self) -> str:
-        return self._channel
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def mark_closed(self) -> None:
-        self._closed = True
 
     async def close(self) -> None:
-        if not self._closed:
-            self._closed = True
+        if not self.closed:
+            self.mark_closed()
             await self._store.unsubscribe(self)
-
-    def __repr__(self) -> str:
-        return f"<RedisSubscription {self._channel!r}{' closed' if self._closed else ''}>"
 
 
 class RedisStore(Store):
