@@ -213,10 +213,16 @@ class JSONRPCStreamProtocol(asyncio.Protocol):
     # ------------------------------------------------------------------ back-pressure
 
     def _on_in_flight_change(self, n: int) -> None:
+        # called twice per suspended request (start and end): touch the transport only when
+        # the load flag flips (pause/resume_writing update the reading state themselves)
         if n >= self.pause_reading_at:
+            if self._read_paused_by_load:
+                return
             self._read_paused_by_load = True
-        elif n <= self.pause_reading_at // 2:
+        elif n <= self.pause_reading_at // 2 and self._read_paused_by_load:
             self._read_paused_by_load = False
+        else:
+            return
         self._update_reading()
 
     def _update_reading(self) -> None:

@@ -146,6 +146,30 @@ async def test_read_back_pressure_pauses_past_pause_reading_at() -> None:
 
 
 @async_test
+async def test_load_and_write_pauses_combine() -> None:
+    # reading stays paused while either the load or the write side asks for it, and resumes
+    # once neither does (the load flag only touches the transport when it flips)
+    d, p, t = make(pause_reading_at=2, max_in_flight=100)
+    p.data_received(b"".join(req(i, "slow", {"delay": 0.05}) for i in range(2)))
+    assert not t.reading and t.pauses == 1
+    p.pause_writing()
+    p.resume_writing()
+    assert not t.reading  # still loaded
+    await asyncio.sleep(0.2)
+    assert t.reading and t.pauses == 1
+    p.pause_writing()
+    assert not t.reading
+    p.data_received(req(2, "slow", {"delay": 0.01}))  # a request read before the pause took effect
+    await asyncio.sleep(0.1)
+    assert not t.reading  # its end (load falls) must not resume a write-paused connection
+    p.resume_writing()
+    assert t.reading
+    assert sorted(t.by_id()) == [0, 1, 2]
+    p.close()
+    await p.wait_closed()
+
+
+@async_test
 async def test_write_back_pressure_pauses_reading_and_writable_waits() -> None:
     d, p, t = make()
     p.pause_writing()
