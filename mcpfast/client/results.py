@@ -48,6 +48,8 @@ _CAMEL = re.compile(r"_([a-z0-9])")
 def _camel(name: str) -> str:
     if name == "meta":
         return "_meta"
+    if "_" not in name:  # most field names: no regex (this runs for every field at import)
+        return name
     return _CAMEL.sub(lambda m: m.group(1).upper(), name)
 
 
