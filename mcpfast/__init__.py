@@ -19,8 +19,11 @@ def _extensions_active() -> bool:
     return True
 
 
-#: True when the compiled (Cython) wire core is in use, False when the pure-Python twins are.
-EXTENSIONS: bool = _extensions_active()
+if TYPE_CHECKING:
+    #: True when the compiled (Cython) wire core is in use, False when the pure-Python twins
+    #: are; worked out on first access (``__getattr__``), so that ``import mcpfast`` does not
+    #: load the compiled modules a program does not use (a client needs no counters)
+    EXTENSIONS: bool
 
 #: public names loaded on first use, so ``import mcpfast`` stays light (no server, no pydantic)
 _LAZY: dict[str, str] = {
@@ -62,6 +65,9 @@ if TYPE_CHECKING:  # the lazy names, for type checkers (usable in annotations)
 def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
+        if name == "EXTENSIONS":
+            active = globals()["EXTENSIONS"] = _extensions_active()
+            return active
         raise AttributeError(f"module 'mcpfast' has no attribute {name!r}")
     import importlib
 
@@ -71,4 +77,4 @@ def __getattr__(name: str) -> object:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | {"EXTENSIONS"})

@@ -61,6 +61,8 @@ __all__ = ["Deferred", "Dispatcher", "JSONRPCPeer", "ReplySink", "RequestCancell
 log = logging.getLogger("mcpfast.peer")
 
 DEFAULT_MAX_IN_FLIGHT = 1024
+#: ``JSONRPCPeer.write_chunk``: requests made in one loop iteration that leave in one write
+DEFAULT_WRITE_CHUNK = 16
 
 #: where the final answer of one request goes: ``sink(rid, data, error_code)``, ``data`` the
 #: encoded response, ``error_code`` its JSON-RPC error code (None for a result)
@@ -401,6 +403,9 @@ class JSONRPCPeer:
         #: one waiting for an answer: a client on a stream saves one loop iteration of latency
         #: with one call in flight, and with many in flight its requests still leave together
         self.eager_writes = False
+        #: with ``eager_writes``: write the queued requests as soon as this many are waiting
+        #: (see ``send_request``)
+        self.write_chunk = DEFAULT_WRITE_CHUNK
         #: called with each frame that failed to decode (a ``JSONRPCError``) before it is answered;
         #: returning True means it was dealt with and gets no error response (a client reports a
         #: malformed server message instead of answering it)
@@ -838,6 +843,42 @@ class JSONRPCPeer:
         added to ``params._meta`` here). ``on_sent(rid)`` is called with the request's id once
         it is queued (a caller that routes notifications tagged with that id needs it).
         """
+        rid, fut = self.send_request(method, params, on_progress=on_progress)
+        if on_sent is not None:
+            on_sent(rid)
+        try:
+            if timeout is None:
+                return await fut
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            self.abandon_request(rid, f"timed out after {timeout:g} s")
+            raise McpError(f"Request {method!r} timed out after {timeout:g} s", code=REQUEST_TIMEOUT) from None
+        except asyncio.CancelledError:
+            self.abandon_request(rid, "cancelled by the requester")
+            raise
+        finally:
+            # the response popped it already; a timeout, a cancel or an error did not
+            pending = self._pending
+            if pending:
+                pending.pop(rid, None)
+            if on_progress is not None:
+                self._progress.pop(rid, None)
+
+    def send_request(
+        self, method: str, params: Any = None, *, on_progress: Callable[[dict[str, Any]], Any] | None = None,
+    ) -> tuple[int, asyncio.Future[Any]]:
+        """Send a request now and return its id and the future of its result: the first half of
+        ``request()``, for a caller that awaits the future itself (a client's plain call, one
+        coroutine less per call). Such a caller must call ``abandon_request(rid, reason)`` when
+        it stops waiting (cancelled, timed out), as ``request()`` does; the future fails with
+        ``McpError`` on an error response and ``ConnectionClosed`` when the connection goes.
+
+        With ``eager_writes`` the request is written at once, without waiting for the flush at
+        the end of the loop iteration, when it is the only one waiting for an answer (one call
+        in flight: one iteration less of latency) or when ``write_chunk`` requests are queued
+        (many in flight: the server starts on the first ones while the rest are still being
+        made, instead of idling until all of them leave in one write).
+        """
         if self._closed is not False:
             raise ConnectionClosed("the connection is closed")
         self._next_id = rid = self._next_id + 1  # next_id(), inlined: this is a client's hot path
@@ -852,27 +893,12 @@ class JSONRPCPeer:
         pending = self._pending
         pending[rid] = fut
         self.emit(_encode_request(rid, method, params))
-        if self.eager_writes and len(pending) == 1 and not self._batching and self._closed is False:
-            out, self._out = self._out, []
-            self._send(out)  # the flush scheduled by emit() finds nothing left: a no-op
-        if on_sent is not None:
-            on_sent(rid)
-        try:
-            if timeout is None:
-                return await fut
-            return await asyncio.wait_for(fut, timeout)
-        except TimeoutError:
-            self._forget(rid, f"timed out after {timeout:g} s")
-            raise McpError(f"Request {method!r} timed out after {timeout:g} s", code=REQUEST_TIMEOUT) from None
-        except asyncio.CancelledError:
-            self._forget(rid, "cancelled by the requester")
-            raise
-        finally:
-            # the response popped it already; a timeout, a cancel or an error did not
-            if pending:
-                pending.pop(rid, None)
-            if on_progress is not None:
-                self._progress.pop(rid, None)
+        if self.eager_writes and not self._batching and self._closed is False:
+            out = self._out
+            if out and (len(pending) == 1 or len(out) >= self.write_chunk):
+                self._out = []
+                self._send(out)  # a flush scheduled by emit() finds nothing left: a no-op
+        return rid, fut
 
     def fail_request(self, rid: Any, exc: BaseException) -> bool:
         """Fail the outgoing request ``rid`` with ``exc`` now (a malformed response to it came
@@ -884,7 +910,10 @@ class JSONRPCPeer:
         fut.set_exception(exc)
         return True
 
-    def _forget(self, rid: Any, reason: str) -> None:
+    def abandon_request(self, rid: Any, reason: str) -> None:
+        """Stop waiting for the answer to outgoing request ``rid`` (from ``send_request``) and
+        tell the peer (``notifications/cancelled`` with ``reason``); a late answer is dropped.
+        Nothing is sent when the request was answered already or the connection is closed."""
         if self._pending.pop(rid, None) is not None and self._closed is False:
             self.notify("notifications/cancelled", {"requestId": rid, "reason": reason})
 

@@ -14,7 +14,7 @@ from mcpfast.peer import JSONRPCPeer
 from mcpfast.protocol import JSONRPCStreamProtocol
 from mcpfast.testing import async_test
 from mcpfast.transports.memory import memory_connection
-from mcpfast.wire.jsonrpc import Notification, Request
+from mcpfast.wire.jsonrpc import Notification, Request, Response
 
 from .support.dispatchers import EchoDispatcher
 from .support.fakes import connect, note, req
@@ -176,6 +176,49 @@ async def test_outgoing_request_task_cancel_sends_cancelled() -> None:
         await task
     await asyncio.sleep(0)
     assert sent.messages()[-1]["method"] == "notifications/cancelled"
+
+
+@async_test
+async def test_send_request_hands_back_the_future_and_abandon_tells_the_peer() -> None:
+    d, peer, sent = make()
+    rid, fut = peer.send_request("ping", {"x": 1})
+    assert peer.pending == 1 and not fut.done()
+    peer.feed([Response(rid, {"ok": True})])
+    assert await fut == {"ok": True} and peer.pending == 0
+    rid2, fut2 = peer.send_request("ping")
+    peer.abandon_request(rid2, "given up")
+    peer.feed([Response(rid2, {"late": True})])  # a late answer is dropped
+    assert not fut2.done()
+    await asyncio.sleep(0)
+    cancel = sent.messages()[-1]
+    assert cancel == {"jsonrpc": "2.0", "method": "notifications/cancelled",
+                      "params": {"requestId": rid2, "reason": "given up"}}
+    peer.abandon_request(rid, "answered already")  # nothing pending: nothing sent
+    await asyncio.sleep(0)
+    assert sent.messages()[-1] == cancel
+
+
+@async_test
+async def test_eager_writes_send_the_first_request_and_each_full_chunk_at_once() -> None:
+    d, peer, sent = make()
+    peer.eager_writes = True
+    peer.write_chunk = 3
+    for _ in range(7):
+        peer.send_request("ping")
+    # the first (alone in flight) at once, then every 3 queued
+    assert [len(c) for c in sent.calls] == [1, 3, 3]
+    peer.send_request("ping")  # waits for the flush at the end of the loop iteration
+    assert [len(c) for c in sent.calls] == [1, 3, 3]
+    await asyncio.sleep(0)
+    assert [len(c) for c in sent.calls] == [1, 3, 3, 1]
+    assert [m["id"] for m in sent.messages()] == list(range(1, 9))
+    peer.eager_writes = False
+    peer.send_request("ping")
+    peer.send_request("ping")
+    peer.send_request("ping")
+    assert len(sent.calls) == 4  # without eager writes everything waits for the flush
+    await asyncio.sleep(0)
+    assert [len(c) for c in sent.calls] == [1, 3, 3, 1, 3]
 
 
 @async_test

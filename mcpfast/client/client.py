@@ -39,7 +39,7 @@ import logging
 from collections.abc import Callable, Sequence
 from time import perf_counter_ns as _now
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import tracing as _tracing
 from ..errors import (
@@ -50,7 +50,6 @@ from ..errors import (
     JSONRPCError,
     MCPError,
 )
-from ..metrics import TOOL_ERROR, ClientMetrics
 from ..peer import JSONRPCPeer
 from ..tracing import PROVIDER_KEY as _TRACER_PROVIDER
 from ..types import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
@@ -96,6 +95,9 @@ from .tasks import (
     tag_related,
 )
 from .transport import ClientTransport, transport_for
+
+if TYPE_CHECKING:  # metrics (and its compiled counters) load only when a ClientMetrics is given
+    from ..metrics import ClientMetrics
 
 __all__ = ["Client", "ClientRequestContext", "Subscription", "ListenNotSupportedError", "SubscriptionLost"]
 
@@ -478,6 +480,14 @@ class Client:
         (``MCPError``) of the typed methods apply (``tasks/*`` go through here)."""
         return await self._request(method, params, timeout=timeout, meta=meta)
 
+    @classmethod
+    def _observe_call(cls, m: ClientMetrics, session: ClientSession, t0: int, name: str, res: Any) -> None:
+        """Record a ``tools/call`` that got an answer: a result with ``isError`` counts as a tool error."""
+        from ..metrics import TOOL_ERROR  # loaded only with a ClientMetrics (see the imports)
+
+        cls._observe(m, session, t0, _CALL_TOOL, name,
+                     TOOL_ERROR if type(res) is dict and res.get("isError") is True else "")
+
     @staticmethod
     def _observe(m: ClientMetrics, session: ClientSession, t0: int, method: str, tool: str, error_type: str) -> None:
         """Record one request sent at ``t0`` and answered (or failed) now."""
@@ -508,24 +518,31 @@ class Client:
         t0 = _now() if m is not None else 0
         try:
             if (progress_callback is None and meta is None and input_responses is None
-                    and request_state is None):
-                # the plain call goes straight to the peer (one coroutine less than the session)
+                    and request_state is None and _tracing.watched[_TRACER_PROVIDER] is None):
+                # the plain call (untraced: a tracer provider's span is made in session.request)
+                # goes straight to the peer; without a timeout the future is awaited here, not
+                # through peer.request: one coroutine less per call
                 timeout = read_timeout_seconds if read_timeout_seconds is not None else session.read_timeout
-                if _tracing.watched[_TRACER_PROVIDER] is not None:  # traced in request()
-                    res = await session.request(_CALL_TOOL, params, timeout=read_timeout_seconds)
-                elif session.modern:
-                    try:
-                        res = await session.peer.request(_CALL_TOOL, {**params, "_meta": session.envelope},
-                                                         timeout=timeout)
-                    except JSONRPCError as exc:
-                        if exc.code != UNSUPPORTED_PROTOCOL_VERSION or not session.switch_version(exc):
+                modern = session.modern
+                peer = session.peer
+                send = {**params, "_meta": session.envelope} if modern else params
+                try:
+                    if timeout is None:
+                        rid, fut = peer.send_request(_CALL_TOOL, send)
+                        try:
+                            res = await fut
+                        except asyncio.CancelledError:
+                            peer.abandon_request(rid, "cancelled by the requester")
                             raise
-                        res = await session.request(_CALL_TOOL, params, timeout=timeout)  # once more, at that version
                     else:
-                        if type(res) is dict and res.get("resultType") == "input_required":
-                            res = await session.continue_rounds(_CALL_TOOL, params, res, timeout)
+                        res = await peer.request(_CALL_TOOL, send, timeout=timeout)
+                except JSONRPCError as exc:
+                    if not modern or exc.code != UNSUPPORTED_PROTOCOL_VERSION or not session.switch_version(exc):
+                        raise
+                    res = await session.request(_CALL_TOOL, params, timeout=timeout)  # once more, at that version
                 else:
-                    res = await session.peer.request(_CALL_TOOL, params, timeout=timeout)
+                    if modern and type(res) is dict and res.get("resultType") == "input_required":
+                        res = await session.continue_rounds(_CALL_TOOL, params, res, timeout)
             else:
                 res = await session.request(_CALL_TOOL, params, timeout=read_timeout_seconds,
                                             progress_callback=progress_callback, meta=meta,
@@ -547,8 +564,7 @@ class Client:
                 self._observe(m, session, t0, _CALL_TOOL, name, m.error_type(exc))
             raise
         if m is not None:
-            self._observe(m, session, t0, _CALL_TOOL, name,
-                          TOOL_ERROR if type(res) is dict and res.get("isError") is True else "")
+            self._observe_call(m, session, t0, name, res)
         return CallToolResult(res)
 
     async def _resend_after_mismatch(
@@ -584,8 +600,7 @@ class Client:
                 raise _convert(exc) from None
             raise
         if m is not None:
-            self._observe(m, session, t0, _CALL_TOOL, name,
-                          TOOL_ERROR if type(res) is dict and res.get("isError") is True else "")
+            self._observe_call(m, session, t0, name, res)
         return CallToolResult(res)
 
     async def _relist_tool(self, name: str) -> None:
