@@ -176,21 +176,22 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}"
 
 
-def versions(datas: dict[str, dict[str, Any]]) -> str:
-    """mcpfast's version and the servers' own names and versions from the handshake."""
-    seen: dict[str, str] = {}
-    for data in datas.values():
-        for name, r in data["results"].items():
-            info = r.get("server_info") or {}
-            if isinstance(info, dict) and info.get("version") and name not in seen:
-                seen[name] = f"{info.get('name', name)} {info['version']}"
-    try:
-        from importlib.metadata import version
-
-        seen["mcpfast"] = f"mcpfast {version('mcpfast')}"
-    except Exception:  # noqa: BLE001 - not installed: the handshake's name stays
-        pass
-    return f"Python {platform.python_version()}; " + ", ".join(seen[k] for k in sorted(seen))
+def versions(python: str, peers: Path) -> str:
+    """The versions of mcpfast (in ``python``) and of each installed peer library."""
+    seen = []
+    for label, exe, dist in (("mcpfast", Path(python), "mcpfast"),
+                             ("mcp", peers / "venv-mcp" / "bin" / "python", "mcp"),
+                             ("fastmcp", peers / "venv-fastmcp" / "bin" / "python", "fastmcp")):
+        if not exe.exists():
+            continue
+        proc = subprocess.run([str(exe), "-c", f"import importlib.metadata as m; print(m.version({dist!r}))"],
+                              capture_output=True, text=True)
+        if proc.returncode == 0:
+            seen.append(f"{label} {proc.stdout.strip()}")
+    package = peers / "node" / "node_modules" / "@modelcontextprotocol" / "sdk" / "package.json"
+    if package.exists():
+        seen.append(f"@modelcontextprotocol/sdk {json.loads(package.read_text()).get('version', '?')}")
+    return f"Python {platform.python_version()}; " + ", ".join(seen)
 
 
 # ---------------------------------------------------------------------------------- plotting
@@ -296,8 +297,9 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("compare: no results")
     summaries = {t: summarize(d, t) for t, d in datas.items()}
     when = min(d.get("time", "") for d in datas.values())
-    footer = f"{when} · {machine()} · {versions(datas)}"
-    md = [f"# mcpfast vs peers ({when})\n", f"{machine()}  \n{versions(datas)}\n"]
+    vers = versions(a.python, Path(a.peers))
+    footer = f"{when} · {machine()} · {vers}"
+    md = [f"# mcpfast vs peers ({when})\n\n", f"{machine()}  \n{vers}\n"]
     for t, s in summaries.items():
         md.append(f"\n## {t}\n\n" + table(s, t))
     (out / "compare.md").write_text("".join(md))
