@@ -235,8 +235,8 @@ def plot(summaries: dict[str, dict[str, dict[str, dict[str, float | None]]]], fo
     for ax, (transport, s) in zip(axes[0], summaries.items(), strict=True):
         bars(ax, list(s), lambda g, n, s=s: s[g].get(n, {}).get("calls_per_s"), "calls/s (log scale)",
              f"{transport}: tools/call echo throughput")
-        ax.set_xlabel("phase (seq: 1 in flight, pipe: 64; cN: N HTTP connections) : bytes"
-                      if transport == "stdio" else "HTTP connections (wrk)")
+        ax.set_xlabel("phase (seq: 1 call in flight, pipe: 64) : message bytes"
+                      if transport == "stdio" else "cN: N HTTP connections (wrk)")
     axes[0][0].legend(fontsize=8)
     fig.text(0.01, 0.01, footer, fontsize=7, va="bottom")
     fig.tight_layout(rect=(0, 0.05, 1, 1))
