@@ -17,6 +17,7 @@ bounded here (``_resolve``, through ``ServerMetrics``) the first time a combinat
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -56,7 +57,7 @@ class RequestMeter:
                                    max_size=_CACHE_MAX)
         #: the per-request hook (compiled); its methods are this object's, bound once
         self.timer = RequestTimer(inner, self._keys, error_type=metrics.error_type, tool_error=TOOL_ERROR,
-                                  timed=_timed, deferred=Deferred)
+                                  timed=_timed, settles=(Deferred, asyncio.Future))
         #: ``inner(peer, request)`` timed: what the core installs as its ``on_request``
         self.on_request: Callable[..., Any] = self.timer.on_request
         #: the peer's ``feed_timer`` calls: a read's eager answers are timed together

@@ -34,7 +34,6 @@ import math
 import re
 import time
 import types
-from asyncio import Future as _Future
 from bisect import bisect_left as _bisect_left
 from types import GenericAlias
 
@@ -978,18 +977,18 @@ cdef class RequestTimer:
     cdef object _error_type
     cdef object _tool_error
     cdef object _timed
-    cdef object _deferred
+    cdef tuple _settles
     cdef long long _started
     cdef list _batch
     cdef long long _batch_t0
 
-    def __init__(self, inner, OperationKeys keys not None, *, error_type, tool_error, timed, deferred=None):
+    def __init__(self, inner, OperationKeys keys not None, *, error_type, tool_error, timed, settles=()):
         self._inner = inner
         self._keys = keys
         self._error_type = error_type
         self._tool_error = tool_error
         self._timed = timed
-        self._deferred = deferred
+        self._settles = tuple(settles)
         self._started = 0
         self._batch = None
         self._batch_t0 = 0
@@ -1038,7 +1037,7 @@ cdef class RequestTimer:
                         self._tool_error if (<dict>result).get("isError") is True else "", batch, t0)
         elif rt is _CoroutineType:
             return self._timed(self, peer, request, result, t0)
-        elif rt is self._deferred or isinstance(result, _Future):
+        elif isinstance(result, self._settles):
             result.add_done_callback(self._settle(peer, request, t0))
         else:
             self._eager(peer, request, "", batch, t0)

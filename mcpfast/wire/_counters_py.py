@@ -39,7 +39,6 @@ from __future__ import annotations
 import math
 import re
 import types
-from asyncio import Future as _Future
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from operator import index
@@ -868,9 +867,9 @@ class RequestTimer:
     * a coroutine: ``timed(self, peer, request, coro, t0)`` is returned in its place, a
       coroutine that awaits it and calls ``done`` (the caller's own ``async def``: a compiled
       coroutine is not ``types.CoroutineType``, which the peer steps);
-    * an ``asyncio.Future`` or an instance of ``deferred`` (the peer's ``Deferred``): a done
-      callback records it when it settles, a cancellation as ``error_type`` of its
-      ``CancelledError``.
+    * an instance of one of ``settles`` (the peer's ``Deferred``, ``asyncio.Future``: given by
+      the caller, so this module imports no ``asyncio``): a done callback records it when it
+      settles, a cancellation as ``error_type`` of its ``CancelledError``.
 
     Inside a peer's feed (``enter()`` ... ``exit(mark)``, the peer's ``feed_timer``) the requests
     arrived together: they share the feed's clock reading as their start, and the answers given
@@ -883,17 +882,17 @@ class RequestTimer:
     interpreter dispatch and no allocation on the common path.
     """
 
-    __slots__ = ("_inner", "_keys", "_error_type", "_tool_error", "_timed", "_deferred", "_started", "_batch",
+    __slots__ = ("_inner", "_keys", "_error_type", "_tool_error", "_timed", "_settles", "_started", "_batch",
                  "_batch_t0")
 
     def __init__(self, inner: Callable[..., Any], keys: OperationKeys, *, error_type: Callable[[BaseException], str],
-                 tool_error: str, timed: Callable[..., Any], deferred: type | None = None) -> None:
+                 tool_error: str, timed: Callable[..., Any], settles: tuple[type, ...] = ()) -> None:
         self._inner = inner
         self._keys = keys
         self._error_type = error_type
         self._tool_error = tool_error
         self._timed = timed
-        self._deferred = deferred
+        self._settles = tuple(settles)
         self._started = 0
         self._batch: list[Any] | None = None
         self._batch_t0 = 0
@@ -939,8 +938,9 @@ class RequestTimer:
             self._eager(peer, request, self._tool_error if result.get("isError") is True else "", batch, t0)
         elif rt is _CoroutineType:
             return self._timed(self, peer, request, result, t0)
-        elif rt is self._deferred or isinstance(result, _Future):
-            result.add_done_callback(_Settle(self, peer, request, t0))
+        elif isinstance(result, self._settles):
+            pending: Any = result  # any of the settles types: each has add_done_callback
+            pending.add_done_callback(_Settle(self, peer, request, t0))
         else:
             self._eager(peer, request, "", batch, t0)
         return result

@@ -80,7 +80,7 @@ def make(mod: ModuleType, inner: Any, resolved: list[tuple[Any, ...]] | None = N
         return result
 
     timer = mod.RequestTimer(inner, keys, error_type=error_type, tool_error="tool_error", timed=timed,
-                             deferred=Deferred)
+                             settles=(Deferred, asyncio.Future))
     return timer, keys, children
 
 
