@@ -278,7 +278,7 @@ class ServerCore(TaskServing):
         self.metrics = m
         meter = RequestMeter(m, self.on_request)
         self._meter = meter
-        self.on_request = meter.on_request  # type: ignore[method-assign,assignment]
+        self.on_request = meter.on_request  # type: ignore[method-assign]
         #: read by each peer made after this (``JSONRPCPeer``): times a read's eager answers together
         self.feed_timer = meter
 

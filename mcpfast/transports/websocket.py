@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import requestvars
 from ..errors import INVALID_REQUEST, SERVER_OVERLOADED
-from ..metrics import metrics_of
+from ..metrics import ServerMetrics, metrics_of
 from ..peer import DEFAULT_MAX_IN_FLIGHT, Dispatcher, JSONRPCPeer
 from ..protocol import DEFAULT_MAX_MESSAGE_SIZE
 from ..wire.counters import Counter
@@ -227,6 +227,9 @@ class WebSocketEndpoint:
         self.auth = s.auth
         #: connections served through ``asgi`` that are open now
         self.asgi_connections: set[_ASGIConnection] = set()
+        #: the metrics of the dispatcher a connection last opened with (``metrics_of``), or
+        #: None: where a refusal before any dispatcher exists is counted (as TCP counts them)
+        self.metrics: ServerMetrics | None = None
 
     def matches(self, path: str) -> bool:
         """Whether ``path`` (query string included or not) is this endpoint."""
@@ -771,7 +774,7 @@ class WebSocketConnection(WebSocketPeerProtocol):
         self.token = token
         dispatcher = self._endpoint.dispatcher_factory()
         self._open(dispatcher)
-        metrics = metrics_of(dispatcher)
+        metrics = self._endpoint.metrics = metrics_of(dispatcher)
         if metrics is not None:
             self._flush_protocol()  # the 101 answer leaves uncounted, as the upgrade request came in
             self._m_in, self._m_out, self._m_open = metrics.connection("tcp")
@@ -892,8 +895,17 @@ class _ASGIConnection:
         self._wake: asyncio.Event = asyncio.Event()
         self._closing = False
         self._close: tuple[int, str] | None = None
-        self.peer = JSONRPCPeer(endpoint.dispatcher_factory(), self._queue, request_timeout=s.request_timeout,
+        dispatcher = endpoint.dispatcher_factory()
+        self.peer = JSONRPCPeer(dispatcher, self._queue, request_timeout=s.request_timeout,
                                 max_in_flight=s.max_in_flight)
+        self.peer.network_transport = "tcp"  # for metrics and traces, as on the built-in server
+        # the dispatcher's metrics: bytes of the messages received and sent, the connection open
+        self._m_in: Counter | None = None
+        self._m_out: Counter | None = None
+        self._m_open: Any = None
+        metrics = endpoint.metrics = metrics_of(dispatcher)
+        if metrics is not None:
+            self._m_in, self._m_out, self._m_open = metrics.connection("tcp")
         at = _token_expiry(token) if token is not None else None
         self._expiry = (asyncio.get_running_loop().call_later(max(0.0, at), self._token_expired)
                         if at is not None else None)
@@ -921,6 +933,8 @@ class _ASGIConnection:
             self._wake.clear()
             while out:
                 data = out.popleft()
+                if self._m_out is not None:
+                    self._m_out.inc(len(data))
                 await send({"type": "websocket.send", "text": data.decode("utf-8", "replace")})
             if self._close is not None:
                 code, reason = self._close
@@ -939,6 +953,9 @@ class _ASGIConnection:
             await asyncio.gather(reader, writer, return_exceptions=True)
             if self._expiry is not None:
                 self._expiry.cancel()
+            if self._m_open is not None:
+                self._m_open.dec()
+                self._m_open = None
             self.peer.connection_lost(None)
 
     async def _read(self, receive: Callable[[], Awaitable[Any]]) -> None:
@@ -952,12 +969,16 @@ class _ASGIConnection:
             text = message.get("text")
             if text is None:
                 data = message.get("bytes")
+                if data is not None and self._m_in is not None:
+                    self._m_in.inc(len(data))
                 if data is not None and len(data) > self._limit:
                     self._end(1009, "message too big")
                     continue
                 self._queue([encode_error(None, INVALID_REQUEST, _BINARY_FRAME)])
                 continue
             raw = text.encode("utf-8", "surrogatepass")
+            if self._m_in is not None:
+                self._m_in.inc(len(raw))
             if len(raw) > self._limit:
                 self._end(1009, f"message too big (limit {self._limit} bytes)")
                 continue
@@ -1037,6 +1058,9 @@ class WebSocketServer(Listener[WebSocketConnection]):
         return WebSocketConnection(self, self.endpoint)
 
     def refusal(self, reason: str) -> asyncio.Protocol:
+        metrics = self.endpoint.metrics
+        if metrics is not None:
+            metrics.refuse("shutting_down" if self.stopping else "max_connections")
         body = json_rpc_error_body(SERVER_OVERLOADED, reason)
         return _RefuseProtocol(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
                                b"Retry-After: 1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%b"

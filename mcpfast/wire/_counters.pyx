@@ -26,12 +26,14 @@ from cpython.long cimport PyLong_AsDouble, PyLong_AsLongLongAndOverflow, PyLong_
 from cpython.number cimport PyNumber_Index
 from cpython.pyport cimport PY_SSIZE_T_MAX
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
+from cpython.unicode cimport PyUnicode_CheckExact
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
 
 import math
 import re
 import time
+import types
 from bisect import bisect_left as _bisect_left
 from types import GenericAlias
 
@@ -44,6 +46,7 @@ __all__ = [
     "Histogram",
     "OperationKeys",
     "Registry",
+    "RequestTimer",
     "render_series",
 ]
 
@@ -60,6 +63,14 @@ cdef extern from *:
         return 0;
     #endif
     }
+    /* Equality of two exact str: equal strings have the same length and kind (the canonical
+       representation), then the same bytes. No 3-way compare, as PyUnicode_Compare does. */
+    static inline int mcpfast_str_eq(PyObject *a, PyObject *b) {
+        Py_ssize_t n = PyUnicode_GET_LENGTH(a);
+        int kind = PyUnicode_KIND(a);
+        if (n != PyUnicode_GET_LENGTH(b) || kind != (int)PyUnicode_KIND(b)) return 0;
+        return memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)n * (size_t)kind) == 0;
+    }
     static inline int mcpfast_sub_i64(long long a, long long b, long long *r) {
     #if defined(__GNUC__) || defined(__clang__)
         return __builtin_sub_overflow(a, b, r);
@@ -70,6 +81,7 @@ cdef extern from *:
     #endif
     }
     """
+    bint mcpfast_str_eq(object a, object b) noexcept
     bint mcpfast_add_i64(long long a, long long b, long long *r) noexcept nogil
     bint mcpfast_sub_i64(long long a, long long b, long long *r) noexcept nogil
 
@@ -101,6 +113,8 @@ cdef object _LABEL_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 cdef tuple _KINDS = ("counter", "gauge", "histogram")
 cdef object _INF = math.inf
 cdef object _perf_counter_ns = time.perf_counter_ns
+cdef object _CoroutineType = types.CoroutineType
+cdef object _NO_REENTRY = object()  # RequestTimer.on_request's third argument when not given
 cdef object _NINF = -math.inf
 
 # Representations of a Counter/Gauge value; the Python-visible value is the same in each.
@@ -835,16 +849,29 @@ cdef class Registry:
         return f"<Registry metrics={len(self._metrics)}>"
 
 
+cdef inline bint _same(object a, object b) except -1:
+    # a == b as a dict compares keys: identity first, then equality (two exact str: Cython's
+    # equality test, length and cached hashes before the bytes; no rich compare, no 3-way compare)
+    if a is b:
+        return True
+    if PyUnicode_CheckExact(a) and PyUnicode_CheckExact(b):
+        return mcpfast_str_eq(a, b)
+    return a == b
+
+
 @cython.final
 cdef class OperationKeys:
     """Twin of ``_counters_py.OperationKeys`` (the specification): the same reads, key and
-    cache, as C API calls (no bytecode dispatch, the dict lookups without method calls)."""
+    cache, as C API calls (no bytecode dispatch, the dict lookups without method calls); the
+    last key is kept as five fields, so a repeat builds no tuple."""
 
     cdef dict _children
     cdef object _resolve
     cdef Py_ssize_t _max
     cdef object _tool_method
     cdef object _version_key
+    cdef bint _has_last
+    cdef object _l_method, _l_tool, _l_error, _l_transport, _l_version, _last_child
 
     def __init__(self, resolve, *, tool_method, version_key, max_size=4096):
         self._children = {}
@@ -852,14 +879,19 @@ cdef class OperationKeys:
         self._max = max_size
         self._tool_method = tool_method
         self._version_key = version_key
+        self._has_last = False
 
     def child(self, peer, request, error_type):
+        return self._child(peer, request, error_type)
+
+    cdef object _child(self, object peer, object request, object error_type):
         cdef object method = request.method
         cdef object params = request.params
         cdef object tool = ""
         cdef object meta = None
         cdef object version
         cdef object state
+        cdef object transport
         if type(params) is dict:
             if method == self._tool_method:
                 tool = (<dict>params).get("name")
@@ -873,17 +905,170 @@ cdef class OperationKeys:
             version = (<dict>meta).get(self._version_key) if type(meta) is dict else None
             if type(version) is not str:
                 version = ""
-        cdef tuple key = (method, tool, error_type, peer.network_transport, version)
+        transport = peer.network_transport
+        if (self._has_last and _same(self._l_method, method) and _same(self._l_tool, tool)
+                and _same(self._l_error, error_type) and _same(self._l_transport, transport)
+                and _same(self._l_version, version)):
+            return self._last_child
+        cdef tuple key = (method, tool, error_type, transport, version)
         child = self._children.get(key)
         if child is None:
             child = self._resolve(key)
-            if len(self._children) < self._max:
-                self._children[key] = child
+            if len(self._children) >= self._max:
+                return child
+            self._children[key] = child
+        self._l_method = method
+        self._l_tool = tool
+        self._l_error = error_type
+        self._l_transport = transport
+        self._l_version = version
+        self._last_child = child
+        self._has_last = True
         return child
 
     def clear(self):
         """Forget every cached child (what a key resolves to changed)."""
         self._children.clear()
+        self._has_last = False
+        self._l_method = self._l_tool = self._l_error = self._l_transport = self._l_version = None
+        self._last_child = None
 
     def __len__(self):
         return len(self._children)
+
+
+cdef int _observe_child(object child, long long t0) except -1:
+    # child.observe_since(t0) without the Python call for a compiled Histogram
+    cdef long long now
+    if type(child) is Histogram:
+        now = _perf_counter_ns()
+        (<Histogram>child)._observe(<double>(now - t0) * 0.001)
+    else:
+        child.observe_since(t0)
+    return 0
+
+
+@cython.final
+cdef class _Settle:
+    """Twin of ``_counters_py._Settle``: a request's done callback, not a closure."""
+
+    cdef RequestTimer _timer
+    cdef object _peer
+    cdef object _request
+    cdef long long _t0
+
+    def __call__(self, fut):
+        try:
+            result = fut.result()
+        except BaseException as exc:
+            self._timer._done(self._peer, self._request, self._t0, None, exc)
+            return
+        self._timer._done(self._peer, self._request, self._t0, result, None)
+
+
+@cython.final
+cdef class RequestTimer:
+    """Twin of ``_counters_py.RequestTimer`` (the specification): the per-request hook in C;
+    the common answer (a dict given at once inside a feed) reads no clock, calls no Python
+    function but ``inner`` and allocates nothing."""
+
+    cdef object _inner
+    cdef OperationKeys _keys
+    cdef object _error_type
+    cdef object _tool_error
+    cdef object _timed
+    cdef tuple _settles
+    cdef long long _started
+    cdef list _batch
+    cdef long long _batch_t0
+
+    def __init__(self, inner, OperationKeys keys not None, *, error_type, tool_error, timed, settles=()):
+        self._inner = inner
+        self._keys = keys
+        self._error_type = error_type
+        self._tool_error = tool_error
+        self._timed = timed
+        self._settles = tuple(settles)
+        self._started = 0
+        self._batch = None
+        self._batch_t0 = 0
+
+    @property
+    def started(self):
+        """Requests timed so far."""
+        return self._started
+
+    def enter(self):
+        """A peer starts handling one read's messages (see the twin)."""
+        mark = (self._batch, self._batch_t0)
+        self._batch = []
+        self._batch_t0 = _perf_counter_ns()
+        return mark
+
+    def exit(self, tuple mark not None):
+        """The peer flushed the feed's answers: each answer given at once is observed now."""
+        cdef list batch = self._batch
+        cdef double us
+        if batch:
+            us = <double>(<long long>_perf_counter_ns() - self._batch_t0) * 0.001
+            for child in batch:
+                if type(child) is Histogram:
+                    (<Histogram>child)._observe(us)
+                else:
+                    child.observe(us)
+        self._batch = mark[0]
+        self._batch_t0 = mark[1]
+
+    def on_request(self, peer, request, reentry=_NO_REENTRY):
+        """``inner(peer, request)``, timed (see the twin)."""
+        if reentry is not _NO_REENTRY:
+            return self._inner(peer, request, reentry)
+        self._started += 1
+        cdef list batch = self._batch
+        cdef long long t0 = self._batch_t0 if batch is not None else <long long>_perf_counter_ns()
+        try:
+            result = self._inner(peer, request)
+        except BaseException as exc:
+            self._eager(peer, request, self._error_type(exc), batch, t0)
+            raise
+        cdef type rt = type(result)
+        if rt is dict:
+            self._eager(peer, request,
+                        self._tool_error if (<dict>result).get("isError") is True else "", batch, t0)
+        elif rt is _CoroutineType:
+            return self._timed(self, peer, request, result, t0)
+        elif isinstance(result, self._settles):
+            result.add_done_callback(self._settle(peer, request, t0))
+        else:
+            self._eager(peer, request, "", batch, t0)
+        return result
+
+    cdef _Settle _settle(self, object peer, object request, long long t0):
+        cdef _Settle s = _Settle.__new__(_Settle)
+        s._timer = self
+        s._peer = peer
+        s._request = request
+        s._t0 = t0
+        return s
+
+    cdef int _eager(self, object peer, object request, object error_type, list batch, long long t0) except -1:
+        child = self._keys._child(peer, request, error_type)
+        if batch is not None:
+            batch.append(child)
+        else:
+            _observe_child(child, t0)
+        return 0
+
+    def done(self, peer, request, long long t0, result, exc):
+        """Record a request started at ``t0`` and answered now (see the twin)."""
+        self._done(peer, request, t0, result, exc)
+
+    cdef int _done(self, object peer, object request, long long t0, object result, object exc) except -1:
+        if exc is not None:
+            error_type = self._error_type(exc)
+        elif type(result) is dict and (<dict>result).get("isError") is True:
+            error_type = self._tool_error
+        else:
+            error_type = ""
+        _observe_child(self._keys._child(peer, request, error_type), t0)
+        return 0

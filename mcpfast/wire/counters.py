@@ -19,6 +19,7 @@ if TYPE_CHECKING or NO_EXTENSIONS:
         Histogram,
         OperationKeys,
         Registry,
+        RequestTimer,
         render_series,
     )
 else:
@@ -32,6 +33,7 @@ else:
             Histogram,
             OperationKeys,
             Registry,
+            RequestTimer,
             render_series,
         )
     except ImportError:  # pragma: no cover
@@ -44,6 +46,7 @@ else:
             Histogram,
             OperationKeys,
             Registry,
+            RequestTimer,
             render_series,
         )
 
@@ -56,5 +59,6 @@ __all__ = [
     "Histogram",
     "OperationKeys",
     "Registry",
+    "RequestTimer",
     "render_series",
 ]

@@ -11,6 +11,16 @@ ratios). ``--tool pooled`` runs the echo in the thread pool (``MCPServer``'s def
     python tests/bench/metrics_overhead.py [--tool inline|pooled] [--batch 64] [--rounds 41]
 
 Not a test: the figures depend on the machine. Compare only the two sides of one run.
+
+On a loaded machine CPU time is noisy; instruction counts are not. ``--fixed-calls N --side
+on|off`` serves N calls on one side and exits, to run under callgrind twice with two values of
+N: the difference divided by the difference of N is the instructions per call, start-up and
+imports cancelled out (``PYTHONHASHSEED=0`` keeps dict probing the same from run to run)::
+
+    for side in on off; do for n in 1024 9216; do
+      PYTHONHASHSEED=0 valgrind --tool=callgrind --callgrind-out-file=/tmp/cg-$side-$n \
+        python tests/bench/metrics_overhead.py --side $side --fixed-calls $n 2>&1 | grep Collected
+    done; done     # per call: (Ir(9216) - Ir(1024)) / 8192, on against off
 """
 
 from __future__ import annotations
@@ -77,8 +87,14 @@ async def main() -> None:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=41)
     ap.add_argument("--calls", type=int, default=20_000, help="calls per side per round")
+    ap.add_argument("--fixed-calls", type=int, default=0, help="serve this many calls on --side, then exit")
+    ap.add_argument("--side", choices=("on", "off"), default="on")
     a = ap.parse_args()
     pooled = a.tool == "pooled"
+    if a.fixed_calls:
+        n = max(a.batch, a.fixed_calls // a.batch * a.batch)
+        await _Side(a.side == "on", pooled, a.batch, n).run(n)
+        return
     per_round = a.calls // a.batch * a.batch
     on, off = _Side(True, pooled, a.batch, per_round), _Side(False, pooled, a.batch, per_round)
     for side in (on, off):  # warm up: caches, the pool's threads

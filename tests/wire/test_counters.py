@@ -986,9 +986,10 @@ def test_selector_exports_one_twin() -> None:
         "Family",
         "OperationKeys",
         "Registry",
+        "RequestTimer",
         "render_series",
     }
     module = counters_selector.Counter.__module__
     assert module in ("mcpfast.wire._counters", "mcpfast.wire._counters_py")
-    for name in ("Gauge", "Histogram", "Family", "OperationKeys", "Registry"):
+    for name in ("Gauge", "Histogram", "Family", "OperationKeys", "Registry", "RequestTimer"):
         assert getattr(counters_selector, name).__module__ == module

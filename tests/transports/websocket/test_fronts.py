@@ -111,6 +111,19 @@ async def test_asgi_app_under_uvicorn_serves_websocket() -> None:
             results = await asyncio.gather(*(session.request("tools/call", {
                 "name": "slow", "arguments": {"delay": 0.01, "tag": i}}) for i in range(20)))
             assert [r["content"][0]["text"] for r in results] == [str(i) for i in range(20)]
+            # a WebSocket served through the ASGI app is metered as one on the built-in server
+            m = app.core.metrics
+            assert m is not None
+            assert [h.count for labels, h in m.operations.series() if labels[1] == "slow"] == [20]
+            assert [labels[3] for labels, h in m.operations.series() if labels[1] == "slow"] == ["tcp"]
+            assert m.connections.labels("tcp").value == 1
+            assert m.bytes_received.labels("tcp").value > 20 * 60
+            assert m.bytes_sent.labels("tcp").value > 20 * 60
+        for _ in range(200):  # the connection's end is seen by the ASGI task a moment later
+            if m.connections.labels("tcp").value == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert m.connections.labels("tcp").value == 0
         async with connect(url, subprotocols=["mcp"]) as ws:  # type: ignore[list-item]
             await ws.send("not json")
             assert json.loads(await ws.recv())["error"]["code"] == -32700

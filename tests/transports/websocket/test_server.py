@@ -310,6 +310,8 @@ async def test_max_connections_refused_with_503() -> None:
                     pass
             assert info.value.response.status_code == 503
             assert server.refused == 1
+            # counted by its reason, as TCP and HTTP count theirs
+            assert server.endpoint.metrics.refused.labels("max_connections").value == 1
     finally:
         await server.close()
 

@@ -1,0 +1,249 @@
+"""``RequestTimer`` and ``OperationKeys``'s last-key memo, each test run on both twins (the
+compiled one where it is built), then the two compared on one script of requests."""
+
+from __future__ import annotations
+
+import asyncio
+from importlib import import_module
+from types import ModuleType
+from types import SimpleNamespace as NS
+from typing import Any
+
+import pytest
+
+
+def _modules() -> list[Any]:
+    mods: list[Any] = [pytest.param("mcpfast.wire._counters_py", id="pure")]
+    try:
+        import_module("mcpfast.wire._counters")
+    except ImportError:  # pragma: no cover - a pure-only checkout
+        mods.append(pytest.param("mcpfast.wire._counters", id="compiled",
+                                 marks=pytest.mark.skip(reason="the compiled twin is not built")))
+    else:
+        mods.append(pytest.param("mcpfast.wire._counters", id="compiled"))
+    return mods
+
+
+@pytest.fixture(params=_modules())
+def mod(request: pytest.FixtureRequest) -> ModuleType:
+    return import_module(request.param)
+
+
+class Boom(Exception):
+    code = -32602
+
+
+class Deferred:
+    """Stands in for the peer's Deferred: a callback run on resolve."""
+
+    def __init__(self) -> None:
+        self.callbacks: list[Any] = []
+        self.value: Any = None
+        self.exc: BaseException | None = None
+
+    def add_done_callback(self, fn: Any) -> None:
+        self.callbacks.append(fn)
+
+    def result(self) -> Any:
+        if self.exc is not None:
+            raise self.exc
+        return self.value
+
+    def settle(self, value: Any = None, exc: BaseException | None = None) -> None:
+        self.value, self.exc = value, exc
+        for fn in self.callbacks:
+            fn(self)
+
+
+def error_type(exc: BaseException) -> str:
+    code = getattr(exc, "code", None)
+    return str(code) if type(code) is int else type(exc).__qualname__
+
+
+def make(mod: ModuleType, inner: Any, resolved: list[tuple[Any, ...]] | None = None, max_size: int = 100) -> Any:
+    children: dict[tuple[Any, ...], Any] = {}
+    seen = resolved if resolved is not None else []
+
+    def resolve(key: tuple[Any, ...]) -> Any:
+        seen.append(key)
+        return children.setdefault(key, mod.Histogram("op"))
+
+    keys = mod.OperationKeys(resolve, tool_method="tools/call", version_key="v", max_size=max_size)
+
+    async def timed(timer: Any, peer: Any, request: Any, coro: Any, t0: int) -> Any:
+        try:
+            result = await coro
+        except BaseException as exc:
+            timer.done(peer, request, t0, None, exc)
+            raise
+        timer.done(peer, request, t0, result, None)
+        return result
+
+    timer = mod.RequestTimer(inner, keys, error_type=error_type, tool_error="tool_error", timed=timed,
+                             settles=(Deferred, asyncio.Future))
+    return timer, keys, children
+
+
+PEER = NS(state=NS(protocol_version="2025-11-25"), network_transport="pipe")
+
+
+def req(method: str = "tools/call", name: Any = "echo", **params: Any) -> Any:
+    p = dict(params)
+    if name is not None:
+        p["name"] = name
+    return NS(method=method, params=p)
+
+
+def counts(children: dict[tuple[Any, ...], Any]) -> dict[tuple[Any, ...], int]:
+    return {k: h.count for k, h in children.items() if h.count}
+
+
+def test_eager_answers_are_timed_by_outcome(mod: ModuleType) -> None:
+    answers: list[Any] = [{"content": []}, {"isError": True}, "text", None]
+
+    def inner(peer: Any, request: Any) -> Any:
+        a = answers.pop(0)
+        if isinstance(a, BaseException):
+            raise a
+        return a
+
+    timer, _, children = make(mod, inner)
+    for _ in range(4):
+        timer.on_request(PEER, req())
+    answers.append(Boom("bad"))
+    with pytest.raises(Boom):
+        timer.on_request(PEER, req())
+    answers.append(KeyError("k"))
+    with pytest.raises(KeyError):
+        timer.on_request(PEER, req())
+    base = ("tools/call", "echo")
+    assert counts(children) == {(*base, "", "pipe", "2025-11-25"): 3, (*base, "tool_error", "pipe", "2025-11-25"): 1,
+                                (*base, "-32602", "pipe", "2025-11-25"): 1, (*base, "KeyError", "pipe", "2025-11-25"): 1}
+    assert timer.started == 6
+
+
+def test_a_feed_observes_its_answers_at_exit_and_nests(mod: ModuleType) -> None:
+    timer, _, children = make(mod, lambda peer, request: {})
+    outer = timer.enter()
+    timer.on_request(PEER, req())
+    inner_mark = timer.enter()  # another peer's feed inside a handler's step
+    timer.on_request(PEER, req(name="other"))
+    assert sum(h.count for h in children.values()) == 0  # nothing observed before its exit
+    timer.exit(inner_mark)
+    assert counts(children) == {("tools/call", "other", "", "pipe", "2025-11-25"): 1}
+    timer.on_request(PEER, req())
+    timer.exit(outer)
+    assert counts(children)[("tools/call", "echo", "", "pipe", "2025-11-25")] == 2
+    timer.on_request(PEER, req())  # outside a feed: observed at once
+    assert counts(children)[("tools/call", "echo", "", "pipe", "2025-11-25")] == 3
+
+
+def test_futures_deferreds_and_coroutines_are_timed_when_they_settle(mod: ModuleType) -> None:
+    pending: list[Any] = []
+
+    def inner(peer: Any, request: Any) -> Any:
+        return pending.pop(0)
+
+    timer, _, children = make(mod, inner)
+    loop = asyncio.new_event_loop()
+    try:
+        d_ok, d_err = Deferred(), Deferred()
+        f_ok, f_cancel = loop.create_future(), loop.create_future()
+        pending += [d_ok, d_err, f_ok, f_cancel]
+        for _ in range(4):
+            timer.on_request(PEER, req())
+        assert sum(h.count for h in children.values()) == 0
+        d_ok.settle({"isError": True})
+        d_err.settle(exc=Boom())
+        f_ok.set_result({})
+        f_cancel.cancel()
+
+        async def ok() -> dict[str, Any]:
+            return {}
+
+        async def fails() -> None:
+            raise ValueError("x")
+
+        pending += [ok(), fails()]
+        c1 = timer.on_request(PEER, req())
+        c2 = timer.on_request(PEER, req())
+        assert asyncio.iscoroutine(c1) and asyncio.iscoroutine(c2)
+        assert loop.run_until_complete(c1) == {}
+        with pytest.raises(ValueError):
+            loop.run_until_complete(c2)
+        loop.run_until_complete(asyncio.sleep(0))  # the futures' callbacks run a loop turn later
+    finally:
+        loop.close()
+    by_error = {k[2]: n for k, n in counts(children).items()}
+    assert by_error == {"tool_error": 1, "-32602": 1, "": 2, "CancelledError": 1, "ValueError": 1}
+    assert timer.started == 6
+
+
+def test_a_call_back_in_passes_through_untimed(mod: ModuleType) -> None:
+    seen: list[tuple[Any, ...]] = []
+
+    def inner(peer: Any, request: Any, *rest: Any) -> Any:
+        seen.append(rest)
+        return {}
+
+    timer, _, children = make(mod, inner)
+    assert timer.on_request(PEER, req(), True) == {}
+    assert timer.on_request(PEER, req()) == {}
+    assert seen == [(True,), ()]
+    assert sum(h.count for h in children.values()) == 1
+    assert timer.started == 1
+
+
+def test_the_last_key_is_reused_only_while_it_is_cached(mod: ModuleType) -> None:
+    resolved: list[tuple[Any, ...]] = []
+    timer, keys, children = make(mod, lambda peer, request: {}, resolved)
+    # equal but distinct strings (a decoder makes new ones per message) hit the kept key
+    for _ in range(3):
+        timer.on_request(PEER, req("".join(["tools/", "call"]), "".join(["ec", "ho"])))
+    assert len(resolved) == 1
+    timer.on_request(NS(state=None, network_transport="tcp"), req())  # another connection: a new key
+    timer.on_request(PEER, req())  # back: from the cache, not resolved again
+    assert len(resolved) == 2
+    keys.clear()  # what a key resolves to changed: the kept key goes too
+    timer.on_request(PEER, req())
+    assert len(resolved) == 3
+    # nothing cached (max_size 0): nothing kept aside either, every request resolved
+    resolved2: list[tuple[Any, ...]] = []
+    timer2, keys2, _ = make(mod, lambda peer, request: {}, resolved2, max_size=0)
+    for _ in range(3):
+        timer2.on_request(PEER, req())
+    assert len(resolved2) == 3 and len(keys2) == 0
+    assert sum(h.count for h in children.values()) == 6
+
+
+def test_the_twins_agree_on_a_script() -> None:
+    try:
+        mods = [import_module("mcpfast.wire._counters"), import_module("mcpfast.wire._counters_py")]
+    except ImportError:  # pragma: no cover
+        pytest.skip("the compiled twin is not built")
+    peers = [PEER, NS(state=None, network_transport="tcp"), NS(state=NS(protocol_version=None), network_transport=None)]
+    requests = [req(), req(name="t"), req(name=3), req("tools/list", None), req("ping", None),
+                req(name="echo", _meta={"v": "2026-07-28"}), req(name="echo", _meta="m"), NS(method="x", params=None)]
+    results = []
+    answers = [{}, {"isError": True}, "x", Boom()]
+    for m in mods:
+        calls = iter(range(10**6))
+
+        def inner(peer: Any, request: Any, calls: Any = calls) -> Any:
+            a = answers[next(calls) % len(answers)]
+            if isinstance(a, BaseException):
+                raise a
+            return a
+
+        resolved: list[tuple[Any, ...]] = []
+        timer, keys, children = make(m, inner, resolved, max_size=7)
+        mark = timer.enter()
+        for p in peers:
+            for r in requests:
+                try:
+                    timer.on_request(p, r)
+                except Boom:
+                    pass
+        timer.exit(mark)
+        results.append((resolved, sorted(counts(children).items(), key=repr), timer.started, len(keys)))
+    assert results[0] == results[1]
