@@ -50,7 +50,8 @@ if TYPE_CHECKING:
     from ..wire.jsonrpc import Request
     from .registry import Tool
 
-__all__ = ["TaskServing", "TASKS_EXTENSION", "RELATED_TASK_KEY", "TASK_SUPPORT"]
+__all__ = ["TaskServing", "TASKS_EXTENSION", "RELATED_TASK_KEY", "TASK_SUPPORT", "DEFAULT_TASK_WINDOW",
+           "check_task_window"]
 
 log = logging.getLogger("mcpfast.server")
 
@@ -64,6 +65,20 @@ TASK_SUPPORT = ("forbidden", "optional", "required")
 _REQUIRED_EXTENSION: dict[str, Any] = {"extensions": {TASKS_EXTENSION: {}}}
 #: the longest TTL a 2025-11-25 client may ask for (``params.task.ttl``), ms: one day
 MAX_LEGACY_TTL_MS = 86_400_000
+#: how long (s) a 2026-07-28 call of a ``task="optional"`` tool runs before it becomes a task.
+#: A task costs the client at least two more round trips and, unless it listens, a poll interval
+#: (500 ms by default) before it sees the result; a tool done in 100 ms is answered sooner
+#: plainly, and a long one's handle comes 100 ms later, which a caller of long work never notices.
+DEFAULT_TASK_WINDOW = 0.1
+#: the longest window: a request held longer than this is what a task is for
+MAX_TASK_WINDOW = 60.0
+
+
+def check_task_window(value: Any, what: str = "task_window") -> float:
+    """``value`` as a window in seconds (0 to ``MAX_TASK_WINDOW``), else ValueError."""
+    if type(value) not in (int, float) or not 0 <= value <= MAX_TASK_WINDOW:  # also rejects NaN and bool
+        raise ValueError(f"{what} must be a number of seconds from 0 to {MAX_TASK_WINDOW:g}, got {value!r}")
+    return float(value)
 
 
 def _declares_extension(meta: dict[str, Any]) -> bool:
@@ -134,7 +149,8 @@ class TaskServing:
     _context: Callable[..., Context]
     _restore: Callable[..., None]
 
-    def _init_tasks(self, store: TaskStore | None, ttl_ms: int | None, poll_interval_ms: int) -> None:
+    def _init_tasks(self, store: TaskStore | None, ttl_ms: int | None, poll_interval_ms: int,
+                    window: float = DEFAULT_TASK_WINDOW) -> None:
         if ttl_ms is not None and ttl_ms < 1:
             raise ValueError(f"task_ttl_ms must be positive or None (unlimited), got {ttl_ms}")
         if poll_interval_ms < 1:
@@ -145,6 +161,9 @@ class TaskServing:
         self.task_ttl_ms = ttl_ms
         #: the polling interval tasks suggest (ms)
         self.task_poll_interval_ms = poll_interval_ms
+        #: 2026-07-28: seconds a ``task="optional"`` tool runs as a plain call before it becomes
+        #: a task (a tool's own ``task_window`` wins; 0: a task at once)
+        self.task_window = check_task_window(window)
         self._running: dict[str, _Running] = {}
         self._task_peers: dict[str, Any] = {}  # legacy task -> the session's peer (notifications)
         self._peer_owner: dict[Any, str] = {}
@@ -218,8 +237,13 @@ class TaskServing:
         if ctx is not None:
             args = {**args, tool.context_kwarg: ctx}  # type: ignore[dict-item]
         owner = self._owner(peer, session)
-        if tool.defer_task and session is None:
-            return self._start(self._deferred(peer, tool, args, ctx, digest, ttl, owner))
+        if session is None:
+            if tool.defer_task:
+                return self._start(self._provisional(peer, tool, args, ctx, digest, ttl, owner, None))
+            if support == "optional":
+                window = tool.task_window if tool.task_window is not None else self.task_window
+                if window > 0:
+                    return self._start(self._provisional(peer, tool, args, ctx, digest, ttl, owner, window))
         return self._start(self._create(peer, tool, args, ctx, digest, session is None, ttl, owner))
 
     def _task_context(self, peer: Any, request: Request, params: dict[str, Any], session: Any, meta: Any,
@@ -243,7 +267,7 @@ class TaskServing:
         return self._created(rec, modern)
 
     async def _new_task(self, peer: Any, tool: Tool, ctx: Context | None, modern: bool, ttl: int | None,
-                        owner: str) -> TaskRecord:
+                        owner: str, status_message: str | None = None) -> TaskRecord:
         now = time.time()
         stamp = now_iso(now)
         tid = secrets.token_urlsafe(16)
@@ -253,6 +277,8 @@ class TaskServing:
             "pollIntervalMs": self.task_poll_interval_ms,
             "meta": {"era": "modern" if modern else "legacy", "tool": tool.name},
         }
+        if status_message is not None:
+            rec["statusMessage"] = status_message
         if not modern:
             self._task_peers[tid] = peer  # before create: its first status notification goes there
         try:
@@ -275,65 +301,117 @@ class TaskServing:
             return {"resultType": "task", **t, "_meta": self._meta}
         return {"task": legacy_task(rec)}
 
-    async def _deferred(self, peer: Any, tool: Tool, args: dict[str, Any], ctx: Context | None,
-                        digest: str | None, ttl: int | None, owner: str) -> Any:
-        """A ``defer_task`` tool (2026-07-28): it runs as a plain call (its input gathered by
-        multi round-trip requests) until it calls ``await ctx.start_task()``, which makes the task
-        and answers the request with its handle while the tool goes on in the background."""
-        if ctx is None:
+    async def _provisional(self, peer: Any, tool: Tool, args: dict[str, Any], ctx: Context | None,
+                           digest: str | None, ttl: int | None, owner: str, window: float | None) -> Any:
+        """A 2026-07-28 call that runs as a plain one and may become a task part way (the
+        extension lets the server decide per request whether to make one). The running tool goes
+        on as the task: it is never run twice, and what it did (status, input) carries over.
+
+        * ``window`` None, a ``defer_task`` tool: the task is made when the tool calls
+          ``await ctx.start_task()``; its input before that is gathered by multi round-trip
+          requests on the call itself.
+        * ``window`` seconds, a ``task="optional"`` tool (the immediate-result shortcut): a tool
+          that ends within the window is answered as a plain call would be (its result, its
+          ``isError`` result, its protocol error) and no task is made; one still running at the
+          end of the window, or that asks for input (it then parks on the task:
+          ``Context.ask``), becomes the task. When the task cannot be made then (the store is
+          full or down) the call simply goes on as a plain one.
+
+        The request is answered by whichever comes first: the task handle or the tool's end.
+        Cancelling the request before there is a task cancels the tool."""
+        if window is None and ctx is None:
             raise TypeError(f"tool {tool.name!r} has defer_task=True but takes no Context to start the task with")
         loop = asyncio.get_running_loop()
         handle: asyncio.Future[dict[str, Any]] = loop.create_future()
+        #: the task's id once decided; None: this stays a plain call (it ended first, or the
+        #: task could not be made)
+        made: asyncio.Future[str | None] = loop.create_future()
+        starting = False
 
         async def start() -> None:
-            if handle.done() or ctx.task_id is not None:
+            nonlocal starting
+            if made.done():
                 return
-            rec = await self._new_task(peer, tool, ctx, True, ttl, owner)
-            self._running[rec["taskId"]] = _Running(asyncio.current_task(), ctx)
+            if starting:  # the window ended while the tool asked for input: one task, made once
+                await asyncio.shield(made)
+                return
+            starting = True  # from here the tool's end waits for ``made`` instead of answering
+            said = ctx.pending_status if ctx is not None else None
+            try:
+                rec = await self._new_task(peer, tool, ctx, True, ttl, owner, said)
+            except BaseException as exc:
+                made.set_result(None)
+                if window is None or not isinstance(exc, Exception):
+                    raise  # ctx.start_task() raises it to the tool; a cancellation goes on
+                log.warning("tool %r goes on as a plain call: its task could not be made (%s)", tool.name, exc,
+                            extra=log_extra(tool.name))
+                return
+            tid = rec["taskId"]
+            self._running[tid] = _Running(body, ctx)
+            made.set_result(tid)
             handle.set_result(self._created(rec, True))
+            if ctx is not None and ctx.pending_status is not said:  # a def tool said more meanwhile
+                await self.task_status(ctx, ctx.pending_status)
 
-        ctx.task_starter = start
-        body = loop.create_task(self._deferred_body(tool, args, ctx, digest))
+        async def decided() -> str | None:
+            if not made.done():
+                if not starting:
+                    made.set_result(None)  # the tool ended first: a plain call for good
+                else:
+                    await asyncio.shield(made)
+            return made.result()
+
+        async def run() -> Any:
+            try:
+                res = self._run_tool(tool, args, True, ctx, digest)
+                if asyncio.isfuture(res) or asyncio.iscoroutine(res):
+                    res = await res
+            except BaseException as exc:
+                tid = await decided()
+                if tid is None:
+                    raise
+                await self._settle_error(tid, exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                return None
+            tid = await decided()
+            if tid is None:
+                # the request's own answer (the tool's result, or an InputRequiredResult when a
+                # defer_task tool asked for input before starting its task)
+                if type(res) is dict and "resultType" not in res:
+                    res = {**res, "resultType": "complete", "_meta": self._meta}
+                return res
+            try:
+                result = _strip(res)
+            except InternalError as exc:
+                await self._settle_error(tid, exc)
+                return None
+            try:
+                await self._record(tid, "completed", result=result)
+            finally:
+                self._running.pop(tid, None)
+            return None
+
+        if ctx is not None:
+            ctx.task_starter = start
+            ctx.start_on_input = window is not None
+        body = loop.create_task(run())
         try:
-            await asyncio.wait((handle, body), return_when=asyncio.FIRST_COMPLETED)
+            if window is not None:
+                done, _ = await asyncio.wait((handle, body), timeout=window, return_when=asyncio.FIRST_COMPLETED)
+                if not done:
+                    await start()
+            if not handle.done() and not body.done():
+                await asyncio.wait((handle, body), return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             if not handle.done():  # the call was cancelled before the tool became a task
+                if ctx is not None:
+                    ctx.cancelled = True
                 body.cancel()
             raise
         if handle.done():
             return handle.result()
-        return body.result()  # finished (or asked for input) before starting the task
-
-    async def _deferred_body(self, tool: Tool, args: dict[str, Any], ctx: Context, digest: str | None) -> Any:
-        try:
-            res = self._run_tool(tool, args, ctx.task_id is None, ctx, digest)
-            if asyncio.isfuture(res) or asyncio.iscoroutine(res):
-                res = await res
-        except BaseException as exc:
-            tid = ctx.task_id
-            if tid is None:
-                raise
-            await self._settle_error(tid, exc)
-            if isinstance(exc, asyncio.CancelledError):
-                raise
-            return None
-        tid = ctx.task_id
-        if tid is None:
-            # never started the task: the request's own answer (modern: the tool's result, or
-            # an InputRequiredResult when it asked for input)
-            if type(res) is dict and "resultType" not in res:
-                res = {**res, "resultType": "complete", "_meta": self._meta}
-            return res
-        try:
-            result = _strip(res)
-        except InternalError as exc:
-            await self._settle_error(tid, exc)
-            return None
-        try:
-            await self._record(tid, "completed", result=result)
-        finally:
-            self._running.pop(tid, None)
-        return None
+        return body.result()
 
     # ================================================================== running
 

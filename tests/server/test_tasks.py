@@ -44,6 +44,9 @@ class Gate:
 
 
 def build(gate: Gate, **kw: Any) -> MCPServer[Any]:
+    # task_window=0: an optional tool is a task at once (these tests are about tasks; the
+    # immediate-result window has its own tests below, which pass a window)
+    kw.setdefault("task_window", 0)
     app = MCPServer("tasks-test", **kw)
 
     @app.tool()
