@@ -129,7 +129,7 @@ class _Running:
 
     __slots__ = ("task", "ctx", "waiting")
 
-    def __init__(self, task: asyncio.Task[Any] | None, ctx: Context | None) -> None:
+    def __init__(self, task: asyncio.Future[Any] | None, ctx: Context | None) -> None:
         self.task = task
         self.ctx = ctx
         self.waiting: dict[str, asyncio.Future[Any]] = {}
@@ -165,6 +165,7 @@ class TaskServing:
         #: a task (a tool's own ``task_window`` wins; 0: a task at once)
         self.task_window = check_task_window(window)
         self._running: dict[str, _Running] = {}
+        self._jobs: set[asyncio.Task[Any]] = set()  # provisional calls' _settle, once tasks
         self._task_peers: dict[str, Any] = {}  # legacy task -> the session's peer (notifications)
         self._peer_owner: dict[Any, str] = {}
         #: legacy task -> the pending ``tasks/result`` handlers that carry its server->client
@@ -314,18 +315,20 @@ class TaskServing:
           that ends within the window is answered as a plain call would be (its result, its
           ``isError`` result, its protocol error) and no task is made; one still running at the
           end of the window, or that asks for input (it then parks on the task:
-          ``Context.ask``), becomes the task. When the task cannot be made then (the store is
-          full or down) the call simply goes on as a plain one.
+          ``Context.ask``) or calls ``ctx.start_task()``, becomes the task. When the task cannot
+          be made then (the store is full or down) the call simply goes on as a plain one.
 
         The request is answered by whichever comes first: the task handle or the tool's end.
-        Cancelling the request before there is a task cancels the tool."""
+        Cancelling the request before there is a task cancels the tool. The tool runs as
+        ``_run_tool`` started it (no task around it: a fast call costs no extra loop turn); once
+        it is a task, ``_settle`` records how it ends."""
         if window is None and ctx is None:
             raise TypeError(f"tool {tool.name!r} has defer_task=True but takes no Context to start the task with")
         loop = asyncio.get_running_loop()
         handle: asyncio.Future[dict[str, Any]] = loop.create_future()
-        #: the task's id once decided; None: this stays a plain call (it ended first, or the
-        #: task could not be made)
+        #: the task's id once decided; None: this stays a plain call (the task could not be made)
         made: asyncio.Future[str | None] = loop.create_future()
+        run = _Running(None, ctx)  # the tool's future goes in once _run_tool gives it
         starting = False
 
         async def start() -> None:
@@ -335,7 +338,7 @@ class TaskServing:
             if starting:  # the window ended while the tool asked for input: one task, made once
                 await asyncio.shield(made)
                 return
-            starting = True  # from here the tool's end waits for ``made`` instead of answering
+            starting = True
             said = ctx.pending_status if ctx is not None else None
             try:
                 rec = await self._new_task(peer, tool, ctx, True, ttl, owner, said)
@@ -347,71 +350,85 @@ class TaskServing:
                             extra=log_extra(tool.name))
                 return
             tid = rec["taskId"]
-            self._running[tid] = _Running(body, ctx)
+            self._running[tid] = run
             made.set_result(tid)
             handle.set_result(self._created(rec, True))
             if ctx is not None and ctx.pending_status is not said:  # a def tool said more meanwhile
                 await self.task_status(ctx, ctx.pending_status)
 
-        async def decided() -> str | None:
-            if not made.done():
-                if not starting:
-                    made.set_result(None)  # the tool ended first: a plain call for good
-                else:
-                    await asyncio.shield(made)
-            return made.result()
-
-        async def run() -> Any:
-            try:
-                res = self._run_tool(tool, args, True, ctx, digest)
-                if asyncio.isfuture(res) or asyncio.iscoroutine(res):
-                    res = await res
-            except BaseException as exc:
-                tid = await decided()
-                if tid is None:
-                    raise
-                await self._settle_error(tid, exc)
-                if isinstance(exc, asyncio.CancelledError):
-                    raise
-                return None
-            tid = await decided()
-            if tid is None:
-                # the request's own answer (the tool's result, or an InputRequiredResult when a
-                # defer_task tool asked for input before starting its task)
-                if type(res) is dict and "resultType" not in res:
-                    res = {**res, "resultType": "complete", "_meta": self._meta}
-                return res
-            try:
-                result = _strip(res)
-            except InternalError as exc:
-                await self._settle_error(tid, exc)
-                return None
-            try:
-                await self._record(tid, "completed", result=result)
-            finally:
-                self._running.pop(tid, None)
-            return None
-
         if ctx is not None:
             ctx.task_starter = start
             ctx.start_on_input = window is not None
-        body = loop.create_task(run())
-        try:
-            if window is not None:
-                done, _ = await asyncio.wait((handle, body), timeout=window, return_when=asyncio.FIRST_COMPLETED)
-                if not done:
+        res = self._run_tool(tool, args, True, ctx, digest)  # raises what a plain call raises
+        if asyncio.iscoroutine(res):  # eager_async_handlers: the bare coroutine
+            res = asyncio.ensure_future(res)
+        if not asyncio.isfuture(res):
+            return self._plain(res)  # an inline def tool: done already
+        fut: asyncio.Future[Any] = res
+        run.task = fut
+        if not handle.done() and not fut.done():
+            wake: asyncio.Future[None] = loop.create_future()
+
+            def fire(_: Any = None) -> None:
+                if not wake.done():
+                    wake.set_result(None)
+
+            fut.add_done_callback(fire)
+            handle.add_done_callback(fire)
+            timer = loop.call_later(window, fire) if window is not None else None
+            try:
+                await wake
+                if not handle.done() and not fut.done():  # the window ended
                     await start()
-            if not handle.done() and not body.done():
-                await asyncio.wait((handle, body), return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            if not handle.done():  # the call was cancelled before the tool became a task
-                if ctx is not None:
-                    ctx.cancelled = True
-                body.cancel()
-            raise
+                    if not handle.done() and not fut.done():  # no task after all: wait for the end
+                        wake = loop.create_future()
+                        await wake
+            except asyncio.CancelledError:
+                if not handle.done():  # the call was cancelled before the tool became a task
+                    if ctx is not None:
+                        ctx.cancelled = True
+                    fut.cancel()
+                raise
+            finally:
+                if timer is not None:
+                    timer.cancel()
+                fut.remove_done_callback(fire)
+                handle.remove_done_callback(fire)
+        if not handle.done() and starting and not made.done():
+            await asyncio.shield(made)  # the tool ended while its task was being made
         if handle.done():
+            tid = made.result()
+            assert tid is not None
+            self._keep(loop.create_task(self._settle(tid, fut)))
             return handle.result()
-        return body.result()
+        return self._plain(fut.result())  # the tool's end (its exception: the plain call's error)
+
+    def _plain(self, res: Any) -> Any:
+        """A provisional call's own answer: the tool's result, or an InputRequiredResult (a
+        ``defer_task`` tool asked for input before starting its task)."""
+        if type(res) is dict and "resultType" not in res:
+            res = {**res, "resultType": "complete", "_meta": self._meta}
+        return res
+
+    async def _settle(self, tid: str, fut: asyncio.Future[Any]) -> None:
+        """Record how a provisional call's tool ends, now that it is task ``tid``."""
+        try:
+            res = await fut
+            result = _strip(res)
+        except BaseException as exc:
+            await self._settle_error(tid, exc)
+            if not isinstance(exc, Exception) and not isinstance(exc, asyncio.CancelledError):
+                raise  # KeyboardInterrupt, SystemExit
+            return
+        try:
+            await self._record(tid, "completed", result=result)
+        finally:
+            self._running.pop(tid, None)
+
+    def _keep(self, job: asyncio.Task[Any]) -> None:
+        """Hold a background job until it ends (the loop holds tasks weakly)."""
+        self._jobs.add(job)
+        job.add_done_callback(self._jobs.discard)
 
     # ================================================================== running
 
