@@ -40,6 +40,7 @@ from ..errors import (
     JSONRPCError,
     MethodNotFound,
 )
+from ..peer import Deferred
 from ..requestvars import log_extra
 from ..types import CLIENT_CAPABILITIES_KEY
 from .context import Context, MissingClientCapability
@@ -240,11 +241,11 @@ class TaskServing:
         owner = self._owner(peer, session)
         if session is None:
             if tool.defer_task:
-                return self._start(self._provisional(peer, tool, args, ctx, digest, ttl, owner, None))
+                return self._provisional(peer, tool, args, ctx, digest, ttl, owner, None)
             if support == "optional":
                 window = tool.task_window if tool.task_window is not None else self.task_window
                 if window > 0:
-                    return self._start(self._provisional(peer, tool, args, ctx, digest, ttl, owner, window))
+                    return self._provisional(peer, tool, args, ctx, digest, ttl, owner, window)
         return self._start(self._create(peer, tool, args, ctx, digest, session is None, ttl, owner))
 
     def _task_context(self, peer: Any, request: Request, params: dict[str, Any], session: Any, meta: Any,
@@ -302,8 +303,8 @@ class TaskServing:
             return {"resultType": "task", **t, "_meta": self._meta}
         return {"task": legacy_task(rec)}
 
-    async def _provisional(self, peer: Any, tool: Tool, args: dict[str, Any], ctx: Context | None,
-                           digest: str | None, ttl: int | None, owner: str, window: float | None) -> Any:
+    def _provisional(self, peer: Any, tool: Tool, args: dict[str, Any], ctx: Context | None,
+                     digest: str | None, ttl: int | None, owner: str, window: float | None) -> Any:
         """A 2026-07-28 call that runs as a plain one and may become a task part way (the
         extension lets the server decide per request whether to make one). The running tool goes
         on as the task: it is never run twice, and what it did (status, input) carries over.
@@ -318,18 +319,36 @@ class TaskServing:
           ``Context.ask``) or calls ``ctx.start_task()``, becomes the task. When the task cannot
           be made then (the store is full or down) the call simply goes on as a plain one.
 
-        The request is answered by whichever comes first: the task handle or the tool's end.
-        Cancelling the request before there is a task cancels the tool. The tool runs as
-        ``_run_tool`` started it (no task around it: a fast call costs no extra loop turn); once
-        it is a task, ``_settle`` records how it ends."""
+        The answer is the tool's plain one when it is already there, else a ``Deferred`` given
+        by whichever comes first: the task handle or the tool's end (callbacks, no coroutine of
+        its own: a fast call costs no extra loop turn). Cancelling the request before there is a
+        task cancels the tool. Once the call is a task, ``_settle`` records how the tool ends."""
         if window is None and ctx is None:
             raise TypeError(f"tool {tool.name!r} has defer_task=True but takes no Context to start the task with")
         loop = asyncio.get_running_loop()
-        handle: asyncio.Future[dict[str, Any]] = loop.create_future()
-        #: the task's id once decided; None: this stays a plain call (the task could not be made)
+        #: the task's id once decided; None: this stays a plain call
         made: asyncio.Future[str | None] = loop.create_future()
         run = _Running(None, ctx)  # the tool's future goes in once _run_tool gives it
+        timer: asyncio.TimerHandle | None = None
         starting = False
+
+        def answer_plain(fut: asyncio.Future[Any]) -> None:
+            if timer is not None:
+                timer.cancel()
+            if answer.done():
+                return
+            if fut.cancelled():
+                answer.reject(asyncio.CancelledError())
+                return
+            exc = fut.exception()
+            if exc is not None:
+                answer.reject(exc)
+            else:
+                answer.resolve(self._plain(fut.result()))
+
+        def settle_as_task(tid: str) -> None:
+            if run.task is not None:
+                self._keep(loop.create_task(self._settle(tid, run.task)))
 
         async def start() -> None:
             nonlocal starting
@@ -344,6 +363,8 @@ class TaskServing:
                 rec = await self._new_task(peer, tool, ctx, True, ttl, owner, said)
             except BaseException as exc:
                 made.set_result(None)
+                if run.task is not None and run.task.done():  # it ended meanwhile: its own answer
+                    answer_plain(run.task)
                 if window is None or not isinstance(exc, Exception):
                     raise  # ctx.start_task() raises it to the tool; a cancellation goes on
                 log.warning("tool %r goes on as a plain call: its task could not be made (%s)", tool.name, exc,
@@ -352,10 +373,37 @@ class TaskServing:
             tid = rec["taskId"]
             self._running[tid] = run
             made.set_result(tid)
-            handle.set_result(self._created(rec, True))
+            if timer is not None:
+                timer.cancel()
+            answer.resolve(self._created(rec, True))  # (False: the request was cancelled meanwhile)
+            settle_as_task(tid)
             if ctx is not None and ctx.pending_status is not said:  # a def tool said more meanwhile
                 await self.task_status(ctx, ctx.pending_status)
 
+        def on_tool_done(fut: asyncio.Future[Any]) -> None:
+            if made.done():
+                if made.result() is None:
+                    answer_plain(fut)
+                return  # a task: _settle records the end
+            if not starting:  # (else start() decides)
+                made.set_result(None)  # it ended first: a plain call for good
+                answer_plain(fut)
+
+        def on_window() -> None:
+            if not made.done() and not starting and run.task is not None and not run.task.done():
+                self._keep(loop.create_task(start()))
+
+        def on_cancel(_: Deferred) -> None:
+            # the request was cancelled (the client's notifications/cancelled, a timeout, the
+            # connection's end) before it was answered: the tool stops
+            if timer is not None:
+                timer.cancel()
+            if ctx is not None:
+                ctx.cancelled = True
+            if run.task is not None and not run.task.done():
+                run.task.cancel()
+
+        answer = Deferred(on_cancel)
         if ctx is not None:
             ctx.task_starter = start
             ctx.start_on_input = window is not None
@@ -363,45 +411,22 @@ class TaskServing:
         if asyncio.iscoroutine(res):  # eager_async_handlers: the bare coroutine
             res = asyncio.ensure_future(res)
         if not asyncio.isfuture(res):
+            made.set_result(None)
             return self._plain(res)  # an inline def tool: done already
         fut: asyncio.Future[Any] = res
         run.task = fut
-        if not handle.done() and not fut.done():
-            wake: asyncio.Future[None] = loop.create_future()
-
-            def fire(_: Any = None) -> None:
-                if not wake.done():
-                    wake.set_result(None)
-
-            fut.add_done_callback(fire)
-            handle.add_done_callback(fire)
-            timer = loop.call_later(window, fire) if window is not None else None
-            try:
-                await wake
-                if not handle.done() and not fut.done():  # the window ended
-                    await start()
-                    if not handle.done() and not fut.done():  # no task after all: wait for the end
-                        wake = loop.create_future()
-                        await wake
-            except asyncio.CancelledError:
-                if not handle.done():  # the call was cancelled before the tool became a task
-                    if ctx is not None:
-                        ctx.cancelled = True
-                    fut.cancel()
-                raise
-            finally:
-                if timer is not None:
-                    timer.cancel()
-                fut.remove_done_callback(fire)
-                handle.remove_done_callback(fire)
-        if not handle.done() and starting and not made.done():
-            await asyncio.shield(made)  # the tool ended while its task was being made
-        if handle.done():
+        if made.done():
             tid = made.result()
-            assert tid is not None
-            self._keep(loop.create_task(self._settle(tid, fut)))
-            return handle.result()
-        return self._plain(fut.result())  # the tool's end (its exception: the plain call's error)
+            if tid is not None:  # an eager tool (Python 3.12+) started its task already
+                settle_as_task(tid)
+                return answer
+        elif fut.done() and not starting:
+            made.set_result(None)
+            return self._plain(fut.result())  # an eager tool done already (its error: the call's)
+        fut.add_done_callback(on_tool_done)
+        if window is not None and not made.done():
+            timer = loop.call_later(window, on_window)
+        return answer
 
     def _plain(self, res: Any) -> Any:
         """A provisional call's own answer: the tool's result, or an InputRequiredResult (a
