@@ -3,7 +3,9 @@
 * **2026-07-28** (the extension ``io.modelcontextprotocol/tasks``, SEP-2663): a ``tools/call`` of a
   tool registered with ``task="optional"|"required"`` from a request whose client capabilities
   declare the extension is answered ``resultType: "task"`` with the flat task fields; the tool
-  runs in the background. ``tasks/get`` inlines ``result``/``error``/``inputRequests``,
+  runs in the background. An ``optional`` tool first runs as a plain call for ``task_window``
+  seconds and is answered plainly if it ends by then (``_provisional``: task creation is
+  server-directed, a server may answer the plain result instead). ``tasks/get`` inlines ``result``/``error``/``inputRequests``,
   ``tasks/update`` delivers ``inputResponses`` to a task parked on ``input_required`` (a tool's
   ``ctx.elicit``/``ask`` inside a task parks instead of answering ``InputRequiredResult``),
   ``tasks/cancel`` acks with an empty result. Every ``tasks/*`` method needs the extension
