@@ -555,9 +555,11 @@ def build_app() -> MCPServer[Any]:
         await asyncio.sleep(0.5)
         raise ToolError("failing_job failed, as it always does")
 
-    @app.tool(task="optional")
+    @app.tool(task="optional", task_window=0)
     async def protocol_error_job() -> str:
-        """Fails with a JSON-RPC error: the task ends ``failed`` with the error inlined."""
+        """Fails with a JSON-RPC error: the task ends ``failed`` with the error inlined (always a
+        task, ``task_window=0``: it fails in 50 ms, inside the immediate-result window, and the
+        check wants the failed task, not the plain error a fast call gets)."""
         await asyncio.sleep(0.05)
         raise InternalError("protocol_error_job hit an internal error", {"job": "protocol_error_job"})
 

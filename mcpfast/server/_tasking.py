@@ -3,7 +3,9 @@
 * **2026-07-28** (the extension ``io.modelcontextprotocol/tasks``, SEP-2663): a ``tools/call`` of a
   tool registered with ``task="optional"|"required"`` from a request whose client capabilities
   declare the extension is answered ``resultType: "task"`` with the flat task fields; the tool
-  runs in the background. ``tasks/get`` inlines ``result``/``error``/``inputRequests``,
+  runs in the background. An ``optional`` tool first runs as a plain call for ``task_window``
+  seconds and is answered plainly if it ends by then (``_provisional``: task creation is
+  server-directed, a server may answer the plain result instead). ``tasks/get`` inlines ``result``/``error``/``inputRequests``,
   ``tasks/update`` delivers ``inputResponses`` to a task parked on ``input_required`` (a tool's
   ``ctx.elicit``/``ask`` inside a task parks instead of answering ``InputRequiredResult``),
   ``tasks/cancel`` acks with an empty result. Every ``tasks/*`` method needs the extension
@@ -40,6 +42,7 @@ from ..errors import (
     JSONRPCError,
     MethodNotFound,
 )
+from ..peer import Deferred
 from ..requestvars import log_extra
 from ..types import CLIENT_CAPABILITIES_KEY
 from .context import Context, MissingClientCapability
@@ -50,7 +53,8 @@ if TYPE_CHECKING:
     from ..wire.jsonrpc import Request
     from .registry import Tool
 
-__all__ = ["TaskServing", "TASKS_EXTENSION", "RELATED_TASK_KEY", "TASK_SUPPORT"]
+__all__ = ["TaskServing", "TASKS_EXTENSION", "RELATED_TASK_KEY", "TASK_SUPPORT", "DEFAULT_TASK_WINDOW",
+           "check_task_window"]
 
 log = logging.getLogger("mcpfast.server")
 
@@ -64,6 +68,20 @@ TASK_SUPPORT = ("forbidden", "optional", "required")
 _REQUIRED_EXTENSION: dict[str, Any] = {"extensions": {TASKS_EXTENSION: {}}}
 #: the longest TTL a 2025-11-25 client may ask for (``params.task.ttl``), ms: one day
 MAX_LEGACY_TTL_MS = 86_400_000
+#: how long (s) a 2026-07-28 call of a ``task="optional"`` tool runs before it becomes a task.
+#: A task costs the client at least two more round trips and, unless it listens, a poll interval
+#: (500 ms by default) before it sees the result; a tool done in 100 ms is answered sooner
+#: plainly, and a long one's handle comes 100 ms later, which a caller of long work never notices.
+DEFAULT_TASK_WINDOW = 0.1
+#: the longest window: a request held longer than this is what a task is for
+MAX_TASK_WINDOW = 60.0
+
+
+def check_task_window(value: Any, what: str = "task_window") -> float:
+    """``value`` as a window in seconds (0 to ``MAX_TASK_WINDOW``), else ValueError."""
+    if type(value) not in (int, float) or not 0 <= value <= MAX_TASK_WINDOW:  # also rejects NaN and bool
+        raise ValueError(f"{what} must be a number of seconds from 0 to {MAX_TASK_WINDOW:g}, got {value!r}")
+    return float(value)
 
 
 def _declares_extension(meta: dict[str, Any]) -> bool:
@@ -114,7 +132,7 @@ class _Running:
 
     __slots__ = ("task", "ctx", "waiting")
 
-    def __init__(self, task: asyncio.Task[Any] | None, ctx: Context | None) -> None:
+    def __init__(self, task: asyncio.Future[Any] | None, ctx: Context | None) -> None:
         self.task = task
         self.ctx = ctx
         self.waiting: dict[str, asyncio.Future[Any]] = {}
@@ -134,7 +152,8 @@ class TaskServing:
     _context: Callable[..., Context]
     _restore: Callable[..., None]
 
-    def _init_tasks(self, store: TaskStore | None, ttl_ms: int | None, poll_interval_ms: int) -> None:
+    def _init_tasks(self, store: TaskStore | None, ttl_ms: int | None, poll_interval_ms: int,
+                    window: float = DEFAULT_TASK_WINDOW) -> None:
         if ttl_ms is not None and ttl_ms < 1:
             raise ValueError(f"task_ttl_ms must be positive or None (unlimited), got {ttl_ms}")
         if poll_interval_ms < 1:
@@ -145,7 +164,11 @@ class TaskServing:
         self.task_ttl_ms = ttl_ms
         #: the polling interval tasks suggest (ms)
         self.task_poll_interval_ms = poll_interval_ms
+        #: 2026-07-28: seconds a ``task="optional"`` tool runs as a plain call before it becomes
+        #: a task (a tool's own ``task_window`` wins; 0: a task at once)
+        self.task_window = check_task_window(window)
         self._running: dict[str, _Running] = {}
+        self._jobs: set[asyncio.Task[Any]] = set()  # provisional calls' _settle, once tasks
         self._task_peers: dict[str, Any] = {}  # legacy task -> the session's peer (notifications)
         self._peer_owner: dict[Any, str] = {}
         #: legacy task -> the pending ``tasks/result`` handlers that carry its server->client
@@ -218,8 +241,13 @@ class TaskServing:
         if ctx is not None:
             args = {**args, tool.context_kwarg: ctx}  # type: ignore[dict-item]
         owner = self._owner(peer, session)
-        if tool.defer_task and session is None:
-            return self._start(self._deferred(peer, tool, args, ctx, digest, ttl, owner))
+        if session is None:
+            if tool.defer_task:
+                return self._provisional(peer, tool, args, ctx, digest, ttl, owner, None)
+            if support == "optional":
+                window = tool.task_window if tool.task_window is not None else self.task_window
+                if window > 0:
+                    return self._provisional(peer, tool, args, ctx, digest, ttl, owner, window)
         return self._start(self._create(peer, tool, args, ctx, digest, session is None, ttl, owner))
 
     def _task_context(self, peer: Any, request: Request, params: dict[str, Any], session: Any, meta: Any,
@@ -243,7 +271,7 @@ class TaskServing:
         return self._created(rec, modern)
 
     async def _new_task(self, peer: Any, tool: Tool, ctx: Context | None, modern: bool, ttl: int | None,
-                        owner: str) -> TaskRecord:
+                        owner: str, status_message: str | None = None) -> TaskRecord:
         now = time.time()
         stamp = now_iso(now)
         tid = secrets.token_urlsafe(16)
@@ -253,6 +281,8 @@ class TaskServing:
             "pollIntervalMs": self.task_poll_interval_ms,
             "meta": {"era": "modern" if modern else "legacy", "tool": tool.name},
         }
+        if status_message is not None:
+            rec["statusMessage"] = status_message
         if not modern:
             self._task_peers[tid] = peer  # before create: its first status notification goes there
         try:
@@ -275,65 +305,157 @@ class TaskServing:
             return {"resultType": "task", **t, "_meta": self._meta}
         return {"task": legacy_task(rec)}
 
-    async def _deferred(self, peer: Any, tool: Tool, args: dict[str, Any], ctx: Context | None,
-                        digest: str | None, ttl: int | None, owner: str) -> Any:
-        """A ``defer_task`` tool (2026-07-28): it runs as a plain call (its input gathered by
-        multi round-trip requests) until it calls ``await ctx.start_task()``, which makes the task
-        and answers the request with its handle while the tool goes on in the background."""
-        if ctx is None:
+    def _provisional(self, peer: Any, tool: Tool, args: dict[str, Any], ctx: Context | None,
+                     digest: str | None, ttl: int | None, owner: str, window: float | None) -> Any:
+        """A 2026-07-28 call that runs as a plain one and may become a task part way (the
+        extension lets the server decide per request whether to make one). The running tool goes
+        on as the task: it is never run twice, and what it did (status, input) carries over.
+
+        * ``window`` None, a ``defer_task`` tool: the task is made when the tool calls
+          ``await ctx.start_task()``; its input before that is gathered by multi round-trip
+          requests on the call itself.
+        * ``window`` seconds, a ``task="optional"`` tool (the immediate-result shortcut): a tool
+          that ends within the window is answered as a plain call would be (its result, its
+          ``isError`` result, its protocol error) and no task is made; one still running at the
+          end of the window, or that asks for input (it then parks on the task:
+          ``Context.ask``) or calls ``ctx.start_task()``, becomes the task. When the task cannot
+          be made then (the store is full or down) the call simply goes on as a plain one.
+
+        The answer is the tool's plain one when it is already there, else a ``Deferred`` given
+        by whichever comes first: the task handle or the tool's end (callbacks, no coroutine of
+        its own: a fast call costs no extra loop turn). Cancelling the request before there is a
+        task cancels the tool. Once the call is a task, ``_settle`` records how the tool ends."""
+        if window is None and ctx is None:
             raise TypeError(f"tool {tool.name!r} has defer_task=True but takes no Context to start the task with")
         loop = asyncio.get_running_loop()
-        handle: asyncio.Future[dict[str, Any]] = loop.create_future()
+        #: the task's id once decided; None: this stays a plain call
+        made: asyncio.Future[str | None] = loop.create_future()
+        run = _Running(None, ctx)  # the tool's future goes in once _run_tool gives it
+        timer: asyncio.TimerHandle | None = None
+        starting = False
+
+        def answer_plain(fut: asyncio.Future[Any]) -> None:
+            if timer is not None:
+                timer.cancel()
+            if answer.done():
+                return
+            if fut.cancelled():
+                answer.reject(asyncio.CancelledError())
+                return
+            exc = fut.exception()
+            if exc is not None:
+                answer.reject(exc)
+            else:
+                answer.resolve(self._plain(fut.result()))
+
+        def settle_as_task(tid: str) -> None:
+            if run.task is not None:
+                self._keep(loop.create_task(self._settle(tid, run.task)))
 
         async def start() -> None:
-            if handle.done() or ctx.task_id is not None:
+            nonlocal starting
+            if made.done():
                 return
-            rec = await self._new_task(peer, tool, ctx, True, ttl, owner)
-            self._running[rec["taskId"]] = _Running(asyncio.current_task(), ctx)
-            handle.set_result(self._created(rec, True))
+            if starting:  # the window ended while the tool asked for input: one task, made once
+                await asyncio.shield(made)
+                return
+            starting = True
+            said = ctx.pending_status if ctx is not None else None
+            try:
+                rec = await self._new_task(peer, tool, ctx, True, ttl, owner, said)
+            except BaseException as exc:
+                made.set_result(None)
+                if run.task is not None and run.task.done():  # it ended meanwhile: its own answer
+                    answer_plain(run.task)
+                if window is None or not isinstance(exc, Exception):
+                    raise  # ctx.start_task() raises it to the tool; a cancellation goes on
+                log.warning("tool %r goes on as a plain call: its task could not be made (%s)", tool.name, exc,
+                            extra=log_extra(tool.name))
+                return
+            tid = rec["taskId"]
+            self._running[tid] = run
+            made.set_result(tid)
+            if timer is not None:
+                timer.cancel()
+            answer.resolve(self._created(rec, True))  # (False: the request was cancelled meanwhile)
+            settle_as_task(tid)
+            if ctx is not None and ctx.pending_status is not said:  # a def tool said more meanwhile
+                await self.task_status(ctx, ctx.pending_status)
 
-        ctx.task_starter = start
-        body = loop.create_task(self._deferred_body(tool, args, ctx, digest))
-        try:
-            await asyncio.wait((handle, body), return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            if not handle.done():  # the call was cancelled before the tool became a task
-                body.cancel()
-            raise
-        if handle.done():
-            return handle.result()
-        return body.result()  # finished (or asked for input) before starting the task
+        def on_tool_done(fut: asyncio.Future[Any]) -> None:
+            if made.done():
+                if made.result() is None:
+                    answer_plain(fut)
+                return  # a task: _settle records the end
+            if not starting:  # (else start() decides)
+                made.set_result(None)  # it ended first: a plain call for good
+                answer_plain(fut)
 
-    async def _deferred_body(self, tool: Tool, args: dict[str, Any], ctx: Context, digest: str | None) -> Any:
+        def on_window() -> None:
+            if not made.done() and not starting and run.task is not None and not run.task.done():
+                self._keep(loop.create_task(start()))
+
+        def on_cancel(_: Deferred) -> None:
+            # the request was cancelled (the client's notifications/cancelled, a timeout, the
+            # connection's end) before it was answered: the tool stops
+            if timer is not None:
+                timer.cancel()
+            if ctx is not None:
+                ctx.cancelled = True
+            if run.task is not None and not run.task.done():
+                run.task.cancel()
+
+        answer = Deferred(on_cancel)
+        if ctx is not None:
+            ctx.task_starter = start
+            ctx.start_on_input = window is not None
+        res = self._run_tool(tool, args, True, ctx, digest)  # raises what a plain call raises
+        if asyncio.iscoroutine(res):  # eager_async_handlers: the bare coroutine
+            res = asyncio.ensure_future(res)
+        if not asyncio.isfuture(res):
+            made.set_result(None)
+            return self._plain(res)  # an inline def tool: done already
+        fut: asyncio.Future[Any] = res
+        run.task = fut
+        if made.done():
+            tid = made.result()
+            if tid is not None:  # an eager tool (Python 3.12+) started its task already
+                settle_as_task(tid)
+                return answer
+        elif fut.done() and not starting:
+            made.set_result(None)
+            return self._plain(fut.result())  # an eager tool done already (its error: the call's)
+        fut.add_done_callback(on_tool_done)
+        if window is not None and not made.done():
+            timer = loop.call_later(window, on_window)
+        return answer
+
+    def _plain(self, res: Any) -> Any:
+        """A provisional call's own answer: the tool's result, or an InputRequiredResult (a
+        ``defer_task`` tool asked for input before starting its task)."""
+        if type(res) is dict and "resultType" not in res:
+            res = {**res, "resultType": "complete", "_meta": self._meta}
+        return res
+
+    async def _settle(self, tid: str, fut: asyncio.Future[Any]) -> None:
+        """Record how a provisional call's tool ends, now that it is task ``tid``."""
         try:
-            res = self._run_tool(tool, args, ctx.task_id is None, ctx, digest)
-            if asyncio.isfuture(res) or asyncio.iscoroutine(res):
-                res = await res
-        except BaseException as exc:
-            tid = ctx.task_id
-            if tid is None:
-                raise
-            await self._settle_error(tid, exc)
-            if isinstance(exc, asyncio.CancelledError):
-                raise
-            return None
-        tid = ctx.task_id
-        if tid is None:
-            # never started the task: the request's own answer (modern: the tool's result, or
-            # an InputRequiredResult when it asked for input)
-            if type(res) is dict and "resultType" not in res:
-                res = {**res, "resultType": "complete", "_meta": self._meta}
-            return res
-        try:
+            res = await fut
             result = _strip(res)
-        except InternalError as exc:
+        except BaseException as exc:
             await self._settle_error(tid, exc)
-            return None
+            if not isinstance(exc, Exception) and not isinstance(exc, asyncio.CancelledError):
+                raise  # KeyboardInterrupt, SystemExit
+            return
         try:
             await self._record(tid, "completed", result=result)
         finally:
             self._running.pop(tid, None)
-        return None
+
+    def _keep(self, job: asyncio.Task[Any]) -> None:
+        """Hold a background job until it ends (the loop holds tasks weakly)."""
+        self._jobs.add(job)
+        job.add_done_callback(self._jobs.discard)
 
     # ================================================================== running
 

@@ -54,6 +54,7 @@ from ..wire import _json
 from ..wire.jsonrpc import Request
 from . import _convert
 from ._convert import Audio, Image, is_context_annotation
+from ._tasking import DEFAULT_TASK_WINDOW
 from .core import ServerCore
 from .registry import ToolResult
 from .schema import input_schema, output_schema, untyped_parameters
@@ -287,6 +288,7 @@ class MCPServer(Generic[LifespanT]):
         task_store: Any = None,
         task_ttl_ms: int | None = 3_600_000,
         store: Any = None,
+        task_window: float = DEFAULT_TASK_WINDOW,
     ) -> None:
         if validation_errors not in ("error", "result"):
             raise ValueError(f'validation_errors must be "error" or "result", got {validation_errors!r}')
@@ -313,7 +315,7 @@ class MCPServer(Generic[LifespanT]):
             name or "mcp-server", version, title=title, description=description, website_url=website_url,
             icons=_dump(icons), instructions=instructions, page_size=page_size, state_secret=state_secret,
             thread_pool_size=thread_pool_size, capabilities=_ALWAYS_DECLARED, metrics=metrics,
-            task_store=task_store, task_ttl_ms=task_ttl_ms)
+            task_store=task_store, task_ttl_ms=task_ttl_ms, task_window=task_window)
         self.core.app = self
         self.core.cache_hints = _cache_hints(cache_hints)
         self.core.lifespan_state = {} if lifespan is None else None
@@ -388,15 +390,16 @@ class MCPServer(Generic[LifespanT]):
         blocking: bool | None = None,
         task: str = "forbidden",
         defer_task: bool = False,
+        task_window: float | None = None,
     ) -> None:
         """Register ``fn`` as a tool (the SDK's ``add_tool``); see ``tool()``."""
         self._add_tool(fn, name, title, description, annotations, icons, meta, structured_output, blocking,
-                       task=task, defer_task=defer_task)
+                       task=task, defer_task=defer_task, task_window=task_window)
 
     def _add_tool(self, fn: Callable[..., Any], name: str | None, title: str | None, description: str | None,
                   annotations: Any, icons: Any, meta: Any, structured_output: bool | None,
                   blocking: bool | None, replace: bool = False, *, task: str = "forbidden",
-                  defer_task: bool = False) -> Any:
+                  defer_task: bool = False, task_window: float | None = None) -> Any:
         tool_name = name or getattr(fn, "__name__", None)
         if not tool_name or tool_name == "<lambda>":
             raise ValueError("You must provide a name for lambda functions")
@@ -432,7 +435,8 @@ class MCPServer(Generic[LifespanT]):
             description=description if description is not None else (fn.__doc__ or ""),
             annotations=_dump(annotations), icons=_dump(icons), meta=meta, context_kwarg=ctx,
             convert=convert, blocking=blocking, wrap_output=wrap,
-            coerce=_convert.lax_coercer(schema, check), source=fn, task=task, defer_task=defer_task)
+            coerce=_convert.lax_coercer(schema, check), source=fn, task=task, defer_task=defer_task,
+            task_window=task_window)
         if untyped:
             # the schema types unannotated parameters as strings (as the SDK's does) but any
             # value is accepted (as the SDK does): the core compiled its check from the schema
@@ -467,6 +471,7 @@ class MCPServer(Generic[LifespanT]):
         blocking: bool | None = None,
         task: str = "forbidden",
         defer_task: bool = False,
+        task_window: float | None = None,
     ) -> Callable[[F], F]:
         """Register the decorated function as a tool.
 
@@ -482,14 +487,16 @@ class MCPServer(Generic[LifespanT]):
         it cannot stall the server). ``task`` (mcpfast): ``"forbidden"`` (default),
         ``"optional"`` or ``"required"``: whether the tool runs as a task, answered with a
         task handle the client polls (both eras; ``docs/tasks.md``); ``defer_task``: the task
-        starts when the tool calls ``await ctx.start_task()``."""
+        starts when the tool calls ``await ctx.start_task()``; ``task_window`` (an optional
+        tool; None: the server's): seconds a 2026-07-28 call may run and still be answered with
+        its plain result instead of a task (0: always a task)."""
         if callable(name):
             raise TypeError("The @tool decorator was used incorrectly. Did you forget to call it? "
                             "Use @tool() instead of @tool")
 
         def decorator(fn: F) -> F:
             self._add_tool(fn, name, title, description, annotations, icons, meta, structured_output, blocking,
-                           task=task, defer_task=defer_task)
+                           task=task, defer_task=defer_task, task_window=task_window)
             return fn
 
         return decorator

@@ -255,7 +255,7 @@ class Context:
     """
 
     __slots__ = ("core", "peer", "request", "legacy", "meta", "responses", "state", "_loop", "task_id", "cancelled",
-                 "task_starter")
+                 "task_starter", "start_on_input", "pending_status")
 
     def __class_getitem__(cls, item: Any) -> type[Context]:
         # ``Context[ServerSession, AppState]`` as the SDK's users write it: the same class
@@ -282,8 +282,13 @@ class Context:
         self.task_id: str | None = None
         #: the client cancelled the task: a ``def`` tool (which cannot be interrupted) checks this
         self.cancelled = False
-        #: ``start_task``'s work for a ``defer_task`` tool (set by the core), else None
+        #: ``start_task``'s work for a call that may become a task part way (set by the core:
+        #: a ``defer_task`` tool, an optional tool in its immediate-result window), else None
         self.task_starter: Callable[[], Awaitable[None]] | None = None
+        #: asking for input starts the task first (the input then parks on it): the window
+        self.start_on_input = False
+        #: ``report_status`` before the task exists (in the window): the task starts with it
+        self.pending_status: str | None = None
 
     # ------------------------------------------------------------------ facts
 
@@ -506,6 +511,8 @@ class Context:
         the answers from ``inputResponses``, or ``InputRequired`` for the missing ones."""
         for r in requests.values():
             self._require(r["method"])
+        if self.task_id is None and self.start_on_input and self.task_starter is not None:
+            await self.task_starter()  # a tool that waits on the user is long: it becomes the task
         if self.task_id is not None:
             return await self.core.task_ask(self, requests)
         if self.legacy is None:
@@ -530,6 +537,8 @@ class Context:
         tool (the store has the message once it returns); a ``def`` tool in the thread pool
         calls it plainly (the update is handed to the loop)."""
         if self.task_id is None:
+            if self.task_starter is not None:
+                self.pending_status = message  # kept for the task this call may become
             return _DONE
         loop = self._loop
         if loop is not None and _running_loop() is not loop:  # a def tool in a worker thread

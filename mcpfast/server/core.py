@@ -58,7 +58,7 @@ from ..types import (
 from ..wire import _json
 from ..wire.jsonrpc import Request
 from ._metering import RequestMeter
-from ._tasking import TASK_SUPPORT, TASKS_EXTENSION, TaskServing
+from ._tasking import DEFAULT_TASK_WINDOW, TASK_SUPPORT, TASKS_EXTENSION, TaskServing, check_task_window
 from ._threads import MODE_POOL, ToolRunner
 from .context import Context, MissingClientCapability
 from .mrtr import InputRequired, RequestStateSigner, request_digest
@@ -135,7 +135,9 @@ class ServerCore(TaskServing):
     list may depend on who asks). ``state_secret`` signs MRTR requestState (random per process unless
     given; give the same one to every process behind one endpoint). ``task_store`` keeps tasks
     (``tasks.TaskStore``; in memory by default), ``task_ttl_ms`` (None: unlimited) and
-    ``task_poll_interval_ms`` are what tasks advertise (see ``_tasking``).
+    ``task_poll_interval_ms`` are what tasks advertise (see ``_tasking``). ``task_window``
+    (seconds) is how long a 2026-07-28 call of a ``task="optional"`` tool may run before it
+    becomes a task: one done sooner is answered with its plain result (0: always a task).
     """
 
     def __init__(
@@ -161,6 +163,7 @@ class ServerCore(TaskServing):
         task_store: TaskStore | None = None,
         task_ttl_ms: int | None = 3_600_000,
         task_poll_interval_ms: int = 500,
+        task_window: float = DEFAULT_TASK_WINDOW,
     ) -> None:
         if page_size is not None and page_size < 1:
             raise ValueError(f"page_size must be at least 1, got {page_size}")
@@ -227,7 +230,7 @@ class ServerCore(TaskServing):
         self._discover: bytes | None = None
         self._meta = {SERVER_INFO_KEY: info}  # shared by every modern result (never mutated)
 
-        self._init_tasks(task_store, task_ttl_ms, task_poll_interval_ms)
+        self._init_tasks(task_store, task_ttl_ms, task_poll_interval_ms, task_window)
         #: tasks were given a store: a shared store (``attach_store``) does not replace it
         self._own_task_store = task_store is not None
         self._memory_tasks = self.task_store
@@ -311,6 +314,7 @@ class ServerCore(TaskServing):
         source: Any = None,
         task: str = "forbidden",
         defer_task: bool = False,
+        task_window: float | None = None,
     ) -> Tool:
         """Register (or replace) a tool; ``fn(**arguments)`` runs it.
 
@@ -351,16 +355,23 @@ class ServerCore(TaskServing):
         cancel came. ``defer_task`` (2026-07-28, with a context): the call runs as a plain one,
         gathering input by multi round-trip requests, until the tool calls
         ``await ctx.start_task()``, which answers the request with the task handle.
+        ``task_window`` (seconds, a ``"optional"`` tool; None: the server's ``task_window``): a
+        2026-07-28 call that ends within it is answered with its plain result and makes no task
+        (0: always a task).
         """
         if task not in TASK_SUPPORT:
             raise ValueError(f'task must be one of "forbidden", "optional", "required", got {task!r}')
         if defer_task and context_kwarg is None:
             raise ValueError(f"tool {name!r}: defer_task needs a context (the tool starts its task with ctx.start_task())")
+        if task_window is not None:
+            if task != "optional" or defer_task:
+                raise ValueError(f'tool {name!r}: task_window applies to task="optional" tools without defer_task')
+            check_task_window(task_window, f"tool {name!r}: task_window")
         tool = Tool(name, fn, input_schema=input_schema, output_schema=output_schema, title=title,
                     description=description, annotations=annotations, icons=icons, meta=meta,
                     context_kwarg=context_kwarg, required_capabilities=required_capabilities,
                     convert=convert, blocking=blocking, wrap_output=wrap_output, coerce=coerce, source=source,
-                    task=task, defer_task=defer_task)
+                    task=task, defer_task=defer_task, task_window=task_window)
         self._tools[name] = tool
         self.notify_list_changed("tools")
         return tool

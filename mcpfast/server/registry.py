@@ -89,7 +89,8 @@ class Tool(_Entry):
     """
 
     __slots__ = ("name", "entry", "check", "output_schema", "required_caps", "convert", "plain", "fast",
-                 "wrap", "text", "coerce", "hist", "errors", "mode", "slow", "source", "task_support", "defer_task")
+                 "wrap", "text", "coerce", "hist", "errors", "mode", "slow", "source", "task_support", "defer_task",
+                 "task_window")
 
     def __init__(
         self,
@@ -112,6 +113,7 @@ class Tool(_Entry):
         source: Any = None,
         task: str = "forbidden",
         defer_task: bool = False,
+        task_window: float | None = None,
     ) -> None:
         if type(name) is not str or not name:
             raise ValueError(f"a tool name must be a non-empty string, got {name!r}")
@@ -142,6 +144,8 @@ class Tool(_Entry):
         self.task_support = None if task == "forbidden" else task
         #: the task starts when the tool calls ``ctx.start_task()`` (input gathered before it)
         self.defer_task = defer_task
+        #: an optional task's immediate-result window (s; None: the server's ``task_window``)
+        self.task_window = task_window
         e: dict[str, Any] = {"name": name}
         _put(e, "title", title)
         _put(e, "description", description)

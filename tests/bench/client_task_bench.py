@@ -4,9 +4,11 @@ real codec), all sides measured in one run:
 * ``plain``: ``call_tool`` of an ``async def`` echo tool that is never a task;
 * ``plain, tasks=False``: the same from a client that does not declare the Tasks extension
   (what declaring it on every 2026-07-28 request costs);
-* ``server-made task``: ``call_tool`` of the same tool registered ``task="optional"``, which the
-  server runs as a task (2026-07-28, after ``server/discover``: the client listens for the end;
-  the server's suggested poll interval stays at its 500 ms default);
+* ``server-made task``: ``call_tool`` of the same tool registered ``task="optional",
+  task_window=0``, which the server runs as a task (2026-07-28, after ``server/discover``: the
+  client listens for the end; the server's suggested poll interval stays at its 500 ms default);
+* ``optional, in window``: ``call_tool`` of the same tool registered ``task="optional"`` with
+  the server's default immediate-result window: it ends inside it and is answered plainly;
 * ``legacy task``: ``start_tool_task(...).result()`` at 2025-11-25 (``params.task``, then
   ``tasks/result``).
 
@@ -36,8 +38,12 @@ def build() -> MCPServer[Any]:
     async def echo(m: str = "x") -> str:
         return m
 
-    @app.tool(task="optional")
+    @app.tool(task="optional", task_window=0)
     async def tasked(m: str = "x") -> str:
+        return m
+
+    @app.tool(task="optional")
+    async def windowed(m: str = "x") -> str:
         return m
 
     return app
@@ -64,6 +70,7 @@ async def main(calls: int, rounds: int) -> None:
                      await rate(lambda c=c: c.call_tool("echo", {"m": "hi"}), calls))
         async with Client(build(), mode="auto") as c:
             keep("server-made task", await rate(lambda c=c: c.call_tool("tasked", {"m": "hi"}), calls // 5))
+            keep("optional, in window", await rate(lambda c=c: c.call_tool("windowed", {"m": "hi"}), calls))
 
         async with Client(build(), mode="legacy") as c:
             async def legacy(c: Client = c) -> Any:

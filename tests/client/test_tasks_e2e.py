@@ -20,6 +20,7 @@ import pytest
 from mcpfast import Client, Context, MCPError, MCPServer
 from mcpfast.client.tasks import TaskCancelledError, related_task_id
 from mcpfast.errors import INTERNAL_ERROR, REQUEST_CANCELLED, InternalError, ToolError
+from mcpfast.server._tasking import DEFAULT_TASK_WINDOW
 from mcpfast.testing import async_test
 
 ERAS = ["legacy", "2026-07-28"]
@@ -35,8 +36,10 @@ class Probe:
         self.started = asyncio.Event()
 
 
-def build(probe: Probe, poll_ms: int = 10) -> MCPServer[Any]:
-    app = MCPServer("ctasks-e2e")
+def build(probe: Probe, poll_ms: int = 10, task_window: float = 0) -> MCPServer[Any]:
+    # task_window=0: every optional call is a task (these tests are about the client's side of
+    # tasks; test_the_immediate_result_window_* keep the server's default window)
+    app = MCPServer("ctasks-e2e", task_window=task_window)
 
     @app.tool()
     def plain() -> str:
@@ -255,3 +258,28 @@ async def test_after_discover_the_transparent_call_listens(where: str) -> None:
         res = await asyncio.wait_for(c.call_tool("work", {"label": "fast"}), 5)
         assert res.content[0].text == "done fast"
     assert len(app.core.task_store) == 1  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("where", WHERE)
+@async_test
+async def test_the_immediate_result_window_answers_fast_calls_without_a_task(where: str) -> None:
+    # the server's default window: "work" (20 ms) ends inside it, so call_tool and
+    # start_tool_task get the plain result and no task is made; "ask" becomes a task as soon as
+    # it asks for input (answered through tasks/update); "forever" becomes one when the window ends
+    probe = Probe()
+    app = build(probe, task_window=DEFAULT_TASK_WINDOW)
+    async with connected(where, "2026-07-28", app, elicitation_callback=elicit_name) as c:
+        res = await c.call_tool("work", {"label": "W"})
+        assert res.content[0].text == "done W"
+        handle = await c.start_tool_task("work", {"label": "S"})
+        assert handle.task_id is None and handle.status == "completed"
+        assert (await handle.result()).content[0].text == "done S"
+        assert len(app.core.task_store) == 0  # type: ignore[arg-type]
+        asked = await c.start_tool_task("ask")
+        assert asked.task_id is not None
+        assert (await asyncio.wait_for(asked.result(), 5)).content[0].text == "hello Ada"
+        long = await c.start_tool_task("forever")
+        assert long.task_id is not None and probe.started.is_set()
+        await long.cancel()
+        await asyncio.wait_for(probe.cancelled.wait(), 5)  # the tool that ran in the window is the task
+        assert len(app.core.task_store) == 2  # type: ignore[arg-type]

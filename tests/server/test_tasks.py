@@ -18,6 +18,7 @@ import pytest
 from mcpfast import Context, MCPServer
 from mcpfast.errors import InternalError, JSONRPCError, ToolError
 from mcpfast.server import ServerCore
+from mcpfast.server._tasking import DEFAULT_TASK_WINDOW
 from mcpfast.server.tasks import MemoryTaskStore, wait_for
 from mcpfast.testing import Client, async_test
 
@@ -41,9 +42,13 @@ class Gate:
         self.cancelled = False
         self.thread_release = threading.Event()
         self.saw_cancel_flag: bool | None = None
+        self.runs = 0
 
 
 def build(gate: Gate, **kw: Any) -> MCPServer[Any]:
+    # task_window=0: an optional tool is a task at once (these tests are about tasks; the
+    # immediate-result window has its own tests below, which pass a window)
+    kw.setdefault("task_window", 0)
     app = MCPServer("tasks-test", **kw)
 
     @app.tool()
@@ -52,6 +57,7 @@ def build(gate: Gate, **kw: Any) -> MCPServer[Any]:
 
     @app.tool(task="optional")
     async def held(label: str = "") -> str:
+        gate.runs += 1
         gate.started.set()
         try:
             await gate.release.wait()
@@ -363,6 +369,144 @@ async def test_full_store_refuses_new_tasks_with_overloaded() -> None:
             await c.request("tools/call", {"name": "held", "arguments": {}})
         assert code_of(e) == -32005
         gate.release.set()
+
+
+# ============================================================================ immediate-result window
+
+
+async def until(check: Any, what: str) -> None:
+    """Wait (bounded) for ``check()`` to hold."""
+    for _ in range(500):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@async_test
+async def test_window_fast_optional_calls_are_answered_as_plain_calls() -> None:
+    gate = Gate()
+    app = build(gate, task_window=DEFAULT_TASK_WINDOW)
+    assert app.core.task_window == DEFAULT_TASK_WINDOW > 0
+
+    @app.tool(task="optional")
+    async def oops() -> str:
+        raise ToolError("bad input")
+
+    @app.tool(task="optional")
+    def pooled(n: int = 1) -> str:  # a def tool: it runs in the thread pool
+        return f"pooled {n}"
+
+    async with Client(app, protocol_version=MODERN, capabilities=WITH_EXT) as c:
+        res = await c.request("tools/call", {"name": "quick", "arguments": {}})
+        assert res["resultType"] == "complete" and "taskId" not in res
+        assert res["content"] == [{"type": "text", "text": "quick"}]
+        assert (await c.request("tools/call", {"name": "chatty", "arguments": {}}))["content"][0]["text"] == "said"
+        assert (await c.request("tools/call", {"name": "pooled", "arguments": {"n": 2}}))["content"] == [
+            {"type": "text", "text": "pooled 2"}]
+        bad = await c.request("tools/call", {"name": "oops", "arguments": {}})  # a tool error: isError
+        assert bad["resultType"] == "complete" and bad["isError"] is True
+        assert bad["content"][0]["text"] == "bad input"
+        with pytest.raises(JSONRPCError) as e:  # a protocol error: the plain call's JSON-RPC error
+            await c.request("tools/call", {"name": "protocol_error", "arguments": {}})
+        assert code_of(e) == -32603 and e.value.message == "deep trouble"
+        assert len(app.core.task_store) == 0  # type: ignore[arg-type]
+        h = await c.request("tools/call", {"name": "tool_error", "arguments": {}})  # required: a task anyway
+        assert h["resultType"] == "task"
+        assert (await settled(app.core, h["taskId"]))["result"]["isError"] is True
+    async with Client(app, protocol_version=LEGACY) as c:  # 2025-11-25 params.task: the client asked
+        h = await c.request("tools/call", {"name": "quick", "arguments": {}, "task": {}})
+        assert h["task"]["status"] == "working"
+        assert (await c.request("tools/call", {"name": "quick", "arguments": {}}))["content"][0]["text"] == "quick"
+    assert app.core.running_tasks == 0
+
+
+@async_test
+async def test_window_a_call_still_running_becomes_the_task_without_a_second_run() -> None:
+    gate = Gate()
+    app = build(gate, task_window=0.02)
+    async with Client(app, protocol_version=MODERN, capabilities=WITH_EXT) as c:
+        h = await c.request("tools/call", {"name": "held", "arguments": {"label": "W"}})
+        assert h["resultType"] == "task" and h["status"] == "working" and gate.started.is_set()
+        assert (await c.request("tasks/get", {"taskId": h["taskId"]}))["status"] == "working"
+        gate.release.set()
+        rec = await settled(app.core, h["taskId"])
+        assert rec["status"] == "completed" and rec["result"]["content"] == [{"type": "text", "text": "done W"}]
+        assert gate.runs == 1
+        # a def tool in the pool: what it reported before or after the window is the task's
+        # status; cancelling the task sets its flag and drops what it returns
+        h = await c.request("tools/call", {"name": "blocking_def", "arguments": {}})
+        assert h["resultType"] == "task"
+        tid = h["taskId"]
+        said = await wait_for(app.core.task_store, tid, lambda r: r.get("statusMessage") == "in a thread", timeout=5)
+        assert said is not None
+        await c.request("tasks/cancel", {"taskId": tid})
+        gate.thread_release.set()
+        await until(lambda: gate.saw_cancel_flag is not None, "the def tool's end")
+        assert gate.saw_cancel_flag is True
+        rec = await settled(app.core, tid)
+        assert rec["status"] == "cancelled" and "result" not in rec
+    await until(lambda: app.core.running_tasks == 0, "no running task")
+
+
+@async_test
+async def test_window_input_makes_the_task_at_once_and_keeps_the_status() -> None:
+    app = build(Gate(), task_window=30)  # only the input can end the window early
+    async with Client(app, protocol_version=MODERN, capabilities=WITH_EXT) as c:
+        h = await asyncio.wait_for(c.request("tools/call", {"name": "ask_two", "arguments": {}}), 5)
+        assert h["resultType"] == "task" and h["statusMessage"] == "asking"  # said inside the window
+        tid = h["taskId"]
+        await settled(app.core, tid, ("input_required",))
+        g = await c.request("tasks/get", {"taskId": tid})
+        assert sorted(g["inputRequests"]) == ["a", "b"] and g["statusMessage"] == "asking"
+        await c.request("tasks/update", {"taskId": tid, "inputResponses": {
+            "a": {"action": "accept", "content": {"v": "1"}}, "b": {"action": "accept", "content": {"v": "2"}}}})
+        rec = await settled(app.core, tid)
+        assert rec["status"] == "completed" and rec["result"]["content"][0]["text"] == "1+2"
+        assert len(app.core.task_store) == 1  # type: ignore[arg-type]
+
+
+@async_test
+async def test_window_cancelling_the_call_cancels_the_tool_and_makes_no_task() -> None:
+    gate = Gate()
+    app = build(gate, task_window=30)
+    async with Client(app, protocol_version=MODERN, capabilities=WITH_EXT) as c:
+        call = asyncio.ensure_future(c.request("tools/call", {"name": "held", "arguments": {}}))
+        await asyncio.wait_for(gate.started.wait(), 5)
+        call.cancel()  # notifications/cancelled goes to the server
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        await until(lambda: gate.cancelled, "the tool's cancellation")
+        assert len(app.core.task_store) == 0 and app.core.running_tasks == 0  # type: ignore[arg-type]
+
+
+@async_test
+async def test_window_per_tool_and_its_checks() -> None:
+    core = ServerCore("w", "1", task_window=30)
+
+    async def job() -> str:
+        return "job"
+
+    core.add_tool("now", job, input_schema={"type": "object"}, task="optional", task_window=0)
+    core.add_tool("later", job, input_schema={"type": "object"}, task="optional")
+    async with Client(core, protocol_version=MODERN, capabilities=WITH_EXT) as c:
+        h = await c.request("tools/call", {"name": "now", "arguments": {}})  # its own window: 0, a task
+        assert h["resultType"] == "task"
+        assert (await settled(core, h["taskId"]))["result"]["content"] == [{"type": "text", "text": "job"}]
+        res = await c.request("tools/call", {"name": "later", "arguments": {}})  # the server's window
+        assert res["resultType"] == "complete" and res["content"] == [{"type": "text", "text": "job"}]
+    bads: tuple[Any, ...] = (-1, 61, True, "1", float("nan"))
+    for bad in bads:
+        with pytest.raises(ValueError, match="task_window"):
+            core.add_tool("x", job, input_schema={"type": "object"}, task="optional", task_window=bad)
+        with pytest.raises(ValueError, match="task_window"):
+            MCPServer("w", task_window=bad)
+    with pytest.raises(ValueError, match="task_window"):
+        core.add_tool("x", job, input_schema={"type": "object"}, task="required", task_window=1)
+    app: MCPServer[Any] = MCPServer("w")
+    assert app.core.task_window == DEFAULT_TASK_WINDOW
+    with pytest.raises(ValueError, match="task_window"):
+        app.add_tool(job, task="forbidden", task_window=1)
 
 
 # ============================================================================ 2025-11-25
