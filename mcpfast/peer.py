@@ -63,6 +63,8 @@ log = logging.getLogger("mcpfast.peer")
 DEFAULT_MAX_IN_FLIGHT = 1024
 #: ``JSONRPCPeer.write_chunk``: requests made in one loop iteration that leave in one write
 DEFAULT_WRITE_CHUNK = 16
+#: how many abandoned requests keep a late-answer callback (``abandon_request(late=)``)
+LATE_ANSWER_CAP = 64
 
 #: where the final answer of one request goes: ``sink(rid, data, error_code)``, ``data`` the
 #: encoded response, ``error_code`` its JSON-RPC error code (None for a result)
@@ -392,6 +394,9 @@ class JSONRPCPeer:
         self._starting: Any = _NOTHING
         self._starting_cancelled = False
         self._pending: dict[Any, asyncio.Future[Any]] = {}
+        #: abandoned requests whose late answer still matters (``abandon_request(late=)``),
+        #: oldest first, at most ``LATE_ANSWER_CAP``
+        self._late: dict[Any, Callable[[Any], None]] = {}
         self._progress: dict[Any, Callable[[dict[str, Any]], Any]] = {}
         self._next_id = 0
         self._closed: BaseException | None | bool = False
@@ -806,6 +811,13 @@ class JSONRPCPeer:
         fut = self._pending.pop(msg.id, None)
         if fut is None or fut.done():
             # a late answer to a request we gave up on (timeout, cancel): races are normal
+            if self._late:
+                late = self._late.pop(msg.id, None)
+                if late is not None and type(msg) is Response:
+                    try:
+                        late(msg.result)
+                    except Exception:  # noqa: BLE001 - nobody waits to be told
+                        log.exception("late-answer callback of request %r failed", msg.id)
             return
         self._progress.pop(msg.id, None)
         if type(msg) is Response:
@@ -834,6 +846,7 @@ class JSONRPCPeer:
         timeout: float | None = None,
         on_progress: Callable[[dict[str, Any]], Any] | None = None,
         on_sent: Callable[[int], Any] | None = None,
+        late: Callable[[Any], None] | None = None,
     ) -> Any:
         """Send a request and wait for its result; an error response raises ``McpError``.
 
@@ -842,6 +855,8 @@ class JSONRPCPeer:
         the params of each ``notifications/progress`` for this request (its progress token is
         added to ``params._meta`` here). ``on_sent(rid)`` is called with the request's id once
         it is queued (a caller that routes notifications tagged with that id needs it).
+        ``late`` gets the result of an answer that arrives after a timeout or a cancel (see
+        ``abandon_request``).
         """
         rid, fut = self.send_request(method, params, on_progress=on_progress)
         if on_sent is not None:
@@ -851,10 +866,10 @@ class JSONRPCPeer:
                 return await fut
             return await asyncio.wait_for(fut, timeout)
         except TimeoutError:
-            self.abandon_request(rid, f"timed out after {timeout:g} s")
+            self.abandon_request(rid, f"timed out after {timeout:g} s", late=late, fut=fut)
             raise McpError(f"Request {method!r} timed out after {timeout:g} s", code=REQUEST_TIMEOUT) from None
         except asyncio.CancelledError:
-            self.abandon_request(rid, "cancelled by the requester")
+            self.abandon_request(rid, "cancelled by the requester", late=late, fut=fut)
             raise
         finally:
             # the response popped it already; a timeout, a cancel or an error did not
@@ -910,12 +925,30 @@ class JSONRPCPeer:
         fut.set_exception(exc)
         return True
 
-    def abandon_request(self, rid: Any, reason: str) -> None:
+    def abandon_request(self, rid: Any, reason: str, *, late: Callable[[Any], None] | None = None,
+                        fut: asyncio.Future[Any] | None = None) -> None:
         """Stop waiting for the answer to outgoing request ``rid`` (from ``send_request``) and
-        tell the peer (``notifications/cancelled`` with ``reason``); a late answer is dropped.
-        Nothing is sent when the request was answered already or the connection is closed."""
+        tell the peer (``notifications/cancelled`` with ``reason``); a late answer is dropped,
+        or, with ``late``, its result is handed to ``late(result)`` (a request whose answer
+        starts something on the peer, such as a task, can undo it when the answer crossed the
+        cancel). Only the last ``LATE_ANSWER_CAP`` such callbacks are kept: a peer that rightly
+        never answers a cancelled request costs no memory. Nothing is sent when the request was
+        answered already or the connection is closed; when ``fut`` (the request's future) holds
+        that answer already (it came in the loop iteration that cancelled the waiter, which then
+        never saw it), ``late`` gets it at once."""
+        if late is not None and fut is not None and fut.done() and not fut.cancelled() and fut.exception() is None:
+            try:
+                late(fut.result())
+            except Exception:  # noqa: BLE001 - nobody waits to be told
+                log.exception("late-answer callback of request %r failed", rid)
+            return
         if self._pending.pop(rid, None) is not None and self._closed is False:
             self.notify("notifications/cancelled", {"requestId": rid, "reason": reason})
+            if late is not None:
+                pending_late = self._late
+                pending_late[rid] = late
+                if len(pending_late) > LATE_ANSWER_CAP:
+                    del pending_late[next(iter(pending_late))]
 
     def on_progress(self, params: dict[str, Any]) -> bool:
         """Route a received ``notifications/progress`` to the request that asked for it."""
@@ -961,6 +994,7 @@ class JSONRPCPeer:
             if not fut.done():
                 fut.set_exception(ConnectionClosed("the connection closed before the response arrived"))
         self._pending.clear()
+        self._late.clear()
         self._progress.clear()
         try:
             self.dispatcher.on_close(self, exc)

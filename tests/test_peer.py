@@ -14,7 +14,7 @@ from mcpfast.peer import JSONRPCPeer
 from mcpfast.protocol import JSONRPCStreamProtocol
 from mcpfast.testing import async_test
 from mcpfast.transports.memory import memory_connection
-from mcpfast.wire.jsonrpc import Notification, Request, Response
+from mcpfast.wire.jsonrpc import ErrorResponse, Notification, Request, Response
 
 from .support.dispatchers import EchoDispatcher
 from .support.fakes import connect, note, req
@@ -196,6 +196,42 @@ async def test_send_request_hands_back_the_future_and_abandon_tells_the_peer() -
     peer.abandon_request(rid, "answered already")  # nothing pending: nothing sent
     await asyncio.sleep(0)
     assert sent.messages()[-1] == cancel
+
+
+@async_test
+async def test_a_late_answer_to_an_abandoned_request_reaches_its_late_callback() -> None:
+    from mcpfast.peer import LATE_ANSWER_CAP
+
+    d, peer, sent = make()
+    got: list[object] = []
+    rid, fut = peer.send_request("tools/call")
+    peer.abandon_request(rid, "given up", late=got.append)
+    peer.feed([Response(rid, {"resultType": "task", "taskId": "t1"})])
+    assert got == [{"resultType": "task", "taskId": "t1"}] and not fut.done()
+    peer.feed([Response(rid, {"again": True})])  # once only
+    assert len(got) == 1
+    # an error answer is not a result: dropped, and the callback is gone with it
+    rid, _ = peer.send_request("tools/call")
+    peer.abandon_request(rid, "given up", late=got.append)
+    peer.feed([ErrorResponse(rid, -32601, "nope")])
+    peer.feed([Response(rid, {"late": True})])
+    assert len(got) == 1
+    # a peer that never answers cancelled requests: only the newest LATE_ANSWER_CAP are kept
+    rids = []
+    for _ in range(LATE_ANSWER_CAP + 5):
+        r, _ = peer.send_request("tools/call")
+        peer.abandon_request(r, "given up", late=got.append)
+        rids.append(r)
+    peer.feed([Response(rids[0], {"oldest": True}), Response(rids[-1], {"newest": True})])
+    assert got[1:] == [{"newest": True}]
+    # a late answer through request(): cancelled while waiting
+    waiter = asyncio.ensure_future(peer.request("tools/call", late=got.append))
+    await asyncio.sleep(0)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    peer.feed([Response(rids[-1] + 1, {"via": "request"})])
+    assert got[-1] == {"via": "request"}
 
 
 @async_test

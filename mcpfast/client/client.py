@@ -93,6 +93,7 @@ from .tasks import (
     requires_task,
     start_tool_task,
     tag_related,
+    task_request,
 )
 from .transport import ClientTransport, transport_for
 
@@ -102,6 +103,12 @@ if TYPE_CHECKING:  # metrics (and its compiled counters) load only when a Client
 __all__ = ["Client", "ClientRequestContext", "Subscription", "ListenNotSupportedError", "SubscriptionLost"]
 
 log = logging.getLogger("mcpfast.client")
+
+
+def _log_late_cancel(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled() and fut.exception() is not None:
+        log.warning("could not cancel the task of an abandoned call: %s", fut.exception())
+
 
 _CALL_TOOL = "tools/call"
 
@@ -480,6 +487,15 @@ class Client:
         (``MCPError``) of the typed methods apply (``tasks/*`` go through here)."""
         return await self._request(method, params, timeout=timeout, meta=meta)
 
+    def _cancel_late_task(self, res: Any) -> None:
+        """The late answer to a ``tools/call`` this client gave up on (``abandon_request``'s
+        ``late``): when the server had made it a task (2026-07-28), nobody will wait for that
+        task, so it is cancelled rather than left running until its TTL."""
+        if type(res) is dict and res.get("resultType") == "task" and type(res.get("taskId")) is str \
+                and self._session is not None:
+            cancel = asyncio.ensure_future(task_request(self, "tasks/cancel", {"taskId": res["taskId"]}))
+            cancel.add_done_callback(_log_late_cancel)
+
     @classmethod
     def _observe_call(cls, m: ClientMetrics, session: ClientSession, t0: int, name: str, res: Any) -> None:
         """Record a ``tools/call`` that got an answer: a result with ``isError`` counts as a tool error."""
@@ -526,16 +542,19 @@ class Client:
                 modern = session.modern
                 peer = session.peer
                 send = {**params, "_meta": session.envelope} if modern else params
+                # at 2026-07-28 the answer to a call given up on may be a task the server
+                # already started for it: it is cancelled when that answer comes in late
+                late = self._cancel_late_task if modern and self.tasks else None
                 try:
                     if timeout is None:
                         rid, fut = peer.send_request(_CALL_TOOL, send)
                         try:
                             res = await fut
                         except asyncio.CancelledError:
-                            peer.abandon_request(rid, "cancelled by the requester")
+                            peer.abandon_request(rid, "cancelled by the requester", late=late, fut=fut)
                             raise
                     else:
-                        res = await peer.request(_CALL_TOOL, send, timeout=timeout)
+                        res = await peer.request(_CALL_TOOL, send, timeout=timeout, late=late)
                 except JSONRPCError as exc:
                     if not modern or exc.code != UNSUPPORTED_PROTOCOL_VERSION or not session.switch_version(exc):
                         raise
