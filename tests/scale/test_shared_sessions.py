@@ -15,12 +15,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from mcpfast import Context, MCPServer
 from mcpfast.errors import StoreUnavailable
 from mcpfast.stores import MemoryStore
 from mcpfast.testing import async_test
 from mcpfast.transports.http.server import HTTPServer
 from mcpfast.transports.http.settings import HTTPSettings
+from tests.scale.app import make_app
 from tests.transports.http.front_fakes import RawClient, Response, post
 
 LEGACY = "2025-11-25"
@@ -73,32 +73,6 @@ class SharedMemoryStore(MemoryStore):
     async def subscribe(self, channel: str, callback: Any, **kw: Any) -> Any:
         self._check()
         return await super().subscribe(channel, callback, **kw)
-
-
-def make_app() -> MCPServer:
-    mcp = MCPServer("shared-test")
-
-    @mcp.tool()
-    def echo(message: str) -> str:
-        return message
-
-    @mcp.tool()
-    async def later(text: str, ctx: Context) -> str:
-        import contextvars
-
-        async def log_it() -> None:
-            await asyncio.sleep(0.01)
-            ctx.info(text)
-
-        asyncio.get_running_loop().create_task(log_it(), context=contextvars.Context())
-        return "scheduled"
-
-    @mcp.tool()
-    async def ask(question: str, ctx: Context) -> str:
-        res = await ctx.elicit(question, {"type": "object", "properties": {"answer": {"type": "string"}}})
-        return json.dumps(getattr(res, "data", None) or getattr(res, "content", None), default=str)
-
-    return mcp
 
 
 @asynccontextmanager
