@@ -31,6 +31,8 @@ from mcpfast.client.tasks import (
 from mcpfast.errors import INVALID_PARAMS, REQUEST_CANCELLED, REQUEST_TIMEOUT, InvalidParams, MethodNotFound
 from mcpfast.testing import async_test
 
+from ..support.dispatchers import RecordingDispatcher
+
 MODERN = "2026-07-28"
 LEGACY = "legacy"
 ERAS = [MODERN, LEGACY]
@@ -64,7 +66,7 @@ class FakeTask:
         self.ended.set()
 
 
-class TaskServer:
+class TaskServer(RecordingDispatcher):
     """A scripted server that runs some tools as tasks, in either era.
 
     Tools: ``direct`` (answered at once), ``slow`` (a task that completes on its
@@ -79,7 +81,7 @@ class TaskServer:
         self.notify = notify  # 2025-11-25: send notifications/tasks/status on changes
         self.poll_ms = poll_ms
         self.tasks: dict[str, FakeTask] = {}
-        self.seen: list[tuple[str, Any]] = []
+        super().__init__()
         self.ids = itertools.count(1)
         self.listeners: dict[Any, list[str]] = {}
         self.peer: Any = None
@@ -235,17 +237,6 @@ class TaskServer:
             await asyncio.Event().wait()
         finally:
             self.listeners.pop(req.id, None)
-
-    def on_notification(self, peer: Any, note: Any) -> None:
-        self.seen.append((note.method, note.params))
-        if note.method == "notifications/cancelled":
-            peer.cancel_request(note.params["requestId"])
-
-    def on_batch(self, peer: Any, batch: Any) -> bool:
-        return False
-
-    def on_close(self, peer: Any, exc: BaseException | None) -> None:
-        pass
 
     def methods(self) -> list[str]:
         return [m for m, _ in self.seen]
