@@ -481,29 +481,26 @@ async def test_listen_brings_the_end_without_waiting_for_the_next_poll() -> None
     assert server.methods().count("tasks/get") == 1
 
 
+class _Deaf(TaskServer):
+    """Acknowledges ``subscriptions/listen`` without any task in it."""
+
+    async def listen(self, peer: Any, req: Any) -> None:
+        peer.notify("notifications/subscriptions/acknowledged",
+                    {"notifications": {"taskIds": []}, "_meta": {SUBSCRIPTION_ID_KEY: req.id}})
+        await asyncio.Event().wait()
+
+
+class _NoListen(TaskServer):
+    """Refuses ``subscriptions/listen`` (method not found)."""
+
+    def listen(self, peer: Any, req: Any) -> Any:
+        raise MethodNotFound("Method not found: subscriptions/listen")
+
+
+@pytest.mark.parametrize("server_class", [_Deaf, _NoListen], ids=["left-out-of-the-ack", "refused"])
 @async_test
-async def test_a_task_left_out_of_the_listen_ack_is_polled() -> None:
-    class Deaf(TaskServer):
-        async def listen(self, peer: Any, req: Any) -> None:
-            peer.notify("notifications/subscriptions/acknowledged",
-                        {"notifications": {"taskIds": []}, "_meta": {SUBSCRIPTION_ID_KEY: req.id}})
-            await asyncio.Event().wait()
-
-    client, server = connect(MODERN, Deaf(MODERN))
-    async with client as c:
-        task = await c.start_tool_task("slow", {"polls": 2}, listen=True)
-        assert (await task.result()).content[0].text == "done after 2"
-    assert "subscriptions/listen" in server.methods()
-    assert server.methods().count("tasks/get") == 2
-
-
-@async_test
-async def test_a_refused_listen_falls_back_to_polling() -> None:
-    class NoListen(TaskServer):
-        def listen(self, peer: Any, req: Any) -> Any:
-            raise MethodNotFound("Method not found: subscriptions/listen")
-
-    client, server = connect(MODERN, NoListen(MODERN))
+async def test_a_task_the_listen_does_not_cover_is_polled(server_class: type[TaskServer]) -> None:
+    client, server = connect(MODERN, server_class(MODERN))
     async with client as c:
         task = await c.start_tool_task("slow", {"polls": 2}, listen=True)
         assert (await task.result()).content[0].text == "done after 2"
