@@ -22,6 +22,7 @@ from mcpfast.transports.http.server import HTTPServer
 from mcpfast.transports.http.settings import HTTPSettings
 from tests.scale.app import make_app
 from tests.transports.http.front_fakes import RawClient, Response, post
+from tests.transports.http.front_fakes import rpc_body as body
 
 LEGACY = "2025-11-25"
 MODERN = "2026-07-28"
@@ -88,15 +89,6 @@ async def two_fronts(store: Any) -> AsyncIterator[tuple[HTTPServer, HTTPServer]]
     finally:
         for server in fronts:
             await server.close(grace=0.5)
-
-
-def body(rid: Any, method: str, params: Any = None) -> bytes:
-    msg: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
-    if rid is not None:
-        msg["id"] = rid
-    if params is not None:
-        msg["params"] = params
-    return json.dumps(msg).encode()
 
 
 def headers(sid: str | None = None) -> dict[str, str]:

@@ -17,6 +17,7 @@ import asyncio
 import json
 import socket
 from dataclasses import dataclass, field
+from typing import Any
 
 from mcpfast.transports.http.core import HTTPRequest, Responder
 
@@ -167,6 +168,34 @@ def post(path: str, body: bytes, headers: dict[str, str] | None = None, *, host:
     h.update(headers or {})
     lines = "".join(f"{k}: {v}\r\n" for k, v in h.items())
     return f"POST {path} HTTP/1.1\r\n{lines}\r\n".encode() + body
+
+
+def rpc_body(rid: Any, method: str, params: Any = None) -> bytes:
+    """A JSON-RPC request (``rid`` given) or notification (``rid`` None), encoded."""
+    msg: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+    if rid is not None:
+        msg["id"] = rid
+    if params is not None:
+        msg["params"] = params
+    return json.dumps(msg).encode()
+
+
+def decode_message(ctype: str, raw: bytes) -> Any:
+    """The JSON-RPC response in a JSON body, or the first one in an SSE body (``ctype`` says which)."""
+    if ctype.startswith("text/event-stream"):
+        for block in raw.decode().split("\n\n"):
+            data = "\n".join(line[5:].lstrip() for line in block.split("\n") if line.startswith("data:"))
+            if data:
+                obj = json.loads(data)
+                if "id" in obj and "method" not in obj:
+                    return obj
+        raise AssertionError(f"no response in {raw!r}")
+    return json.loads(raw)
+
+
+def message(r: Response) -> Any:
+    """``decode_message`` of a response read by ``read_response``."""
+    return decode_message(r.headers.get("content-type", ""), r.body)
 
 
 def free_port() -> int:
