@@ -110,15 +110,6 @@ def text(result: dict[str, Any]) -> str:
     return "".join(b.get("text", "") for b in result.get("content", ()))
 
 
-async def until(cond: Any, timeout: float = 3.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.005)
-
-
 Reply = tuple[int, dict[str, str], bytes]
 
 

@@ -20,7 +20,8 @@ from mcpfast.errors import HEADER_MISMATCH, ConnectionClosed, McpError
 from mcpfast.testing import async_test
 from mcpfast.transports.http.auth import BearerAuth as ServerBearer
 
-from .helpers import LEGACY, MODERN, serving, session, text, until
+from ...support.waiting import until
+from .helpers import LEGACY, MODERN, serving, session, text
 
 MODES = [pytest.param(False, id="sse"), pytest.param(True, id="json")]
 ERAS = [pytest.param(LEGACY, id="legacy"), pytest.param(MODERN, id="modern"), pytest.param("auto", id="auto")]
