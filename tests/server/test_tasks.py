@@ -22,6 +22,7 @@ from mcpfast.server.tasks import MemoryTaskStore, wait_for
 from mcpfast.testing import Client, async_test
 
 from ..support.taskstore_contract import check_task_store, record
+from ..support.waiting import until
 from ..transports.http.front_fakes import RawClient, message, post, rpc_body
 
 EXT = "io.modelcontextprotocol/tasks"
@@ -167,7 +168,7 @@ async def test_modern_cancel_running_async_tool_and_idempotent_ack() -> None:
         ack = await c.request("tasks/cancel", {"taskId": h["taskId"]})
         assert ack == {"resultType": "complete", "_meta": ack["_meta"]}
         assert (await c.request("tasks/get", {"taskId": h["taskId"]}))["status"] == "cancelled"
-        for _ in range(20):
+        for _ in range(20):  # within a few loop turns
             if gate.cancelled:
                 break
             await asyncio.sleep(0)
@@ -191,10 +192,7 @@ async def test_modern_cancel_def_tool_sets_context_flag_and_drops_its_result() -
             raise AssertionError("the def tool's report_status never reached the task")
         await c.request("tasks/cancel", {"taskId": h["taskId"]})
         gate.thread_release.set()  # the thread finishes; its answer must not replace "cancelled"
-        for _ in range(200):
-            if gate.saw_cancel_flag is not None:
-                break
-            await asyncio.sleep(0.005)
+        await until(lambda: gate.saw_cancel_flag is not None)
         assert gate.saw_cancel_flag is True
         g = await c.request("tasks/get", {"taskId": h["taskId"]})
         assert g["status"] == "cancelled" and "result" not in g
@@ -232,7 +230,7 @@ async def test_modern_cancel_while_input_required() -> None:
         await c.request("tasks/cancel", {"taskId": h["taskId"]})
         g = await c.request("tasks/get", {"taskId": h["taskId"]})
         assert g["status"] == "cancelled" and "inputRequests" not in g
-        for _ in range(20):
+        for _ in range(20):  # within a few loop turns
             if not app.core.running_tasks:
                 break
             await asyncio.sleep(0)
@@ -312,18 +310,12 @@ async def test_modern_status_notifications_on_listen() -> None:
     async with Client(app, protocol_version=MODERN, capabilities=WITH_EXT) as c:
         h = await c.request("tools/call", {"name": "held", "arguments": {}})
         listen = asyncio.ensure_future(c.request("subscriptions/listen", {"notifications": {"taskIds": [h["taskId"]]}}))
-        for _ in range(50):
-            if c.notifications_of("notifications/subscriptions/acknowledged"):
-                break
-            await asyncio.sleep(0.002)
+        await until(lambda: c.notifications_of("notifications/subscriptions/acknowledged"))
         ack = c.notifications_of("notifications/subscriptions/acknowledged")[0]
         assert ack["notifications"]["taskIds"] == [h["taskId"]]
         gate.release.set()
         await settled(app.core, h["taskId"])
-        for _ in range(50):
-            if c.notifications_of("notifications/tasks"):
-                break
-            await asyncio.sleep(0.002)
+        await until(lambda: c.notifications_of("notifications/tasks"))
         note = c.notifications_of("notifications/tasks")[-1]
         assert note["taskId"] == h["taskId"] and note["status"] == "completed" and note["result"]["content"]
         assert "io.modelcontextprotocol/subscriptionId" in note["_meta"]
