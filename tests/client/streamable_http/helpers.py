@@ -81,10 +81,13 @@ def new_events() -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def serving(core: ServerCore | None = None, **settings: Any) -> AsyncIterator[tuple[HTTPServer, dict[str, Any]]]:
+async def serving(core: ServerCore | None = None, *, tls: tuple[str, str] | None = None,
+                  **settings: Any) -> AsyncIterator[tuple[HTTPServer, dict[str, Any]]]:
+    """The built-in HTTP server on 127.0.0.1, port 0 (HTTPS with ``tls=(certfile, keyfile)``),
+    over ``core`` or ``make_core``; the events that ``make_core``'s tools set."""
     events = new_events()
     settings.setdefault("sse_retry_ms", 10)
-    server = HTTPServer(core or make_core(events), port=0, settings=HTTPSettings(**settings))
+    server = HTTPServer(core or make_core(events), port=0, tls=tls, settings=HTTPSettings(**settings))
     await server.start()
     try:
         yield server, events

@@ -323,29 +323,19 @@ async def test_http_goes_through_the_environment_proxy() -> None:
 
 
 def test_https_is_tunnelled_through_the_proxy(tmp_path: Any) -> None:
-    from mcpfast.transports.http.server import HTTPServer
-    from mcpfast.transports.http.settings import HTTPSettings
-
     from ...transports.test_tcp import _self_signed
-    from .helpers import make_core, new_events
 
     certfile, keyfile = _self_signed(tmp_path)
 
     @async_test
     async def run() -> None:
-        server = HTTPServer(make_core(new_events()), host="127.0.0.1", port=0, tls=(certfile, keyfile),
-                            settings=HTTPSettings())
-        await server.start()
         log: list[str] = []
-        try:
-            async with _proxy(log) as proxy_url:
-                url = f"https://localhost:{server.port}/mcp"
-                options = {"proxy": proxy_url, "verify": certfile}
-                async with Client(url, mode=MODERN, transport_options=options) as client:
-                    res = await client.call_tool("echo", {"message": "sealed"})
-                    assert res.content[0].text == "sealed"
-                assert log and all(ln == f"CONNECT localhost:{server.port} HTTP/1.1" for ln in log)
-        finally:
-            await server.close(grace=0.5)
+        async with serving(tls=(certfile, keyfile)) as (server, _events), _proxy(log) as proxy_url:
+            url = f"https://localhost:{server.port}/mcp"
+            options = {"proxy": proxy_url, "verify": certfile}
+            async with Client(url, mode=MODERN, transport_options=options) as client:
+                res = await client.call_tool("echo", {"message": "sealed"})
+                assert res.content[0].text == "sealed"
+            assert log and all(ln == f"CONNECT localhost:{server.port} HTTP/1.1" for ln in log)
 
     run()

@@ -408,21 +408,14 @@ async def test_read_timeout_fails_a_silent_response() -> None:
 def test_tls_is_verified_by_default(tmp_path: Any) -> None:
     import ssl
 
-    from mcpfast.transports.http.server import HTTPServer
-    from mcpfast.transports.http.settings import HTTPSettings
-
     from ...transports.test_tcp import _self_signed
-    from .helpers import make_core, new_events
 
     certfile, keyfile = _self_signed(tmp_path)
 
     @async_test
     async def run() -> None:
-        server = HTTPServer(make_core(new_events()), host="127.0.0.1", port=0, tls=(certfile, keyfile),
-                            settings=HTTPSettings())
-        await server.start()
-        url = f"https://localhost:{server.port}/mcp"
-        try:
+        async with serving(tls=(certfile, keyfile)) as (server, _events):
+            url = f"https://localhost:{server.port}/mcp"
             with pytest.raises(ConnectionError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
                 await transport_from_url(url).connect(ClientHandlers())
             for options in ({"verify": certfile}, {"ssl": ssl.create_default_context(cafile=certfile)},
@@ -430,8 +423,6 @@ def test_tls_is_verified_by_default(tmp_path: Any) -> None:
                 async with session(url, MODERN, **options) as (s, _t):
                     res = await s.request("tools/call", {"name": "echo", "arguments": {"message": "sealed"}})
                     assert text(res) == "sealed"
-        finally:
-            await server.close(grace=0.5)
 
     run()
 
