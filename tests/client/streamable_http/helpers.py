@@ -117,6 +117,18 @@ Reply = tuple[int, dict[str, str], bytes]
 
 
 @contextlib.asynccontextmanager
+async def raw_server(handle: Any) -> AsyncIterator[str]:
+    """``asyncio.start_server(handle)`` on 127.0.0.1, port 0; yields its ``http://.../mcp`` URL,
+    then closes it and waits for its handlers."""
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}/mcp"
+    finally:
+        srv.close()
+        await srv.wait_closed()
+
+
+@contextlib.asynccontextmanager
 async def fake_server(answer: Any) -> AsyncIterator[tuple[str, list[tuple[str, dict[str, str], bytes]]]]:
     """A keep-alive HTTP/1.1 server of a few lines: ``answer(method, headers, body) -> (status,
     headers, body)``; yields the URL and the requests seen (method, lower-cased headers, body)."""
@@ -141,9 +153,5 @@ async def fake_server(answer: Any) -> AsyncIterator[tuple[str, list[tuple[str, d
         finally:
             writer.close()
 
-    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
-    try:
-        yield f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}/mcp", seen
-    finally:
-        srv.close()
-        await srv.wait_closed()
+    async with raw_server(handle) as url:
+        yield url, seen
