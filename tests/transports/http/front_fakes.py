@@ -170,6 +170,17 @@ def post(path: str, body: bytes, headers: dict[str, str] | None = None, *, host:
     return f"POST {path} HTTP/1.1\r\n{lines}\r\n".encode() + body
 
 
+def injecting_handle(request: HTTPRequest, responder: Responder) -> None:
+    """A core's ``handle`` that tries to inject a header through CR/LF in a value: ``/inject`` in
+    one ``respond()``, any other path through ``start()``/``write()``/``end()``."""
+    if request.path == "/inject":
+        responder.respond(200, [("X-Evil", "a\r\nSet-Cookie: x=1")], b"body")
+    else:
+        responder.start(200, [("X-Evil", "a\nb")])
+        responder.write(b"ignored")
+        responder.end()
+
+
 def rpc_body(rid: Any, method: str, params: Any = None) -> bytes:
     """A JSON-RPC request (``rid`` given) or notification (``rid`` None), encoded."""
     msg: dict[str, Any] = {"jsonrpc": "2.0", "method": method}

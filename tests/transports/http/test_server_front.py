@@ -17,7 +17,7 @@ from mcpfast.testing import async_test
 from mcpfast.transports.http.server import HTTPServer
 
 from ...support.waiting import until
-from .front_fakes import FakeCore, FakeSettings, RawClient, post
+from .front_fakes import FakeCore, FakeSettings, RawClient, injecting_handle, post
 
 
 @asynccontextmanager
@@ -563,15 +563,7 @@ def test_tls(tmp_path: Any) -> None:
 async def test_header_injection_is_refused_with_500() -> None:
     core = FakeCore()
 
-    def handle(request: Any, responder: Any) -> None:
-        if request.path == "/inject":
-            responder.respond(200, [("X-Evil", "a\r\nSet-Cookie: x=1")], b"body")
-        else:
-            responder.start(200, [("X-Evil", "a\nb")])
-            responder.write(b"ignored")
-            responder.end()
-
-    core.handle = handle  # type: ignore[method-assign]
+    core.handle = injecting_handle  # type: ignore[method-assign]
     async with running(core) as (server, _):
         c = await RawClient.connect(server.port)
         for path in (b"/inject", b"/stream"):
