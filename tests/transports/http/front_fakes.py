@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from dataclasses import dataclass, field
 from typing import Any
 
 from mcpfast.transports.http.core import HTTPRequest, Responder
+
+from ...support.ports import free_port as free_port  # for the front tests
 
 
 @dataclass
@@ -207,9 +208,3 @@ def decode_message(ctype: str, raw: bytes) -> Any:
 def message(r: Response) -> Any:
     """``decode_message`` of a response read by ``read_response``."""
     return decode_message(r.headers.get("content-type", ""), r.body)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
