@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from .support.ports import free_port as _free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "conformance" / "everything_server.py"
 CHECKER = ROOT / "conformance" / "check_results.py"
@@ -33,12 +35,6 @@ MODERN_META = {
     "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}},
     "io.modelcontextprotocol/clientInfo": {"name": "smoke", "version": "0"},
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _post(url: str, message: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, str], list[Any]]:

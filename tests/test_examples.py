@@ -17,6 +17,7 @@ import pytest
 from mcpfast.testing import async_test
 
 from .compat import sdk
+from .support.ports import free_port as _free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,12 +80,6 @@ async def test_echo_mcpserver_async_structured() -> None:
     async with sdk.connect([*ECHO, "--async-tool", "--structured"], "auto") as c:
         res = await c.call_tool("echo", {"message": "x"})
         assert sdk.text(res) == "x" and res.structured_content == {"result": "x"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:

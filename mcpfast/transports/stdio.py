@@ -179,10 +179,40 @@ def _is_pipe_like(fd: int, events: int = selectors.EVENT_READ) -> bool:
     return True
 
 
-class _FileReadTransport(asyncio.ReadTransport):
+class _FdEnd:
+    """The closing half that the two regular-file transports share: ``close()`` (or an error)
+    marks the end closing at once, then on the next loop turn closes the fd and tells the
+    protocol, once, as asyncio's pipe transports do."""
+
+    _loop: asyncio.AbstractEventLoop
+    _fd: int
+    _protocol: asyncio.BaseProtocol
+    _closing: bool
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def close(self) -> None:
+        self._close(None)
+
+    def _close(self, exc: BaseException | None) -> None:
+        if not self._closing:
+            self._closing = True
+            self._loop.call_soon(self._lost, exc)
+
+    def _lost(self, exc: BaseException | None) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+            self._protocol.connection_lost(exc)  # type: ignore[arg-type]
+
+
+class _FileReadTransport(_FdEnd, asyncio.ReadTransport):
     """stdin redirected from a regular file (``server < requests.jsonl``), which the pipe
     transports refuse: read in chunks from loop callbacks (a regular file never makes a
     reader wait for a writer), then EOF and ``connection_lost`` as a read pipe does."""
+
+    _protocol: asyncio.Protocol
 
     def __init__(self, loop: asyncio.AbstractEventLoop, fd: int, protocol: asyncio.Protocol) -> None:
         super().__init__({"pipe": fd})
@@ -228,25 +258,8 @@ class _FileReadTransport(asyncio.ReadTransport):
     def is_reading(self) -> bool:
         return not self._paused and not self._closing
 
-    def is_closing(self) -> bool:
-        return self._closing
 
-    def close(self) -> None:
-        self._close(None)
-
-    def _close(self, exc: BaseException | None) -> None:
-        if not self._closing:
-            self._closing = True
-            self._loop.call_soon(self._lost, exc)
-
-    def _lost(self, exc: BaseException | None) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-            self._protocol.connection_lost(exc)  # type: ignore[arg-type]
-
-
-class _FileWriteTransport(asyncio.WriteTransport):
+class _FileWriteTransport(_FdEnd, asyncio.WriteTransport):
     """stdout redirected to a regular file: plain blocking writes (they never wait long)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, fd: int, protocol: asyncio.BaseProtocol) -> None:
@@ -276,25 +289,8 @@ class _FileWriteTransport(asyncio.WriteTransport):
     def can_write_eof(self) -> bool:
         return False
 
-    def is_closing(self) -> bool:
-        return self._closing
-
-    def close(self) -> None:
-        self._close(None)
-
     def abort(self) -> None:
         self._close(None)
-
-    def _close(self, exc: BaseException | None) -> None:
-        if not self._closing:
-            self._closing = True
-            self._loop.call_soon(self._lost, exc)
-
-    def _lost(self, exc: BaseException | None) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-            self._protocol.connection_lost(exc)  # type: ignore[arg-type]
 
 
 async def _connect_pipes(protocol: StdioProtocol, read_fd: int, write_fd: int) -> None:

@@ -16,7 +16,7 @@ import time
 from mcp import Client
 from mcp.client.sse import sse_client
 
-from tests.compat.test_sse import _load, _Served
+from tests.compat.test_sse import _load, _served
 
 
 async def _rate(base: str, calls: int) -> float:
@@ -36,7 +36,7 @@ def main() -> None:
     calls = int(sys.argv[1]) if len(sys.argv) > 1 else 500
     rates = {}
     for impl in ("sdk", "mcpfast"):
-        with _Served(_load(impl, "tools_server").sse_app()) as served:
+        with _served(_load(impl, "tools_server").sse_app()) as served:
             rates[impl] = asyncio.run(_rate(served.base, calls))
         print(f"{impl:8} {rates[impl]:8.0f} calls/s over HTTP+SSE ({calls} sequential add calls)")
     print(f"mcpfast / sdk: {rates['mcpfast'] / rates['sdk']:.2f}x")

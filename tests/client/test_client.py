@@ -31,6 +31,7 @@ from mcpfast.testing import async_test
 from mcpfast.wire import jsonrpc
 
 from ..interop import server_app
+from ..support.callbacks import add_callback_tools
 
 MODES = ["legacy", "2026-07-28"]
 
@@ -38,20 +39,7 @@ MODES = ["legacy", "2026-07-28"]
 def make_app() -> MCPServer:
     app = MCPServer("callbacks", instructions="Ask away.")
 
-    @app.tool()
-    async def ask_name(ctx: Context) -> str:
-        r = await ctx.elicit("Your name?", {"type": "object", "properties": {"name": {"type": "string"}}})
-        return f"hello {r.content['name']}" if r.action == "accept" else f"no name ({r.action})"
-
-    @app.tool()
-    async def sample(ctx: Context) -> str:
-        res = await ctx.session.create_message("say hi", max_tokens=5)
-        return str(res.content.text)
-
-    @app.tool()
-    async def roots(ctx: Context) -> list[str]:
-        res = await ctx.session.list_roots()
-        return [r.uri for r in res.roots]
+    add_callback_tools(app)
 
     @app.tool()
     async def chatty(ctx: Context) -> str:

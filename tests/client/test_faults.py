@@ -15,14 +15,16 @@ from mcpfast.client.memory import InProcessTransport
 from mcpfast.errors import CONNECTION_CLOSED, REQUEST_TIMEOUT, MethodNotFound
 from mcpfast.testing import async_test
 
+from ..support.dispatchers import RecordingDispatcher
 
-class Scripted:
+
+class Scripted(RecordingDispatcher):
     """A legacy-only server: ``tools/call`` of ``echo``, ``slow`` (``delay`` s; ignores
     cancellation when ``stubborn``), ``hang`` (never answers), ``malformed`` (answers with a
     response that has neither result nor error)."""
 
     def __init__(self) -> None:
-        self.notifications: list[tuple[str, Any]] = []
+        super().__init__()
         self.started: list[Any] = []
         self.transport: InProcessTransport | None = None
 
@@ -51,20 +53,9 @@ class Scripted:
         try:
             await asyncio.sleep(delay)
         except asyncio.CancelledError:
-            self.notifications.append(("handler cancelled", None))
+            self.seen.append(("handler cancelled", None))
             raise
         return {"content": [{"type": "text", "text": message}]}
-
-    def on_notification(self, peer: Any, note: Any) -> None:
-        self.notifications.append((note.method, note.params))
-        if note.method == "notifications/cancelled":
-            peer.cancel_request(note.params["requestId"])
-
-    def on_batch(self, peer: Any, batch: Any) -> bool:
-        return False
-
-    def on_close(self, peer: Any, exc: BaseException | None) -> None:
-        pass
 
 
 def scripted_client(**kw: Any) -> tuple[Client, Scripted, InProcessTransport]:
@@ -98,23 +89,23 @@ async def test_a_cancelled_call_sends_notifications_cancelled() -> None:
             await task
         for _ in range(10):
             await asyncio.sleep(0)
-        cancels = [p for m, p in server.notifications if m == "notifications/cancelled"]
+        cancels = [p for m, p in server.seen if m == "notifications/cancelled"]
         assert [p["requestId"] for p in cancels] == server.started
-        assert ("handler cancelled", None) in server.notifications
+        assert ("handler cancelled", None) in server.seen
         assert (await c.call_tool("echo", {"message": "still fine"})).content[0].text == "still fine"
 
 
 @async_test
 async def test_a_timeout_raises_and_the_late_answer_is_dropped() -> None:
     client, server, _t = scripted_client()
-    server.on_notification = lambda peer, note: server.notifications.append((note.method, note.params))  # type: ignore[method-assign]
+    server.on_notification = lambda peer, note: server.seen.append((note.method, note.params))  # type: ignore[method-assign]
     async with client as c:  # the server ignores the cancellation: its answer comes late
         with pytest.raises(MCPError) as info:
             await c.call_tool("slow", {"delay": 0.1, "message": "late"}, read_timeout_seconds=0.02)
         assert info.value.error.code == REQUEST_TIMEOUT
         for _ in range(10):
             await asyncio.sleep(0)
-        assert [m for m, _ in server.notifications] == ["notifications/initialized", "notifications/cancelled"]
+        assert [m for m, _ in server.seen] == ["notifications/initialized", "notifications/cancelled"]
         await asyncio.sleep(0.15)  # the late answer arrives and is dropped
         assert c.session.peer.pending == 0
         assert (await c.call_tool("echo", {"message": "next"})).content[0].text == "next"

@@ -31,6 +31,8 @@ from mcpfast.client.tasks import (
 from mcpfast.errors import INVALID_PARAMS, REQUEST_CANCELLED, REQUEST_TIMEOUT, InvalidParams, MethodNotFound
 from mcpfast.testing import async_test
 
+from ..support.dispatchers import RecordingDispatcher
+
 MODERN = "2026-07-28"
 LEGACY = "legacy"
 ERAS = [MODERN, LEGACY]
@@ -64,7 +66,7 @@ class FakeTask:
         self.ended.set()
 
 
-class TaskServer:
+class TaskServer(RecordingDispatcher):
     """A scripted server that runs some tools as tasks, in either era.
 
     Tools: ``direct`` (answered at once), ``slow`` (a task that completes on its
@@ -79,7 +81,7 @@ class TaskServer:
         self.notify = notify  # 2025-11-25: send notifications/tasks/status on changes
         self.poll_ms = poll_ms
         self.tasks: dict[str, FakeTask] = {}
-        self.seen: list[tuple[str, Any]] = []
+        super().__init__()
         self.ids = itertools.count(1)
         self.listeners: dict[Any, list[str]] = {}
         self.peer: Any = None
@@ -235,17 +237,6 @@ class TaskServer:
             await asyncio.Event().wait()
         finally:
             self.listeners.pop(req.id, None)
-
-    def on_notification(self, peer: Any, note: Any) -> None:
-        self.seen.append((note.method, note.params))
-        if note.method == "notifications/cancelled":
-            peer.cancel_request(note.params["requestId"])
-
-    def on_batch(self, peer: Any, batch: Any) -> bool:
-        return False
-
-    def on_close(self, peer: Any, exc: BaseException | None) -> None:
-        pass
 
     def methods(self) -> list[str]:
         return [m for m, _ in self.seen]
@@ -490,29 +481,26 @@ async def test_listen_brings_the_end_without_waiting_for_the_next_poll() -> None
     assert server.methods().count("tasks/get") == 1
 
 
+class _Deaf(TaskServer):
+    """Acknowledges ``subscriptions/listen`` without any task in it."""
+
+    async def listen(self, peer: Any, req: Any) -> None:
+        peer.notify("notifications/subscriptions/acknowledged",
+                    {"notifications": {"taskIds": []}, "_meta": {SUBSCRIPTION_ID_KEY: req.id}})
+        await asyncio.Event().wait()
+
+
+class _NoListen(TaskServer):
+    """Refuses ``subscriptions/listen`` (method not found)."""
+
+    def listen(self, peer: Any, req: Any) -> Any:
+        raise MethodNotFound("Method not found: subscriptions/listen")
+
+
+@pytest.mark.parametrize("server_class", [_Deaf, _NoListen], ids=["left-out-of-the-ack", "refused"])
 @async_test
-async def test_a_task_left_out_of_the_listen_ack_is_polled() -> None:
-    class Deaf(TaskServer):
-        async def listen(self, peer: Any, req: Any) -> None:
-            peer.notify("notifications/subscriptions/acknowledged",
-                        {"notifications": {"taskIds": []}, "_meta": {SUBSCRIPTION_ID_KEY: req.id}})
-            await asyncio.Event().wait()
-
-    client, server = connect(MODERN, Deaf(MODERN))
-    async with client as c:
-        task = await c.start_tool_task("slow", {"polls": 2}, listen=True)
-        assert (await task.result()).content[0].text == "done after 2"
-    assert "subscriptions/listen" in server.methods()
-    assert server.methods().count("tasks/get") == 2
-
-
-@async_test
-async def test_a_refused_listen_falls_back_to_polling() -> None:
-    class NoListen(TaskServer):
-        def listen(self, peer: Any, req: Any) -> Any:
-            raise MethodNotFound("Method not found: subscriptions/listen")
-
-    client, server = connect(MODERN, NoListen(MODERN))
+async def test_a_task_the_listen_does_not_cover_is_polled(server_class: type[TaskServer]) -> None:
+    client, server = connect(MODERN, server_class(MODERN))
     async with client as c:
         task = await c.start_tool_task("slow", {"polls": 2}, listen=True)
         assert (await task.result()).content[0].text == "done after 2"

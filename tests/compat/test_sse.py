@@ -14,17 +14,16 @@ import contextlib
 import functools
 import re
 import sys
-import threading
 import types as pytypes
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx2 as httpx
 import pytest
-import uvicorn
 
 from mcpfast import Context, MCPServer
 
+from ..support.served import UvicornInThread
 from . import recorder, sdk
 from .run_server import source_for
 from .test_compat import SERVERS, STEPS, normalise
@@ -50,37 +49,14 @@ def _load(impl: str, server: str) -> Any:
     return module.mcp
 
 
-class _Served:
-    """An ASGI app under uvicorn in a thread of its own (its own loop), on 127.0.0.1."""
-
-    def __init__(self, app: Any) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                                    lifespan="on", timeout_graceful_shutdown=2))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> _Served:
-        self.thread.start()
-        for _ in range(1000):
-            if self.server.started:
-                break
-            threading.Event().wait(0.01)
-        assert self.server.started, "uvicorn did not start"
-        return self
-
-    @property
-    def base(self) -> str:
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(15)
-        assert not self.thread.is_alive(), "uvicorn did not stop"
+def _served(app: Any) -> UvicornInThread:
+    """``app`` under uvicorn; its open SSE streams get 2 s to end at shutdown."""
+    return UvicornInThread(app, "", graceful=2)
 
 
 @contextlib.contextmanager
-def serving(server: str) -> Iterator[dict[str, _Served]]:
-    with _Served(_load("sdk", server).sse_app()) as theirs, _Served(_load("mcpfast", server).sse_app()) as ours:
+def serving(server: str) -> Iterator[dict[str, UvicornInThread]]:
+    with _served(_load("sdk", server).sse_app()) as theirs, _served(_load("mcpfast", server).sse_app()) as ours:
         yield {"sdk": theirs, "mcpfast": ours}
 
 
@@ -232,7 +208,7 @@ def test_paths_mount_path_and_root_path() -> None:
     async def main() -> tuple[str, str]:
         out = []
         for asgi, url in ((sse, "/events"), (parent, "/outer/sse")):
-            with _Served(asgi) as served:
+            with _served(asgi) as served:
                 async with httpx.AsyncClient(timeout=10) as client:
                     stream = _endpoint(client, served.base + url)
                     out.append(await stream.__anext__())
@@ -410,7 +386,7 @@ def test_custom_routes_are_served_beside_the_transport() -> None:
             await stream.aclose()
             return r.text, endpoint
 
-    with _Served(app.sse_app()) as served:
+    with _served(app.sse_app()) as served:
         text, endpoint = asyncio.run(main(served.base))
     assert text == "ok" and endpoint.startswith("/messages/?session_id=")
 

@@ -15,13 +15,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from mcpfast import Context, MCPServer
 from mcpfast.errors import StoreUnavailable
 from mcpfast.stores import MemoryStore
 from mcpfast.testing import async_test
 from mcpfast.transports.http.server import HTTPServer
 from mcpfast.transports.http.settings import HTTPSettings
+from tests.scale.app import make_app
 from tests.transports.http.front_fakes import RawClient, Response, post
+from tests.transports.http.front_fakes import rpc_body as body
 
 LEGACY = "2025-11-25"
 MODERN = "2026-07-28"
@@ -75,32 +76,6 @@ class SharedMemoryStore(MemoryStore):
         return await super().subscribe(channel, callback, **kw)
 
 
-def make_app() -> MCPServer:
-    mcp = MCPServer("shared-test")
-
-    @mcp.tool()
-    def echo(message: str) -> str:
-        return message
-
-    @mcp.tool()
-    async def later(text: str, ctx: Context) -> str:
-        import contextvars
-
-        async def log_it() -> None:
-            await asyncio.sleep(0.01)
-            ctx.info(text)
-
-        asyncio.get_running_loop().create_task(log_it(), context=contextvars.Context())
-        return "scheduled"
-
-    @mcp.tool()
-    async def ask(question: str, ctx: Context) -> str:
-        res = await ctx.elicit(question, {"type": "object", "properties": {"answer": {"type": "string"}}})
-        return json.dumps(getattr(res, "data", None) or getattr(res, "content", None), default=str)
-
-    return mcp
-
-
 @asynccontextmanager
 async def two_fronts(store: Any) -> AsyncIterator[tuple[HTTPServer, HTTPServer]]:
     fronts = []
@@ -114,15 +89,6 @@ async def two_fronts(store: Any) -> AsyncIterator[tuple[HTTPServer, HTTPServer]]
     finally:
         for server in fronts:
             await server.close(grace=0.5)
-
-
-def body(rid: Any, method: str, params: Any = None) -> bytes:
-    msg: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
-    if rid is not None:
-        msg["id"] = rid
-    if params is not None:
-        msg["params"] = params
-    return json.dumps(msg).encode()
 
 
 def headers(sid: str | None = None) -> dict[str, str]:

@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.ports import free_port as _free_port
 from tests.support.redis_server import RedisServer, redis_server  # noqa: F401 - the fixture
 
 LEGACY = "2025-11-25"
@@ -33,12 +34,6 @@ MODERN = "2026-07-28"
 ACCEPT = "application/json, text/event-stream"
 ROOT = Path(__file__).resolve().parents[2]
 APP = Path(__file__).resolve().parent / "app.py"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 15.0) -> None:

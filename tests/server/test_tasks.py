@@ -23,7 +23,8 @@ from mcpfast.server.tasks import MemoryTaskStore, wait_for
 from mcpfast.testing import Client, async_test
 
 from ..support.taskstore_contract import check_task_store, record
-from ..transports.http.front_fakes import RawClient, post
+from ..support.waiting import until
+from ..transports.http.front_fakes import RawClient, message, post, rpc_body
 
 EXT = "io.modelcontextprotocol/tasks"
 RELATED = "io.modelcontextprotocol/related-task"
@@ -173,7 +174,7 @@ async def test_modern_cancel_running_async_tool_and_idempotent_ack() -> None:
         ack = await c.request("tasks/cancel", {"taskId": h["taskId"]})
         assert ack == {"resultType": "complete", "_meta": ack["_meta"]}
         assert (await c.request("tasks/get", {"taskId": h["taskId"]}))["status"] == "cancelled"
-        for _ in range(20):
+        for _ in range(20):  # within a few loop turns
             if gate.cancelled:
                 break
             await asyncio.sleep(0)
@@ -197,10 +198,7 @@ async def test_modern_cancel_def_tool_sets_context_flag_and_drops_its_result() -
             raise AssertionError("the def tool's report_status never reached the task")
         await c.request("tasks/cancel", {"taskId": h["taskId"]})
         gate.thread_release.set()  # the thread finishes; its answer must not replace "cancelled"
-        for _ in range(200):
-            if gate.saw_cancel_flag is not None:
-                break
-            await asyncio.sleep(0.005)
+        await until(lambda: gate.saw_cancel_flag is not None)
         assert gate.saw_cancel_flag is True
         g = await c.request("tasks/get", {"taskId": h["taskId"]})
         assert g["status"] == "cancelled" and "result" not in g
@@ -238,7 +236,7 @@ async def test_modern_cancel_while_input_required() -> None:
         await c.request("tasks/cancel", {"taskId": h["taskId"]})
         g = await c.request("tasks/get", {"taskId": h["taskId"]})
         assert g["status"] == "cancelled" and "inputRequests" not in g
-        for _ in range(20):
+        for _ in range(20):  # within a few loop turns
             if not app.core.running_tasks:
                 break
             await asyncio.sleep(0)
@@ -318,18 +316,12 @@ async def test_modern_status_notifications_on_listen() -> None:
     async with Client(app, protocol_version=MODERN, capabilities=WITH_EXT) as c:
         h = await c.request("tools/call", {"name": "held", "arguments": {}})
         listen = asyncio.ensure_future(c.request("subscriptions/listen", {"notifications": {"taskIds": [h["taskId"]]}}))
-        for _ in range(50):
-            if c.notifications_of("notifications/subscriptions/acknowledged"):
-                break
-            await asyncio.sleep(0.002)
+        await until(lambda: c.notifications_of("notifications/subscriptions/acknowledged"))
         ack = c.notifications_of("notifications/subscriptions/acknowledged")[0]
         assert ack["notifications"]["taskIds"] == [h["taskId"]]
         gate.release.set()
         await settled(app.core, h["taskId"])
-        for _ in range(50):
-            if c.notifications_of("notifications/tasks"):
-                break
-            await asyncio.sleep(0.002)
+        await until(lambda: c.notifications_of("notifications/tasks"))
         note = c.notifications_of("notifications/tasks")[-1]
         assert note["taskId"] == h["taskId"] and note["status"] == "completed" and note["result"]["content"]
         assert "io.modelcontextprotocol/subscriptionId" in note["_meta"]
@@ -642,22 +634,6 @@ async def test_memory_store_bounds() -> None:
 # ============================================================================ HTTP
 
 
-def _body(rid: int, method: str, params: dict[str, Any]) -> bytes:
-    return json.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}).encode()
-
-
-def _message(raw: bytes, ctype: str) -> Any:
-    if ctype.startswith("text/event-stream"):
-        for block in raw.decode().split("\n\n"):
-            data = "\n".join(line[5:].lstrip() for line in block.split("\n") if line.startswith("data:"))
-            if data:
-                obj = json.loads(data)
-                if "id" in obj and "method" not in obj:
-                    return obj
-        raise AssertionError(f"no response in {raw!r}")
-    return json.loads(raw)
-
-
 def _modern_headers(method: str, name: str | None) -> dict[str, str]:
     h = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
          "MCP-Protocol-Version": MODERN, "Mcp-Method": method}
@@ -674,52 +650,58 @@ async def test_http_modern_task_with_routing_headers() -> None:
     async with app.core.start("http", port=0) as server:
         c = await RawClient.connect(server.port)
         try:
-            c.send(post("/mcp", _body(1, "tools/call", {"name": "quick", "arguments": {}, "_meta": meta}),
+            c.send(post("/mcp", rpc_body(1, "tools/call", {"name": "quick", "arguments": {}, "_meta": meta}),
                         _modern_headers("tools/call", "quick")))
             r = await c.response()
-            h = _message(r.body, r.headers.get("content-type", ""))["result"]
+            h = message(r)["result"]
             assert h["resultType"] == "task"
             tid = h["taskId"]
             await settled(app.core, tid)
-            c.send(post("/mcp", _body(2, "tasks/get", {"taskId": tid, "_meta": meta}), _modern_headers("tasks/get", tid)))
+            c.send(post("/mcp", rpc_body(2, "tasks/get", {"taskId": tid, "_meta": meta}), _modern_headers("tasks/get", tid)))
             r = await c.response()
-            g = _message(r.body, r.headers.get("content-type", ""))["result"]
+            g = message(r)["result"]
             assert r.status == 200 and g["status"] == "completed" and g["result"]["content"][0]["text"] == "quick"
-            c.send(post("/mcp", _body(3, "tasks/get", {"taskId": tid, "_meta": meta}),
+            c.send(post("/mcp", rpc_body(3, "tasks/get", {"taskId": tid, "_meta": meta}),
                         _modern_headers("tasks/get", "some-other-task")))
             r = await c.response()
-            assert r.status == 400 and _message(r.body, r.headers.get("content-type", ""))["error"]["code"] == -32020
-            c.send(post("/mcp", _body(4, "tasks/cancel", {"taskId": tid, "_meta": meta}),
+            assert r.status == 400 and message(r)["error"]["code"] == -32020
+            c.send(post("/mcp", rpc_body(4, "tasks/cancel", {"taskId": tid, "_meta": meta}),
                         _modern_headers("tasks/cancel", tid)))
             r = await c.response()
-            assert _message(r.body, r.headers.get("content-type", ""))["result"]["resultType"] == "complete"
+            assert message(r)["result"]["resultType"] == "complete"
         finally:
             c.close()
+
+
+async def _legacy_session(c: RawClient, capabilities: dict[str, Any]) -> tuple[dict[str, str], Any]:
+    """``initialize`` (at 2025-11-25, with ``capabilities``) and ``notifications/initialized`` on
+    ``c``: the headers of the session's next requests, and the initialize result."""
+    accept = "application/json, text/event-stream"
+    c.send(post("/mcp", rpc_body(0, "initialize", {"protocolVersion": LEGACY, "capabilities": capabilities,
+                                                   "clientInfo": {"name": "t", "version": "0"}}),
+                {"Content-Type": "application/json", "Accept": accept}))
+    r = await c.response()
+    hdrs = {"Content-Type": "application/json", "Accept": accept, "Mcp-Session-Id": r.headers["mcp-session-id"],
+            "MCP-Protocol-Version": LEGACY}
+    c.send(post("/mcp", rpc_body(None, "notifications/initialized"), hdrs))
+    assert (await c.response()).status == 202
+    return hdrs, message(r)["result"]
 
 
 @async_test
 async def test_http_legacy_task_result() -> None:
     app = build(Gate())
-    accept = "application/json, text/event-stream"
     async with app.core.start("http", port=0) as server:
         c = await RawClient.connect(server.port)
         try:
-            c.send(post("/mcp", _body(0, "initialize", {"protocolVersion": LEGACY, "capabilities": {},
-                                                         "clientInfo": {"name": "t", "version": "0"}}),
-                        {"Content-Type": "application/json", "Accept": accept}))
+            hdrs, init = await _legacy_session(c, {})
+            assert init["capabilities"]["tasks"]
+            c.send(post("/mcp", rpc_body(1, "tools/call", {"name": "quick", "arguments": {}, "task": {}}), hdrs))
             r = await c.response()
-            sid = r.headers["mcp-session-id"]
-            assert _message(r.body, r.headers.get("content-type", ""))["result"]["capabilities"]["tasks"]
-            hdrs = {"Content-Type": "application/json", "Accept": accept, "Mcp-Session-Id": sid,
-                    "MCP-Protocol-Version": LEGACY}
-            c.send(post("/mcp", json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}).encode(), hdrs))
-            assert (await c.response()).status == 202
-            c.send(post("/mcp", _body(1, "tools/call", {"name": "quick", "arguments": {}, "task": {}}), hdrs))
+            tid = message(r)["result"]["task"]["taskId"]
+            c.send(post("/mcp", rpc_body(2, "tasks/result", {"taskId": tid}), hdrs))
             r = await c.response()
-            tid = _message(r.body, r.headers.get("content-type", ""))["result"]["task"]["taskId"]
-            c.send(post("/mcp", _body(2, "tasks/result", {"taskId": tid}), hdrs))
-            r = await c.response()
-            res = _message(r.body, r.headers.get("content-type", ""))["result"]
+            res = message(r)["result"]
             assert res["content"][0]["text"] == "quick" and res["_meta"][RELATED] == {"taskId": tid}
         finally:
             c.close()
@@ -742,24 +724,16 @@ async def _sse_until(c: RawClient, needle: bytes, seen: bytearray) -> None:
 @async_test
 async def test_http_legacy_task_input_travels_on_the_tasks_result_stream() -> None:
     app = build(Gate())
-    accept = "application/json, text/event-stream"
     async with app.core.start("http", port=0) as server:
         c = await RawClient.connect(server.port)
         r2 = await RawClient.connect(server.port)
         try:
-            c.send(post("/mcp", _body(0, "initialize", {"protocolVersion": LEGACY, "capabilities": {"elicitation": {}},
-                                                         "clientInfo": {"name": "t", "version": "0"}}),
-                        {"Content-Type": "application/json", "Accept": accept}))
-            sid = (await c.response()).headers["mcp-session-id"]
-            hdrs = {"Content-Type": "application/json", "Accept": accept, "Mcp-Session-Id": sid,
-                    "MCP-Protocol-Version": LEGACY}
-            c.send(post("/mcp", json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}).encode(), hdrs))
-            assert (await c.response()).status == 202
-            c.send(post("/mcp", _body(1, "tools/call", {"name": "ask_one", "arguments": {}, "task": {}}), hdrs))
+            hdrs, _init = await _legacy_session(c, {"elicitation": {}})
+            c.send(post("/mcp", rpc_body(1, "tools/call", {"name": "ask_one", "arguments": {}, "task": {}}), hdrs))
             r = await c.response()
-            tid = _message(r.body, r.headers.get("content-type", ""))["result"]["task"]["taskId"]
+            tid = message(r)["result"]["task"]["taskId"]
             await settled(app.core, tid, ("input_required",))
-            r2.send(post("/mcp", _body(2, "tasks/result", {"taskId": tid}), hdrs))  # no GET stream: this one
+            r2.send(post("/mcp", rpc_body(2, "tasks/result", {"taskId": tid}), hdrs))  # no GET stream: this one
             seen = bytearray()
             await _sse_until(r2, b"elicitation/create", seen)
             line = next(ln for ln in bytes(seen).decode().split("\n") if "elicitation/create" in ln)

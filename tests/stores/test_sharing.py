@@ -9,8 +9,6 @@ import asyncio
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +22,7 @@ from mcpfast.testing import async_test
 
 from ..server.harness import Conn
 from ..support.redis_server import RedisServer, unique_prefix
-
-
-async def _until(cond: Callable[[], bool], timeout: float = 2.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.002)
+from ..support.waiting import until
 
 
 def _core(**kw: Any) -> ServerCore:
@@ -91,14 +82,14 @@ async def test_listen_and_sessions_hear_changes_made_elsewhere(redis_server: Red
         changed = ("notifications/tools/list_changed", {"_meta": {"io.modelcontextprotocol/subscriptionId": "L"}})
         await asyncio.sleep(0)  # the peer writes on the next loop turn
         assert _sent(la) == [updated, changed]  # at once, where the change happened
-        await _until(lambda: len(_sent(lb)) == 2)
+        await until(lambda: len(_sent(lb)) == 2)
         assert _sent(lb) == [updated, changed]
         await asyncio.sleep(0.05)
         assert len(_sent(la)) == 2  # its own message, back from Redis, is not delivered twice
         # the other way, and only to the matching subscription
         b.notify_resource_updated("file:///other.txt")
         b.notify_resource_updated("file:///a.txt")
-        await _until(lambda: len(_sent(la)) == 3)
+        await until(lambda: len(_sent(la)) == 3)
         assert _sent(la)[2] == updated
         for c in (la, lb):
             c.peer.connection_lost(None)
@@ -141,14 +132,14 @@ async def test_store_down_at_start_then_shared(redis_server: RedisServer, monkey
                 await asyncio.sleep(0.02)
                 assert len(_sent(la)) == 1
                 redis_server.start()
-                await _until(lambda: a.signer is not own_key, timeout=5)
+                await until(lambda: a.signer is not own_key, timeout=5)
                 digest = request_digest("tools/call", "t")
-                await _until(lambda: _verifies(b, a.signer.sign(digest, None, None), digest), timeout=5)
+                await until(lambda: _verifies(b, a.signer.sign(digest, None, None), digest), timeout=5)
                 lb = _listen(b)
                 await asyncio.sleep(0)
-                await _until(lambda: _resubscribed(b), timeout=5)
+                await until(lambda: _resubscribed(b), timeout=5)
                 a.notify_resource_updated("file:///a.txt")
-                await _until(lambda: len(_sent(lb)) == 1, timeout=5)
+                await until(lambda: len(_sent(lb)) == 1, timeout=5)
                 for c in (la, lb):
                     c.peer.connection_lost(None)
         finally:

@@ -18,6 +18,7 @@ from mcpfast.stores import ENV_VAR, MemoryStore, Store, open_store, store_url
 from mcpfast.testing import async_test
 
 from ..support.redis_server import RedisServer, unique_prefix
+from ..support.waiting import until
 
 Make = Callable[..., Store]
 
@@ -174,14 +175,6 @@ async def test_events_forget_stream_and_session(make: Make) -> None:
 # ============================================================================== pub/sub
 
 
-async def _until(cond: Callable[[], bool], timeout: float = 2.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.002)
-
-
 @async_test
 async def test_pubsub_reaches_other_clients_in_order(make: Make) -> None:
     async with make() as a, make() as b:
@@ -198,7 +191,7 @@ async def test_pubsub_reaches_other_clients_in_order(make: Make) -> None:
         assert reached >= 1
         await a.publish("notify", b"2")
         await b.publish("notify", b"3")
-        await _until(lambda: len(got_b) == 3 and len(got_b2) == 3 and len(got_a) == 3)
+        await until(lambda: len(got_b) == 3 and len(got_b2) == 3 and len(got_a) == 3)
         assert got_b == got_b2 == [b"1", b"2", b"3"]
         assert got_a == [b"1", b"2", b"3"]  # the publisher's own subscriptions too
         assert other == []
@@ -206,7 +199,7 @@ async def test_pubsub_reaches_other_clients_in_order(make: Make) -> None:
         await sb.close()  # idempotent
         assert sb.closed
         await a.publish("notify", b"4")
-        await _until(lambda: len(got_b2) == 4)
+        await until(lambda: len(got_b2) == 4)
         assert got_b == [b"1", b"2", b"3"]
         for s in (sb2, sa, so):
             await s.close()
@@ -225,7 +218,7 @@ async def test_pubsub_callback_errors_do_not_stop_delivery(make: Make, caplog: p
         s2 = await a.subscribe("c", got.append)
         await a.publish("c", b"x")
         await a.publish("c", b"y")
-        await _until(lambda: len(got) == 2)
+        await until(lambda: len(got) == 2)
         assert "callback on 'c' failed" in caplog.text
         await s1.close()
         await s2.close()
@@ -310,7 +303,7 @@ async def test_redis_down_fails_fast_then_resumes(redis_server: RedisServer) -> 
         sub = await b.subscribe("notify", got.append, on_gap=lambda: gaps.append(1))
         await a.set("k", 1)
         await a.publish("notify", b"before")
-        await _until(lambda: got == [b"before"])
+        await until(lambda: got == [b"before"])
         redis_server.stop()
         calls = [
             lambda: a.get("k"), lambda: a.set("k", 2), lambda: a.delete("k"), lambda: a.touch("k", 1),
@@ -327,12 +320,12 @@ async def test_redis_down_fails_fast_then_resumes(redis_server: RedisServer) -> 
         with pytest.raises(StoreUnavailable):
             await b.subscribe("notify2", got.append)
         redis_server.start()
-        await _until(lambda: gaps == [1], timeout=5)
+        await until(lambda: gaps == [1], timeout=5)
         assert await a.get("k") is None  # no persistence: Redis came back empty
         assert await a.set("k", 3) is True
         assert await b.get("k") == 3
         await a.publish("notify", b"after")
-        await _until(lambda: got == [b"before", b"after"])
+        await until(lambda: got == [b"before", b"after"])
         await sub.close()
     finally:
         if not redis_server.running:

@@ -101,3 +101,24 @@ class EchoDispatcher:
 
     def on_close(self, peer: Any, exc: BaseException | None) -> None:
         self.closed.append(exc)
+
+
+class RecordingDispatcher:
+    """The common part of the scripted servers of the client tests: every notification is
+    recorded in ``self.seen`` as ``(method, params)`` (subclasses add their own entries),
+    ``notifications/cancelled`` cancels the named request, batches are refused, and close does
+    nothing. Subclasses write ``on_request``."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, Any]] = []
+
+    def on_notification(self, peer: Any, note: Any) -> None:
+        self.seen.append((note.method, note.params))
+        if note.method == "notifications/cancelled":
+            peer.cancel_request(note.params["requestId"])
+
+    def on_batch(self, peer: Any, batch: Any) -> bool:
+        return False
+
+    def on_close(self, peer: Any, exc: BaseException | None) -> None:
+        pass

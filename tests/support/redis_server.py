@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from .ports import free_port as _free_port
+
 __all__ = ["RedisServer", "redis_server", "redis_server_binary", "redis_package_missing", "unique_prefix"]
 
 _counter = itertools.count()
@@ -58,12 +60,6 @@ def redis_package_missing() -> str | None:
     if os.environ.get("CI"):
         raise RuntimeError(why + " - CI is set: failing instead of skipping")
     return why
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class RedisServer:

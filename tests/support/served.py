@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from types import TracebackType
 from typing import Any
 
 from mcpfast.server.serving import ServerHandle, start_server
@@ -43,14 +44,16 @@ class ServedInThread:
 
 
 class UvicornInThread:
-    """An ASGI app under uvicorn on 127.0.0.1 port 0, in a daemon thread with its own loop."""
+    """An ASGI app under uvicorn on 127.0.0.1 port 0, in a daemon thread with its own loop; also a
+    context manager that closes it. ``graceful`` is uvicorn's ``timeout_graceful_shutdown``: how
+    long open streams (SSE) get to end before they are cut."""
 
-    def __init__(self, app: Any, path: str = "/mcp") -> None:
+    def __init__(self, app: Any, path: str = "/mcp", *, graceful: int = 1) -> None:
         import uvicorn
 
         self.path = path
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                                    lifespan="on", timeout_graceful_shutdown=1))
+                                                    lifespan="on", timeout_graceful_shutdown=graceful))
         self.thread = threading.Thread(target=self.server.run, daemon=True, name="served-uvicorn")
         self.thread.start()
         started = threading.Event()
@@ -63,12 +66,24 @@ class UvicornInThread:
             raise RuntimeError("uvicorn did not start")
 
     @property
-    def url(self) -> str:
+    def base(self) -> str:
+        """``http://127.0.0.1:<port>``, without the path."""
         port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}{self.path}"
+        return f"http://127.0.0.1:{port}"
+
+    @property
+    def url(self) -> str:
+        return self.base + self.path
 
     def close(self) -> None:
         self.server.should_exit = True
-        self.thread.join(10)
+        self.thread.join(15)
         if self.thread.is_alive():
             raise RuntimeError("uvicorn did not stop")
+
+    def __enter__(self) -> UvicornInThread:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()

@@ -14,6 +14,8 @@ from mcpfast.errors import McpError, ToolError
 from mcpfast.server import ServerCore
 from mcpfast.testing import ERAS, LEGACY, MODERN, Client, async_test, text_of
 
+from ..support.callbacks import add_callback_tools
+
 SERVER_INFO_KEY = "io.modelcontextprotocol/serverInfo"
 
 
@@ -41,20 +43,7 @@ def make_app(events: list[str] | None = None) -> MCPServer:
     def db(ctx: Context) -> str:
         return str(ctx.request_context.lifespan_context["db"])
 
-    @app.tool()
-    async def ask_name(ctx: Context) -> str:
-        r = await ctx.elicit("Your name?", {"type": "object", "properties": {"name": {"type": "string"}}})
-        return f"hello {r.content['name']}" if r.action == "accept" else f"no name ({r.action})"
-
-    @app.tool()
-    async def sample(ctx: Context) -> str:
-        res = await ctx.session.create_message("say hi", max_tokens=5)
-        return str(res.content.text)
-
-    @app.tool()
-    async def roots(ctx: Context) -> list[str]:
-        res = await ctx.session.list_roots()
-        return [r.uri for r in res.roots]
+    add_callback_tools(app)
 
     @app.tool()
     async def progress(steps: int, ctx: Context) -> str:

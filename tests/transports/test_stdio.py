@@ -9,7 +9,6 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,6 +17,7 @@ from mcpfast.testing import async_test
 from mcpfast.transports.stdio import connect_stdio
 
 from ..support.dispatchers import EchoDispatcher
+from ..support.fakes import req
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="stdio pipes transport is POSIX only")
 
@@ -36,13 +36,6 @@ async def raw_server(**extra: str) -> asyncio.subprocess.Process:
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env=server_env(**extra),
     )
-
-
-def req(rid: Any, method: str, params: Any = None) -> bytes:
-    d: dict[str, Any] = {"jsonrpc": "2.0", "id": rid, "method": method}
-    if params is not None:
-        d["params"] = params
-    return json.dumps(d).encode() + b"\n"
 
 
 @async_test

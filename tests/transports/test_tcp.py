@@ -13,7 +13,6 @@ import ssl
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,13 +21,7 @@ from mcpfast.testing import async_test
 from mcpfast.transports.tcp import DEFAULT_IDLE_TIMEOUT, connect_tcp, start_tcp_server
 
 from ..support.dispatchers import EchoDispatcher
-
-
-def req(rid: Any, method: str, params: Any = None) -> bytes:
-    d: dict[str, Any] = {"jsonrpc": "2.0", "id": rid, "method": method}
-    if params is not None:
-        d["params"] = params
-    return json.dumps(d).encode() + b"\n"
+from ..support.fakes import req
 
 
 @async_test

@@ -81,10 +81,13 @@ def new_events() -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def serving(core: ServerCore | None = None, **settings: Any) -> AsyncIterator[tuple[HTTPServer, dict[str, Any]]]:
+async def serving(core: ServerCore | None = None, *, tls: tuple[str, str] | None = None,
+                  **settings: Any) -> AsyncIterator[tuple[HTTPServer, dict[str, Any]]]:
+    """The built-in HTTP server on 127.0.0.1, port 0 (HTTPS with ``tls=(certfile, keyfile)``),
+    over ``core`` or ``make_core``; the events that ``make_core``'s tools set."""
     events = new_events()
     settings.setdefault("sse_retry_ms", 10)
-    server = HTTPServer(core or make_core(events), port=0, settings=HTTPSettings(**settings))
+    server = HTTPServer(core or make_core(events), port=0, tls=tls, settings=HTTPSettings(**settings))
     await server.start()
     try:
         yield server, events
@@ -110,16 +113,19 @@ def text(result: dict[str, Any]) -> str:
     return "".join(b.get("text", "") for b in result.get("content", ()))
 
 
-async def until(cond: Any, timeout: float = 3.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.005)
-
-
 Reply = tuple[int, dict[str, str], bytes]
+
+
+@contextlib.asynccontextmanager
+async def raw_server(handle: Any) -> AsyncIterator[str]:
+    """``asyncio.start_server(handle)`` on 127.0.0.1, port 0; yields its ``http://.../mcp`` URL,
+    then closes it and waits for its handlers."""
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}/mcp"
+    finally:
+        srv.close()
+        await srv.wait_closed()
 
 
 @contextlib.asynccontextmanager
@@ -147,9 +153,5 @@ async def fake_server(answer: Any) -> AsyncIterator[tuple[str, list[tuple[str, d
         finally:
             writer.close()
 
-    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
-    try:
-        yield f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}/mcp", seen
-    finally:
-        srv.close()
-        await srv.wait_closed()
+    async with raw_server(handle) as url:
+        yield url, seen

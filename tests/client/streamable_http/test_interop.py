@@ -5,48 +5,19 @@ HTTP server (``mcp`` 2.3.0) in both eras and both response modes."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
-import uvicorn
 from mcp.server.mcpserver import Context, MCPServer
 
 from mcpfast.testing import async_test
 from mcpfast.transports.http.asgi import asgi_app
 from mcpfast.transports.http.settings import HTTPSettings
 
+from ...support.served import UvicornInThread
 from .helpers import LEGACY, MODERN, make_core, new_events, session, text
-
-
-class _Served:
-    """An ASGI app under uvicorn on 127.0.0.1, port 0, in a thread with its own loop."""
-
-    def __init__(self, app: Any) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                                    lifespan="on", timeout_graceful_shutdown=1))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> _Served:
-        self.thread.start()
-        for _ in range(1000):
-            if self.server.started:
-                break
-            threading.Event().wait(0.01)
-        assert self.server.started, "uvicorn did not start"
-        return self
-
-    @property
-    def url(self) -> str:
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}/mcp"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        assert not self.thread.is_alive(), "uvicorn did not stop"
 
 
 class _Spy:
@@ -63,9 +34,9 @@ class _Spy:
 
 
 @contextmanager
-def ours(**settings: Any) -> Iterator[tuple[_Served, _Spy]]:
+def ours(**settings: Any) -> Iterator[tuple[UvicornInThread, _Spy]]:
     spy = _Spy(asgi_app(make_core(new_events()), HTTPSettings(bind_host="127.0.0.1", sse_retry_ms=10, **settings)))
-    with _Served(spy) as served:
+    with UvicornInThread(spy) as served:
         yield served, spy
 
 
@@ -129,7 +100,7 @@ def _sdk_app(json_response: bool) -> Any:
 @pytest.mark.parametrize("version", [LEGACY, MODERN, "auto"])
 @async_test
 async def test_official_sdk_server(version: str, json_response: bool) -> None:
-    with _Served(_sdk_app(json_response)) as served:
+    with UvicornInThread(_sdk_app(json_response)) as served:
         async with session(served.url, version) as (s, t):
             assert s.protocol_version == (LEGACY if version == LEGACY else MODERN)
             results = await asyncio.gather(*(s.request("tools/call", {"name": "echo", "arguments": {"message": f"m{i}"}})

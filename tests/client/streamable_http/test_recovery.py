@@ -20,7 +20,7 @@ from mcpfast.client.proxy import Proxy, bypassed, proxy_for
 from mcpfast.errors import HEADER_MISMATCH, MCPError
 from mcpfast.testing import async_test
 
-from .helpers import MODERN, serving
+from .helpers import MODERN, raw_server, serving
 
 # ---------------------------------------------------------------------------- a raw HTTP server
 
@@ -37,16 +37,6 @@ async def _read_request(reader: asyncio.StreamReader) -> tuple[str, str, dict[st
 def _json_reply(msg_id: Any, result: Any) -> bytes:
     body = json.dumps({"jsonrpc": "2.0", "id": msg_id, "result": result}).encode()
     return b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
-
-
-@contextlib.asynccontextmanager
-async def _raw_server(handle: Any) -> AsyncIterator[str]:
-    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
-    try:
-        yield f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}/mcp"
-    finally:
-        srv.close()
-        await srv.wait_closed()
 
 
 # ---------------------------------------------------------------------------- 2026-07-28 stream cut
@@ -85,7 +75,7 @@ async def test_a_cut_response_stream_is_reissued_with_a_new_id(cut: str) -> None
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()
 
-    async with _raw_server(handle) as url, Client(url, mode=MODERN) as client:
+    async with raw_server(handle) as url, Client(url, mode=MODERN) as client:
         res = await client.call_tool("echo", {"message": "x"})
         first, second = [m for m in seen if m.get("method") == "tools/call"]
         assert first["id"] != second["id"] and first["params"] == second["params"]
@@ -106,7 +96,7 @@ async def test_reissues_are_bounded() -> None:
             posts += 1
         writer.close()  # every request's connection is cut
 
-    async with _raw_server(handle) as url, Client(url, mode=MODERN) as client:
+    async with raw_server(handle) as url, Client(url, mode=MODERN) as client:
         with pytest.raises(MCPError, match="times in a row"):
             await client.call_tool("echo", {"message": "x"})
     assert posts == MAX_REISSUES + 1
@@ -146,7 +136,7 @@ async def test_a_second_header_mismatch_is_raised() -> None:
                 await writer.drain()
         writer.close()
 
-    async with _raw_server(handle) as url, Client(url, mode=MODERN) as client:
+    async with raw_server(handle) as url, Client(url, mode=MODERN) as client:
         with pytest.raises(MCPError) as info:
             await client.call_tool("t", {"a": 1})
         assert info.value.code == HEADER_MISMATCH and lists == 1
@@ -204,7 +194,7 @@ async def test_a_refusal_without_an_endpoint_event_stands() -> None:
                 await writer.drain()
         writer.close()
 
-    async with _raw_server(handle) as url:
+    async with raw_server(handle) as url:
         with pytest.raises(MCPError, match="404"):
             async with Client(url, mode="legacy"):
                 pass
@@ -233,7 +223,7 @@ async def test_a_quiet_event_stream_ends_the_probe() -> None:
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(http, "PROBE_TIMEOUT", 0.2)
-        async with _raw_server(handle) as url:
+        async with raw_server(handle) as url:
             with pytest.raises(MCPError, match="400"):
                 await asyncio.wait_for(Client(url, mode="legacy").__aenter__(), 5)
 
@@ -323,29 +313,19 @@ async def test_http_goes_through_the_environment_proxy() -> None:
 
 
 def test_https_is_tunnelled_through_the_proxy(tmp_path: Any) -> None:
-    from mcpfast.transports.http.server import HTTPServer
-    from mcpfast.transports.http.settings import HTTPSettings
-
     from ...transports.test_tcp import _self_signed
-    from .helpers import make_core, new_events
 
     certfile, keyfile = _self_signed(tmp_path)
 
     @async_test
     async def run() -> None:
-        server = HTTPServer(make_core(new_events()), host="127.0.0.1", port=0, tls=(certfile, keyfile),
-                            settings=HTTPSettings())
-        await server.start()
         log: list[str] = []
-        try:
-            async with _proxy(log) as proxy_url:
-                url = f"https://localhost:{server.port}/mcp"
-                options = {"proxy": proxy_url, "verify": certfile}
-                async with Client(url, mode=MODERN, transport_options=options) as client:
-                    res = await client.call_tool("echo", {"message": "sealed"})
-                    assert res.content[0].text == "sealed"
-                assert log and all(ln == f"CONNECT localhost:{server.port} HTTP/1.1" for ln in log)
-        finally:
-            await server.close(grace=0.5)
+        async with serving(tls=(certfile, keyfile)) as (server, _events), _proxy(log) as proxy_url:
+            url = f"https://localhost:{server.port}/mcp"
+            options = {"proxy": proxy_url, "verify": certfile}
+            async with Client(url, mode=MODERN, transport_options=options) as client:
+                res = await client.call_tool("echo", {"message": "sealed"})
+                assert res.content[0].text == "sealed"
+            assert log and all(ln == f"CONNECT localhost:{server.port} HTTP/1.1" for ln in log)
 
     run()

@@ -20,7 +20,8 @@ from mcpfast.errors import HEADER_MISMATCH, ConnectionClosed, McpError
 from mcpfast.testing import async_test
 from mcpfast.transports.http.auth import BearerAuth as ServerBearer
 
-from .helpers import LEGACY, MODERN, serving, session, text, until
+from ...support.waiting import until
+from .helpers import LEGACY, MODERN, raw_server, serving, session, text
 
 MODES = [pytest.param(False, id="sse"), pytest.param(True, id="json")]
 ERAS = [pytest.param(LEGACY, id="legacy"), pytest.param(MODERN, id="modern"), pytest.param("auto", id="auto")]
@@ -314,17 +315,12 @@ async def test_a_malformed_body_fails_the_call_not_hangs(caplog: pytest.LogCaptu
         await writer.drain()
         writer.close()
 
-    srv = await asyncio.start_server(handler, "127.0.0.1", 0)
-    port = srv.sockets[0].getsockname()[1]
-    try:
-        t = transport_from_url(f"http://127.0.0.1:{port}/mcp")
+    async with raw_server(handler) as url:
+        t = transport_from_url(url)
         peer = await t.connect(ClientHandlers())
         with caplog.at_level(logging.WARNING), pytest.raises(McpError, match="without the response"):
             await asyncio.wait_for(peer.request("ping"), 3)
         await t.close()
-    finally:
-        srv.close()
-        await srv.wait_closed()
 
 
 @async_test
@@ -339,10 +335,8 @@ async def test_a_malformed_event_is_reported_and_the_answer_still_arrives() -> N
         await writer.drain()
         writer.close()
 
-    srv = await asyncio.start_server(handler, "127.0.0.1", 0)
-    port = srv.sockets[0].getsockname()[1]
-    try:
-        t = transport_from_url(f"http://127.0.0.1:{port}/mcp")
+    async with raw_server(handler) as url:
+        t = transport_from_url(url)
         peer = await t.connect(ClientHandlers())
         reported: list[Any] = []
 
@@ -354,9 +348,6 @@ async def test_a_malformed_event_is_reported_and_the_answer_still_arrives() -> N
         assert await asyncio.wait_for(peer.request("ping"), 3) == {"ok": 1}
         assert len(reported) == 1  # the bad event, reported once; nothing was answered to the server
         await t.close()
-    finally:
-        srv.close()
-        await srv.wait_closed()
 
 
 @async_test
@@ -367,18 +358,13 @@ async def test_a_redirect_is_not_followed() -> None:
         await writer.drain()
         writer.close()
 
-    srv = await asyncio.start_server(handler, "127.0.0.1", 0)
-    port = srv.sockets[0].getsockname()[1]
-    try:
-        t = transport_from_url(f"http://127.0.0.1:{port}/mcp")
+    async with raw_server(handler) as url:
+        t = transport_from_url(url)
         peer = await t.connect(ClientHandlers())
         with pytest.raises(McpError, match="redirects are not followed") as info:
             await asyncio.wait_for(peer.request("ping"), 3)
         assert info.value.data == {"httpStatus": 307}
         await t.close()
-    finally:
-        srv.close()
-        await srv.wait_closed()
 
 
 @async_test
@@ -390,38 +376,28 @@ async def test_read_timeout_fails_a_silent_response() -> None:
         await stop.wait()  # never answers in time
         writer.close()
 
-    srv = await asyncio.start_server(handler, "127.0.0.1", 0)
-    port = srv.sockets[0].getsockname()[1]
-    try:
-        t = transport_from_url(f"http://127.0.0.1:{port}/mcp", read_timeout=0.2)
-        peer = await t.connect(ClientHandlers())
-        with pytest.raises(McpError, match="read_timeout"):
-            await asyncio.wait_for(peer.request("ping"), 3)
-        await t.close()
-    finally:
-        stop.set()
-        srv.close()
-        await srv.wait_closed()
+    async with raw_server(handler) as url:
+        try:
+            t = transport_from_url(url, read_timeout=0.2)
+            peer = await t.connect(ClientHandlers())
+            with pytest.raises(McpError, match="read_timeout"):
+                await asyncio.wait_for(peer.request("ping"), 3)
+            await t.close()
+        finally:
+            stop.set()  # before the server waits for its handlers
 
 
 def test_tls_is_verified_by_default(tmp_path: Any) -> None:
     import ssl
 
-    from mcpfast.transports.http.server import HTTPServer
-    from mcpfast.transports.http.settings import HTTPSettings
-
     from ...transports.test_tcp import _self_signed
-    from .helpers import make_core, new_events
 
     certfile, keyfile = _self_signed(tmp_path)
 
     @async_test
     async def run() -> None:
-        server = HTTPServer(make_core(new_events()), host="127.0.0.1", port=0, tls=(certfile, keyfile),
-                            settings=HTTPSettings())
-        await server.start()
-        url = f"https://localhost:{server.port}/mcp"
-        try:
+        async with serving(tls=(certfile, keyfile)) as (server, _events):
+            url = f"https://localhost:{server.port}/mcp"
             with pytest.raises(ConnectionError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
                 await transport_from_url(url).connect(ClientHandlers())
             for options in ({"verify": certfile}, {"ssl": ssl.create_default_context(cafile=certfile)},
@@ -429,8 +405,6 @@ def test_tls_is_verified_by_default(tmp_path: Any) -> None:
                 async with session(url, MODERN, **options) as (s, _t):
                     res = await s.request("tools/call", {"name": "echo", "arguments": {"message": "sealed"}})
                     assert text(res) == "sealed"
-        finally:
-            await server.close(grace=0.5)
 
     run()
 

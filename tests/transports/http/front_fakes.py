@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from dataclasses import dataclass, field
+from typing import Any
 
 from mcpfast.transports.http.core import HTTPRequest, Responder
+
+from ...support.ports import free_port as free_port  # for the front tests
 
 
 @dataclass
@@ -169,7 +171,40 @@ def post(path: str, body: bytes, headers: dict[str, str] | None = None, *, host:
     return f"POST {path} HTTP/1.1\r\n{lines}\r\n".encode() + body
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def injecting_handle(request: HTTPRequest, responder: Responder) -> None:
+    """A core's ``handle`` that tries to inject a header through CR/LF in a value: ``/inject`` in
+    one ``respond()``, any other path through ``start()``/``write()``/``end()``."""
+    if request.path == "/inject":
+        responder.respond(200, [("X-Evil", "a\r\nSet-Cookie: x=1")], b"body")
+    else:
+        responder.start(200, [("X-Evil", "a\nb")])
+        responder.write(b"ignored")
+        responder.end()
+
+
+def rpc_body(rid: Any, method: str, params: Any = None) -> bytes:
+    """A JSON-RPC request (``rid`` given) or notification (``rid`` None), encoded."""
+    msg: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+    if rid is not None:
+        msg["id"] = rid
+    if params is not None:
+        msg["params"] = params
+    return json.dumps(msg).encode()
+
+
+def decode_message(ctype: str, raw: bytes) -> Any:
+    """The JSON-RPC response in a JSON body, or the first one in an SSE body (``ctype`` says which)."""
+    if ctype.startswith("text/event-stream"):
+        for block in raw.decode().split("\n\n"):
+            data = "\n".join(line[5:].lstrip() for line in block.split("\n") if line.startswith("data:"))
+            if data:
+                obj = json.loads(data)
+                if "id" in obj and "method" not in obj:
+                    return obj
+        raise AssertionError(f"no response in {raw!r}")
+    return json.loads(raw)
+
+
+def message(r: Response) -> Any:
+    """``decode_message`` of a response read by ``read_response``."""
+    return decode_message(r.headers.get("content-type", ""), r.body)

@@ -15,7 +15,7 @@ import pytest
 from mcpfast.testing import async_test
 from mcpfast.transports.http.asgi import ASGIApp
 
-from .front_fakes import FakeCore, FakeSettings, free_port
+from .front_fakes import FakeCore, FakeSettings, free_port, injecting_handle
 
 
 class Channel:
@@ -310,15 +310,7 @@ def test_under_uvicorn() -> None:
 async def test_header_injection_is_refused_with_500() -> None:
     app, core = make()
 
-    def handle(request: Any, responder: Any) -> None:
-        if request.path == "/inject":
-            responder.respond(200, [("X-Evil", "a\r\nSet-Cookie: x=1")], b"body")
-        else:
-            responder.start(200, [("X-Evil", "a\nb")])
-            responder.write(b"ignored")
-            responder.end()
-
-    core.handle = handle  # type: ignore[method-assign]
+    core.handle = injecting_handle  # type: ignore[method-assign]
     for path in ("/inject", "/stream"):
         ch = Channel()
         await app(scope("GET", path), ch.receive, ch.send)

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import http.client
 import json
-from typing import Any
 
 from mcpfast.server import ServerCore
 from mcpfast.testing import async_test
 from mcpfast.transports.http.asgi import asgi_app
 from mcpfast.transports.http.settings import HTTPSettings
 
-from .front_fakes import free_port
+from .front_fakes import decode_message, free_port
 from .test_asgi_front import Channel, _serve_uvicorn, _wait, scope
 
 LEGACY = "2025-11-25"
@@ -31,18 +30,6 @@ def echo_core() -> ServerCore:
     core.add_tool("echo", echo, input_schema={"type": "object", "properties": {"message": {"type": "string"}},
                                               "required": ["message"]})
     return core
-
-
-def decode(ctype: str, raw: bytes) -> Any:
-    if ctype.startswith("text/event-stream"):
-        for block in raw.decode().split("\n\n"):
-            data = "\n".join(x[5:].lstrip() for x in block.split("\n") if x.startswith("data:"))
-            if data:
-                obj = json.loads(data)
-                if "id" in obj and "method" not in obj:
-                    return obj
-        raise AssertionError(raw)
-    return json.loads(raw)
 
 
 def test_real_core_under_uvicorn() -> None:
@@ -68,14 +55,14 @@ def test_real_core_under_uvicorn() -> None:
         call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo", "arguments": {"message": "via asgi"}}}
         c.request("POST", "/mcp", body=json.dumps(call), headers=h)
         r = c.getresponse()
-        assert decode(r.getheader("Content-Type") or "", r.read())["result"]["content"][0]["text"] == "via asgi"
+        assert decode_message(r.getheader("Content-Type") or "", r.read())["result"]["content"][0]["text"] == "via asgi"
         # 2026-07-28, no session
         params = {"name": "echo", "arguments": {"message": "modern"}, "_meta": {PV_KEY: MODERN, CAPS_KEY: {}}}
         c.request("POST", "/mcp", body=json.dumps({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": params}),
                   headers={"Content-Type": "application/json", "Accept": ACCEPT, "MCP-Protocol-Version": MODERN,
                            "Mcp-Method": "tools/call", "Mcp-Name": "echo"})
         r = c.getresponse()
-        assert decode(r.getheader("Content-Type") or "", r.read())["result"]["content"][0]["text"] == "modern"
+        assert decode_message(r.getheader("Content-Type") or "", r.read())["result"]["content"][0]["text"] == "modern"
         # the GET stream opens (priming event), and a disconnect frees it for a new one
         g = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         g.request("GET", "/mcp", headers={"Accept": "text/event-stream", "Mcp-Session-Id": sid, "MCP-Protocol-Version": LEGACY})
@@ -119,7 +106,7 @@ def test_mounted_in_starlette_with_real_core() -> None:
         ch = Channel([json.dumps(call).encode()])
         await parent(scope("POST", "/mcp/mcp", headers=hdrs), ch.receive, ch.send)  # the SDK-style path works too
         assert ch.status == 200
-        assert decode(ch.headers[b"content-type"].decode(), ch.body)["result"]["content"][0]["text"] == "m"
+        assert decode_message(ch.headers[b"content-type"].decode(), ch.body)["result"]["content"][0]["text"] == "m"
         await app.shutdown()
 
     asyncio.run(go())

@@ -13,7 +13,8 @@ from mcpfast.errors import METHOD_NOT_FOUND
 from mcpfast.testing import async_test
 from mcpfast.transports.http import HTTPSettings, StreamableHTTP
 
-from .fakes import Client, FakeResponder, build_core, open_gate, result_of, until
+from ...support.waiting import until
+from .fakes import Client, FakeResponder, build_core, open_gate, result_of
 
 T = TypeVar("T")
 

@@ -16,7 +16,8 @@ import pytest
 from mcpfast.testing import async_test
 from mcpfast.transports.http.server import HTTPServer
 
-from .front_fakes import FakeCore, FakeSettings, RawClient, post
+from ...support.waiting import until
+from .front_fakes import FakeCore, FakeSettings, RawClient, injecting_handle, post
 
 
 @asynccontextmanager
@@ -28,15 +29,6 @@ async def running(core: FakeCore | None = None, **kw: Any) -> AsyncIterator[tupl
         yield server, core
     finally:
         await server.close(grace=1.0)
-
-
-async def eventually(cond: Callable[[], bool], timeout: float = 2.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 def run(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
@@ -214,12 +206,12 @@ async def test_disconnect_calls_on_close_once() -> None:
         for path in ("/hang", "/stream-hang"):
             c = await RawClient.connect(server.port)
             c.send(f"GET {path} HTTP/1.1\r\nHost: h\r\n\r\n".encode())
-            await eventually(lambda p=path: any(q.path == p for q in core.requests))  # type: ignore[misc]
+            await until(lambda p=path: any(q.path == p for q in core.requests))  # type: ignore[misc]
             if path == "/stream-hang":
                 head = await asyncio.wait_for(c.reader.readuntil(b"\r\n\r\n"), 2)
                 assert b"200 OK" in head
             c.close()
-            await eventually(lambda p=path: p in core.closed)  # type: ignore[misc]
+            await until(lambda p=path: p in core.closed)  # type: ignore[misc]
         await asyncio.sleep(0.05)
         assert core.closed == ["/hang", "/stream-hang"]
 
@@ -229,13 +221,13 @@ async def test_buffered_reports_unsent_bytes() -> None:
     async with running() as (server, core):
         c = await RawClient.connect(server.port)
         c.send(b"GET /stream-hang HTTP/1.1\r\nHost: h\r\n\r\n")
-        await eventually(lambda: bool(core.open_streams))
+        await until(lambda: bool(core.open_streams))
         responder = core.open_streams[0]
         for _ in range(64):
             responder.write(b"x" * 65536)  # 4 MiB the client does not read
         assert responder.buffered() > 0
         c.close()
-        await eventually(lambda: responder.closed)
+        await until(lambda: responder.closed)
 
 
 # ---------------------------------------------------------------------------- limits
@@ -360,7 +352,7 @@ async def test_max_connections_503() -> None:
         b.close()
         assert server.refused == 1
         a.close()
-        await eventually(lambda: server.connections == 0)
+        await until(lambda: server.connections == 0)
         c = await RawClient.connect(server.port)
         c.send(post("/echo", b"c"))
         assert (await c.response()).status == 200
@@ -389,7 +381,7 @@ async def test_busy_stream_not_closed_as_idle() -> None:
         await asyncio.sleep(0.5)
         assert server.connections == 1 and core.closed == []
         c.close()
-        await eventually(lambda: core.closed == ["/stream-hang"])
+        await until(lambda: core.closed == ["/stream-hang"])
 
 
 # ---------------------------------------------------------------------------- shutdown
@@ -408,7 +400,7 @@ async def test_graceful_shutdown() -> None:
     busy.send(b"GET /slow?ms=200 HTTP/1.1\r\nHost: h\r\n\r\n")
     stream = await RawClient.connect(server.port)
     stream.send(b"GET /get-stream HTTP/1.1\r\nHost: h\r\n\r\n")
-    await eventually(lambda: len(core.requests) == 3)
+    await until(lambda: len(core.requests) == 3)
     closing = asyncio.ensure_future(server.close(grace=2.0))
     assert await idle.eof()  # idle keep-alive connection closed at once
     r = await busy.response()
@@ -431,7 +423,7 @@ async def test_graceful_shutdown_does_not_wait_for_a_client_that_left() -> None:
     await server.start()
     c = await RawClient.connect(server.port)
     c.send(b"GET /hang HTTP/1.1\r\nHost: h\r\n\r\n")
-    await eventually(lambda: len(core.requests) == 1)
+    await until(lambda: len(core.requests) == 1)
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     closing = asyncio.ensure_future(server.close(grace=5.0))
@@ -447,7 +439,7 @@ async def test_serve_forever_cancelled_closes() -> None:
     core = FakeCore()
     server = HTTPServer(core=core, port=0)  # type: ignore[arg-type]
     task = asyncio.ensure_future(server.serve_forever(grace=0.5))
-    await eventually(lambda: server.port != 0)
+    await until(lambda: server.port != 0)
     c = await RawClient.connect(server.port)
     c.send(post("/echo", b"a"))
     assert (await c.response()).status == 200
@@ -571,15 +563,7 @@ def test_tls(tmp_path: Any) -> None:
 async def test_header_injection_is_refused_with_500() -> None:
     core = FakeCore()
 
-    def handle(request: Any, responder: Any) -> None:
-        if request.path == "/inject":
-            responder.respond(200, [("X-Evil", "a\r\nSet-Cookie: x=1")], b"body")
-        else:
-            responder.start(200, [("X-Evil", "a\nb")])
-            responder.write(b"ignored")
-            responder.end()
-
-    core.handle = handle  # type: ignore[method-assign]
+    core.handle = injecting_handle  # type: ignore[method-assign]
     async with running(core) as (server, _):
         c = await RawClient.connect(server.port)
         for path in (b"/inject", b"/stream"):

@@ -23,7 +23,7 @@ from mcpfast.testing import async_test
 from mcpfast.transports.http.server import HTTPServer, run_http, serve_http
 from mcpfast.transports.http.settings import HTTPSettings
 
-from .front_fakes import RawClient, Response, free_port, post
+from .front_fakes import RawClient, Response, free_port, message, post, rpc_body
 
 LEGACY = "2025-11-25"
 MODERN = "2026-07-28"
@@ -62,28 +62,6 @@ async def running(**settings: Any) -> AsyncIterator[tuple[HTTPServer, dict[str, 
         yield server, events
     finally:
         await server.close(grace=1.0)
-
-
-def rpc_body(rid: Any, method: str, params: Any = None) -> bytes:
-    msg: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
-    if rid is not None:
-        msg["id"] = rid
-    if params is not None:
-        msg["params"] = params
-    return json.dumps(msg).encode()
-
-
-def message(r: Response) -> Any:
-    """The JSON-RPC response in a JSON body or the first one in an SSE body."""
-    if r.headers.get("content-type", "").startswith("text/event-stream"):
-        for block in r.body.decode().split("\n\n"):
-            data = "\n".join(line[5:].lstrip() for line in block.split("\n") if line.startswith("data:"))
-            if data:
-                obj = json.loads(data)
-                if "id" in obj and "method" not in obj:
-                    return obj
-        raise AssertionError(f"no response in {r.body!r}")
-    return json.loads(r.body)
 
 
 async def initialize(c: RawClient) -> str:
