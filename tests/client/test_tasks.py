@@ -152,7 +152,9 @@ class TaskServer(RecordingDispatcher):
             self.changed(t)
             return self.state(t, detailed=False) if self.era == LEGACY else {"resultType": "complete"}
         if method == "tasks/result":
-            return self.result(t)
+            # a task, not the bare coroutine: its first step waits with asyncio.wait_for, which
+            # needs a running task on 3.12+ (the peer runs a coroutine's first step outside one)
+            return asyncio.ensure_future(self.result(t))
         raise MethodNotFound(f"Method not found: {method}")
 
     def call(self, params: dict[str, Any]) -> Any:
