@@ -30,6 +30,8 @@ from cpython.unicode cimport PyUnicode_CheckExact
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
 
+from mcpfast.wire._jsonrpc cimport Request
+
 import math
 import re
 import time
@@ -885,15 +887,21 @@ cdef class OperationKeys:
         return self._child(peer, request, error_type)
 
     cdef object _child(self, object peer, object request, object error_type):
-        cdef object method = request.method
-        cdef object params = request.params
+        cdef object method
+        cdef object params
         cdef object tool = ""
         cdef object meta = None
         cdef object version
         cdef object state
         cdef object transport
+        if type(request) is Request:  # the compiled request: its fields are struct members
+            method = (<Request>request).method
+            params = (<Request>request).params
+        else:
+            method = request.method
+            params = request.params
         if type(params) is dict:
-            if method == self._tool_method:
+            if method is self._tool_method or _same(method, self._tool_method):
                 tool = (<dict>params).get("name")
                 if type(tool) is not str:
                     tool = None
@@ -906,9 +914,12 @@ cdef class OperationKeys:
             if type(version) is not str:
                 version = ""
         transport = peer.network_transport
-        if (self._has_last and _same(self._l_method, method) and _same(self._l_tool, tool)
-                and _same(self._l_error, error_type) and _same(self._l_transport, transport)
-                and _same(self._l_version, version)):
+        if (self._has_last
+                and (self._l_method is method or _same(self._l_method, method))
+                and (self._l_tool is tool or _same(self._l_tool, tool))
+                and (self._l_error is error_type or _same(self._l_error, error_type))
+                and (self._l_transport is transport or _same(self._l_transport, transport))
+                and (self._l_version is version or _same(self._l_version, version))):
             return self._last_child
         cdef tuple key = (method, tool, error_type, transport, version)
         child = self._children.get(key)
