@@ -874,6 +874,7 @@ cdef class OperationKeys:
     cdef object _version_key
     cdef bint _has_last
     cdef object _l_method, _l_tool, _l_error, _l_transport, _l_version, _last_child
+    cdef object _p_peer, _p_state, _p_transport, _p_version  # the (peer, state) memo (see the twin)
 
     def __init__(self, resolve, *, tool_method, version_key, max_size=4096):
         self._children = {}
@@ -908,12 +909,21 @@ cdef class OperationKeys:
             meta = (<dict>params).get("_meta")
         if meta is None:
             state = peer.state
-            version = state.protocol_version if state is not None else ""
+            if peer is self._p_peer and state is self._p_state:
+                transport = self._p_transport
+                version = self._p_version
+            else:
+                version = state.protocol_version if state is not None else ""
+                transport = peer.network_transport
+                self._p_peer = peer
+                self._p_state = state
+                self._p_transport = transport
+                self._p_version = version
         else:
             version = (<dict>meta).get(self._version_key) if type(meta) is dict else None
             if type(version) is not str:
                 version = ""
-        transport = peer.network_transport
+            transport = peer.network_transport
         if (self._has_last
                 and (self._l_method is method or _same(self._l_method, method))
                 and (self._l_tool is tool or _same(self._l_tool, tool))
@@ -943,6 +953,7 @@ cdef class OperationKeys:
         self._has_last = False
         self._l_method = self._l_tool = self._l_error = self._l_transport = self._l_version = None
         self._last_child = None
+        self._p_peer = self._p_state = self._p_transport = self._p_version = None
 
     def __len__(self):
         return len(self._children)
