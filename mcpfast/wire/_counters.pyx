@@ -73,6 +73,13 @@ cdef extern from *:
         if (n != PyUnicode_GET_LENGTH(b) || kind != (int)PyUnicode_KIND(b)) return 0;
         return memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)n * (size_t)kind) == 0;
     }
+    /* a is b, or two exact str compared by mcpfast_str_eq: 1 equal, 0 not; -1: neither (the
+       caller compares with ==). Small enough for the compiler to inline at each key compare. */
+    static inline int mcpfast_same_str(PyObject *a, PyObject *b) {
+        if (a == b) return 1;
+        if (!PyUnicode_CheckExact(a) || !PyUnicode_CheckExact(b)) return -1;
+        return mcpfast_str_eq(a, b);
+    }
     static inline int mcpfast_sub_i64(long long a, long long b, long long *r) {
     #if defined(__GNUC__) || defined(__clang__)
         return __builtin_sub_overflow(a, b, r);
@@ -84,6 +91,7 @@ cdef extern from *:
     }
     """
     bint mcpfast_str_eq(object a, object b) noexcept
+    int mcpfast_same_str(object a, object b) noexcept
     bint mcpfast_add_i64(long long a, long long b, long long *r) noexcept nogil
     bint mcpfast_sub_i64(long long a, long long b, long long *r) noexcept nogil
 
@@ -852,12 +860,16 @@ cdef class Registry:
 
 
 cdef inline bint _same(object a, object b) except -1:
-    # a == b as a dict compares keys: identity first, then equality (two exact str: Cython's
-    # equality test, length and cached hashes before the bytes; no rich compare, no 3-way compare)
-    if a is b:
-        return True
-    if PyUnicode_CheckExact(a) and PyUnicode_CheckExact(b):
-        return mcpfast_str_eq(a, b)
+    # a == b as a dict compares keys: identity first, then equality (two exact str: length,
+    # kind and bytes, in C; no rich compare, no 3-way compare). Only the C test is inlined: the
+    # rich compare of other types is a call (_same_slow)
+    cdef int r = mcpfast_same_str(a, b)
+    if r >= 0:
+        return r
+    return _same_slow(a, b)
+
+
+cdef bint _same_slow(object a, object b) except -1:
     return a == b
 
 
