@@ -30,6 +30,8 @@ from cpython.unicode cimport PyUnicode_CheckExact
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
 
+from mcpfast.wire._jsonrpc cimport Request
+
 import math
 import re
 import time
@@ -71,6 +73,13 @@ cdef extern from *:
         if (n != PyUnicode_GET_LENGTH(b) || kind != (int)PyUnicode_KIND(b)) return 0;
         return memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)n * (size_t)kind) == 0;
     }
+    /* a is b, or two exact str compared by mcpfast_str_eq: 1 equal, 0 not; -1: neither (the
+       caller compares with ==). Small enough for the compiler to inline at each key compare. */
+    static inline int mcpfast_same_str(PyObject *a, PyObject *b) {
+        if (a == b) return 1;
+        if (!PyUnicode_CheckExact(a) || !PyUnicode_CheckExact(b)) return -1;
+        return mcpfast_str_eq(a, b);
+    }
     static inline int mcpfast_sub_i64(long long a, long long b, long long *r) {
     #if defined(__GNUC__) || defined(__clang__)
         return __builtin_sub_overflow(a, b, r);
@@ -82,6 +91,7 @@ cdef extern from *:
     }
     """
     bint mcpfast_str_eq(object a, object b) noexcept
+    int mcpfast_same_str(object a, object b) noexcept
     bint mcpfast_add_i64(long long a, long long b, long long *r) noexcept nogil
     bint mcpfast_sub_i64(long long a, long long b, long long *r) noexcept nogil
 
@@ -850,12 +860,16 @@ cdef class Registry:
 
 
 cdef inline bint _same(object a, object b) except -1:
-    # a == b as a dict compares keys: identity first, then equality (two exact str: Cython's
-    # equality test, length and cached hashes before the bytes; no rich compare, no 3-way compare)
-    if a is b:
-        return True
-    if PyUnicode_CheckExact(a) and PyUnicode_CheckExact(b):
-        return mcpfast_str_eq(a, b)
+    # a == b as a dict compares keys: identity first, then equality (two exact str: length,
+    # kind and bytes, in C; no rich compare, no 3-way compare). Only the C test is inlined: the
+    # rich compare of other types is a call (_same_slow)
+    cdef int r = mcpfast_same_str(a, b)
+    if r >= 0:
+        return r
+    return _same_slow(a, b)
+
+
+cdef bint _same_slow(object a, object b) except -1:
     return a == b
 
 
@@ -872,6 +886,7 @@ cdef class OperationKeys:
     cdef object _version_key
     cdef bint _has_last
     cdef object _l_method, _l_tool, _l_error, _l_transport, _l_version, _last_child
+    cdef object _p_peer, _p_state, _p_transport, _p_version  # the (peer, state) memo (see the twin)
 
     def __init__(self, resolve, *, tool_method, version_key, max_size=4096):
         self._children = {}
@@ -885,30 +900,48 @@ cdef class OperationKeys:
         return self._child(peer, request, error_type)
 
     cdef object _child(self, object peer, object request, object error_type):
-        cdef object method = request.method
-        cdef object params = request.params
+        cdef object method
+        cdef object params
         cdef object tool = ""
         cdef object meta = None
         cdef object version
         cdef object state
         cdef object transport
+        if type(request) is Request:  # the compiled request: its fields are struct members
+            method = (<Request>request).method
+            params = (<Request>request).params
+        else:
+            method = request.method
+            params = request.params
         if type(params) is dict:
-            if method == self._tool_method:
+            if method is self._tool_method or _same(method, self._tool_method):
                 tool = (<dict>params).get("name")
                 if type(tool) is not str:
                     tool = None
             meta = (<dict>params).get("_meta")
         if meta is None:
             state = peer.state
-            version = state.protocol_version if state is not None else ""
+            if peer is self._p_peer and state is self._p_state:
+                transport = self._p_transport
+                version = self._p_version
+            else:
+                version = state.protocol_version if state is not None else ""
+                transport = peer.network_transport
+                self._p_peer = peer
+                self._p_state = state
+                self._p_transport = transport
+                self._p_version = version
         else:
             version = (<dict>meta).get(self._version_key) if type(meta) is dict else None
             if type(version) is not str:
                 version = ""
-        transport = peer.network_transport
-        if (self._has_last and _same(self._l_method, method) and _same(self._l_tool, tool)
-                and _same(self._l_error, error_type) and _same(self._l_transport, transport)
-                and _same(self._l_version, version)):
+            transport = peer.network_transport
+        if (self._has_last
+                and (self._l_method is method or _same(self._l_method, method))
+                and (self._l_tool is tool or _same(self._l_tool, tool))
+                and (self._l_error is error_type or _same(self._l_error, error_type))
+                and (self._l_transport is transport or _same(self._l_transport, transport))
+                and (self._l_version is version or _same(self._l_version, version))):
             return self._last_child
         cdef tuple key = (method, tool, error_type, transport, version)
         child = self._children.get(key)
@@ -932,6 +965,7 @@ cdef class OperationKeys:
         self._has_last = False
         self._l_method = self._l_tool = self._l_error = self._l_transport = self._l_version = None
         self._last_child = None
+        self._p_peer = self._p_state = self._p_transport = self._p_version = None
 
     def __len__(self):
         return len(self._children)

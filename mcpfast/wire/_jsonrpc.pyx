@@ -139,11 +139,8 @@ Batch = _spec.Batch
 @cython.final
 @cython.freelist(256)
 cdef class Request:
-    """A JSON-RPC request: it must get exactly one response with the same ``id``."""
-
-    cdef public object id
-    cdef public object method
-    cdef public object params
+    """A JSON-RPC request: it must get exactly one response with the same ``id``. (Its fields
+    ``id``, ``method``, ``params`` are declared in ``_jsonrpc.pxd``, for ``_counters``.)"""
 
     def __init__(self, id, method, params=None):
         self.id = id

@@ -216,6 +216,43 @@ def test_the_last_key_is_reused_only_while_it_is_cached(mod: ModuleType) -> None
     assert sum(h.count for h in children.values()) == 6
 
 
+def test_a_legacy_peer_s_transport_and_version_are_read_once_per_state(mod: ModuleType) -> None:
+    resolved: list[tuple[Any, ...]] = []
+    timer, keys, children = make(mod, lambda peer, request: {}, resolved)
+    reads: list[str] = []
+
+    class Peer:
+        def __init__(self, transport: str) -> None:
+            self.transport = transport
+            self.state: Any = None
+
+        @property
+        def network_transport(self) -> str:
+            reads.append(self.transport)
+            return self.transport
+
+    a, b = Peer("pipe"), Peer("tcp")
+    for _ in range(3):
+        timer.on_request(a, req("ping", None))  # before initialize: no state, version ""
+    assert reads == ["pipe"]
+    a.state = NS(protocol_version="2025-06-18")  # initialize: a new state object, read again
+    timer.on_request(a, req())
+    timer.on_request(a, req())
+    assert reads == ["pipe", "pipe"]
+    timer.on_request(b, req())  # another peer: its own transport
+    timer.on_request(a, req())  # back to the first: read again (only the last pair is kept)
+    assert reads == ["pipe", "pipe", "tcp", "pipe"]
+    timer.on_request(a, req(_meta={"v": "2026-07-28"}))  # a modern request: read, the memo kept
+    timer.on_request(a, req())
+    assert reads == ["pipe", "pipe", "tcp", "pipe", "pipe"]
+    keys.clear()  # forgets the pair too
+    timer.on_request(a, req())
+    assert reads[-1] == "pipe" and len(reads) == 6
+    assert [k[3:] for k in resolved] == [("pipe", ""), ("pipe", "2025-06-18"), ("tcp", ""),
+                                         ("pipe", "2026-07-28"), ("pipe", "2025-06-18")]
+    assert counts(children)[("tools/call", "echo", "", "pipe", "2025-06-18")] == 5
+
+
 def test_the_twins_agree_on_a_script() -> None:
     try:
         mods = [import_module("mcpfast.wire._counters"), import_module("mcpfast.wire._counters_py")]
