@@ -366,15 +366,6 @@ async def test_full_store_refuses_new_tasks_with_overloaded() -> None:
 # ============================================================================ immediate-result window
 
 
-async def until(check: Any, what: str) -> None:
-    """Wait (bounded) for ``check()`` to hold."""
-    for _ in range(500):
-        if check():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @async_test
 async def test_window_fast_optional_calls_are_answered_as_plain_calls() -> None:
     gate = Gate()
@@ -434,11 +425,11 @@ async def test_window_a_call_still_running_becomes_the_task_without_a_second_run
         assert said is not None
         await c.request("tasks/cancel", {"taskId": tid})
         gate.thread_release.set()
-        await until(lambda: gate.saw_cancel_flag is not None, "the def tool's end")
+        await until(lambda: gate.saw_cancel_flag is not None, 5.0)
         assert gate.saw_cancel_flag is True
         rec = await settled(app.core, tid)
         assert rec["status"] == "cancelled" and "result" not in rec
-    await until(lambda: app.core.running_tasks == 0, "no running task")
+    await until(lambda: app.core.running_tasks == 0, 5.0)
 
 
 @async_test
@@ -468,7 +459,7 @@ async def test_window_cancelling_the_call_cancels_the_tool_and_makes_no_task() -
         call.cancel()  # notifications/cancelled goes to the server
         with pytest.raises(asyncio.CancelledError):
             await call
-        await until(lambda: gate.cancelled, "the tool's cancellation")
+        await until(lambda: gate.cancelled, 5.0)
         assert len(app.core.task_store) == 0 and app.core.running_tasks == 0  # type: ignore[arg-type]
 
 
