@@ -2,8 +2,14 @@
 2024-11-05 (``sse_app()``: GET /sse, POST /messages/) under uvicorn at 127.0.0.1:PORT, with an
 ``echo`` tool. Prints ``PORT <n>`` once listening; runs until killed."""
 
+import os
+import sys
+
+# the script's folder is on the path only without PYTHONSAFEPATH, which CI sets (and children inherit)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
 from mcp.server.fastmcp import FastMCP
-from serving import serve  # the module beside this script
+from serving import serve  # noqa: E402 - the module beside this script
 
 mcp = FastMCP("sdk1-sse")
 

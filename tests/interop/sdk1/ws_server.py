@@ -2,9 +2,15 @@
 (``mcp.server.websocket.websocket_server``) under uvicorn/Starlette at ws://127.0.0.1:PORT/ws,
 serving FastMCP with an ``echo`` tool. Prints ``PORT <n>`` once listening; runs until killed."""
 
+import os
+import sys
+
+# the script's folder is on the path only without PYTHONSAFEPATH, which CI sets (and children inherit)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
 from mcp.server.fastmcp import FastMCP
 from mcp.server.websocket import websocket_server
-from serving import serve  # the module beside this script
+from serving import serve  # noqa: E402 - the module beside this script
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 
