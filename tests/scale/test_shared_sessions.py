@@ -187,6 +187,30 @@ async def test_a_session_opened_on_one_front_is_served_by_the_other() -> None:
 
 
 @async_test
+async def test_a_session_cached_on_a_front_costs_no_store_read_per_call() -> None:
+    # the README's promise: a session another process opened is loaded once, then served from
+    # the local cache (DELETE and expiry reach it by broadcast, not by a read per request)
+    store = SharedMemoryStore()
+    reads: list[str] = []
+    get = store.get
+
+    async def counting_get(key: str, **kw: Any) -> Any:
+        reads.append(key)
+        return await get(key, **kw)
+
+    store.get = counting_get  # type: ignore[method-assign]
+    async with two_fronts(store) as (a, b):
+        sid = await initialize(a.port)
+        assert (await tool(b.port, sid, 1, "echo", {"message": "load"})).status == 200
+        loaded = len(reads)
+        assert loaded >= 1  # B did read the record it did not hold
+        for i in range(20):
+            r = await tool(b.port, sid, 2 + i, "echo", {"message": f"m{i}"})
+            assert r.status == 200 and messages(r)[0]["result"]["content"][0]["text"] == f"m{i}"
+        assert len(reads) == loaded, reads[loaded:]
+
+
+@async_test
 async def test_delete_on_one_front_ends_the_session_on_the_other() -> None:
     store = SharedMemoryStore()
     async with two_fronts(store) as (a, b):
