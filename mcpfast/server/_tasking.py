@@ -97,14 +97,21 @@ def _task_id(params: dict[str, Any]) -> str:
     return tid
 
 
-def modern_task(rec: TaskRecord) -> dict[str, Any]:
-    """A record as the extension's ``DetailedTask`` (``tasks/get``, ``notifications/tasks``)."""
+def _task_fields(rec: TaskRecord, ttl_key: str, poll_key: str) -> dict[str, Any]:
+    """The fields both eras' task shapes carry; 2026-07-28 names two of them ``ttlMs`` and
+    ``pollIntervalMs``, 2025-11-25 ``ttl`` and ``pollInterval``."""
     t: dict[str, Any] = {"taskId": rec["taskId"], "status": rec["status"], "createdAt": rec["createdAt"],
-                         "lastUpdatedAt": rec["lastUpdatedAt"], "ttlMs": rec.get("ttlMs")}
+                         "lastUpdatedAt": rec["lastUpdatedAt"], ttl_key: rec.get("ttlMs")}
     if rec.get("pollIntervalMs") is not None:
-        t["pollIntervalMs"] = rec["pollIntervalMs"]
+        t[poll_key] = rec["pollIntervalMs"]
     if rec.get("statusMessage") is not None:
         t["statusMessage"] = rec["statusMessage"]
+    return t
+
+
+def modern_task(rec: TaskRecord) -> dict[str, Any]:
+    """A record as the extension's ``DetailedTask`` (``tasks/get``, ``notifications/tasks``)."""
+    t = _task_fields(rec, "ttlMs", "pollIntervalMs")
     status = rec["status"]
     if status == "completed":
         t["result"] = rec.get("result") or {"content": []}
@@ -117,13 +124,7 @@ def modern_task(rec: TaskRecord) -> dict[str, Any]:
 
 def legacy_task(rec: TaskRecord) -> dict[str, Any]:
     """A record as 2025-11-25's ``Task`` (``ttl``, ``pollInterval``; no inlined payload)."""
-    t: dict[str, Any] = {"taskId": rec["taskId"], "status": rec["status"], "createdAt": rec["createdAt"],
-                         "lastUpdatedAt": rec["lastUpdatedAt"], "ttl": rec.get("ttlMs")}
-    if rec.get("pollIntervalMs") is not None:
-        t["pollInterval"] = rec["pollIntervalMs"]
-    if rec.get("statusMessage") is not None:
-        t["statusMessage"] = rec["statusMessage"]
-    return t
+    return _task_fields(rec, "ttl", "pollInterval")
 
 
 class _Running:
