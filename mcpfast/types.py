@@ -26,3 +26,11 @@ PROTOCOL_VERSION_KEY: Final = "io.modelcontextprotocol/protocolVersion"
 CLIENT_CAPABILITIES_KEY: Final = "io.modelcontextprotocol/clientCapabilities"
 CLIENT_INFO_KEY: Final = "io.modelcontextprotocol/clientInfo"
 SERVER_INFO_KEY: Final = "io.modelcontextprotocol/serverInfo"
+
+#: the ``_meta`` key of every frame of a ``subscriptions/listen`` stream (2026-07-28): the
+#: listen request's JSON-RPC id
+SUBSCRIPTION_ID_KEY: Final = "io.modelcontextprotocol/subscriptionId"
+#: the notification that opens a listen stream (what the server agreed to send)
+SUBSCRIPTIONS_ACKNOWLEDGED: Final = "notifications/subscriptions/acknowledged"
+#: the Tasks extension's identifier (2026-07-28 capabilities, ``extensions``)
+TASKS_EXTENSION: Final = "io.modelcontextprotocol/tasks"

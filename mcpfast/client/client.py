@@ -52,7 +52,14 @@ from ..errors import (
 )
 from ..peer import JSONRPCPeer
 from ..tracing import PROVIDER_KEY as _TRACER_PROVIDER
-from ..types import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
+from ..types import (
+    HANDSHAKE_PROTOCOL_VERSIONS,
+    LATEST_HANDSHAKE_VERSION,
+    MODERN_PROTOCOL_VERSIONS,
+    SUBSCRIPTION_ID_KEY,
+    SUBSCRIPTIONS_ACKNOWLEDGED,
+    TASKS_EXTENSION,
+)
 from .cache import CacheConfig, ResponseCache
 from .results import (
     CallToolResult,
@@ -73,32 +80,30 @@ from .results import (
     notification_of,
 )
 from .session import DEFAULT_MAX_INPUT_ROUNDS, ClientHandlers, ClientSession, await_all, maybe_await
-from .subscriptions import (
-    ACKNOWLEDGED,
-    SUBSCRIPTION_ID_KEY,
-    ListenNotSupportedError,
-    Subscription,
-    SubscriptionLost,
-    resource_uris,
-)
-from .tasks import (
-    TASKS_EXTENSION,
-    ExperimentalClientFeatures,
-    StatusCallback,
-    TaskListen,
-    TaskRegistry,
-    ToolTask,
-    call_required_task,
-    finish_call,
-    requires_task,
-    start_tool_task,
-    tag_related,
-    task_request,
-)
 from .transport import ClientTransport, transport_for
 
-if TYPE_CHECKING:  # metrics (and its compiled counters) load only when a ClientMetrics is given
+# Loaded on first use, not with ``from mcpfast import Client``: metrics (and its compiled
+# counters) when a ClientMetrics is given; ``.subscriptions`` (listen streams) and ``.tasks``
+# (the Tasks extension) when a program listens or a server makes a call a task. A plain
+# ``call_tool`` needs neither, and they are a third of the client's import time
+# (``tests/client/test_import_cost.py`` holds that).
+if TYPE_CHECKING:
     from ..metrics import ClientMetrics
+    from .subscriptions import ListenNotSupportedError, Subscription, SubscriptionLost
+    from .tasks import ExperimentalClientFeatures, StatusCallback, TaskListen, TaskRegistry, ToolTask
+
+#: names this module offers that live in ``.subscriptions`` (loaded on first access)
+_LAZY = frozenset({"Subscription", "ListenNotSupportedError", "SubscriptionLost"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from . import subscriptions
+
+        value = getattr(subscriptions, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["Client", "ClientRequestContext", "Subscription", "ListenNotSupportedError", "SubscriptionLost"]
 
@@ -190,12 +195,18 @@ class _Handlers(ClientHandlers):
             return {}
         # an answer about a 2025-11-25 task names it as the request did (tag_related)
         if method == "sampling/createMessage" and c.sampling_callback is not None:
+            from .tasks import tag_related
+
             return tag_related(params, _as_result(
                 await maybe_await(c.sampling_callback(ctx, CreateMessageRequestParams(params)))))
         if method == "elicitation/create" and c.elicitation_callback is not None:
+            from .tasks import tag_related
+
             return tag_related(params, _as_result(
                 await maybe_await(c.elicitation_callback(ctx, ElicitRequestParams(params)))))
         if method == "roots/list" and c.list_roots_callback is not None:
+            from .tasks import tag_related
+
             return tag_related(params, _as_result(await maybe_await(c.list_roots_callback(ctx))))
         return await super().answer(method, params)  # MethodNotFound
 
@@ -212,7 +223,7 @@ class _Handlers(ClientHandlers):
             sub = self.listeners.get(meta.get(SUBSCRIPTION_ID_KEY)) if type(meta) is dict else None
             if sub is not None:
                 sub.deliver(method, params)
-                if method == ACKNOWLEDGED:
+                if method == SUBSCRIPTIONS_ACKNOWLEDGED:
                     return None  # consumed by its stream
         if c.cache_store is not None:
             c.cache_store.evict_for(method, params)
@@ -328,8 +339,7 @@ class Client:
         #: declare the Tasks extension (2026-07-28) so a server may run a call as a task;
         #: ``call_tool`` then waits for the task transparently (``mcpfast.client.tasks``)
         self.tasks = tasks
-        #: the open ``ToolTask`` handles (status notifications) and abandoned-task cancels
-        self.task_registry = TaskRegistry()
+        self._task_registry: TaskRegistry | None = None
         self._experimental: ExperimentalClientFeatures | None = None
         # when the connection's session opened (the clock of ``ClientMetrics``)
         self._opened_ns = 0
@@ -432,6 +442,17 @@ class Client:
         return s
 
     @property
+    def task_registry(self) -> TaskRegistry:
+        """The open ``ToolTask`` handles (status notifications) and abandoned-task cancels;
+        made (and ``mcpfast.client.tasks`` loaded) on first use."""
+        reg = self._task_registry
+        if reg is None:
+            from .tasks import TaskRegistry
+
+            reg = self._task_registry = TaskRegistry()
+        return reg
+
+    @property
     def transport(self) -> ClientTransport | None:
         """The transport of the open connection (None when not connected)."""
         return self._transport
@@ -493,6 +514,8 @@ class Client:
         task, so it is cancelled rather than left running until its TTL."""
         if type(res) is dict and res.get("resultType") == "task" and type(res.get("taskId")) is str \
                 and self._session is not None:
+            from .tasks import task_request
+
             cancel = asyncio.ensure_future(task_request(self, "tasks/cancel", {"taskId": res["taskId"]}))
             cancel.add_done_callback(_log_late_cancel)
 
@@ -567,14 +590,19 @@ class Client:
                                             progress_callback=progress_callback, meta=meta,
                                             input_responses=input_responses, request_state=request_state)
             if type(res) is dict and res.get("resultType") == "task":  # the server made it a task (2026-07-28)
+                from .tasks import finish_call
+
                 res = await finish_call(self, name, res)
         except (JSONRPCError, ConnectionClosed) as exc:
             if isinstance(exc, JSONRPCError) and exc.code == HEADER_MISMATCH and session.modern:
                 return await self._resend_after_mismatch(
                     exc, t0, name, params, read_timeout_seconds, progress_callback, input_responses,
                     request_state, meta)
-            if self.tasks and requires_task(exc, session):  # 2025-11-25: call it again as a task
-                return CallToolResult(await call_required_task(self, name, arguments, read_timeout_seconds, meta))
+            if self.tasks:
+                from .tasks import call_required_task, requires_task
+
+                if requires_task(exc, session):  # 2025-11-25: call it again as a task
+                    return CallToolResult(await call_required_task(self, name, arguments, read_timeout_seconds, meta))
             if m is not None:
                 self._observe(m, session, t0, _CALL_TOOL, name, m.error_type(exc))
             raise _convert(exc) from None
@@ -611,6 +639,8 @@ class Client:
                                         progress_callback=progress_callback, meta=meta,
                                         input_responses=input_responses, request_state=request_state)
             if type(res) is dict and res.get("resultType") == "task":  # the server made it a task
+                from .tasks import finish_call
+
                 res = await finish_call(self, name, res)
         except BaseException as exc:
             if m is not None:
@@ -746,6 +776,8 @@ class Client:
             filt["promptsListChanged"] = True
         if resources_list_changed:
             filt["resourcesListChanged"] = True
+        from .subscriptions import Subscription, resource_uris
+
         uris = resource_uris(resource_subscriptions)
         if uris:
             filt["resourceSubscriptions"] = uris
@@ -765,12 +797,16 @@ class Client:
         ``subscriptions/listen`` stream while waiting (2026-07-28; None: when the server
         declared the extension in ``server/discover``), so the end is seen at once rather
         than at the next ``pollIntervalMs``."""
+        from .tasks import start_tool_task
+
         return await start_tool_task(self, name, arguments, ttl=ttl, read_timeout_seconds=read_timeout_seconds,
                                      meta=meta, on_status=on_status, listen=listen)
 
     def get_tool_task(self, task_id: str, *, on_status: StatusCallback | None = None,
                       listen: bool | None = None) -> ToolTask:
         """The ``ToolTask`` of a task created earlier (its id kept, say, across a restart)."""
+        from .tasks import ToolTask
+
         return ToolTask.attach(self, task_id, on_status=on_status, listen=listen)
 
     @property
@@ -779,6 +815,8 @@ class Client:
         ``get_task_result``, ``list_tasks``, ``cancel_task``, ``poll_task``)."""
         e = self._experimental
         if e is None:
+            from .tasks import ExperimentalClientFeatures
+
             e = self._experimental = ExperimentalClientFeatures(self)
         return e
 

@@ -42,15 +42,23 @@ __all__ = [
 ]
 
 _MISSING: Any = object()
-_CAMEL = re.compile(r"_([a-z0-9])")
+#: what may follow an underscore that ``_camel`` folds into a capital
+_FOLDS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 
 
 def _camel(name: str) -> str:
+    """The wire key of a snake_case name: ``_x`` becomes ``X`` for x in [a-z0-9], any other
+    underscore stays (``mime_type`` -> ``mimeType``, ``a__b`` -> ``a_B``). String operations,
+    not a regex: this runs for every declared field while the module is imported."""
     if name == "meta":
         return "_meta"
-    if "_" not in name:  # most field names: no regex (this runs for every field at import)
+    if "_" not in name:
         return name
-    return _CAMEL.sub(lambda m: m.group(1).upper(), name)
+    parts = name.split("_")
+    out = [parts[0]]
+    for part in parts[1:]:
+        out.append(part[0].upper() + part[1:] if part and part[0] in _FOLDS else "_" + part)
+    return "".join(out)
 
 
 def _snake(key: str) -> str:
@@ -64,7 +72,9 @@ class MCPModel:
 
     Subclasses declare their fields as annotations; ``DEFAULTS`` gives the value of an absent
     field (None otherwise), ``NESTED`` the wrapper of a field's value (a class, or a function
-    of the raw value). The properties are made once per class (``__init_subclass__``).
+    of the raw value). The properties are made once per class (``__init_subclass__``); a
+    subclass inherits its base's unless it declares the field again or gives it another
+    default or wrapper (so a hand-written property of the base, ``Task.ttl``, is inherited too).
     """
 
     __slots__ = ("_d", "_c")
@@ -86,13 +96,23 @@ class MCPModel:
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
         keys = dict(cls.FIELD_KEYS)  # the base class's fields, then this class's own
+        make = []
         for name in cls.__dict__.get("__annotations__", ()):
             if name[0] != "_" and not name.isupper():
                 keys[name] = _camel(name)
+                make.append(name)
+        defaults, nested = cls.DEFAULTS, cls.NESTED
+        bases = cls.__bases__
+        if len(bases) != 1 or not issubclass(bases[0], MCPModel):
+            make = list(keys)  # no single model base to inherit from: make them all
+        elif defaults is not bases[0].DEFAULTS or nested is not bases[0].NESTED:
+            base_defaults, base_nested = bases[0].DEFAULTS, bases[0].NESTED
+            make += [name for name in cls.FIELD_KEYS if name not in make and (
+                defaults.get(name) is not base_defaults.get(name) or nested.get(name) is not base_nested.get(name))]
         cls.FIELD_KEYS = keys
-        for name, key in keys.items():
+        for name in make:
             if name not in cls.__dict__:
-                setattr(cls, name, _field(name, key, cls.DEFAULTS.get(name), cls.NESTED.get(name)))
+                setattr(cls, name, _field(name, keys[name], defaults.get(name), nested.get(name)))
 
     # ------------------------------------------------------------------ access
 

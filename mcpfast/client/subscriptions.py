@@ -30,6 +30,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import CONNECTION_CLOSED, INTERNAL_ERROR, ConnectionClosed, JSONRPCError, MCPError
+from ..types import SUBSCRIPTION_ID_KEY, SUBSCRIPTIONS_ACKNOWLEDGED
 from .results import MCPModel
 
 if TYPE_CHECKING:
@@ -50,9 +51,9 @@ __all__ = [
     "MAX_PENDING_EVENTS",
 ]
 
-#: the ``_meta`` key of every frame of a listen stream: the listen request's JSON-RPC id
-SUBSCRIPTION_ID_KEY = "io.modelcontextprotocol/subscriptionId"
-ACKNOWLEDGED = "notifications/subscriptions/acknowledged"
+#: the first frame of a listen stream (it and ``SUBSCRIPTION_ID_KEY`` live in ``mcpfast.types``,
+#: so that ``Client`` routes listen frames without loading this module)
+ACKNOWLEDGED = SUBSCRIPTIONS_ACKNOWLEDGED
 #: distinct events waiting to be consumed before the stream counts as lost (the spec lets a
 #: server name sub-resources of a subscribed URI, so their number has no other bound)
 MAX_PENDING_EVENTS = 1024

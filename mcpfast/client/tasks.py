@@ -49,7 +49,7 @@ from ..errors import (
     JSONRPCError,
     MCPError,
 )
-from ..types import CLIENT_CAPABILITIES_KEY
+from ..types import CLIENT_CAPABILITIES_KEY, SUBSCRIPTIONS_ACKNOWLEDGED, TASKS_EXTENSION
 from .results import (
     CallToolResult,
     CancelTaskResult,
@@ -86,8 +86,6 @@ __all__ = [
 
 log = logging.getLogger("mcpfast.client.tasks")
 
-#: the extension's identifier (2026-07-28 capabilities, ``extensions``)
-TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
 #: the ``_meta`` key that ties a 2025-11-25 message to its task
 RELATED_TASK_KEY = "io.modelcontextprotocol/related-task"
 #: statuses a task never leaves
@@ -96,7 +94,7 @@ TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
 DEFAULT_POLL_INTERVAL_MS = 500
 #: a task's state pushed on a listen stream (2026-07-28)
 TASK_NOTIFICATION = "notifications/tasks"
-LISTEN_ACKNOWLEDGED = "notifications/subscriptions/acknowledged"
+LISTEN_ACKNOWLEDGED = SUBSCRIPTIONS_ACKNOWLEDGED
 #: a server's ``pollIntervalMs: 0`` must not turn the wait into a busy loop
 MIN_POLL_INTERVAL_MS = 1
 

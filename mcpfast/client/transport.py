@@ -28,7 +28,6 @@ from __future__ import annotations
 import abc
 import importlib
 from typing import Any
-from urllib.parse import urlsplit
 
 from ..peer import Dispatcher, JSONRPCPeer
 
@@ -74,6 +73,8 @@ class ClientTransport(abc.ABC):
 
 def transport_for(url: str, **options: Any) -> ClientTransport:
     """The transport for ``url``, picked by its scheme (``options`` go to that transport)."""
+    from urllib.parse import urlsplit  # here: the in-process and stdio targets need no URL parser
+
     scheme = urlsplit(url).scheme.lower()
     module = SCHEMES.get(scheme)
     if module is None:
