@@ -16,12 +16,14 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..peer import Dispatcher, JSONRPCPeer
 from ..transports.stdio import StdioClientProtocol, connect_stdio
 from .transport import ClientTransport
+
+if TYPE_CHECKING:  # only annotated: pathlib (with urllib.parse, ipaddress, fnmatch) is not loaded for it
+    from pathlib import Path
 
 __all__ = ["StdioServerParameters", "StdioTransport", "DEFAULT_INHERITED_ENV_VARS", "default_environment"]
 

@@ -44,22 +44,34 @@ LAZY = (
     "opentelemetry",
 )
 
+#: what the stdio transport (``StdioServerParameters``) needs on top: its own modules only
+STDIO_ALLOWED = ("mcpfast.client.stdio", "mcpfast.transports", "mcpfast.protocol", "mcpfast.metrics",
+                 "mcpfast.wire")
+
 _PROBE = """
 import json, sys
 import asyncio, orjson
 before = set(sys.modules)
 from mcpfast import Client
-print(json.dumps(sorted(set(sys.modules) - before)))
+client = set(sys.modules)
+from mcpfast import StdioServerParameters
+print(json.dumps([sorted(client - before), sorted(set(sys.modules) - client)]))
 """
+
+
+def _among(names: set[str], prefixes: tuple[str, ...]) -> list[str]:
+    return sorted(n for n in names if any(n == p or n.startswith(p + ".") for p in prefixes))
 
 
 def test_from_mcpfast_import_client_loads_nothing_lazy() -> None:
     out = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=60,
                          env={**os.environ, "PYTHONWARNINGS": "ignore"}, check=True)
-    loaded = set(json.loads(out.stdout))
-    assert "mcpfast.client.client" in loaded  # the probe measured the import it meant to
-    heavy = sorted(name for name in loaded if any(name == lazy or name.startswith(lazy + ".") for lazy in LAZY))
+    client, stdio = (set(names) for names in json.loads(out.stdout))
+    assert "mcpfast.client.client" in client and "mcpfast.client.stdio" in stdio  # the probe saw the imports
+    heavy = _among(client, LAZY)
     assert heavy == [], f"`from mcpfast import Client` now imports {heavy}: load them on first use"
+    heavy = _among(stdio, tuple(name for name in LAZY if name not in STDIO_ALLOWED))
+    assert heavy == [], f"`from mcpfast import StdioServerParameters` now imports {heavy}"
 
 
 def test_lazy_names_of_the_client_module() -> None:
