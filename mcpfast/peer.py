@@ -408,6 +408,9 @@ class JSONRPCPeer:
         #: one waiting for an answer: a client on a stream saves one loop iteration of latency
         #: with one call in flight, and with many in flight its requests still leave together
         self.eager_writes = False
+        # an eager write bypasses ``emit`` (no flush scheduled for a request that leaves at
+        # once), so it is only done where ``emit`` is this class's queue, not a subclass's route
+        self._queues_on_emit = type(self).emit is JSONRPCPeer.emit
         #: with ``eager_writes``: write the queued requests as soon as this many are waiting
         #: (see ``send_request``)
         self.write_chunk = DEFAULT_WRITE_CHUNK
@@ -907,12 +910,17 @@ class JSONRPCPeer:
         fut: asyncio.Future[Any] = (loop if loop is not None else self.loop).create_future()
         pending = self._pending
         pending[rid] = fut
-        self.emit(_encode_request(rid, method, params))
-        if self.eager_writes and not self._batching and self._closed is False:
-            out = self._out
-            if out and (len(pending) == 1 or len(out) >= self.write_chunk):
-                self._out = []
-                self._send(out)  # a flush scheduled by emit() finds nothing left: a no-op
+        data = _encode_request(rid, method, params)
+        out = self._out
+        if self.eager_writes and not self._batching and self._queues_on_emit and (
+                len(pending) == 1 or len(out) + 1 >= self.write_chunk):
+            # written now, after what was queued before it: emit() is skipped, so no flush is
+            # scheduled for it (one loop callback less per call with one in flight)
+            self._out = []
+            out.append(data)
+            self._send(out)
+        else:
+            self.emit(data)
         return rid, fut
 
     def fail_request(self, rid: Any, exc: BaseException) -> bool:

@@ -258,6 +258,50 @@ async def test_eager_writes_send_the_first_request_and_each_full_chunk_at_once()
 
 
 @async_test
+async def test_an_eager_write_schedules_no_flush() -> None:
+    d, peer, sent = make()
+    peer.eager_writes = True
+    loop = asyncio.get_running_loop()
+    scheduled: list[Any] = []
+    call_soon = loop.call_soon
+
+    def counting_call_soon(cb: Any, *args: Any, **kw: Any) -> asyncio.Handle:
+        if cb == peer.flush:
+            scheduled.append(cb)
+        return call_soon(cb, *args, **kw)
+
+    loop.call_soon = counting_call_soon  # type: ignore[method-assign,assignment]
+    try:
+        peer.notify("notifications/initialized")  # queued: its flush is scheduled
+        peer.send_request("ping")  # alone in flight: leaves at once, after the notification
+        assert [m.get("method") for m in sent.messages()] == ["notifications/initialized", "ping"]
+        assert len(scheduled) == 1  # the notification's flush
+        peer.feed([Response(1, {})])
+        await asyncio.sleep(0)
+        peer.send_request("ping")  # one call in flight again: no flush for it
+        assert len(scheduled) == 1 and len(sent.calls) == 2
+    finally:
+        del loop.call_soon
+    assert [m["id"] for m in sent.messages() if "id" in m] == [1, 2]
+
+
+@async_test
+async def test_eager_writes_keep_a_subclass_route() -> None:
+    routed: list[bytes] = []
+
+    class Routed(JSONRPCPeer):
+        def emit(self, data: bytes) -> None:  # a driver that routes its requests elsewhere (HTTP)
+            routed.append(data)
+
+    sent = Sent()
+    peer = Routed(EchoDispatcher(), sent)
+    peer.eager_writes = True
+    peer.send_request("ping")
+    await asyncio.sleep(0)
+    assert len(routed) == 1 and sent.calls == []
+
+
+@async_test
 async def test_connection_loss_fails_pending_requests() -> None:
     d, peer, sent = make()
     futs = [asyncio.ensure_future(peer.request("ping")) for _ in range(3)]
