@@ -608,6 +608,7 @@ async def test_a_tools_requests_to_the_client_are_children_of_the_tool_span_and_
     core = ServerCore("asker", "1")
 
     async def ask(ctx: Any) -> str:
+        await ctx.info("asking")  # a notification: the client's _Handlers get it in a SERVER span
         sampled = await ctx.create_message("hi", 10)
         answer = await ctx.elicit("name?", {"type": "object", "properties": {"n": {"type": "string"}}})
         roots = await ctx.list_roots()
@@ -639,7 +640,7 @@ async def test_a_tools_requests_to_the_client_are_children_of_the_tool_span_and_
     assert res.content[0].text == "yo Ada 1"
     tool_span = otel.one("tools/call ask")
     trace_id = otel.one("agent", SpanKind.INTERNAL).context.trace_id
-    for method in ("sampling/createMessage", "elicitation/create", "roots/list"):
+    for method in ("sampling/createMessage", "elicitation/create", "roots/list", "notifications/message"):
         asked = otel.one(method, SpanKind.CLIENT)  # the server's: it initiates the request
         handled = otel.one(method, SpanKind.SERVER)  # the client's: it handles it
         assert parent_of(asked) == tool_span.context.span_id, method
@@ -650,7 +651,8 @@ async def test_a_tools_requests_to_the_client_are_children_of_the_tool_span_and_
         assert a["mcp.method.name"] == h["mcp.method.name"] == method
         assert a["network.transport"] == h["network.transport"] == "tcp"
         assert a["mcp.protocol.version"] == version
-        assert a["jsonrpc.request.id"] == h["jsonrpc.request.id"]
+        assert a.get("jsonrpc.request.id") == h.get("jsonrpc.request.id")
+        assert ("jsonrpc.request.id" in a) is not method.startswith("notifications/")
         assert "error.type" not in a and "error.type" not in h
     model = otel.one("the model", SpanKind.INTERNAL)
     assert parent_of(model) == otel.one("sampling/createMessage", SpanKind.SERVER).context.span_id
@@ -745,6 +747,8 @@ async def test_notifications_both_ways_have_spans(otel: Tracing) -> None:
         assert traceparent[:52] == f"00-{sent.context.trace_id:032x}-{sent.context.span_id:016x}"
         assert attrs_of(sent)["mcp.protocol.version"] == LEGACY
         assert "jsonrpc.request.id" not in attrs_of(sent)
+        handled = otel.one(method, SpanKind.SERVER)  # in the client (testing.Client's ClientHandlers)
+        assert parent_of(handled) == sent.context.span_id
     assert received["notifications/progress"]["progressToken"] is not None  # the rest is intact
     assert received["notifications/message"]["data"] == "half way"
     updated = otel.one("notifications/resources/updated", SpanKind.CLIENT)

@@ -160,6 +160,16 @@ class ClientHandlers:
         return self.answer(request.method, params)
 
     def on_notification(self, peer: JSONRPCPeer, notification: Any) -> Any:
+        # tracing: one slot read; with a provider set, handled inside a SERVER span whose
+        # parent is the server's CLIENT span (from params._meta). Subclasses override
+        # handle_notification.
+        if _tracing.watched[_TRACER_PROVIDER] is not None:
+            return _tracing.trace_notification(self.handle_notification, peer, notification, from_http=False)
+        return self.handle_notification(peer, notification)
+
+    def handle_notification(self, peer: JSONRPCPeer, notification: Any) -> Any:
+        """Route one notification from the server (see the class docstring); may return an
+        awaitable (the peer runs it as a task)."""
         method = notification.method
         params = notification.params
         self.notifications.append((method, params))
