@@ -1,30 +1,46 @@
 """OpenTelemetry tracing after the MCP semantic conventions, at nil cost when it is off.
 
-A span per request on the server (kind ``SERVER``) and per request on the client (kind
-``CLIENT``), named and attributed as the OpenTelemetry GenAI semantic conventions for MCP say
-(``mcp.md``): the name is ``{mcp.method.name} {target}`` (``tools/call echo``, ``prompts/get
+A span for every request and notification, on both sides, as the OpenTelemetry GenAI semantic
+conventions for MCP (``mcp.md``) say: kind ``CLIENT`` on the side that initiates the message
+and ``SERVER`` on the side that handles it, whichever of the two is the MCP server (the
+conventions use no ``PRODUCER``/``CONSUMER``, notifications included):
+
+* client -> server requests: ``ClientSession.request`` (``client_call``), the handshake and the
+  listen streams (``request``); the server's dispatcher (``trace_request``);
+* server -> client requests (sampling, elicitation, roots, asked through ``Context``):
+  ``server_request``, a child of the asking handler's span; the client's dispatcher answers
+  inside a ``SERVER`` span (``trace_request(..., from_http=False)``), the child of that one;
+* notifications: the sender's ``CLIENT`` span starts and ends as it is sent (nothing comes
+  back to wait for; ``notify``/``sent_notification`` on the client, ``server_notify``/
+  ``server_notification`` on the server); the receiver's dispatcher handles it inside a
+  ``SERVER`` span (``trace_notification``). No ``jsonrpc.request.id``. The
+  ``notifications/cancelled`` the peer sends by itself on a timeout or a cancel has none:
+  the request's own span records the outcome.
+
+The name is ``{mcp.method.name} {target}`` (``tools/call echo``, ``prompts/get
 greet``) or the bare method; the attributes are ``mcp.method.name``, ``jsonrpc.request.id``,
 ``mcp.protocol.version``, ``mcp.session.id`` (HTTP sessions), ``network.transport`` (the
 peer's: ``pipe`` for stdio, ``tcp``; none in process; ``tcp`` under HTTP, with
 ``network.protocol.name`` ``http``),
 ``gen_ai.tool.name`` + ``gen_ai.operation.name`` ``execute_tool`` (``tools/call``),
 ``gen_ai.prompt.name`` (``prompts/get``), ``mcp.resource.uri`` (``resources/read``,
-``resources/subscribe``, ``resources/unsubscribe``), ``client.address``/``client.port`` (HTTP),
+``resources/subscribe``, ``resources/unsubscribe``, ``notifications/resources/updated``),
+``client.address``/``client.port`` (HTTP),
 and on failure ``error.type`` (the JSON-RPC error code as a string, or ``tool_error`` for a
 ``CallToolResult`` with ``isError``) with ``rpc.response.status_code`` and an ``ERROR`` status.
 
-Context propagation (the conventions' "Context propagation"): the client injects the current
-context into ``params._meta`` with the configured OpenTelemetry propagators (W3C
-``traceparent``/``tracestate`` and ``baggage`` by default, unprefixed as SEP-414 says); the
-server extracts it from ``params._meta`` as the parent of its span, or, on the HTTP front when
-``_meta`` carries none, from the HTTP request's headers (when both exist the HTTP one becomes a
+Context propagation (the conventions' "Context propagation"): the sender (client or server,
+request or notification) injects its span's context into ``params._meta`` with the configured
+OpenTelemetry propagators (W3C ``traceparent``/``tracestate`` and ``baggage`` by default,
+unprefixed as SEP-414 says); the receiver extracts it from ``params._meta`` as the parent of
+its span, or, on the server's HTTP front when ``_meta`` carries none, from the HTTP request's headers (when both exist the HTTP one becomes a
 link). The server span is the current span while the handler runs: a tool's own spans (and
 its outgoing instrumented calls) are its children, in ``async def`` tools, in plain tools run
 on the loop and in plain tools run in the ``ToolRunner``'s threads (the runner copies the
 context into each call).
 
-Nil cost when off. ``opentelemetry`` is never imported here: it is an optional extra
-(``pip install 'mcpfast[otel]'``) and its import costs tenths of a second, so a process that
+Nil cost when off, on every path above. ``opentelemetry`` is never imported here: it is an
+optional extra (``pip install 'mcpfast[otel]'``) and its import costs tenths of a second, so a process that
 never imported it cannot have set a tracer provider and mcpfast does nothing. When it is
 imported, the hot paths read one slot per request, ``watched[PROVIDER_KEY]``: the global
 tracer provider slot of ``opentelemetry.trace`` itself (the module's namespace, watched in
@@ -42,6 +58,11 @@ server runs) calls ``refresh()`` once.
 ``use_tracer_provider(provider)`` makes mcpfast use a provider of its own instead of the global
 one (tests, or an application that keeps its providers apart); ``None`` goes back to the
 global one.
+
+Each traced path is behind the same one slot read (the dispatchers' ``on_request`` and
+``on_notification`` on both sides; the server's and the client's sends): off, a path does
+exactly what it did before, with no wrapper (``request``/``server_request`` hand back
+``peer.request(...)`` itself) and no ``_meta`` entry.
 
 The client side (``client_call``) is what ``ClientSession.request`` uses; any other client
 builds on it the same way (see ``ClientCall``).
