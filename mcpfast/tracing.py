@@ -668,16 +668,18 @@ def server_request(peer: Any, method: str, params: Any = None, **kw: Any) -> Cor
     return _send_request(call, peer, method, params, kw)
 
 
-def server_notification(peer: Any, method: str, params: Any = None) -> Any:
+def server_notification(peer: Any, method: str, params: Any = None, request_meta: Any = None) -> Any:
     """``sent_notification`` for a notification the server sends on ``peer`` (progress, log
     messages, list changes, resource updates): its ``CLIENT`` span, and the params to send.
-    Callable from a worker thread (a ``def`` tool's progress): only the send needs the loop."""
+    ``request_meta``: the ``_meta`` of the request being served, if any (a 2026-07-28 request
+    names the protocol version there; a legacy session on the peer). Callable from a worker
+    thread (a ``def`` tool's progress): only the send needs the loop."""
     if watched[PROVIDER_KEY] is None:
         return params
     t = tracer()
     if t is None:
         return params
-    return _notification_sent(t, method, params, _served_attrs(peer, http_request.get()))
+    return _notification_sent(t, method, params, _served_attrs(peer, http_request.get(), request_meta))
 
 
 def server_notify(peer: Any, method: str, params: Any = None) -> None:

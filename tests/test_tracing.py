@@ -806,3 +806,22 @@ async def test_off_no_span_and_no_meta_on_the_new_paths(monkeypatch: pytest.Monk
     assert entered == []
     assert "_meta" not in sampled[0] and "_meta" not in received["notifications/message"]
     assert changed == [{}]
+
+
+@async_test
+async def test_a_modern_requests_notifications_name_its_protocol_version(otel: Tracing) -> None:
+    """At 2026-07-28 there is no session: the version of a tool's progress notification is
+    the one its request's envelope names."""
+    core = make_core()
+
+    async def work(ctx: Any) -> str:
+        await ctx.report_progress(1, 2)
+        return "done"
+
+    core.add_tool("work", work, input_schema={"type": "object"}, context_kwarg="ctx")
+    async with Client(core, protocol_version=MODERN) as c:
+        await c.session.request("tools/call", {"name": "work", "arguments": {}},
+                                progress_callback=lambda p, t, m: None)
+    sent = otel.one("notifications/progress", SpanKind.CLIENT)
+    assert attrs_of(sent)["mcp.protocol.version"] == MODERN
+    assert parent_of(sent) == otel.one("tools/call work").context.span_id

@@ -397,7 +397,7 @@ class Context:
             params = {**params, "_meta": {**(params.get("_meta") or {}),
                                           "io.modelcontextprotocol/related-task": {"taskId": self.task_id}}}
         if _tracing.watched[_TRACER_PROVIDER] is not None:  # a CLIENT span, its context in _meta
-            params = _tracing.server_notification(self.peer, method, params)
+            params = _tracing.server_notification(self.peer, method, params, self.meta)
         loop = self._loop
         if loop is None or _running_loop() is loop:
             self.peer.notify(method, params)
