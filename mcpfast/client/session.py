@@ -516,7 +516,11 @@ class ClientSession:
     def notify(self, method: str, params: Any = None) -> None:
         """Send a notification (the modern envelope is not added: notifications carry none); in
         a ``CLIENT`` span when tracing is on (its context in ``params._meta``)."""
-        _tracing.notify(self.peer, method, params, protocol_version=self.protocol_version)
+        peer = self.peer
+        if _tracing.watched[_TRACER_PROVIDER] is not None:  # the check inline: no call more when off
+            params = _tracing.sent_notification(method, params, protocol_version=self.protocol_version,
+                                                network_transport=peer.network_transport)
+        peer.notify(method, params)
 
     async def wait_idle(self) -> None:
         """Let queued messages both ways be handled (a few loop iterations)."""
