@@ -482,12 +482,17 @@ class ClientCall:
         _fail(self.span, type(exc).__qualname__, str(exc) or None)
         self.span.end()
 
-    async def run(self, awaitable: Awaitable[Any]) -> Any:
-        """Await the request and end the span with its outcome."""
+    async def run(self, awaitable: Awaitable[Any], *, cancel_ends: bool = False) -> Any:
+        """Await the request and end the span with its outcome. ``cancel_ends``: the request is
+        a stream its caller ends by cancelling it (``subscriptions/listen``), so a cancel is its
+        normal end, not an error."""
         try:
             result = await awaitable
         except BaseException as exc:
-            self.fail(exc)
+            if cancel_ends and isinstance(exc, asyncio.CancelledError):
+                self.span.end()
+            else:
+                self.fail(exc)
             raise
         self.end(result)
         return result
@@ -569,22 +574,23 @@ def with_meta(params: Any, meta: Mapping[str, Any]) -> Any:
 
 
 def request(peer: Any, method: str, params: Any = None, *, protocol_version: str | None = None,
-            session_id: str | None = None, **kw: Any) -> Coroutine[Any, Any, Any]:
+            session_id: str | None = None, cancel_ends: bool = False, **kw: Any) -> Coroutine[Any, Any, Any]:
     """``peer.request(method, params, **kw)`` inside a ``CLIENT`` span whose context travels in
     ``params._meta`` (so the receiver's span is its child), with ``jsonrpc.request.id`` the id
     the request got and ``network.transport`` the peer's. When tracing is off this returns
     ``peer.request(...)`` itself: no wrapper, nothing added. For requests that do not go
     through ``ClientSession.request`` (``initialize``, ``server/discover``, the Tasks and
-    subscription streams); the server's own requests use ``server_request``."""
+    subscription streams, whose caller ends them by cancelling: ``cancel_ends=True``, see
+    ``ClientCall.run``); the server's own requests use ``server_request``."""
     if watched[PROVIDER_KEY] is None:
         return peer.request(method, params, **kw)  # type: ignore[no-any-return]
     call = client_call(method, params, protocol_version=protocol_version, session_id=session_id,
                        network_transport=getattr(peer, "network_transport", None))
-    return _send_request(call, peer, method, params, kw)
+    return _send_request(call, peer, method, params, kw, cancel_ends)
 
 
 def _send_request(call: ClientCall | None, peer: Any, method: str, params: Any,
-                  kw: dict[str, Any]) -> Coroutine[Any, Any, Any]:
+                  kw: dict[str, Any], cancel_ends: bool = False) -> Coroutine[Any, Any, Any]:
     if call is None:
         return peer.request(method, params, **kw)  # type: ignore[no-any-return]
     on_sent = kw.get("on_sent")
@@ -594,7 +600,7 @@ def _send_request(call: ClientCall | None, peer: Any, method: str, params: Any,
         return on_sent(rid) if on_sent is not None else None
 
     kw["on_sent"] = sent
-    return call.run(peer.request(method, with_meta(params, call.meta), **kw))
+    return call.run(peer.request(method, with_meta(params, call.meta), **kw), cancel_ends=cancel_ends)
 
 
 def sent_notification(method: str, params: Any = None, *, protocol_version: str | None = None,

@@ -825,3 +825,27 @@ async def test_a_modern_requests_notifications_name_its_protocol_version(otel: T
     sent = otel.one("notifications/progress", SpanKind.CLIENT)
     assert attrs_of(sent)["mcp.protocol.version"] == MODERN
     assert parent_of(sent) == otel.one("tools/call work").context.span_id
+
+
+@async_test
+async def test_a_listen_stream_has_one_client_span_ended_by_the_clients_close(otel: Tracing) -> None:
+    """``subscriptions/listen`` goes straight to the peer (no read timeout may end it): its
+    CLIENT span covers the stream, the server's change notification on it is a child of the
+    span current where the change was made, and the client's own close (a cancel) is the
+    stream's normal end, not an error."""
+    from mcpfast.client.client import Client as MCPClient
+    from mcpfast.client.subscriptions import ToolsListChanged
+
+    core = make_core()
+    async with MCPClient(core, mode=MODERN) as c, c.listen(tools_list_changed=True) as sub:
+        with otel.tracer.start_as_current_span("deploy"):
+            core.add_tool("later", lambda: "x", input_schema={"type": "object"})
+        assert await sub.next(timeout=2) == ToolsListChanged()
+    listen = otel.one("subscriptions/listen", SpanKind.CLIENT)
+    attrs = attrs_of(listen)
+    assert "error.type" not in attrs and listen.status.status_code == StatusCode.UNSET
+    assert attrs["mcp.protocol.version"] == MODERN and "jsonrpc.request.id" in attrs
+    assert parent_of(otel.one("subscriptions/listen")) == listen.context.span_id
+    changed = otel.one("notifications/tools/list_changed", SpanKind.CLIENT)
+    assert parent_of(changed) == otel.one("deploy", SpanKind.INTERNAL).context.span_id
+    assert parent_of(otel.one("notifications/tools/list_changed")) == changed.context.span_id

@@ -219,7 +219,7 @@ class Subscription:
         # (in a CLIENT span when tracing is on, as long as the stream lives)
         self._task = loop.create_task(_tracing.request(
             session.peer, "subscriptions/listen", {"notifications": self.notifications, "_meta": session.envelope},
-            protocol_version=session.protocol_version, on_sent=self._sent))
+            protocol_version=session.protocol_version, cancel_ends=True, on_sent=self._sent))
         self._task.add_done_callback(self._ended)
         task = self._task
         waits: set[asyncio.Future[Any]] = {self._acked, task}

@@ -652,7 +652,7 @@ class TaskListen:
         self._request = loop.create_task(_tracing.request(
             session.peer, "subscriptions/listen", {"notifications": {"taskIds": [self.task.task_id]},
                                                    "_meta": {**session.envelope, **(declaring(session) or {})}},
-            protocol_version=session.protocol_version, on_sent=self._sent))
+            protocol_version=session.protocol_version, cancel_ends=True, on_sent=self._sent))
         self._request.add_done_callback(_retrieve)
         done, _ = await asyncio.wait({self._acked, self._request}, timeout=client.read_timeout_seconds,
                                      return_when=asyncio.FIRST_COMPLETED)
