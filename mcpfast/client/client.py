@@ -210,7 +210,7 @@ class _Handlers(ClientHandlers):
             return tag_related(params, _as_result(await maybe_await(c.list_roots_callback(ctx))))
         return await super().answer(method, params)  # MethodNotFound
 
-    def on_notification(self, peer: JSONRPCPeer, notification: Any) -> Any:
+    def handle_notification(self, peer: JSONRPCPeer, notification: Any) -> Any:
         method = notification.method
         params = notification.params
         c = self.client

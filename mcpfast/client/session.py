@@ -148,11 +148,28 @@ class ClientHandlers:
     # ------------------------------------------------------------------ Dispatcher
 
     def on_request(self, peer: JSONRPCPeer, request: Any) -> Any:
+        # tracing: one slot read; with a provider set, the server's request is answered inside
+        # a SERVER span whose parent is the server's CLIENT span (from params._meta)
+        if _tracing.watched[_TRACER_PROVIDER] is not None:
+            return _tracing.trace_request(self._on_request_untraced, peer, request, from_http=False)
+        return self._on_request_untraced(peer, request)
+
+    def _on_request_untraced(self, peer: JSONRPCPeer, request: Any) -> Any:
         params = request.params if type(request.params) is dict else {}
         self.requests.append((request.method, params))
         return self.answer(request.method, params)
 
     def on_notification(self, peer: JSONRPCPeer, notification: Any) -> Any:
+        # tracing: one slot read; with a provider set, handled inside a SERVER span whose
+        # parent is the server's CLIENT span (from params._meta). Subclasses override
+        # handle_notification.
+        if _tracing.watched[_TRACER_PROVIDER] is not None:
+            return _tracing.trace_notification(self.handle_notification, peer, notification, from_http=False)
+        return self.handle_notification(peer, notification)
+
+    def handle_notification(self, peer: JSONRPCPeer, notification: Any) -> Any:
+        """Route one notification from the server (see the class docstring); may return an
+        awaitable (the peer runs it as a task)."""
         method = notification.method
         params = notification.params
         self.notifications.append((method, params))
@@ -281,9 +298,10 @@ class ClientSession:
 
     async def initialize(self, version: str) -> dict[str, Any]:
         """The legacy handshake; the server's answer is kept in ``handshake``."""
-        res = await self.peer.request("initialize", {
+        # through tracing.request: a CLIENT span when tracing is on (peer.request itself when off)
+        res = await _tracing.request(self.peer, "initialize", {
             "protocolVersion": version, "capabilities": self.capabilities, "clientInfo": self.client_info,
-        }, timeout=self.read_timeout)
+        }, protocol_version=version, timeout=self.read_timeout)
         agreed = res.get("protocolVersion")
         if agreed not in HANDSHAKE_PROTOCOL_VERSIONS:
             raise McpError(f"The server answered initialize with protocol version {agreed!r}, which this client"
@@ -294,15 +312,15 @@ class ClientSession:
         self.server_info = res.get("serverInfo")
         self.server_capabilities = res.get("capabilities") or {}
         self.instructions = res.get("instructions")
-        self.peer.notify("notifications/initialized")
+        _tracing.notify(self.peer, "notifications/initialized", protocol_version=agreed)
         return res  # type: ignore[no-any-return]
 
     async def discover(self) -> dict[str, Any]:
         """``server/discover`` (a 2026-07-28 method, always sent with the modern envelope);
         updates ``server_info``/``server_capabilities``/``instructions``."""
         version = self.protocol_version if self.modern else MODERN_PROTOCOL_VERSIONS[-1]
-        res = await self.peer.request("server/discover", {"_meta": self._envelope(version)},
-                                      timeout=self.read_timeout)
+        res = await _tracing.request(self.peer, "server/discover", {"_meta": self._envelope(version)},
+                                     protocol_version=version, timeout=self.read_timeout)
         if self.modern:
             self._take_discover(res)
         return res  # type: ignore[no-any-return]
@@ -496,8 +514,13 @@ class ClientSession:
         return answers
 
     def notify(self, method: str, params: Any = None) -> None:
-        """Send a notification (the modern envelope is not added: notifications carry none)."""
-        self.peer.notify(method, params)
+        """Send a notification (the modern envelope is not added: notifications carry none); in
+        a ``CLIENT`` span when tracing is on (its context in ``params._meta``)."""
+        peer = self.peer
+        if _tracing.watched[_TRACER_PROVIDER] is not None:  # the check inline: no call more when off
+            params = _tracing.sent_notification(method, params, protocol_version=self.protocol_version,
+                                                network_transport=peer.network_transport)
+        peer.notify(method, params)
 
     async def wait_idle(self) -> None:
         """Let queued messages both ways be handled (a few loop iterations)."""

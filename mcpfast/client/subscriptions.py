@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
+from .. import tracing as _tracing
 from ..errors import CONNECTION_CLOSED, INTERNAL_ERROR, ConnectionClosed, JSONRPCError, MCPError
 from ..types import SUBSCRIPTION_ID_KEY, SUBSCRIPTIONS_ACKNOWLEDGED
 from .results import MCPModel
@@ -216,9 +217,10 @@ class Subscription:
         loop = asyncio.get_running_loop()
         self._acked = loop.create_future()
         # straight to the peer: a listen stream is long-lived, read_timeout_seconds must not end it
-        self._task = loop.create_task(session.peer.request(
-            "subscriptions/listen", {"notifications": self.notifications, "_meta": session.envelope},
-            on_sent=self._sent))
+        # (in a CLIENT span when tracing is on, as long as the stream lives)
+        self._task = loop.create_task(_tracing.request(
+            session.peer, "subscriptions/listen", {"notifications": self.notifications, "_meta": session.envelope},
+            protocol_version=session.protocol_version, cancel_ends=True, on_sent=self._sent))
         self._task.add_done_callback(self._ended)
         task = self._task
         waits: set[asyncio.Future[Any]] = {self._acked, task}

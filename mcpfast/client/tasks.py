@@ -41,6 +41,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
+from .. import tracing as _tracing
 from ..errors import (
     INVALID_PARAMS,
     METHOD_NOT_FOUND,
@@ -646,10 +647,10 @@ class TaskListen:
         loop = asyncio.get_running_loop()
         self._acked = loop.create_future()
         # straight to the peer: the stream lives as long as the wait, read_timeout_seconds must not end it
-        self._request = loop.create_task(session.peer.request(
-            "subscriptions/listen", {"notifications": {"taskIds": [self.task.task_id]},
-                                     "_meta": {**session.envelope, **(declaring(session) or {})}},
-            on_sent=self._sent))
+        self._request = loop.create_task(_tracing.request(
+            session.peer, "subscriptions/listen", {"notifications": {"taskIds": [self.task.task_id]},
+                                                   "_meta": {**session.envelope, **(declaring(session) or {})}},
+            protocol_version=session.protocol_version, cancel_ends=True, on_sent=self._sent))
         self._request.add_done_callback(_retrieve)
         done, _ = await asyncio.wait({self._acked, self._request}, timeout=client.read_timeout_seconds,
                                      return_when=asyncio.FIRST_COMPLETED)

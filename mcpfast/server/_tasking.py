@@ -35,6 +35,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import requestvars
+from .. import tracing as _tracing
 from ..errors import (
     SERVER_OVERLOADED,
     InternalError,
@@ -603,7 +604,7 @@ class TaskServing:
             fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             relays[-1].put_nowait((method, params, fut))
             return await fut
-        return await ctx.peer.request(method, params)
+        return await _tracing.server_request(ctx.peer, method, params)
 
     async def task_status(self, ctx: Context, message: str | None) -> None:
         """Set the task's ``statusMessage`` (``Context.report_status``)."""
@@ -705,7 +706,7 @@ class TaskServing:
                     return ended.result()
                 method, params, fut = job.result()
                 try:
-                    answer = await peer.request(method, params)
+                    answer = await _tracing.server_request(peer, method, params)
                 except Exception as exc:  # noqa: BLE001 - the client's error is the asking tool's
                     if not fut.done():
                         fut.set_exception(exc)

@@ -37,7 +37,9 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import requestvars
+from .. import tracing as _tracing
 from ..errors import MISSING_CLIENT_CAPABILITY, JSONRPCError
+from ..tracing import PROVIDER_KEY as _TRACER_PROVIDER
 from .mrtr import InputRequired
 from .session import LOG_LEVELS
 
@@ -394,6 +396,8 @@ class Context:
             # 2025-11-25: every message about a task names it
             params = {**params, "_meta": {**(params.get("_meta") or {}),
                                           "io.modelcontextprotocol/related-task": {"taskId": self.task_id}}}
+        if _tracing.watched[_TRACER_PROVIDER] is not None:  # a CLIENT span, its context in _meta
+            params = _tracing.server_notification(self.peer, method, params, self.meta)
         loop = self._loop
         if loop is None or _running_loop() is loop:
             self.peer.notify(method, params)
@@ -522,7 +526,8 @@ class Context:
                 raise InputRequired(missing, self.state)
             return {k: have[k] for k in requests}
         peer = self.peer
-        return {k: await peer.request(r["method"], r.get("params")) for k, r in requests.items()}
+        # each in a CLIENT span when tracing is on (the client's handling span its child)
+        return {k: await _tracing.server_request(peer, r["method"], r.get("params")) for k, r in requests.items()}
 
     # ------------------------------------------------------------------ tasks
 

@@ -495,11 +495,11 @@ class ServerCore(TaskServing):
         method = f"notifications/{kind}/list_changed"
         for peer in self._sessions:
             if peer.state.initialized and not peer.closed:
-                peer.notify(method)
+                _tracing.server_notify(peer, method)
         flag = _FILTER_FLAGS[kind]
         for lst in self._listeners.values():
             if lst.honoured.get(flag):
-                lst.peer.notify(method, {"_meta": {SUBSCRIPTION_ID_KEY: lst.id}})
+                _tracing.server_notify(lst.peer, method, {"_meta": {SUBSCRIPTION_ID_KEY: lst.id}})
 
     def notify_resource_updated(self, uri: str) -> None:
         """Tell who subscribed (legacy ``resources/subscribe``, or a listen stream's
@@ -514,10 +514,11 @@ class ServerCore(TaskServing):
         """``notify_resource_updated``'s work in this process only. On the loop."""
         for peer in self._sessions:
             if uri in peer.state.subscriptions and not peer.closed:
-                peer.notify("notifications/resources/updated", {"uri": uri})
+                _tracing.server_notify(peer, "notifications/resources/updated", {"uri": uri})
         for lst in self._listeners.values():
             if uri in lst.uris:
-                lst.peer.notify("notifications/resources/updated", {"uri": uri, "_meta": {SUBSCRIPTION_ID_KEY: lst.id}})
+                _tracing.server_notify(lst.peer, "notifications/resources/updated",
+                                       {"uri": uri, "_meta": {SUBSCRIPTION_ID_KEY: lst.id}})
 
     # ================================================================== shared store
 
@@ -668,7 +669,11 @@ class ServerCore(TaskServing):
             raise MethodNotFound(f"Method not found: {request.method}")
         return handler(peer, request, params, None, meta)
 
-    def on_notification(self, peer: Any, notification: Any) -> Any:
+    def on_notification(self, peer: Any, notification: Any, untraced: bool = False) -> Any:
+        # tracing, as on_request: one slot read; with a provider set, the notification is
+        # handled inside a SERVER span (mcpfast.tracing.trace_notification)
+        if _tracing.watched[_TRACER_PROVIDER] is not None and not untraced:
+            return _tracing.trace_notification(self._on_notification_untraced, peer, notification)
         method = notification.method
         params = notification.params if type(notification.params) is dict else _EMPTY
         if method == "notifications/cancelled":
@@ -683,6 +688,9 @@ class ServerCore(TaskServing):
             if self.on_roots_list_changed is not None:
                 return self.on_roots_list_changed(peer, params)
         return None
+
+    def _on_notification_untraced(self, peer: Any, notification: Any) -> Any:
+        return ServerCore.on_notification(self, peer, notification, True)
 
     def on_batch(self, peer: Any, batch: Any) -> bool:
         session = peer.state
