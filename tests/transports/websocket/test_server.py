@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from typing import Any
 
@@ -242,7 +243,9 @@ async def test_expired_token_closes_1008() -> None:
 
         def authenticate(self, authorization: str | None) -> Any:
             async def verify() -> AccessToken:  # a verifier that awaits (the slow path)
-                return AccessToken(token="t", client_id="bob", expires_at=int(time.time()) + 1)
+                # at least a whole second of life (int(now) + 1 could leave a few ms, and the
+                # ping below would then race the expiry on a loaded machine)
+                return AccessToken(token="t", client_id="bob", expires_at=math.ceil(time.time()) + 1)
             return verify()
 
     server = await start(auth=Soon())
