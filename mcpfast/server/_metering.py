@@ -36,15 +36,16 @@ __all__ = ["RequestMeter"]
 _CACHE_MAX = 4096
 
 
-async def _timed(timer: RequestTimer, peer: Any, request: Request, coro: Coroutine[Any, Any, Any], t0: int) -> Any:
+async def _timed(timer: RequestTimer, peer: Any, request: Request, coro: Coroutine[Any, Any, Any], t0: int,
+                 slot: OperationSlot | None, session: Any) -> Any:
     """Await a handler's coroutine and record its outcome (``RequestTimer``'s ``timed``: a
     Python coroutine, since the peer steps only ``types.CoroutineType``)."""
     try:
         result = await coro
     except BaseException as exc:
-        timer.done(peer, request, t0, None, exc)
+        timer.done(peer, request, t0, None, exc, slot, session)
         raise
-    timer.done(peer, request, t0, result, None)
+    timer.done(peer, request, t0, result, None, slot, session)
     return result
 
 

@@ -1222,7 +1222,7 @@ cdef class RequestTimer:
             self._eager(peer, request, slot, session,
                         self._tool_error if (<dict>result).get("isError") is True else "", batch, t0)
         elif rt is _CoroutineType:
-            return self._timed(self, peer, request, result, t0)
+            return self._timed(self, peer, request, result, t0, slot, session)
         elif isinstance(result, self._settles):
             result.add_done_callback(self._settle(peer, request, t0, slot, session))
         else:

@@ -977,9 +977,10 @@ class RequestTimer:
 
     * returned at once (a dict: most requests; ``isError: true`` in it is ``tool_error``;
       any other value: a success) or raised (``error_type(exc)`` names it);
-    * a coroutine: ``timed(self, peer, request, coro, t0)`` is returned in its place, a
-      coroutine that awaits it and calls ``done`` (the caller's own ``async def``: a compiled
-      coroutine is not ``types.CoroutineType``, which the peer steps);
+    * a coroutine: ``timed(self, peer, request, coro, t0, slot, session)`` is returned in its
+      place, a coroutine that awaits it and calls ``done`` with the same arguments (the
+      caller's own ``async def``: a compiled coroutine is not ``types.CoroutineType``, which
+      the peer steps; ``slot`` and ``session``: see ``resolved`` below);
     * an instance of one of ``settles`` (the peer's ``Deferred``, ``asyncio.Future``: given by
       the caller, so this module imports no ``asyncio``): a done callback records it when it
       settles, a cancellation as ``error_type`` of its ``CancelledError``.
@@ -1074,7 +1075,7 @@ class RequestTimer:
             self._eager(peer, request, slot, session, self._tool_error if result.get("isError") is True else "",
                         batch, t0)
         elif rt is _CoroutineType:
-            return self._timed(self, peer, request, result, t0)
+            return self._timed(self, peer, request, result, t0, slot, session)
         elif isinstance(result, self._settles):
             pending: Any = result  # any of the settles types: each has add_done_callback
             pending.add_done_callback(_Settle(self, peer, request, t0, slot, session))
