@@ -925,6 +925,7 @@ class OperationSlot:
         return self._tool
 
     def child(self, peer: Any, request: Any, session: Any, error_type: str) -> Any:
+        """The histogram child of ``request`` from ``peer`` in ``session`` (the class docstring)."""
         keys = self._keys
         if session is None:  # not a legacy session's request: read as OperationKeys does
             params = request.params
