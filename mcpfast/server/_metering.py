@@ -13,6 +13,9 @@ through ``_timed``, a thin wrapper coroutine that the peer steps like the handle
 through a ``Deferred``/future (a done callback: a pooled tool's answer). The labels are worked
 out once the answer is known, from the request and the connection (``OperationKeys``), and
 bounded here (``_resolve``, through ``ServerMetrics``) the first time a combination is seen.
+The core hands over what it has resolved anyway: a ``tools/call`` puts its tool's slot
+(``tool_slot``, kept on the ``Tool``) and the session in ``resolved``, so the timer does not
+read the method, the tool's name and ``_meta`` out of the request again.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 from ..metrics import TOOL_ERROR, ServerMetrics
 from ..peer import Deferred
 from ..types import PROTOCOL_VERSION_KEY
-from ..wire.counters import Histogram, OperationKeys, RequestTimer
+from ..wire.counters import Histogram, OperationKeys, OperationSlot, RequestTimer
 from ..wire.jsonrpc import Request
 
 __all__ = ["RequestMeter"]
@@ -33,22 +36,23 @@ __all__ = ["RequestMeter"]
 _CACHE_MAX = 4096
 
 
-async def _timed(timer: RequestTimer, peer: Any, request: Request, coro: Coroutine[Any, Any, Any], t0: int) -> Any:
+async def _timed(timer: RequestTimer, peer: Any, request: Request, coro: Coroutine[Any, Any, Any], t0: int,
+                 slot: OperationSlot | None, session: Any) -> Any:
     """Await a handler's coroutine and record its outcome (``RequestTimer``'s ``timed``: a
     Python coroutine, since the peer steps only ``types.CoroutineType``)."""
     try:
         result = await coro
     except BaseException as exc:
-        timer.done(peer, request, t0, None, exc)
+        timer.done(peer, request, t0, None, exc, slot, session)
         raise
-    timer.done(peer, request, t0, result, None)
+    timer.done(peer, request, t0, result, None, slot, session)
     return result
 
 
 class RequestMeter:
     """``on_request`` timed into ``metrics`` (the module docstring)."""
 
-    __slots__ = ("metrics", "_keys", "timer", "on_request", "enter", "exit")
+    __slots__ = ("metrics", "_keys", "timer", "on_request", "enter", "exit", "resolved")
 
     def __init__(self, metrics: ServerMetrics, inner: Callable[..., Any]) -> None:
         self.metrics = metrics
@@ -63,6 +67,8 @@ class RequestMeter:
         #: the peer's ``feed_timer`` calls: a read's eager answers are timed together
         self.enter: Callable[[], Any] = self.timer.enter
         self.exit: Callable[[Any], None] = self.timer.exit
+        #: ``[slot, session]``: what the core resolved the request being handled to (``RequestTimer``)
+        self.resolved: list[Any] = self.timer.resolved
         timer = self.timer
         metrics.count_started(lambda: timer.started)
 
@@ -77,6 +83,11 @@ class RequestMeter:
         m = self.metrics
         return m.operations.labels(m.method_label(method), "" if tool == "" else m.tool_label(tool), error_type,
                                    transport if type(transport) is str else "", m.version_label(version))
+
+    def tool_slot(self, name: str) -> OperationSlot:
+        """The slot of ``tools/call`` requests for the registered tool ``name`` (the core keeps
+        it on the ``Tool`` and puts it in ``resolved`` when it finds the tool)."""
+        return self._keys.slot("tools/call", name)
 
     def forget_labels(self) -> None:
         """Drop the cached label lookups (the tools changed: a name may now be known, or gone)."""

@@ -267,6 +267,8 @@ class ServerCore(TaskServing):
         self.metrics: ServerMetrics | None = None
         self._meter: RequestMeter | None = None
         self.feed_timer: RequestMeter | None = None
+        # the meter's ``resolved`` ([slot, session]): a tools/call puts its tool's slot there
+        self._op_resolved: list[Any] | None = None
         if metrics:
             self._enable_metrics()
 
@@ -282,6 +284,7 @@ class ServerCore(TaskServing):
         meter = RequestMeter(m, self.on_request)
         self._meter = meter
         self.on_request = meter.on_request  # type: ignore[method-assign]
+        self._op_resolved = meter.resolved
         #: read by each peer made after this (``JSONRPCPeer``): times a read's eager answers together
         self.feed_timer = meter
 
@@ -372,6 +375,8 @@ class ServerCore(TaskServing):
                     context_kwarg=context_kwarg, required_capabilities=required_capabilities,
                     convert=convert, blocking=blocking, wrap_output=wrap_output, coerce=coerce, source=source,
                     task=task, defer_task=defer_task, task_window=task_window)
+        if self._meter is not None:
+            tool.op_slot = self._meter.tool_slot(name)
         self._tools[name] = tool
         self.notify_list_changed("tools")
         return tool
@@ -953,6 +958,10 @@ class ServerCore(TaskServing):
         tool = self._tools.get(name) if type(name) is str else None
         if tool is None:
             raise InvalidParams(f"Unknown tool: {name!r}", {"name": name} if type(name) is str else None)
+        resolved = self._op_resolved
+        if resolved is not None:  # metrics: the timer need not find the tool's labels again
+            resolved[0] = tool.op_slot
+            resolved[1] = session
         args = params.get("arguments")
         if args is None:
             args = {}

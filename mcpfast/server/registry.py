@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from ..wire.counters import Histogram
+from ..wire.counters import Histogram, OperationSlot
 from ._threads import MODE_INLINE, MODE_POOL
 from .uritemplate import UriTemplate
 from .validation import compile_input_check
@@ -90,7 +90,7 @@ class Tool(_Entry):
 
     __slots__ = ("name", "entry", "check", "output_schema", "required_caps", "convert", "plain", "fast",
                  "wrap", "text", "coerce", "hist", "errors", "mode", "slow", "source", "task_support", "defer_task",
-                 "task_window")
+                 "task_window", "op_slot")
 
     def __init__(
         self,
@@ -137,6 +137,8 @@ class Tool(_Entry):
         #: what was registered (a seed-API tool object, the decorated function...)
         self.source = source if source is not None else fn
         self.hist = Histogram("mcpfast_tool_duration_seconds", "tool call duration")
+        #: the server metrics' slot of this tool's calls (``RequestMeter.tool_slot``); None: metrics off
+        self.op_slot: OperationSlot | None = None
         self.errors = 0
         self.mode = MODE_INLINE if self.is_async or blocking is False else MODE_POOL
         self.slow = blocking is True

@@ -25,6 +25,7 @@ from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_AsDouble, PyFloat_CheckExa
 from cpython.long cimport PyLong_AsDouble, PyLong_AsLongLongAndOverflow, PyLong_CheckExact
 from cpython.number cimport PyNumber_Index
 from cpython.pyport cimport PY_SSIZE_T_MAX
+from cpython.ref cimport PyObject, Py_XDECREF
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.unicode cimport PyUnicode_CheckExact
 from libc.stdint cimport uint64_t
@@ -47,6 +48,7 @@ __all__ = [
     "Gauge",
     "Histogram",
     "OperationKeys",
+    "OperationSlot",
     "Registry",
     "RequestTimer",
     "render_series",
@@ -80,6 +82,17 @@ cdef extern from *:
         if (!PyUnicode_CheckExact(a) || !PyUnicode_CheckExact(b)) return -1;
         return mcpfast_str_eq(a, b);
     }
+    /* list[i], which becomes None: the list's reference goes to the caller. NULL (no error
+       set) when the list is shorter than i + 1: RequestTimer.resolved is a public list, and a
+       caller that shrank it must not make this read past its end. */
+    static inline PyObject *mcpfast_take(PyObject *list, Py_ssize_t i) {
+        PyObject *v;
+        if (PyList_GET_SIZE(list) <= i) return NULL;
+        v = PyList_GET_ITEM(list, i);
+        Py_INCREF(Py_None);
+        PyList_SET_ITEM(list, i, Py_None);
+        return v;
+    }
     static inline int mcpfast_sub_i64(long long a, long long b, long long *r) {
     #if defined(__GNUC__) || defined(__clang__)
         return __builtin_sub_overflow(a, b, r);
@@ -94,6 +107,7 @@ cdef extern from *:
     int mcpfast_same_str(object a, object b) noexcept
     bint mcpfast_add_i64(long long a, long long b, long long *r) noexcept nogil
     bint mcpfast_sub_i64(long long a, long long b, long long *r) noexcept nogil
+    PyObject *mcpfast_take(list lst, Py_ssize_t i) noexcept
 
 
 BUCKET_BOUNDS_US = tuple(float(k * 10**d) for d in range(8) for k in range(1, 10)) + (math.inf,)
@@ -859,6 +873,9 @@ cdef class Registry:
         return f"<Registry metrics={len(self._metrics)}>"
 
 
+cdef class OperationSlot
+
+
 cdef inline bint _same(object a, object b) except -1:
     # a == b as a dict compares keys: identity first, then equality (two exact str: length,
     # kind and bytes, in C; no rich compare, no 3-way compare). Only the C test is inlined: the
@@ -887,6 +904,8 @@ cdef class OperationKeys:
     cdef bint _has_last
     cdef object _l_method, _l_tool, _l_error, _l_transport, _l_version, _last_child
     cdef object _p_peer, _p_state, _p_transport, _p_version  # the (peer, state) memo (see the twin)
+    cdef long long _generation  # bumped by clear(): slots' kept children of older ones are stale
+    cdef object _out_transport, _out_version  # _transport_version's results (no tuple made)
 
     def __init__(self, resolve, *, tool_method, version_key, max_size=4096):
         self._children = {}
@@ -895,6 +914,58 @@ cdef class OperationKeys:
         self._tool_method = tool_method
         self._version_key = version_key
         self._has_last = False
+        self._generation = 0
+
+    @property
+    def generation(self):
+        """How many times ``clear()`` ran (see the twin)."""
+        return self._generation
+
+    def transport_version(self, peer, meta):
+        """The raw transport and version labels of a request (see the twin)."""
+        self._transport_version(peer, meta)
+        return self._out_transport, self._out_version
+
+    def find(self, key):
+        """The child of a raw key: cached, or resolved (see the twin)."""
+        return self._find(key)
+
+    def slot(self, method, tool):
+        """The ``OperationSlot`` of requests resolved to ``method`` and ``tool`` (see the twin)."""
+        cdef OperationSlot s = OperationSlot.__new__(OperationSlot)
+        s._keys = self
+        s._method = method
+        s._tool = tool
+        s._generation = -1
+        return s
+
+    cdef int _transport_version(self, object peer, object meta) except -1:
+        # the twin's transport_version, the results left in _out_transport and _out_version
+        cdef object state
+        cdef object v
+        if type(meta) is dict and self._version_key in <dict>meta:  # a modern request
+            v = (<dict>meta)[self._version_key]
+            self._out_transport = peer.network_transport
+            self._out_version = v if type(v) is str else ""
+            return 0
+        state = peer.state
+        if not (peer is self._p_peer and state is self._p_state):
+            v = state.protocol_version if state is not None else ""
+            self._p_transport = peer.network_transport
+            self._p_version = v
+            self._p_peer = peer
+            self._p_state = state
+        self._out_transport = self._p_transport
+        self._out_version = self._p_version
+        return 0
+
+    cdef object _find(self, tuple key):
+        child = self._children.get(key)
+        if child is None:
+            child = self._resolve(key)
+            if len(self._children) < self._max:
+                self._children[key] = child
+        return child
 
     def child(self, peer, request, error_type):
         return self._child(peer, request, error_type)
@@ -905,7 +976,6 @@ cdef class OperationKeys:
         cdef object tool = ""
         cdef object meta = None
         cdef object version
-        cdef object state
         cdef object transport
         if type(request) is Request:  # the compiled request: its fields are struct members
             method = (<Request>request).method
@@ -919,23 +989,9 @@ cdef class OperationKeys:
                 if type(tool) is not str:
                     tool = None
             meta = (<dict>params).get("_meta")
-        if meta is None:
-            state = peer.state
-            if peer is self._p_peer and state is self._p_state:
-                transport = self._p_transport
-                version = self._p_version
-            else:
-                version = state.protocol_version if state is not None else ""
-                transport = peer.network_transport
-                self._p_peer = peer
-                self._p_state = state
-                self._p_transport = transport
-                self._p_version = version
-        else:
-            version = (<dict>meta).get(self._version_key) if type(meta) is dict else None
-            if type(version) is not str:
-                version = ""
-            transport = peer.network_transport
+        self._transport_version(peer, meta)
+        transport = self._out_transport
+        version = self._out_version
         if (self._has_last
                 and (self._l_method is method or _same(self._l_method, method))
                 and (self._l_tool is tool or _same(self._l_tool, tool))
@@ -960,7 +1016,8 @@ cdef class OperationKeys:
         return child
 
     def clear(self):
-        """Forget every cached child (what a key resolves to changed)."""
+        """Forget every cached child (what a key resolves to changed), the slots' kept ones too."""
+        self._generation += 1
         self._children.clear()
         self._has_last = False
         self._l_method = self._l_tool = self._l_error = self._l_transport = self._l_version = None
@@ -969,6 +1026,64 @@ cdef class OperationKeys:
 
     def __len__(self):
         return len(self._children)
+
+
+@cython.final
+cdef class OperationSlot:
+    """Twin of ``_counters_py.OperationSlot`` (the specification): the children of one
+    (method, tool) pair the dispatcher resolved; a repeat of the kept (peer, session, error
+    type) is three identity checks and a compare of two ints."""
+
+    cdef OperationKeys _keys
+    cdef object _method, _tool
+    cdef long long _generation
+    cdef object _peer, _session, _error, _transport, _version, _child
+
+    def __init__(self, OperationKeys keys not None, method, tool):
+        self._keys = keys
+        self._method = method
+        self._tool = tool
+        self._generation = -1
+
+    @property
+    def method(self):
+        """The method label value (raw)."""
+        return self._method
+
+    @property
+    def tool(self):
+        """The tool label value (raw)."""
+        return self._tool
+
+    def child(self, peer, request, session, error_type):
+        return self._child_of(peer, request, session, error_type)
+
+    cdef object _child_of(self, object peer, object request, object session, object error_type):
+        cdef OperationKeys keys = self._keys
+        cdef object transport
+        cdef object version
+        cdef object params
+        if session is None:
+            params = (<Request>request).params if type(request) is Request else request.params
+            keys._transport_version(peer, (<dict>params).get("_meta") if type(params) is dict else None)
+            return keys._find((self._method, self._tool, error_type, keys._out_transport, keys._out_version))
+        if peer is self._peer and session is self._session and self._generation == keys._generation:
+            if self._error is error_type or _same(self._error, error_type):
+                return self._child
+            transport = self._transport
+            version = self._version
+        else:
+            transport = peer.network_transport
+            version = session.protocol_version
+        child = keys._find((self._method, self._tool, error_type, transport, version))
+        self._generation = keys._generation
+        self._peer = peer
+        self._session = session
+        self._error = error_type
+        self._transport = transport
+        self._version = version
+        self._child = child
+        return child
 
 
 cdef int _observe_child(object child, long long t0) except -1:
@@ -990,14 +1105,31 @@ cdef class _Settle:
     cdef object _peer
     cdef object _request
     cdef long long _t0
+    cdef object _slot
+    cdef object _session
 
     def __call__(self, fut):
         try:
             result = fut.result()
         except BaseException as exc:
-            self._timer._done(self._peer, self._request, self._t0, None, exc)
+            self._timer._done(self._peer, self._request, self._t0, None, exc, self._slot, self._session)
             return
-        self._timer._done(self._peer, self._request, self._t0, result, None)
+        self._timer._done(self._peer, self._request, self._t0, result, None, self._slot, self._session)
+
+
+cdef inline object _take_resolved(list resolved, PyObject **session):
+    # resolved[0], returned, and resolved[1], a new reference in *session, both left None;
+    # None and NULL if the list was shrunk
+    cdef PyObject *slot = mcpfast_take(resolved, 0)
+    session[0] = mcpfast_take(resolved, 1)
+    if slot == NULL or session[0] == NULL:
+        Py_XDECREF(slot)
+        Py_XDECREF(session[0])
+        session[0] = NULL
+        return None
+    s = <object>slot
+    Py_XDECREF(slot)  # the cast took its own reference
+    return s
 
 
 @cython.final
@@ -1015,6 +1147,7 @@ cdef class RequestTimer:
     cdef long long _started
     cdef list _batch
     cdef long long _batch_t0
+    cdef list _resolved
 
     def __init__(self, inner, OperationKeys keys not None, *, error_type, tool_error, timed, settles=()):
         self._inner = inner
@@ -1026,11 +1159,17 @@ cdef class RequestTimer:
         self._started = 0
         self._batch = None
         self._batch_t0 = 0
+        self._resolved = [None, None]
 
     @property
     def started(self):
         """Requests timed so far."""
         return self._started
+
+    @property
+    def resolved(self):
+        """``[slot, session]`` the dispatcher fills (see the twin)."""
+        return self._resolved
 
     def enter(self):
         """A peer starts handling one read's messages (see the twin)."""
@@ -1060,49 +1199,71 @@ cdef class RequestTimer:
         self._started += 1
         cdef list batch = self._batch
         cdef long long t0 = self._batch_t0 if batch is not None else <long long>_perf_counter_ns()
+        cdef list resolved = self._resolved
+        cdef object slot
+        cdef object session = None
+        cdef PyObject *taken
+        Py_XDECREF(mcpfast_take(resolved, 0))  # only what inner puts there now counts
         try:
             result = self._inner(peer, request)
         except BaseException as exc:
-            self._eager(peer, request, self._error_type(exc), batch, t0)
+            slot = _take_resolved(resolved, &taken)
+            if taken != NULL:
+                session = <object>taken
+                Py_XDECREF(taken)
+            self._eager(peer, request, slot, session, self._error_type(exc), batch, t0)
             raise
+        slot = _take_resolved(resolved, &taken)
+        if taken != NULL:
+            session = <object>taken
+            Py_XDECREF(taken)
         cdef type rt = type(result)
         if rt is dict:
-            self._eager(peer, request,
+            self._eager(peer, request, slot, session,
                         self._tool_error if (<dict>result).get("isError") is True else "", batch, t0)
         elif rt is _CoroutineType:
-            return self._timed(self, peer, request, result, t0)
+            return self._timed(self, peer, request, result, t0, slot, session)
         elif isinstance(result, self._settles):
-            result.add_done_callback(self._settle(peer, request, t0))
+            result.add_done_callback(self._settle(peer, request, t0, slot, session))
         else:
-            self._eager(peer, request, "", batch, t0)
+            self._eager(peer, request, slot, session, "", batch, t0)
         return result
 
-    cdef _Settle _settle(self, object peer, object request, long long t0):
+    cdef _Settle _settle(self, object peer, object request, long long t0, object slot, object session):
         cdef _Settle s = _Settle.__new__(_Settle)
         s._timer = self
         s._peer = peer
         s._request = request
         s._t0 = t0
+        s._slot = slot
+        s._session = session
         return s
 
-    cdef int _eager(self, object peer, object request, object error_type, list batch, long long t0) except -1:
-        child = self._keys._child(peer, request, error_type)
+    cdef object _child(self, object peer, object request, object slot, object session, object error_type):
+        if slot is not None:
+            return (<OperationSlot?>slot)._child_of(peer, request, session, error_type)
+        return self._keys._child(peer, request, error_type)
+
+    cdef int _eager(self, object peer, object request, object slot, object session, object error_type, list batch,
+                    long long t0) except -1:
+        child = self._child(peer, request, slot, session, error_type)
         if batch is not None:
             batch.append(child)
         else:
             _observe_child(child, t0)
         return 0
 
-    def done(self, peer, request, long long t0, result, exc):
+    def done(self, peer, request, long long t0, result, exc, slot=None, session=None):
         """Record a request started at ``t0`` and answered now (see the twin)."""
-        self._done(peer, request, t0, result, exc)
+        self._done(peer, request, t0, result, exc, slot, session)
 
-    cdef int _done(self, object peer, object request, long long t0, object result, object exc) except -1:
+    cdef int _done(self, object peer, object request, long long t0, object result, object exc, object slot,
+                   object session) except -1:
         if exc is not None:
             error_type = self._error_type(exc)
         elif type(result) is dict and (<dict>result).get("isError") is True:
             error_type = self._tool_error
         else:
             error_type = ""
-        _observe_child(self._keys._child(peer, request, error_type), t0)
+        _observe_child(self._child(peer, request, slot, session, error_type), t0)
         return 0

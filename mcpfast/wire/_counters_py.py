@@ -53,6 +53,7 @@ __all__ = [
     "Gauge",
     "Histogram",
     "OperationKeys",
+    "OperationSlot",
     "Registry",
     "RequestTimer",
     "render_series",
@@ -761,11 +762,13 @@ class OperationKeys:
     ``child(peer, request, error_type)`` reads the five raw values of the operations'
     labels: ``request.method``; the tool's name (``params["name"]``, only when the method is
     ``tool_method``; ``None`` when it is not a str); ``error_type``; ``peer.network_transport``;
-    the protocol version: ``params["_meta"][version_key]`` when the request has a ``_meta``
-    (``""`` when that is not a str, or ``_meta`` is not a dict), else the session's
-    (``peer.state.protocol_version``, ``""`` with no ``peer.state``). The tuple of the five is
-    the key into a cache of children; a key not cached is given to ``resolve(key)``, which
-    bounds the values and returns the child, kept while fewer than ``max_size`` are cached.
+    the protocol version, as the server core tells the two protocol eras apart: a request whose
+    ``params["_meta"]`` is a dict holding ``version_key`` is a modern (per-request envelope)
+    one, labelled with that value (``""`` when it is not a str); any other is a legacy request,
+    labelled with its session's version (``peer.state.protocol_version``; ``""`` with no
+    ``peer.state``, before ``initialize``). The tuple of the five is the key into a cache of
+    children; a key not cached is given to ``resolve(key)``, which bounds the values and
+    returns the child, kept while fewer than ``max_size`` are cached.
 
     The last key found in the cache and its child are kept aside: a request whose five values
     equal them (``==``, as the cache's own lookup compares) gets that child without a key tuple
@@ -778,12 +781,16 @@ class OperationKeys:
     negotiated; a new session is a new state). That pair is held until another replaces it
     or ``clear()``; it saves two attribute reads per request, a third of what metrics cost.
 
+    ``slot(method, tool)`` gives the ``OperationSlot`` of a (method, tool) pair the dispatcher
+    has already resolved: it finds the same children without reading the request's method,
+    name or ``_meta`` (see ``RequestTimer.resolved``).
+
     ``RequestTimer`` calls it once per request; the compiled twin does the same reads without
     the interpreter's dispatch (the largest part of what metrics cost a request).
     """
 
     __slots__ = ("_children", "_resolve", "_max", "_tool_method", "_version_key", "_last", "_last_child",
-                 "_peer_memo")
+                 "_peer_memo", "_generation")
 
     def __init__(self, resolve: Callable[[tuple[Any, ...]], Any], *, tool_method: str, version_key: str,
                  max_size: int = 4096) -> None:
@@ -797,6 +804,8 @@ class OperationKeys:
         self._last_child: Any = None
         # (peer, state, transport, version) of the last legacy request; None: none yet
         self._peer_memo: tuple[Any, Any, Any, Any] | None = None
+        # bumped by clear(): a slot's kept child from an older generation is not used
+        self._generation = 0
 
     def child(self, peer: Any, request: Any, error_type: str) -> Any:
         method = request.method
@@ -809,20 +818,7 @@ class OperationKeys:
                 if type(tool) is not str:
                     tool = None  # not a name (and hashable)
             meta = params.get("_meta")
-        if meta is None:  # a legacy request: its session's version (none before initialize)
-            state = peer.state
-            memo = self._peer_memo
-            if memo is not None and memo[0] is peer and memo[1] is state:
-                transport, version = memo[2], memo[3]
-            else:
-                version = state.protocol_version if state is not None else ""
-                transport = peer.network_transport
-                self._peer_memo = (peer, state, transport, version)
-        else:
-            version = meta.get(self._version_key) if type(meta) is dict else None
-            if type(version) is not str:
-                version = ""
-            transport = peer.network_transport
+        transport, version = self.transport_version(peer, meta)
         last = self._last
         if (last is not None and (last[0] is method or last[0] == method) and (last[1] is tool or last[1] == tool)
                 and (last[2] is error_type or last[2] == error_type)
@@ -839,36 +835,137 @@ class OperationKeys:
         self._last_child = child
         return child
 
+    def transport_version(self, peer: Any, meta: Any) -> tuple[Any, Any]:
+        """The raw transport and version labels of a request from ``peer`` whose
+        ``params["_meta"]`` is ``meta`` (None: it has none), as ``child`` reads them."""
+        if type(meta) is dict and self._version_key in meta:  # a modern request: its own version
+            version = meta[self._version_key]
+            return peer.network_transport, version if type(version) is str else ""
+        # a legacy request: its session's version (none before initialize)
+        state = peer.state
+        memo = self._peer_memo
+        if memo is not None and memo[0] is peer and memo[1] is state:
+            return memo[2], memo[3]
+        version = state.protocol_version if state is not None else ""
+        transport = peer.network_transport
+        self._peer_memo = (peer, state, transport, version)
+        return transport, version
+
+    def find(self, key: tuple[Any, ...]) -> Any:
+        """The child of a raw key (method, tool, error type, transport, version): cached, or
+        resolved (and cached while there is room). No last-key memo: a slot keeps its own."""
+        child = self._children.get(key)
+        if child is None:
+            child = self._resolve(key)
+            if len(self._children) < self._max:
+                self._children[key] = child
+        return child
+
+    def slot(self, method: str, tool: str) -> OperationSlot:
+        """The ``OperationSlot`` of requests the dispatcher resolved to ``method`` and ``tool``
+        (``""`` for a method that names no tool): these label values, as given."""
+        return OperationSlot(self, method, tool)
+
+    @property
+    def generation(self) -> int:
+        """How many times ``clear()`` ran: a slot's kept child from another generation is stale."""
+        return self._generation
+
     def clear(self) -> None:
-        """Forget every cached child (what a key resolves to changed)."""
+        """Forget every cached child (what a key resolves to changed), the slots' kept ones too."""
         self._children.clear()
         self._last = None
         self._last_child = None
         self._peer_memo = None
+        self._generation += 1
 
     def __len__(self) -> int:
         return len(self._children)
+
+
+class OperationSlot:
+    """The children of one (method, tool) pair the dispatcher has already resolved.
+
+    The server core looks the tool of a ``tools/call`` up anyway; it hands this slot (kept on
+    its ``Tool``) to the ``RequestTimer`` with the request's session (``RequestTimer.resolved``),
+    so the timer reads neither the method, the tool's name nor ``_meta`` out of the request.
+
+    ``child(peer, request, session, error_type)`` is ``OperationKeys.child`` for a request with
+    this method and tool: the same key, cache and children. ``session`` is the request's
+    legacy session (``peer.state``) as the dispatcher read it, or None for any other request,
+    whose transport and version are then read as ``OperationKeys.child`` reads them. With a
+    session the last (peer, session, error type) and its child are kept here: a repeat of them
+    is one identity check per value, and no attribute read.
+    """
+
+    __slots__ = ("_keys", "_method", "_tool", "_generation", "_peer", "_session", "_error", "_transport",
+                 "_version", "_child")
+
+    def __init__(self, keys: OperationKeys, method: str, tool: str) -> None:
+        self._keys = keys
+        self._method = method
+        self._tool = tool
+        # the kept (peer, session, error type) -> child, valid while _generation is the keys'
+        self._generation = -1
+        self._peer: Any = None
+        self._session: Any = None
+        self._error: Any = None
+        self._transport: Any = None
+        self._version: Any = None
+        self._child: Any = None
+
+    @property
+    def method(self) -> str:
+        """The method label value (raw: bounded when a child is resolved)."""
+        return self._method
+
+    @property
+    def tool(self) -> str:
+        """The tool label value (raw)."""
+        return self._tool
+
+    def child(self, peer: Any, request: Any, session: Any, error_type: str) -> Any:
+        """The histogram child of ``request`` from ``peer`` in ``session`` (the class docstring)."""
+        keys = self._keys
+        if session is None:  # not a legacy session's request: read as OperationKeys does
+            params = request.params
+            transport, version = keys.transport_version(peer, params.get("_meta") if type(params) is dict else None)
+            return keys.find((self._method, self._tool, error_type, transport, version))
+        if peer is self._peer and session is self._session and self._generation == keys.generation:
+            if self._error is error_type or self._error == error_type:
+                return self._child
+            transport, version = self._transport, self._version
+        else:
+            transport, version = peer.network_transport, session.protocol_version
+        child = keys.find((self._method, self._tool, error_type, transport, version))
+        self._generation = keys.generation
+        self._peer, self._session, self._error = peer, session, error_type
+        self._transport, self._version, self._child = transport, version, child
+        return child
 
 
 class _Settle:
     """The done callback of a request answered through a future or ``Deferred``: records it
     with the answer's outcome (``RequestTimer.done``). One small object, not a closure."""
 
-    __slots__ = ("_timer", "_peer", "_request", "_t0")
+    __slots__ = ("_timer", "_peer", "_request", "_t0", "_slot", "_session")
 
-    def __init__(self, timer: RequestTimer, peer: Any, request: Any, t0: int) -> None:
+    def __init__(self, timer: RequestTimer, peer: Any, request: Any, t0: int, slot: OperationSlot | None,
+                 session: Any) -> None:
         self._timer = timer
         self._peer = peer
         self._request = request
         self._t0 = t0
+        self._slot = slot
+        self._session = session
 
     def __call__(self, fut: Any) -> None:
         try:
             result = fut.result()  # one call: the answer, or its exception (a cancellation too)
         except BaseException as exc:  # noqa: BLE001 - recorded, not handled: the peer answers it
-            self._timer.done(self._peer, self._request, self._t0, None, exc)
+            self._timer.done(self._peer, self._request, self._t0, None, exc, self._slot, self._session)
             return
-        self._timer.done(self._peer, self._request, self._t0, result, None)
+        self._timer.done(self._peer, self._request, self._t0, result, None, self._slot, self._session)
 
 
 class RequestTimer:
@@ -881,9 +978,10 @@ class RequestTimer:
 
     * returned at once (a dict: most requests; ``isError: true`` in it is ``tool_error``;
       any other value: a success) or raised (``error_type(exc)`` names it);
-    * a coroutine: ``timed(self, peer, request, coro, t0)`` is returned in its place, a
-      coroutine that awaits it and calls ``done`` (the caller's own ``async def``: a compiled
-      coroutine is not ``types.CoroutineType``, which the peer steps);
+    * a coroutine: ``timed(self, peer, request, coro, t0, slot, session)`` is returned in its
+      place, a coroutine that awaits it and calls ``done`` with the same arguments (the
+      caller's own ``async def``: a compiled coroutine is not ``types.CoroutineType``, which
+      the peer steps; ``slot`` and ``session``: see ``resolved`` below);
     * an instance of one of ``settles`` (the peer's ``Deferred``, ``asyncio.Future``: given by
       the caller, so this module imports no ``asyncio``): a done callback records it when it
       settles, a cancellation as ``error_type`` of its ``CancelledError``.
@@ -893,6 +991,16 @@ class RequestTimer:
     at once are observed together at ``exit``, after the peer flushed them (what the client
     waited for). Outside a feed each request reads the clock itself.
 
+    The dispatcher may say what it resolved the request to, so that the labels need not be
+    read out of the request again: while ``inner`` runs, it may put the request's
+    ``OperationSlot`` (from ``keys.slot``) in ``resolved[0]`` and the request's legacy session
+    (``peer.state``; None for another request) in ``resolved[1]``. The timer empties
+    ``resolved[0]`` before it calls ``inner`` and takes both out (leaving None) after it
+    returned or raised; a request whose dispatcher left the slot empty is labelled from the
+    request by ``keys.child``, with the same labels. A request handled inside another's
+    ``inner`` (another peer's feed in a handler's step) empties it too: the outer request is
+    then labelled from the request, never with the inner one's slot.
+
     A call with a third argument (a wrapper inside calling back in, as tracing's ``untraced``)
     passes through untimed, so a request is counted once. ``started`` counts the requests timed (the finished ones are the
     histograms' counts; the rest are in flight). The compiled twin does the same with no
@@ -900,7 +1008,7 @@ class RequestTimer:
     """
 
     __slots__ = ("_inner", "_keys", "_error_type", "_tool_error", "_timed", "_settles", "_started", "_batch",
-                 "_batch_t0")
+                 "_batch_t0", "_resolved")
 
     def __init__(self, inner: Callable[..., Any], keys: OperationKeys, *, error_type: Callable[[BaseException], str],
                  tool_error: str, timed: Callable[..., Any], settles: tuple[type, ...] = ()) -> None:
@@ -913,11 +1021,19 @@ class RequestTimer:
         self._started = 0
         self._batch: list[Any] | None = None
         self._batch_t0 = 0
+        self._resolved: list[Any] = [None, None]
 
     @property
     def started(self) -> int:
         """Requests timed so far."""
         return self._started
+
+    @property
+    def resolved(self) -> list[Any]:
+        """``[slot, session]``: where the dispatcher says what it resolved the request being
+        handled to (the class docstring); a list, so that the dispatcher's two stores are the
+        cheapest the interpreter has."""
+        return self._resolved
 
     def enter(self) -> tuple[list[Any] | None, int]:
         """A peer starts handling one read's messages, received now. Returns the mark ``exit``
@@ -945,37 +1061,62 @@ class RequestTimer:
         self._started += 1
         batch = self._batch
         t0 = self._batch_t0 if batch is not None else _perf_counter_ns()
+        resolved = self._resolved
+        if resolved:
+            resolved[0] = None  # only what inner puts there now counts
         try:
             result = self._inner(peer, request)
         except BaseException as exc:
-            self._eager(peer, request, self._error_type(exc), batch, t0)
+            slot, session = self._take_resolved()
+            self._eager(peer, request, slot, session, self._error_type(exc), batch, t0)
             raise
+        slot, session = self._take_resolved()
         rt = type(result)
         if rt is dict:
-            self._eager(peer, request, self._tool_error if result.get("isError") is True else "", batch, t0)
+            self._eager(peer, request, slot, session, self._tool_error if result.get("isError") is True else "",
+                        batch, t0)
         elif rt is _CoroutineType:
-            return self._timed(self, peer, request, result, t0)
+            return self._timed(self, peer, request, result, t0, slot, session)
         elif isinstance(result, self._settles):
             pending: Any = result  # any of the settles types: each has add_done_callback
-            pending.add_done_callback(_Settle(self, peer, request, t0))
+            pending.add_done_callback(_Settle(self, peer, request, t0, slot, session))
         else:
-            self._eager(peer, request, "", batch, t0)
+            self._eager(peer, request, slot, session, "", batch, t0)
         return result
 
-    def _eager(self, peer: Any, request: Any, error_type: str, batch: list[Any] | None, t0: int) -> None:
-        child = self._keys.child(peer, request, error_type)
+    def _take_resolved(self) -> tuple[OperationSlot | None, Any]:
+        """``resolved``'s two items, both left None (None, None when the list was shrunk)."""
+        resolved = self._resolved
+        n = len(resolved)
+        slot = session = None
+        if n > 0:
+            slot, resolved[0] = resolved[0], None
+        if n > 1:
+            session, resolved[1] = resolved[1], None
+        return (slot, session) if n > 1 else (None, None)
+
+    def _child(self, peer: Any, request: Any, slot: OperationSlot | None, session: Any, error_type: str) -> Any:
+        if slot is not None:
+            return slot.child(peer, request, session, error_type)
+        return self._keys.child(peer, request, error_type)
+
+    def _eager(self, peer: Any, request: Any, slot: OperationSlot | None, session: Any, error_type: str,
+               batch: list[Any] | None, t0: int) -> None:
+        child = self._child(peer, request, slot, session, error_type)
         if batch is not None:
             batch.append(child)
         else:
             child.observe_since(t0)
 
-    def done(self, peer: Any, request: Any, t0: int, result: Any, exc: BaseException | None) -> None:
+    def done(self, peer: Any, request: Any, t0: int, result: Any, exc: BaseException | None,
+             slot: OperationSlot | None = None, session: Any = None) -> None:
         """Record a request started at ``t0`` (``perf_counter_ns``) and answered now: failed
-        with ``exc`` when it is not None, else with ``result`` (``isError`` is ``tool_error``)."""
+        with ``exc`` when it is not None, else with ``result`` (``isError`` is ``tool_error``);
+        ``slot`` and ``session``: what the dispatcher resolved it to, if it said (``resolved``)."""
         if exc is not None:
             error_type = self._error_type(exc)
         elif type(result) is dict and result.get("isError") is True:
             error_type = self._tool_error
         else:
             error_type = ""
-        self._keys.child(peer, request, error_type).observe_since(t0)
+        self._child(peer, request, slot, session, error_type).observe_since(t0)

@@ -453,3 +453,26 @@ def test_a_read_is_timed_as_one_batch() -> None:
     assert h.count == N + 1
     assert h.sum - before < 2000
     peer.loop.close()
+
+
+@async_test
+async def test_tool_calls_are_labelled_from_what_the_core_resolved() -> None:
+    # ServerCore hands the timer the tool's slot (RequestTimer.resolved): the labels are the
+    # ones read from the request, a legacy call with a _meta carries its session's version,
+    # and a tool re-added under the same name counts into the same series
+    app = make_app()
+    async with Client(app) as c:
+        await c.request("tools/call", {"name": "echo", "arguments": {"text": "x"}, "_meta": {"progressToken": 1}})
+        await c.call_tool("echo", {"text": "y"})
+        app.core.remove_tool("echo")
+        with pytest.raises(McpError):
+            await c.call_tool("echo", {"text": "gone"})
+        app.core.add_tool("echo", lambda text: text, input_schema={"type": "object"})
+        await c.call_tool("echo", {"text": "z"})
+        await c.call_tool("slow")
+    text = app.core.metrics.text()  # type: ignore[union-attr]
+    assert op_count(text, mcp_method_name="tools/call", gen_ai_tool_name="echo", error_type="",
+                    mcp_protocol_version=LEGACY) == 3
+    assert op_count(text, mcp_method_name="tools/call", gen_ai_tool_name=OTHER, error_type="-32602") == 1
+    assert op_count(text, mcp_method_name="tools/call", gen_ai_tool_name="slow", error_type="") == 1
+    assert app.core.feed_timer.resolved == [None, None]  # type: ignore[union-attr]

@@ -985,6 +985,7 @@ def test_selector_exports_one_twin() -> None:
         "Histogram",
         "Family",
         "OperationKeys",
+        "OperationSlot",
         "Registry",
         "RequestTimer",
         "render_series",

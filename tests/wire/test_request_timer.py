@@ -70,13 +70,13 @@ def make(mod: ModuleType, inner: Any, resolved: list[tuple[Any, ...]] | None = N
 
     keys = mod.OperationKeys(resolve, tool_method="tools/call", version_key="v", max_size=max_size)
 
-    async def timed(timer: Any, peer: Any, request: Any, coro: Any, t0: int) -> Any:
+    async def timed(timer: Any, peer: Any, request: Any, coro: Any, t0: int, slot: Any, session: Any) -> Any:
         try:
             result = await coro
         except BaseException as exc:
-            timer.done(peer, request, t0, None, exc)
+            timer.done(peer, request, t0, None, exc, slot, session)
             raise
-        timer.done(peer, request, t0, result, None)
+        timer.done(peer, request, t0, result, None, slot, session)
         return result
 
     timer = mod.RequestTimer(inner, keys, error_type=error_type, tool_error="tool_error", timed=timed,
@@ -284,3 +284,130 @@ def test_the_twins_agree_on_a_script() -> None:
         timer.exit(mark)
         results.append((resolved, sorted(counts(children).items(), key=repr), timer.started, len(keys)))
     assert results[0] == results[1]
+
+
+
+
+def resolving(mod: ModuleType, answers: list[Any], tool: str | None = None,
+              resolved: list[tuple[Any, ...]] | None = None) -> Any:
+    """A timer whose inner says what it resolved each request to, as ServerCore's tools/call
+    does: the slot of ``tool`` (default: the request's name) and the peer's session (None for
+    a modern request); it answers ``answers`` in turn (an exception is raised)."""
+    made: list[Any] = []
+
+    def inner(peer: Any, request: Any) -> Any:
+        p = request.params
+        modern = isinstance(p.get("_meta"), dict) and "v" in p["_meta"]
+        made[0].resolved[0] = made[1].slot("tools/call", tool if tool is not None else p["name"])
+        made[0].resolved[1] = None if modern else peer.state
+        a = answers.pop(0)
+        if isinstance(a, BaseException):
+            raise a
+        return a
+
+    timer, keys, children = make(mod, inner, resolved)
+    made += [timer, keys]
+    return timer, keys, children
+
+
+def test_a_slot_from_the_dispatcher_gives_the_labels_read_from_the_request(mod: ModuleType) -> None:
+    peers = [PEER, NS(state=NS(protocol_version="2025-06-18"), network_transport="tcp")]
+    requests = [req(), req(name="t"), req(_meta={"progressToken": 1}), req(_meta={"v": "2026-07-28"}),
+                req(_meta={"v": 7})]
+    outcomes: list[Any] = [{}, {"isError": True}, Boom(), "x"]
+    script = [(p, r, o) for p in peers for r in requests for o in outcomes] * 2
+    answers: list[Any] = []
+    read, _, read_children = make(mod, lambda peer, request: _pop(answers))
+    slotted, _, slot_children = resolving(mod, answers)
+    for timer in (read, slotted):
+        for p, r, o in script:
+            answers.append(o)
+            try:
+                timer.on_request(p, r)
+            except Boom:
+                pass
+        assert timer.resolved == [None, None]  # taken out after each request
+    assert counts(slot_children) == counts(read_children)
+    # by peer, then legacy: by tool and outcome; modern: by version (a non-str one is "") and outcome
+    assert len(counts(read_children)) == 2 * (2 * 3 + 2 * 3)
+    # a legacy request with a _meta but no version is labelled with its session's version
+    assert counts(read_children)[("tools/call", "echo", "", "tcp", "2025-06-18")] == 2 * 2 * 2
+
+
+def _pop(answers: list[Any]) -> Any:
+    a = answers.pop(0)
+    if isinstance(a, BaseException):
+        raise a
+    return a
+
+
+def test_the_slot_is_what_labels_the_request_and_it_keeps_its_last_child(mod: ModuleType) -> None:
+    resolved: list[tuple[Any, ...]] = []
+    answers: list[Any] = [{}] * 7 + [{"isError": True}, {}]
+    timer, keys, children = resolving(mod, answers, tool="resolved", resolved=resolved)
+    slot = keys.slot("tools/call", "resolved")
+    assert (slot.method, slot.tool) == ("tools/call", "resolved")
+    for _ in range(3):
+        timer.on_request(PEER, req(name="other"))  # the slot's tool, not the request's name
+    assert resolved == [("tools/call", "resolved", "", "pipe", "2025-11-25")]
+    keys.clear()  # what a key resolves to changed: the slots' kept children go too
+    timer.on_request(PEER, req())
+    assert len(resolved) == 2
+    a = NS(state=NS(protocol_version="2025-06-18"), network_transport="pipe")
+    timer.on_request(a, req())  # another peer: resolved
+    a.state = NS(protocol_version="2025-11-25")  # a new session on it: read again, cached key
+    timer.on_request(a, req())
+    assert len(resolved) == 3
+    timer.on_request(a, req())
+    timer.on_request(a, req())  # an error: its own key
+    timer.on_request(a, req())
+    assert len(resolved) == 4
+    assert counts(children) == {("tools/call", "resolved", "", "pipe", "2025-11-25"): 7,
+                                ("tools/call", "resolved", "", "pipe", "2025-06-18"): 1,
+                                ("tools/call", "resolved", "tool_error", "pipe", "2025-11-25"): 1}
+
+
+
+def test_a_slot_is_used_by_its_own_request_only(mod: ModuleType) -> None:
+    made: list[Any] = []
+
+    def inner(peer: Any, request: Any) -> Any:
+        timer, keys = made
+        if request.method == "tools/list" or len(timer.resolved) < 2:  # resolves nothing
+            return {}
+        timer.resolved[0] = keys.slot("tools/call", request.params["name"] + "-slot")
+        timer.resolved[1] = peer.state
+        if request.params["name"] == "outer":  # another request handled inside this one's inner
+            timer.on_request(peer, req(name="inner"))
+        return {}
+
+    timer, keys, children = make(mod, inner)
+    made += [timer, keys]
+    timer.on_request(PEER, req(name="outer"))
+    timer.on_request(PEER, req("tools/list", None))  # right after a slotted request: not its slot
+    timer.resolved[0] = keys.slot("tools/call", "stale")  # left there outside any request
+    timer.on_request(PEER, req("tools/list", None))
+    timer.resolved.clear()  # a shrunk list: labelled from the request, nothing read past its end
+    timer.on_request(PEER, req(name="short"))
+    v = ("", "pipe", "2025-11-25")
+    assert counts(children) == {("tools/call", "inner-slot", *v): 1, ("tools/call", "outer", *v): 1,
+                                ("tools/list", "", *v): 2, ("tools/call", "short", *v): 1}
+
+
+def test_deferred_and_coroutine_answers_keep_their_slot(mod: ModuleType) -> None:
+    answers: list[Any] = []
+    timer, _, children = resolving(mod, answers, tool="resolved")
+    d = Deferred()
+
+    async def fails() -> None:
+        raise ValueError("x")
+
+    answers += [d, fails()]
+    timer.on_request(PEER, req())
+    coro = timer.on_request(PEER, req(_meta={"v": "2026-07-28"}))
+    assert timer.resolved == [None, None]
+    d.settle({"isError": True})
+    with pytest.raises(ValueError):
+        asyncio.run(coro)
+    assert counts(children) == {("tools/call", "resolved", "tool_error", "pipe", "2025-11-25"): 1,
+                                ("tools/call", "resolved", "ValueError", "pipe", "2026-07-28"): 1}
