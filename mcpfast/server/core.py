@@ -961,14 +961,18 @@ class ServerCore(TaskServing):
             args = {}
         elif type(args) is not dict:
             raise InvalidParams(f"Expected an object at params.arguments, got {type(args).__name__}")
-        if tool.check is not None:
+        check = tool.check
+        if check is not None:
             try:
-                args = self.check_arguments(tool, args)
+                check(args)  # check_arguments' work, its passing case without a call of its own
             except InvalidParams as exc:
-                if self.invalid_arguments != "result":
-                    raise
-                # SEP-1303: a tool execution error the model can read and correct
-                return self._tool_error(tool, ToolError(exc.message), session is None)
+                try:
+                    args = self._refused(tool, args, exc)
+                except InvalidParams as final:
+                    if self.invalid_arguments != "result":
+                        raise
+                    # SEP-1303: a tool execution error the model can read and correct
+                    return self._tool_error(tool, ToolError(final.message), session is None)
         if not tool.var_kw and not args.keys() <= tool.params:
             args = {k: v for k, v in args.items() if k in tool.params}  # undeclared extras dropped
         if tool.task_support is not None or (session is not None and "task" in params):
@@ -1032,11 +1036,15 @@ class ServerCore(TaskServing):
         try:
             tool.check(args)
         except InvalidParams as exc:
-            fixed = self._rejected(tool, args, exc)
-            if type(fixed) is not dict:  # the final failure (invalid_arguments == "result")
-                raise fixed from None
-            return fixed
+            return self._refused(tool, args, exc)
         return args
+
+    def _refused(self, tool: Tool, args: dict[str, Any], exc: InvalidParams) -> dict[str, Any]:
+        """The input check refused ``args``: the coerced arguments, or raise the final failure."""
+        fixed = self._rejected(tool, args, exc)
+        if type(fixed) is not dict:  # the final failure (invalid_arguments == "result")
+            raise fixed from None
+        return fixed
 
     def _pooled_done(self, tool: Tool, value: Any, exc: BaseException | None, modern: bool) -> Any:
         """The answer to a one-frame-path call that ran in the pool (``ToolRunner.submit``)."""
