@@ -425,6 +425,8 @@ class JSONRPCPeer:
         # ``exit(mark)`` after its answers were flushed (metrics time a read's eager answers
         # together: one clock read per batch, not two per request)
         self._feed_timer: Any = getattr(dispatcher, "feed_timer", None)
+        # on_suspend is called only where a driver overrides it (a no-op call per request else)
+        self._watches_suspend = type(self).on_suspend is not JSONRPCPeer.on_suspend
 
     # ------------------------------------------------------------------ properties
 
@@ -711,7 +713,8 @@ class JSONRPCPeer:
             entry.cancelled_by_peer = True
             task.cancel()
             return
-        self.on_suspend(rid)
+        if self._watches_suspend:
+            self.on_suspend(rid)
 
     def on_suspend(self, rid: Any) -> None:
         """The handler of request ``rid`` suspended: it is in flight (``has_in_flight``) until
@@ -726,23 +729,25 @@ class JSONRPCPeer:
         if self.on_in_flight_change is not None:
             self.on_in_flight_change(len(self._in_flight))
         sink = entry.sink
-        if task.cancelled():
-            if entry.cancelled_by_peer:
-                return  # the requester cancelled: MCP says answer nothing
-            if isinstance(entry.timer, _Expired):
-                message = f"Request timed out after {self.request_timeout:g} s (server request_timeout)"
-                self._answer(sink, rid, _encode_error(rid, REQUEST_TIMEOUT, message), REQUEST_TIMEOUT)
+        try:
+            result = task.result()  # one call on the common path: the answer
+        except BaseException as exc:  # noqa: BLE001 - the handler's error, or a cancellation
+            if not task.cancelled():
+                self._reply_exception(sink, rid, exc)
                 return
-            self._answer(
-                sink, rid, _encode_error(rid, CONNECTION_CLOSED, "Request cancelled: the server is shutting down"),
-                CONNECTION_CLOSED,
-            )
-            return
-        exc = task.exception()
-        if exc is not None:
-            self._reply_exception(sink, rid, exc)
         else:
-            self._reply(sink, rid, task.result())
+            self._reply(sink, rid, result)
+            return
+        if entry.cancelled_by_peer:
+            return  # the requester cancelled: MCP says answer nothing
+        if isinstance(entry.timer, _Expired):
+            message = f"Request timed out after {self.request_timeout:g} s (server request_timeout)"
+            self._answer(sink, rid, _encode_error(rid, REQUEST_TIMEOUT, message), REQUEST_TIMEOUT)
+            return
+        self._answer(
+            sink, rid, _encode_error(rid, CONNECTION_CLOSED, "Request cancelled: the server is shutting down"),
+            CONNECTION_CLOSED,
+        )
 
     def _on_timeout(self, rid: Any) -> None:
         entry = self._in_flight.get(rid)

@@ -122,20 +122,10 @@ def _working(w: _Worker, now: int) -> bool:
     return t0 == 0 or now - t0 < STUCK_NS
 
 
-class _Call:
-    """One pooled call: where its answer goes (a future or a Deferred), the tool, the
-    arguments, the caller's context."""
-
-    __slots__ = ("fut", "tool", "args", "ctx", "finish", "data")
-
-    def __init__(self, fut: asyncio.Future[Any] | Deferred, tool: Tool, args: dict[str, Any], ctx: contextvars.Context,
-                 finish: Finish | None, data: Any) -> None:
-        self.fut = fut
-        self.tool = tool
-        self.args = args
-        self.ctx = ctx
-        self.finish = finish
-        self.data = data
+#: one pooled call: where its answer goes (a future or a Deferred), the tool, the arguments,
+#: the caller's context, ``finish`` and its ``data`` (a tuple: made once per call on the loop)
+_Call = tuple[
+    "asyncio.Future[Any] | Deferred", "Tool", dict[str, Any], contextvars.Context, "Finish | None", Any]
 
 
 class _Worker:
@@ -269,7 +259,7 @@ class ToolRunner:
         loop = _get_running_loop()
         if loop is not self._loop:
             self._bind(loop)
-        self._calls.append(_Call(fut, tool, args, _copy_context(), finish, data))
+        self._calls.append((fut, tool, args, _copy_context(), finish, data))
         self.in_flight += 1
         if not self._batch:
             loop.call_soon(self._close_batch)
@@ -336,13 +326,11 @@ class ToolRunner:
             self.in_flight -= 1
             if exc is _SKIPPED:
                 continue
-            tool = call.tool
+            fut, tool, _, ctx, finish, data = call
             tool.hist.observe(dt * 0.001)
             tool.slow = dt > SLOW_NS or tool.blocking is True
-            fut = call.fut
             if fut.done():  # cancelled meanwhile: the answer was already given
                 continue
-            finish = call.finish
             answer: Callable[[Any], object]
             fail: Callable[[BaseException], object]
             if isinstance(fut, Deferred):
@@ -355,7 +343,7 @@ class ToolRunner:
                 else:
                     try:
                         # in the request's context, as the tool ran: what it logs names the request
-                        res = call.ctx.run(finish, tool, value, exc, call.data)
+                        res = ctx.run(finish, tool, value, exc, data)
                     except BaseException as e:  # noqa: BLE001 - the request's error answer
                         fail(e)
                         continue
@@ -457,15 +445,15 @@ class ToolRunner:
                     self._rv.release()
                 w.wake.acquire()
                 continue
-            if call.fut.cancelled():  # answered already, not started: skip it
+            fut, tool, args, ctx, _, _ = call
+            if fut.cancelled():  # answered already, not started: skip it
                 done.append((call, None, _SKIPPED, 0))
                 continue
-            tool = call.tool
             if done and (tool.slow or len(done) >= BATCH_MAX):
                 self._hand_over()  # what is finished leaves before a call that may take long
             w.t0 = t0 = _now()
             try:
-                value = call.ctx.run(tool.fn, **call.args)
+                value = ctx.run(tool.fn, **args)
                 exc: BaseException | None = None
             except BaseException as e:  # noqa: BLE001 - handed to the loop as a value
                 value = None

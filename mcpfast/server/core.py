@@ -12,8 +12,9 @@
 
 Hot path (``tools/call``): one dict lookup for the era, one for the method, one for the tool, the
 precompiled argument check, the call. A sync handler's result is returned as a plain value (the
-peer encodes it at once); an ``async def`` handler's coroutine is returned unawaited (the peer
-runs it eagerly and makes a task only if it suspends). List results are encoded once per
+peer encodes it at once); an ``async def`` tool's first step runs at once in its own task
+(``mcpfast.eager``), and one that finished there is answered the same way (else the task is
+returned, and the peer tracks it). List results are encoded once per
 registry change and sent as bytes. The per-request ``Context`` is built only for handlers that
 asked for one (``context_kwarg=``).
 """
@@ -25,12 +26,12 @@ import base64
 import binascii
 import contextlib
 import logging
-import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import tracing as _tracing
+from ..eager import eager_task
 from ..errors import (
     RESOURCE_NOT_FOUND,
     UNSUPPORTED_PROTOCOL_VERSION,
@@ -107,7 +108,7 @@ def _b64e(s: str) -> str:
     return base64.urlsafe_b64encode(s.encode()).rstrip(b"=").decode("ascii")
 
 
-_EAGER_TASKS = sys.version_info >= (3, 12)
+_get_running_loop = asyncio.get_running_loop
 
 
 class _Listener:
@@ -942,16 +943,26 @@ class ServerCore(TaskServing):
 
         The peer could step the coroutine eagerly with no task at all, but code that needs a
         current task before its first ``await`` (``asyncio.timeout``, anyio and so httpx)
-        would then fail. Python 3.12+ has eager tasks: the handler runs at once inside its own
-        task and, if it never suspends, is answered with no trip through the loop. On 3.11
-        the handler gets a task (one loop iteration later) unless ``eager_async_handlers``
-        was set, which trades that guarantee for speed.
+        would then fail. So the handler runs at once inside its own eager task
+        (``mcpfast.eager``: Python 3.12's ``eager_start``, and the same on 3.11) and, if it
+        never suspends, is answered with no trip through the loop. ``eager_async_handlers``
+        trades that guarantee for a little more speed (no task at all).
         """
         if self.eager_async_handlers:
             return coro  # stepped by the peer; no current task before the first suspension
-        if _EAGER_TASKS:
-            return asyncio.Task(coro, loop=asyncio.get_running_loop(), eager_start=True)  # type: ignore[call-arg]
-        return asyncio.get_running_loop().create_task(coro)
+        return eager_task(coro, asyncio.get_running_loop())
+
+    def _eager(self, coro: Any) -> Any:
+        """Start a ``tools/call`` handler's coroutine (``_start``) and, when it finished in its
+        eager first step, answer with its result (or raise its exception) at once: the peer
+        and the request timer then take the plain answer's path, with no done callback and
+        no trip through the loop."""
+        if self.eager_async_handlers:
+            return coro
+        task = eager_task(coro, _get_running_loop())
+        if task.done():
+            return task.result()  # the answer, or the exception the handler ended with
+        return task
 
     def _handle_tools_call(self, peer: Any, request: Request, params: dict[str, Any], session: Any, meta: Any) -> Any:
         name = params.get("name")
@@ -967,14 +978,18 @@ class ServerCore(TaskServing):
             args = {}
         elif type(args) is not dict:
             raise InvalidParams(f"Expected an object at params.arguments, got {type(args).__name__}")
-        if tool.check is not None:
+        check = tool.check
+        if check is not None:
             try:
-                args = self.check_arguments(tool, args)
+                check(args)  # check_arguments' work, its passing case without a call of its own
             except InvalidParams as exc:
-                if self.invalid_arguments != "result":
-                    raise
-                # SEP-1303: a tool execution error the model can read and correct
-                return self._tool_error(tool, ToolError(exc.message), session is None)
+                try:
+                    args = self._refused(tool, args, exc)
+                except InvalidParams as final:
+                    if self.invalid_arguments != "result":
+                        raise
+                    # SEP-1303: a tool execution error the model can read and correct
+                    return self._tool_error(tool, ToolError(final.message), session is None)
         if not tool.var_kw and not args.keys() <= tool.params:
             args = {k: v for k, v in args.items() if k in tool.params}  # undeclared extras dropped
         if tool.task_support is not None or (session is not None and "task" in params):
@@ -982,27 +997,36 @@ class ServerCore(TaskServing):
             if handle is not None:
                 return handle
         if tool.fast and (session is not None or "requestState" not in params):
-            # the common case: a plain sync tool with no context and no capabilities
-            if tool.mode:  # in the pool: the answer (a lone call), or a future the peer tracks
-                return self.runner.run(tool, args, self._pooled_done, session is None)
-            try:  # pinned inline (blocking=False)
-                value = self.runner.call_inline(tool, args)
-            except Exception as exc:  # noqa: BLE001 - a tool failure is a result, not a crash
-                return self._sync_tool_failed(tool, exc, args, session is None, None, None)
-            if type(value) is str:
-                res: dict[str, Any] = {"content": [{"type": "text", "text": value}]}
-                if tool.wrap:
-                    res["structuredContent"] = {"result": value}
-                if session is None:
-                    res["resultType"] = "complete"
-                    res["_meta"] = self._meta
-                return res
-            return self._tool_result(tool, value, session is None)
-        if tool.required_caps is not None:
-            self._check_caps(tool.required_caps, session, meta, f"tool {name!r}")
-        ctx, digest = self._task_context(peer, request, params, session, meta, tool)
-        if ctx is not None:
-            args = {**args, tool.context_kwarg: ctx}
+            # the common case: a tool with no context and no capabilities
+            if not tool.is_async:
+                if tool.mode:  # in the pool: the answer (a lone call), or a future the peer tracks
+                    return self.runner.run(tool, args, self._pooled_done, session is None)
+                try:  # pinned inline (blocking=False)
+                    value = self.runner.call_inline(tool, args)
+                except Exception as exc:  # noqa: BLE001 - a tool failure is a result, not a crash
+                    return self._sync_tool_failed(tool, exc, args, session is None, None, None)
+                if type(value) is str:
+                    res: dict[str, Any] = {"content": [{"type": "text", "text": value}]}
+                    if tool.wrap:
+                        res["structuredContent"] = {"result": value}
+                    if session is None:
+                        res["resultType"] = "complete"
+                        res["_meta"] = self._meta
+                    return res
+                return self._tool_result(tool, value, session is None)
+            ctx = digest = None
+        else:
+            if tool.required_caps is not None:
+                self._check_caps(tool.required_caps, session, meta, f"tool {name!r}")
+            ctx, digest = self._task_context(peer, request, params, session, meta, tool)
+            if ctx is not None:
+                args = {**args, tool.context_kwarg: ctx}
+        if tool.is_async:
+            try:
+                coro = tool.fn(**args)
+            except Exception as exc:  # noqa: BLE001 - raised before the coroutine exists
+                return self._tool_error(tool, exc, session is None)
+            return self._eager(self._tool_async(tool, args, coro, session is None, ctx, digest))
         return self._run_tool(tool, args, session is None, ctx, digest)
 
     def _rejected(self, tool: Tool, args: dict[str, Any], exc: InvalidParams) -> Any:
@@ -1029,11 +1053,15 @@ class ServerCore(TaskServing):
         try:
             tool.check(args)
         except InvalidParams as exc:
-            fixed = self._rejected(tool, args, exc)
-            if type(fixed) is not dict:  # the final failure (invalid_arguments == "result")
-                raise fixed from None
-            return fixed
+            return self._refused(tool, args, exc)
         return args
+
+    def _refused(self, tool: Tool, args: dict[str, Any], exc: InvalidParams) -> dict[str, Any]:
+        """The input check refused ``args``: the coerced arguments, or raise the final failure."""
+        fixed = self._rejected(tool, args, exc)
+        if type(fixed) is not dict:  # the final failure (invalid_arguments == "result")
+            raise fixed from None
+        return fixed
 
     def _pooled_done(self, tool: Tool, value: Any, exc: BaseException | None, modern: bool) -> Any:
         """The answer to a one-frame-path call that ran in the pool (``ToolRunner.submit``)."""

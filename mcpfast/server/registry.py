@@ -129,8 +129,9 @@ class Tool(_Entry):
         self.wrap = wrap_output and output_schema is not None
         #: a str return value is answered at once: one text block (+ the wrapped structure)
         self.text = self.plain or self.wrap or getattr(convert, "str_as_text", False) is True
-        #: served by the one-frame path of ``ServerCore._handle_tools_call``
-        self.fast = self.text and not self.is_async and context_kwarg is None and self.required_caps is None
+        #: served by the one-frame path of ``ServerCore._handle_tools_call`` (no context, no
+        #: capability check; a sync one answers a str at once)
+        self.fast = self.text and context_kwarg is None and self.required_caps is None
         #: called with the arguments when ``check`` rejected them: returns coerced arguments
         #: (lax conversions such as "5" -> 5) or raises the InvalidParams itself
         self.coerce = coerce

@@ -320,11 +320,13 @@ async def test_hot_path_returns_plain_values_and_unawaited_coroutines(core):
     sync_req = jsonrpc.Request(10, "tools/call", {"name": "add", "arguments": {"a": 1, "b": 2}})
     assert type(core.on_request(c.peer, sync_req)) is dict
     async_req = jsonrpc.Request(11, "tools/call", {"name": "echo", "arguments": {"text": "x"}})
-    # by default an async tool gets its own task (eager on 3.12+) so that asyncio.timeout and
-    # anyio work before its first await
+    # by default an async tool runs in its own eager task (mcpfast.eager) so that asyncio.timeout
+    # and anyio work before its first await; one done in that first step is answered with its
+    # plain result (here inside the test's task, a 3.11 step cannot run at once: a task)
     started = core.on_request(c.peer, async_req)
-    assert isinstance(started, asyncio.Task)
-    assert (await started)["content"][0]["text"] == "x"
+    if isinstance(started, asyncio.Task):
+        started = await started
+    assert type(started) is dict and started["content"][0]["text"] == "x"
     core.eager_async_handlers = True
     try:
         coro = core.on_request(c.peer, async_req)
@@ -358,3 +360,49 @@ async def test_async_tool_can_use_asyncio_timeout(core):
         c = await open_conn(core, era)
         res = await call(c, era, "tools/call", {"name": "guarded", "arguments": {"text": "ok"}})
         assert ok(res)["content"][0]["text"] == "ok" and not ok(res).get("isError"), res
+
+
+@async_test
+async def test_async_tool_that_does_not_suspend_is_answered_inside_the_read(core):
+    """An async tool's first step runs at once in its own task (mcpfast.eager, on 3.11 too):
+    one that does not suspend is answered inside the feed that brought its request, with no
+    trip through the loop, and one that suspends is answered when it finishes."""
+    import asyncio
+
+    from mcpfast.peer import JSONRPCPeer
+    from mcpfast.wire import jsonrpc
+
+    loop = asyncio.get_running_loop()
+    gate = loop.create_future()
+    tasks: list[object] = []
+
+    async def quick(text: str) -> str:
+        tasks.append(asyncio.current_task())
+        return text
+
+    async def waits(text: str) -> str:
+        await gate
+        return text
+
+    schema = {"type": "object", "properties": {"text": {"type": "string"}}}
+    core.add_tool("quick", quick, input_schema=schema)
+    core.add_tool("waits", waits, input_schema=schema)
+    sent: list[bytes] = []
+    peer = JSONRPCPeer(core, sent.extend)
+    init = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
+    frames = [jsonrpc.encode_request(1, "initialize", init), jsonrpc.encode_notification("notifications/initialized"),
+              jsonrpc.encode_request(2, "tools/call", {"name": "quick", "arguments": {"text": "a"}}),
+              jsonrpc.encode_request(3, "tools/call", {"name": "waits", "arguments": {"text": "b"}})]
+    fed: asyncio.Future[int] = loop.create_future()
+    # from a plain callback, as a transport's data_received feeds it
+    loop.call_soon(lambda: (peer.feed(jsonrpc.decode_all(frames)), fed.set_result(len(sent))))
+    assert await fed == 2  # initialize and quick, in the feed's own send
+    answer = jsonrpc.decode_all([sent[1]])[0]
+    assert answer.id == 2 and answer.result["content"][0]["text"] == "a"
+    assert len(tasks) == 1 and isinstance(tasks[0], asyncio.Task)  # it ran inside a task
+    assert peer.in_flight == 1  # waits is suspended
+    gate.set_result(None)
+    while len(sent) < 3:
+        await asyncio.sleep(0)
+    late = jsonrpc.decode_all([sent[2]])[0]
+    assert late.id == 3 and late.result["content"][0]["text"] == "b" and peer.in_flight == 0
