@@ -928,7 +928,11 @@ class ServerCore(TaskServing):
         if exc.state is not None:
             ctx.state = exc.state
         res = again()
-        return (await res) if asyncio.iscoroutine(res) else res
+        # an async handler's rerun comes back started (a task, from _start) or as a coroutine
+        # (eager_async_handlers): its answer is what it resolves to, never the task itself
+        if asyncio.iscoroutine(res) or asyncio.isfuture(res):
+            res = await res
+        return res
 
     def _check_caps(self, required: dict[str, Any], session: Any, meta: Any, what: str) -> None:
         caps = session.client_capabilities if session is not None else meta[CLIENT_CAPABILITIES_KEY]

@@ -317,3 +317,35 @@ async def test_input_required_without_context_is_internal_error():
     c = Conn(core)
     await c.initialize(caps={"roots": {}})
     err(await c.request("prompts/get", {"name": "bad"}), -32603)
+
+
+@async_test
+async def test_input_required_of_async_handlers_is_fulfilled_in_legacy_sessions():
+    """The same as above for ``async def`` handlers: the rerun's answer is awaited, never the
+    rerun's task handed back as the result."""
+    from mcpfast.server import InputRequired
+
+    from .harness import make_core
+
+    core = make_core()
+
+    async def confirm(ctx):
+        if "ok" not in ctx.responses:
+            raise InputRequired({"ok": {"method": "elicitation/create",
+                                        "params": {"message": "sure?", "requestedSchema": {"type": "object"}}}})
+        await asyncio_sleep()  # suspends: the rerun is answered later, through its task
+        return f"answer {ctx.responses['ok']['action']}"
+
+    core.add_prompt("confirm", confirm, context_kwarg="ctx")
+    core.add_tool("confirm_tool", confirm, input_schema={"type": "object"}, context_kwarg="ctx")
+    c = Conn(core)
+    await c.initialize(caps={"elicitation": {}})
+    for method, params in (("prompts/get", {"name": "confirm"}), ("tools/call", {"name": "confirm_tool"})):
+        c.out.clear()
+        rid = c.send(method, params)
+        await asyncio_sleep()
+        (e,) = c.requests("elicitation/create")
+        c.feed({"jsonrpc": "2.0", "id": e.id, "result": {"action": "accept", "content": {}}})
+        res = ok(await c.wait_for(rid))
+        text = res["messages"][0]["content"]["text"] if method == "prompts/get" else res["content"][0]["text"]
+        assert text == "answer accept"
