@@ -6,6 +6,7 @@ one import changed (``from mcpfast import MCPServer``). One tool, ``echo``, retu
     python examples/echo_mcpserver.py --http 8000             # Streamable HTTP at /mcp
     python examples/echo_mcpserver.py --http 8000 --json-response --stateless
     python examples/echo_mcpserver.py --async-tool --structured
+    python examples/echo_mcpserver.py --no-metrics            # what metrics cost, against the default
 
 It takes the options of ``../shared/bench/servers/mcp_sdk_server.py`` (``--loop uvloop``
 when uvloop is installed; ``--asgi`` runs the ASGI app under uvicorn instead of mcpfast's own
@@ -28,14 +29,15 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--stateless", action="store_true", help="HTTP: no sessions for legacy clients")
     ap.add_argument("--structured", action="store_true", help="also send structuredContent")
     ap.add_argument("--async-tool", action="store_true", help="an async def tool (default: plain def)")
+    ap.add_argument("--no-metrics", action="store_true", help="metrics=False (to measure what metrics cost)")
     ap.add_argument("--loop", default="asyncio", choices=["asyncio", "uvloop"])
     ap.add_argument("--asgi", action="store_true", help="HTTP through uvicorn and the ASGI app")
     ap.add_argument("--http-impl", default="httptools", choices=["h11", "httptools"], help="uvicorn's parser (--asgi)")
     return ap.parse_args()
 
 
-def build(structured: bool = False, async_tool: bool = False) -> MCPServer:
-    mcp = MCPServer("echo-bench", log_level="WARNING")
+def build(structured: bool = False, async_tool: bool = False, metrics: bool = True) -> MCPServer:
+    mcp = MCPServer("echo-bench", log_level="WARNING", metrics=metrics)
     if async_tool:
         @mcp.tool(structured_output=structured)
         async def echo(message: str) -> str:
@@ -51,7 +53,7 @@ def build(structured: bool = False, async_tool: bool = False) -> MCPServer:
 
 def main() -> None:
     a = parse_args()
-    mcp = build(a.structured, a.async_tool)
+    mcp = build(a.structured, a.async_tool, not a.no_metrics)
     if a.loop == "uvloop":
         import asyncio
 
