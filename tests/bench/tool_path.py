@@ -42,7 +42,7 @@ def build(args: argparse.Namespace) -> Any:
         return echo_server.build()
     import echo_mcpserver
 
-    return echo_mcpserver.build(False, args.async_tool).core
+    return echo_mcpserver.build(False, args.async_tool, not args.no_metrics).core
 
 
 async def serve(core: Any, n: int, batch: int) -> int:
@@ -77,6 +77,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64, help="requests per read")
     ap.add_argument("--async-tool", action="store_true", help="an async def echo (default: def, in the pool)")
     ap.add_argument("--core", action="store_true", help="the ServerCore echo, inline on the loop")
+    ap.add_argument("--no-metrics", action="store_true", help="MCPServer(metrics=False): what metrics cost")
     args = ap.parse_args()
     answers = asyncio.run(serve(build(args), args.n, args.batch))
     print(f"answers {answers}", file=sys.stderr)
