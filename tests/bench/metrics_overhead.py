@@ -156,6 +156,25 @@ class _HTTPSide:
         return us
 
 
+async def _alternate(on: Any, off: Any, rounds: int, calls: int) -> tuple[list[float], list[float]]:
+    """``rounds`` rounds of ``calls`` calls on each side, the order swapped every round (neither
+    side always runs on a cache the other warmed), the collector off inside a round: the
+    per-call times of both sides, round by round."""
+    ons: list[float] = []
+    offs: list[float] = []
+    gc.disable()
+    try:
+        for r in range(rounds):
+            first, second = (on, off) if r % 2 else (off, on)
+            x, y = await first.run(calls), await second.run(calls)
+            ons.append(x if first is on else y)
+            offs.append(y if first is on else x)
+            gc.collect()
+    finally:
+        gc.enable()
+    return ons, offs
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tool", choices=("inline", "pooled"), default="inline")
@@ -182,18 +201,7 @@ async def main() -> None:
     on, off = _Side(True, pooled, a.batch, per_round), _Side(False, pooled, a.batch, per_round)
     for side in (on, off):  # warm up: caches, the pool's threads
         await side.run(per_round)
-    ons: list[float] = []
-    offs: list[float] = []
-    gc.disable()
-    try:
-        for r in range(a.rounds):
-            first, second = (on, off) if r % 2 else (off, on)
-            x, y = await first.run(per_round), await second.run(per_round)
-            ons.append(x if first is on else y)
-            offs.append(y if first is on else x)
-            gc.collect()
-    finally:
-        gc.enable()
+    ons, offs = await _alternate(on, off, a.rounds, per_round)
     ops = on.core.metrics.operations  # type: ignore[union-attr]
     timed = sum(h.count for labels, h in ops.series() if labels[1] == "echo")
     assert timed == on.answers - 1, (timed, on.answers)  # every call counted once (not initialize)
@@ -254,18 +262,7 @@ async def _http(a: Any) -> None:
     for side in (on, off):
         await side.start()
         await side.run(a.calls)  # warm up
-    ons: list[float] = []
-    offs: list[float] = []
-    gc.disable()
-    try:
-        for r in range(a.rounds):
-            first, second = (on, off) if r % 2 else (off, on)
-            x, y = await first.run(a.calls), await second.run(a.calls)
-            ons.append(x if first is on else y)
-            offs.append(y if first is on else x)
-            gc.collect()
-    finally:
-        gc.enable()
+    ons, offs = await _alternate(on, off, a.rounds, a.calls)
     ops = on.core.metrics.operations  # type: ignore[union-attr]
     timed = sum(h.count for labels, h in ops.series() if labels[1] == "echo")
     assert timed == on.rid, (timed, on.rid)  # every call counted once
