@@ -34,3 +34,7 @@ SUBSCRIPTION_ID_KEY: Final = "io.modelcontextprotocol/subscriptionId"
 SUBSCRIPTIONS_ACKNOWLEDGED: Final = "notifications/subscriptions/acknowledged"
 #: the Tasks extension's identifier (2026-07-28 capabilities, ``extensions``)
 TASKS_EXTENSION: Final = "io.modelcontextprotocol/tasks"
+#: the 2025-11-25 ``_meta`` key that ties a message to its task
+RELATED_TASK_KEY: Final = "io.modelcontextprotocol/related-task"
+#: the 2026-07-28 per-request ``_meta`` key naming the log level the client wants
+LOG_LEVEL_KEY: Final = "io.modelcontextprotocol/logLevel"

@@ -44,6 +44,7 @@ from ..types import (
     CLIENT_INFO_KEY,
     HANDSHAKE_PROTOCOL_VERSIONS,
     LATEST_HANDSHAKE_VERSION,
+    LOG_LEVEL_KEY,
     MODERN_PROTOCOL_VERSIONS,
     PROTOCOL_VERSION_KEY,
     SERVER_INFO_KEY,
@@ -63,7 +64,6 @@ __all__ = [
     "InputRequiredRoundsExceededError",
 ]
 
-LOG_LEVEL_KEY = "io.modelcontextprotocol/logLevel"
 
 #: how many InputRequiredResult rounds one request may take before the client gives up
 DEFAULT_MAX_INPUT_ROUNDS = 10

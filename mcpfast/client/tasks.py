@@ -50,7 +50,7 @@ from ..errors import (
     JSONRPCError,
     MCPError,
 )
-from ..types import CLIENT_CAPABILITIES_KEY, SUBSCRIPTIONS_ACKNOWLEDGED, TASKS_EXTENSION
+from ..types import CLIENT_CAPABILITIES_KEY, RELATED_TASK_KEY, SUBSCRIPTIONS_ACKNOWLEDGED, TASKS_EXTENSION
 from .results import (
     CallToolResult,
     CancelTaskResult,
@@ -87,8 +87,6 @@ __all__ = [
 
 log = logging.getLogger("mcpfast.client.tasks")
 
-#: the ``_meta`` key that ties a 2025-11-25 message to its task
-RELATED_TASK_KEY = "io.modelcontextprotocol/related-task"
 #: statuses a task never leaves
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
 #: the polling interval when the server suggests none (milliseconds)

@@ -45,7 +45,7 @@ from ..errors import (
 )
 from ..peer import Deferred
 from ..requestvars import log_extra
-from ..types import CLIENT_CAPABILITIES_KEY
+from ..types import CLIENT_CAPABILITIES_KEY, RELATED_TASK_KEY, TASKS_EXTENSION
 from .context import Context, MissingClientCapability
 from .mrtr import request_digest
 from .tasks import TERMINAL, MemoryTaskStore, TaskRecord, TaskStore, now_iso, wait_for
@@ -59,10 +59,6 @@ __all__ = ["TaskServing", "TASKS_EXTENSION", "RELATED_TASK_KEY", "TASK_SUPPORT",
 
 log = logging.getLogger("mcpfast.server")
 
-#: the 2026-07-28 extension's id (``capabilities.extensions`` on both sides)
-TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
-#: the 2025-11-25 ``_meta`` key tying a message to its task
-RELATED_TASK_KEY = "io.modelcontextprotocol/related-task"
 #: ``@tool(task=...)`` values (``execution.taskSupport``)
 TASK_SUPPORT = ("forbidden", "optional", "required")
 

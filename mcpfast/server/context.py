@@ -40,6 +40,7 @@ from .. import requestvars
 from .. import tracing as _tracing
 from ..errors import MISSING_CLIENT_CAPABILITY, JSONRPCError
 from ..tracing import PROVIDER_KEY as _TRACER_PROVIDER
+from ..types import LOG_LEVEL_KEY
 from .mrtr import InputRequired
 from .session import LOG_LEVELS
 
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
 __all__ = ["Context", "RequestContext", "ElicitationResult", "AttrDict", "MissingClientCapability",
            "LOG_LEVEL_KEY", "CAPABILITY_OF"]
 
-LOG_LEVEL_KEY = "io.modelcontextprotocol/logLevel"
 
 #: which client capability a server->client request needs
 CAPABILITY_OF = {"elicitation/create": "elicitation", "sampling/createMessage": "sampling", "roots/list": "roots"}

@@ -55,6 +55,7 @@ from ..types import (
     MODERN_PROTOCOL_VERSIONS,
     PROTOCOL_VERSION_KEY,
     SERVER_INFO_KEY,
+    SUBSCRIPTION_ID_KEY,
 )
 from ..wire import _json
 from ..wire.jsonrpc import Request
@@ -83,7 +84,6 @@ __all__ = [
 
 log = logging.getLogger("mcpfast.server")
 
-SUBSCRIPTION_ID_KEY = "io.modelcontextprotocol/subscriptionId"
 
 #: methods 2026-07-28 removed: sent with the modern envelope they get -32601 (``tasks/get`` and
 #: ``tasks/cancel`` live on in the tasks extension; ``tasks/result`` and ``tasks/list`` do not)
