@@ -175,6 +175,17 @@ async def _alternate(on: Any, off: Any, rounds: int, calls: int) -> tuple[list[f
     return ons, offs
 
 
+def _report(header: str, ons: list[float], offs: list[float]) -> None:
+    """Print both sides' medians and the on/off ratios (of the medians, and the median of the
+    per-round ratios: each round ran both sides back to back)."""
+    m_on, m_off = statistics.median(ons), statistics.median(offs)
+    ratios = [x / y for x, y in zip(ons, offs, strict=True)]
+    print(header)
+    print(f"metrics off: median {m_off:.3f} us/call  (min {min(offs):.3f})")
+    print(f"metrics on : median {m_on:.3f} us/call  (min {min(ons):.3f})")
+    print(f"on/off: ratio of medians {m_on / m_off:.4f}; median of per-round ratios {statistics.median(ratios):.4f}")
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tool", choices=("inline", "pooled"), default="inline")
@@ -205,12 +216,7 @@ async def main() -> None:
     ops = on.core.metrics.operations  # type: ignore[union-attr]
     timed = sum(h.count for labels, h in ops.series() if labels[1] == "echo")
     assert timed == on.answers - 1, (timed, on.answers)  # every call counted once (not initialize)
-    m_on, m_off = statistics.median(ons), statistics.median(offs)
-    ratios = [x / y for x, y in zip(ons, offs, strict=True)]
-    print(f"tool={a.tool} batch={a.batch} rounds={a.rounds} calls/round={per_round}")
-    print(f"metrics off: median {m_off:.3f} us/call  (min {min(offs):.3f})")
-    print(f"metrics on : median {m_on:.3f} us/call  (min {min(ons):.3f})")
-    print(f"on/off: ratio of medians {m_on / m_off:.4f}; median of per-round ratios {statistics.median(ratios):.4f}")
+    _report(f"tool={a.tool} batch={a.batch} rounds={a.rounds} calls/round={per_round}", ons, offs)
 
 
 async def _scrape(a: Any) -> None:
@@ -266,12 +272,7 @@ async def _http(a: Any) -> None:
     ops = on.core.metrics.operations  # type: ignore[union-attr]
     timed = sum(h.count for labels, h in ops.series() if labels[1] == "echo")
     assert timed == on.rid, (timed, on.rid)  # every call counted once
-    m_on, m_off = statistics.median(ons), statistics.median(offs)
-    ratios = [x / y for x, y in zip(ons, offs, strict=True)]
-    print(f"transport=http rounds={a.rounds} calls/round={a.calls}")
-    print(f"metrics off: median {m_off:.3f} us/call  (min {min(offs):.3f})")
-    print(f"metrics on : median {m_on:.3f} us/call  (min {min(ons):.3f})")
-    print(f"on/off: ratio of medians {m_on / m_off:.4f}; median of per-round ratios {statistics.median(ratios):.4f}")
+    _report(f"transport=http rounds={a.rounds} calls/round={a.calls}", ons, offs)
 
 
 if __name__ == "__main__":
