@@ -954,7 +954,7 @@ class ServerCore(TaskServing):
         """
         if self.eager_async_handlers:
             return coro  # stepped by the peer; no current task before the first suspension
-        return eager_task(coro, asyncio.get_running_loop())
+        return eager_task(coro, _get_running_loop())
 
     def _eager(self, coro: Any) -> Any:
         """Start a ``tools/call`` handler's coroutine (``_start``) and, when it finished in its
@@ -1025,12 +1025,8 @@ class ServerCore(TaskServing):
             ctx, digest = self._task_context(peer, request, params, session, meta, tool)
             if ctx is not None:
                 args = {**args, tool.context_kwarg: ctx}
-        if tool.is_async:
-            try:
-                coro = tool.fn(**args)
-            except Exception as exc:  # noqa: BLE001 - raised before the coroutine exists
-                return self._tool_error(tool, exc, session is None)
-            return self._eager(self._tool_async(tool, args, coro, session is None, ctx, digest))
+        if tool.is_async:  # answered at once when it finishes in its eager first step
+            return self._async_tool(tool, args, session is None, ctx, digest, self._eager)
         return self._run_tool(tool, args, session is None, ctx, digest)
 
     def _rejected(self, tool: Tool, args: dict[str, Any], exc: InvalidParams) -> Any:
@@ -1076,12 +1072,8 @@ class ServerCore(TaskServing):
         return self._sync_tool_failed(tool, exc, _EMPTY, modern, None, None)
 
     def _run_tool(self, tool: Tool, args: dict[str, Any], modern: bool, ctx: Context | None, digest: str | None) -> Any:
-        if tool.is_async:
-            try:
-                coro = tool.fn(**args)
-            except Exception as exc:  # noqa: BLE001 - raised before the coroutine exists
-                return self._tool_error(tool, exc, modern)
-            return self._start(self._tool_async(tool, args, coro, modern, ctx, digest))
+        if tool.is_async:  # always the task (or coroutine): a task-augmented call tracks it
+            return self._async_tool(tool, args, modern, ctx, digest, self._start)
         if tool.mode == MODE_POOL:
             return self._start(self._tool_pooled(tool, args, modern, ctx, digest))
         try:
@@ -1089,6 +1081,16 @@ class ServerCore(TaskServing):
         except Exception as exc:  # noqa: BLE001 - a tool failure is a result, not a crash
             return self._sync_tool_failed(tool, exc, args, modern, ctx, digest)
         return self._tool_result(tool, value, modern)
+
+    def _async_tool(self, tool: Tool, args: dict[str, Any], modern: bool, ctx: Context | None, digest: str | None,
+                    start: Callable[[Any], Any]) -> Any:
+        """Call an ``async def`` tool and ``start`` (``_start`` or ``_eager``) its coroutine; a
+        call that raises before the coroutine exists is a tool error."""
+        try:
+            coro = tool.fn(**args)
+        except Exception as exc:  # noqa: BLE001 - raised before the coroutine exists
+            return self._tool_error(tool, exc, modern)
+        return start(self._tool_async(tool, args, coro, modern, ctx, digest))
 
     async def _tool_pooled(self, tool: Tool, args: dict[str, Any], modern: bool, ctx: Context | None,
                            digest: str | None) -> Any:
